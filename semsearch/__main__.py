@@ -1,0 +1,5 @@
+"""`python -m semsearch`."""
+
+from .cli import main
+
+main()

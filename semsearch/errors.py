@@ -1,0 +1,49 @@
+"""The exceptions semsearch raises. The library raises them; only the CLI turns them into messages.
+
+Each class carries the exit code the CLI uses for it, so the mapping lives in one place.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SemsearchError",
+    "QueryError",
+    "CorpusError",
+    "IndexStoreError",
+    "IndexLockedError",
+    "EncoderError",
+]
+
+
+class SemsearchError(Exception):
+    """Base class: something the user can act on. `str(error)` is a one-line message."""
+
+    exit_code = 1
+
+
+class QueryError(SemsearchError, ValueError):
+    """A question or option the engine cannot take (empty question, unknown mode, bad query file)."""
+
+    exit_code = 2
+
+
+class CorpusError(SemsearchError):
+    """The glossary cannot be read: missing folder, nothing to index, a file refused under --strict."""
+
+    exit_code = 3
+
+
+class IndexStoreError(SemsearchError):
+    """The index directory is missing, damaged, from a newer version, or not a semsearch index."""
+
+    exit_code = 4
+
+
+class IndexLockedError(IndexStoreError):
+    """Another build holds the index lock and did not release it in time."""
+
+
+class EncoderError(SemsearchError):
+    """The encoder cannot be loaded or used (package or weights missing, model not available offline)."""
+
+    exit_code = 5

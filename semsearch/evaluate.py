@@ -1,0 +1,196 @@
+"""Retrieval metrics over a labelled query file.
+
+Query file: one JSON object per line, `{"q": "...", "gold": ["name", ...]}` plus optional `id`,
+`lang`, `kind`. A hit is correct when any of its names equals any gold string after normalisation
+(NFKC, trimmed, case-folded). Queries with an empty gold list are off-topic: they do not count in
+the retrieval metrics; they measure whether the engine admits it has no confident answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import QueryError
+from .search import MODES, Index
+from .text import normalize
+
+__all__ = ["LabelledQuery", "Metrics", "Evaluation", "read_queries", "evaluate", "rank_metrics"]
+
+DEPTH = 10
+
+
+@dataclass(frozen=True)
+class LabelledQuery:
+    q: str
+    gold: tuple[str, ...]
+    id: str = ""
+    lang: str = ""
+    kind: str = ""
+
+    @property
+    def offtopic(self) -> bool:
+        return not self.gold
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Averages over n on-topic queries."""
+
+    recall_at_1: float
+    recall_at_5: float
+    mrr_at_10: float
+    ndcg_at_10: float
+    n: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "recall@1": round(self.recall_at_1, 4),
+            "recall@5": round(self.recall_at_5, 4),
+            "mrr@10": round(self.mrr_at_10, 4),
+            "ndcg@10": round(self.ndcg_at_10, 4),
+            "n": self.n,
+        }
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    query: LabelledQuery
+    ranked: tuple[str, ...]  # first names of the top hits
+    relevant: tuple[bool, ...]  # per ranked hit
+    n_relevant: int  # relevant terms in the whole index
+    top_score: float
+    confident: bool
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    mode: str
+    overall: Metrics
+    by_lang: dict[str, Metrics]
+    by_kind: dict[str, Metrics]
+    results: tuple[QueryResult, ...]
+    offtopic_rejected: tuple[int, int]  # (off-topic queries answered "not confident", off-topic queries)
+    ontopic_confident: tuple[int, int]  # (on-topic queries answered confidently, on-topic queries)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    modes: dict[str, ModeResult] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"modes": {}}
+        for mode, result in self.modes.items():
+            entry: dict[str, Any] = result.overall.to_dict()
+            entry["by_lang"] = {k: v.to_dict() for k, v in result.by_lang.items()}
+            entry["by_kind"] = {k: v.to_dict() for k, v in result.by_kind.items()}
+            entry["offtopic_rejected"] = list(result.offtopic_rejected)
+            entry["ontopic_confident"] = list(result.ontopic_confident)
+            out["modes"][mode] = entry
+        return out
+
+
+def read_queries(path: str | os.PathLike[str]) -> list[LabelledQuery]:
+    """Parse a query file. Raises QueryError naming the file and line of the first problem."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise QueryError(f"query file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise QueryError(f"cannot read query file {path}: {error}") from None
+    queries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise QueryError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("q"), str) or not row["q"].strip():
+            raise QueryError(f'{path}:{number}: each line needs a non-empty "q" string')
+        gold = row.get("gold", [])
+        if isinstance(gold, str):
+            gold = [gold]
+        if not isinstance(gold, list) or not all(isinstance(g, str) for g in gold):
+            raise QueryError(f'{path}:{number}: "gold" must be a list of names')
+        queries.append(
+            LabelledQuery(
+                row["q"], tuple(gold), str(row.get("id", number)), str(row.get("lang", "")), str(row.get("kind", ""))
+            )
+        )
+    if not queries:
+        raise QueryError(f"query file {path} holds no queries")
+    return queries
+
+
+def rank_metrics(relevant: Sequence[bool], n_relevant: int, depth: int = DEPTH) -> tuple[float, float, float, float]:
+    """(recall@1, recall@5, MRR@depth, nDCG@depth) of one ranked list with binary relevance.
+
+    recall@k here is success@k: whether a relevant entry is among the first k.
+    """
+    relevant = list(relevant[:depth])
+    first = next((i for i, r in enumerate(relevant) if r), None)
+    dcg = sum(1.0 / math.log2(i + 2) for i, r in enumerate(relevant) if r)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(max(n_relevant, 1), depth)))
+    return (
+        float(first == 0),
+        float(first is not None and first < 5),
+        1.0 / (first + 1) if first is not None else 0.0,
+        dcg / ideal,
+    )
+
+
+def _average(results: Iterable[QueryResult]) -> Metrics:
+    rows = [rank_metrics(r.relevant, r.n_relevant) for r in results]
+    n = len(rows)
+    if not n:
+        return Metrics(0.0, 0.0, 0.0, 0.0, 0)
+    r1, r5, mrr, ndcg = (sum(col) / n for col in zip(*rows, strict=True))
+    return Metrics(r1, r5, mrr, ndcg, n)
+
+
+def _group(results: Sequence[QueryResult], key: str) -> dict[str, Metrics]:
+    groups: dict[str, list[QueryResult]] = defaultdict(list)
+    for r in results:
+        value = getattr(r.query, key)
+        if value:
+            groups[value].append(r)
+    return {k: _average(v) for k, v in sorted(groups.items())}
+
+
+def evaluate(index: Index, queries: Sequence[LabelledQuery], modes: Sequence[str] = MODES) -> Evaluation:
+    """Run every query in every mode and average the metrics."""
+    for mode in modes:
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    names_of = [{normalize(n) for n in term.names} for term in index.terms]
+    out: dict[str, ModeResult] = {}
+    for mode in modes:
+        results = []
+        for query in queries:
+            gold = {normalize(g) for g in query.gold}
+            n_relevant = sum(1 for names in names_of if names & gold)
+            answer = index.query(query.q, k=DEPTH, mode=mode)
+            relevant = tuple(bool({normalize(n) for n in h.names} & gold) for h in answer.hits)
+            top = answer.hits[0].score if answer.hits else 0.0
+            results.append(
+                QueryResult(query, tuple(h.term for h in answer.hits), relevant, n_relevant, top, answer.confident)
+            )
+        ontopic = [r for r in results if not r.query.offtopic]
+        offtopic = [r for r in results if r.query.offtopic]
+        out[mode] = ModeResult(
+            mode,
+            _average(ontopic),
+            _group(ontopic, "lang"),
+            _group(ontopic, "kind"),
+            tuple(results),
+            (sum(not r.confident for r in offtopic), len(offtopic)),
+            (sum(r.confident for r in ontopic), len(ontopic)),
+        )
+    return Evaluation(out)

@@ -1,0 +1,257 @@
+"""Building an index: corpus -> chunks -> vectors -> index directory, incrementally.
+
+A rebuild embeds only chunks whose content hash the previous index does not hold (for the same
+encoder) and reuses the stored vectors of the rest; `force` embeds everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .ann import build_ann
+from .chunking import ChunkSettings, chunk_terms, term_ids
+from .corpus import Corpus, read_corpus
+from .encoders import Encoder, default_encoder, load_encoder
+from .errors import EncoderError, IndexStoreError
+from .lexical import LexicalIndex, term_document
+from .search import Index
+from .store import (
+    FORMAT_VERSION,
+    ChunkRecord,
+    StoredIndex,
+    build_lock,
+    file_fingerprints,
+    prepare_index_dir,
+    read_index,
+    stale_reason,
+    vectors_by_hash,
+    write_index,
+)
+
+__all__ = ["BuildReport", "build", "open_index"]
+
+log = logging.getLogger(__name__)
+
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did."""
+
+    index_dir: str
+    files: int
+    terms: int
+    chunks: int
+    embedded: int
+    reused: int
+    skipped: tuple[str, ...]
+    seconds: float
+    written: bool  # False when the index was already up to date
+    encoder: str
+
+
+def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
+    return [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+
+
+def _previous(index_dir: Path) -> StoredIndex | None:
+    try:
+        return read_index(index_dir)
+    except IndexStoreError as error:
+        if (index_dir / "manifest.json").exists():
+            log.warning("replacing the unusable index in %s (%s)", index_dir, error)
+        return None
+
+
+def _up_to_date(
+    previous: StoredIndex, roots: Sequence[str | os.PathLike[str]], encoder: Encoder, settings: ChunkSettings
+) -> bool:
+    manifest = previous.manifest
+    return (
+        manifest.format_version == FORMAT_VERSION
+        and manifest.encoder.get("id") == encoder.id
+        and manifest.chunking == settings.to_dict()
+        and stale_reason(manifest, roots) is None
+    )
+
+
+def _embed(
+    corpus: Corpus, encoder: Encoder, settings: ChunkSettings, reuse: dict[str, np.ndarray], progress: Progress | None
+) -> tuple[list[ChunkRecord], np.ndarray, int]:
+    """Chunk every term and give every chunk a vector, embedding only unseen content."""
+    chunks = chunk_terms(corpus.terms, settings, encoder.count_tokens)
+    missing: dict[str, str] = {}
+    for chunk in chunks:
+        if chunk.sha256 not in reuse:
+            missing.setdefault(chunk.sha256, chunk.text)
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, len(missing))
+
+    if progress:
+        progress(0, len(missing))
+    fresh = encoder.encode_passages(list(missing.values()), progress=step) if missing else None
+    by_hash = dict(reuse)
+    if fresh is not None:
+        by_hash.update(zip(missing, fresh, strict=True))
+    vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
+    for row, chunk in enumerate(chunks):
+        vectors[row] = by_hash[chunk.sha256]
+    records = [ChunkRecord(c.id, c.term, c.part, c.sha256) for c in chunks]
+    return records, vectors, len(missing)
+
+
+def build(
+    corpus: Paths,
+    index_dir: str | os.PathLike[str] = "index",
+    *,
+    encoder: Encoder | None = None,
+    force: bool = False,
+    strict: bool = False,
+    settings: ChunkSettings | None = None,
+    progress: Progress | None = None,
+    lock_timeout: float = 600.0,
+    on_wait: Callable[[], None] | None = None,
+) -> Index:
+    """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`.
+
+    Returns the opened index; `index.build_report` tells what was done. An index already up to
+    date is left untouched unless `force`. Raises CorpusError, IndexStoreError, EncoderError.
+    """
+    started = time.perf_counter()
+    roots = _roots(corpus)
+    index_path = Path(index_dir)
+    corpus_data = read_corpus(roots, strict=strict)
+    prepare_index_dir(index_path)
+    with build_lock(index_path, timeout=lock_timeout, on_wait=on_wait):
+        previous = _previous(index_path)
+        # Without an explicit encoder, an index keeps the encoder it was built with.
+        encoder = encoder or (load_encoder(previous.manifest.encoder) if previous else default_encoder())
+        base = settings or ChunkSettings()
+        settings = ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+        if previous is not None and not force and _up_to_date(previous, roots, encoder, settings):
+            index = Index(previous, encoder)
+            chunks = len(previous.chunks)
+            index.build_report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
+            return index
+        same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
+        reuse = vectors_by_hash(previous) if same_encoder and not force else {}
+        records, vectors, embedded = _embed(corpus_data, encoder, settings, reuse, progress)
+        ann = build_ann(vectors)
+        lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])
+        ids = term_ids(corpus_data.terms)
+        seconds = time.perf_counter() - started
+        manifest = write_index(
+            index_path,
+            terms=corpus_data.terms,
+            term_ids=ids,
+            chunks=records,
+            ann=ann,
+            lexical=lexical,
+            manifest_fields={
+                "encoder": encoder.spec(),
+                "chunking": settings.to_dict(),
+                "roots": corpus_data.roots,
+                "files": file_fingerprints(corpus_data),
+                "counts": {
+                    "files": len(corpus_data.files),
+                    "terms": len(corpus_data.terms),
+                    "chunks": len(records),
+                    "skipped": len(corpus_data.skipped),
+                },
+                "skipped": tuple(str(s) for s in corpus_data.skipped),
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "build_seconds": round(seconds, 3),
+                "semsearch_version": __version__,
+            },
+        )
+    stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical)
+    index = Index(stored, encoder)
+    index.build_report = _report(
+        index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder
+    )
+    return index
+
+
+def _report(
+    index_dir: Path,
+    corpus: Corpus,
+    chunks: int,
+    embedded: int,
+    reused: int,
+    started: float,
+    written: bool,
+    encoder: Encoder,
+) -> BuildReport:
+    return BuildReport(
+        str(index_dir),
+        len(corpus.files),
+        len(corpus.terms),
+        chunks,
+        embedded,
+        reused,
+        tuple(str(s) for s in corpus.skipped),
+        time.perf_counter() - started,
+        written,
+        encoder.id,
+    )
+
+
+def open_index(
+    corpus: Paths | None,
+    index_dir: str | os.PathLike[str],
+    *,
+    default_corpus: Paths | None = None,
+    notice: Callable[[str], None] = log.info,
+    **build_options: Any,
+) -> Index:
+    """The index for `ask`: loaded when fresh, (re)built when missing, stale or unusable.
+
+    `corpus` None means "whatever the index was built from" (and `default_corpus` when there is no
+    usable index). A stale index whose corpus no longer exists is used as it is, with a notice.
+    Every rebuild is announced through `notice`.
+    """
+    index_path = Path(index_dir)
+    try:
+        stored = read_index(index_path)
+    except IndexStoreError as error:
+        source = corpus if corpus is not None else default_corpus
+        if source is None:
+            raise
+        if (index_path / "manifest.json").exists():
+            notice(f"index at {index_path} is unusable ({error}); rebuilding it")
+        else:
+            notice(f"no index at {index_path} yet; building it from {', '.join(map(str, _roots(source)))}")
+        return build(source, index_path, **build_options)
+    roots = _roots(corpus) if corpus is not None else list(stored.manifest.roots)
+    if corpus is None and not all(Path(r).exists() for r in roots):
+        notice(f"the corpus this index was built from is gone ({', '.join(map(str, roots))}); using the index as built")
+        return Index(stored)
+    reason = stale_reason(stored.manifest, roots)
+    if reason is None:
+        try:
+            encoder = load_encoder(stored.manifest.encoder)
+        except EncoderError:
+            return Index(stored)  # the query layer falls back to TF-IDF and says why
+        if encoder.id == stored.manifest.encoder.get("id"):
+            return Index(stored, encoder)
+        reason = f"its encoder changed ({stored.manifest.encoder.get('id')} -> {encoder.id})"
+        build_options.setdefault("encoder", encoder)
+    notice(f"index at {index_path} is stale: {reason}; rebuilding")
+    return build(roots, index_path, **build_options)

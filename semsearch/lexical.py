@@ -1,0 +1,109 @@
+"""The TF-IDF side: a fallback when the dense encoder is unavailable, and one half of hybrid ranking.
+
+Plain NumPy (no scikit-learn: its import alone costs about a second on the `ask` path). Features
+come from `text.lexical_features` (Latin words, CJK character bigrams). Documents are terms.
+Stored as postings (feature -> documents) in one `.npz` without pickle, plus the vocabulary as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .text import lexical_features
+
+__all__ = ["LexicalIndex", "term_document"]
+
+
+def _weights(counts: Counter[str]) -> dict[str, float]:
+    # Sublinear tf: a word said five times is not five times as relevant.
+    return {f: 1.0 + math.log(c) for f, c in counts.items()}
+
+
+@dataclass
+class LexicalIndex:
+    """TF-IDF postings over documents (one per term), cosine-normalised."""
+
+    vocab: dict[str, int]
+    idf: np.ndarray  # (V,) float32
+    indptr: np.ndarray  # (V + 1,) int64: postings of feature f are [indptr[f], indptr[f + 1])
+    docs: np.ndarray  # (nnz,) int32
+    weights: np.ndarray  # (nnz,) float32, tf * idf / ||doc||
+    n_docs: int
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        doc_counts = [Counter(lexical_features(t)) for t in texts]
+        df: Counter[str] = Counter()
+        for counts in doc_counts:
+            df.update(counts.keys())
+        features = sorted(df)
+        vocab = {f: i for i, f in enumerate(features)}
+        n = len(texts)
+        idf = np.array([math.log((1 + n) / (1 + df[f])) + 1.0 for f in features], dtype=np.float32)
+        postings: list[list[tuple[int, float]]] = [[] for _ in features]
+        for doc, counts in enumerate(doc_counts):
+            weighted = {f: w * float(idf[vocab[f]]) for f, w in _weights(counts).items()}
+            norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
+            for f, v in weighted.items():
+                postings[vocab[f]].append((doc, v / norm))
+        indptr = np.zeros(len(features) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(p) for p in postings])
+        flat = [entry for p in postings for entry in p]
+        docs = np.array([d for d, _ in flat], dtype=np.int32)
+        weights = np.array([w for _, w in flat], dtype=np.float32)
+        return cls(vocab, idf, indptr, docs, weights, n)
+
+    def scores(self, query: str) -> np.ndarray:
+        """Cosine similarity of the query to every document, (n_docs,) float32."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        counts = Counter(f for f in lexical_features(query) if f in self.vocab)
+        if not counts:
+            return out
+        weighted = {f: w * float(self.idf[self.vocab[f]]) for f, w in _weights(counts).items()}
+        norm = math.sqrt(sum(v * v for v in weighted.values()))
+        for f, v in weighted.items():
+            i = self.vocab[f]
+            lo, hi = self.indptr[i], self.indptr[i + 1]
+            np.add.at(out, self.docs[lo:hi], self.weights[lo:hi] * (v / norm))
+        return out
+
+    def save(self, arrays_path: Path, vocab_path: Path) -> None:
+        with open(arrays_path, "wb") as f:
+            np.savez(
+                f,
+                idf=self.idf,
+                indptr=self.indptr,
+                docs=self.docs,
+                weights=self.weights,
+                n_docs=np.array([self.n_docs], dtype=np.int64),
+            )
+        features = sorted(self.vocab, key=self.vocab.__getitem__)
+        vocab_path.write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, arrays_path: Path, vocab_path: Path) -> LexicalIndex:
+        """Raises ValueError (or OSError) when the files are damaged or disagree."""
+        features = json.loads(vocab_path.read_text(encoding="utf-8"))
+        with np.load(arrays_path, allow_pickle=False) as data:
+            idf, indptr, docs, weights = (data[k] for k in ("idf", "indptr", "docs", "weights"))
+            n_docs = int(data["n_docs"][0])
+        if not isinstance(features, list) or len(features) != len(idf) or len(indptr) != len(idf) + 1:
+            raise ValueError("lexical index vocabulary and arrays disagree")
+        if len(docs) != len(weights) or int(indptr[-1]) != len(docs):
+            raise ValueError("lexical index postings are inconsistent")
+        if len(docs) and (int(docs.max()) >= n_docs or int(docs.min()) < 0):
+            raise ValueError("lexical index points at documents that do not exist")
+        return cls({f: i for i, f in enumerate(features)}, idf, indptr, docs, weights, n_docs)
+
+
+def term_document(names: Sequence[str], body: str) -> str:
+    """The text the TF-IDF side indexes for a term: its names twice (they matter most), then its body."""
+    header = " ".join(names)
+    return f"{header}\n{header}\n{body}"

@@ -1,0 +1,159 @@
+"""Rich renderables for the CLI: result cards, tables, entries. Builds things; never prints.
+
+Everything that came from a corpus file (names, bodies, file names) passes through `safe_text`
+before it reaches the terminal, and is wrapped in `Text` (never parsed as rich markup), so a
+glossary cannot inject terminal escapes or markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from .corpus import Term
+from .evaluate import Evaluation
+from .search import Answer, Hit
+from .text import match_spans, safe_text
+
+__all__ = ["answer_view", "entry_view", "compare_table", "eval_tables", "score_bar", "latex_as_code"]
+
+BAR_WIDTH = 10
+
+
+def score_bar(score: float, width: int = BAR_WIDTH) -> Text:
+    """A bar for a score in [0, 1]."""
+    filled = max(0, min(width, round(score * width)))
+    return Text("█" * filled, style="green") + Text("░" * (width - filled), style="dim")
+
+
+def highlighted(text: str, query: str) -> Text:
+    """`text` with the parts that match the question in bold (Japanese by character bigrams)."""
+    out = Text(safe_text(text))
+    for start, end in match_spans(text, query):
+        out.stylize("bold yellow", start, end)
+    return out
+
+
+def _location(hit: Hit) -> Text:
+    label = safe_text(f"{hit.source}:{hit.line}")
+    if hit.path:
+        # A clickable link where the terminal supports OSC 8; plain text elsewhere.
+        return Text(label, style=f"cyan link {Path(hit.path).as_uri()}")
+    return Text(label, style="cyan")
+
+
+def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
+    """One hit: rank, names, score bar, source:line, snippet (or the whole entry), related terms."""
+    head = Text.assemble(
+        (f"{hit.rank:>2}  ", "bold"),
+        (safe_text(" | ".join(hit.names)), "bold"),
+        "  ",
+        score_bar(hit.score),
+        f" {hit.score:.3f}",
+    )
+    parts: list[RenderableType] = [head, Text("    ") + _location(hit)]
+    if body is not None:
+        parts.append(Markdown(latex_as_code(safe_text(body))))
+    elif hit.snippet:
+        parts.append(Text("    ") + highlighted(hit.snippet, query))
+    if hit.related:
+        parts.append(Text("    related: ", style="dim") + Text(safe_text(", ".join(hit.related)), style="dim"))
+    return Group(*parts)
+
+
+def answer_view(answer: Answer, bodies: Sequence[str] | None = None) -> RenderableType:
+    """All hits of an answer, or the "no confident match" message with suggestions."""
+    if not answer.hits:
+        return Text("No matching entry.", style="yellow")
+    if not answer.confident:
+        suggestions = ", ".join(safe_text(h.term) for h in answer.hits[:3])
+        return Text.assemble(
+            ("No confident match", "bold yellow"),
+            f" for “{safe_text(answer.query)}”. Did you mean: ",
+            (suggestions, "bold"),
+            "?",
+        )
+    cards: list[RenderableType] = []
+    for i, hit in enumerate(answer.hits):
+        if i:
+            cards.append(Text(""))
+        cards.append(card(hit, answer.cleaned, bodies[i] if bodies else None))
+    return Group(*cards)
+
+
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$([^$\n]+?)\$")
+
+
+def latex_as_code(markdown: str) -> str:
+    """LaTeX shown as code: `$$…$$` as a code block, `$…$` as inline code (terminals cannot typeset)."""
+    markdown = _DISPLAY_MATH.sub(lambda m: "\n```latex\n" + m.group(1).strip() + "\n```\n", markdown)
+    return _INLINE_MATH.sub(lambda m: "`" + m.group(1).strip() + "`", markdown)
+
+
+def entry_view(term: Term, path: str = "") -> RenderableType:
+    """A whole glossary entry: names as a heading, source, the body as Markdown."""
+    location = Text(safe_text(f"{term.source}:{term.line}"), style="cyan")
+    if path:
+        location.stylize(f"link {Path(path).as_uri()}")
+    return Group(
+        Text(safe_text(" | ".join(term.names)), style="bold"),
+        location,
+        Markdown(latex_as_code(safe_text(term.body)) or "*(no body)*"),
+    )
+
+
+def compare_table(rankings: dict[str, Answer], k: int) -> Table:
+    """Rank, term and score per mode, side by side."""
+    table = Table(title=None, show_lines=False)
+    table.add_column("#", justify="right")
+    for mode in rankings:
+        table.add_column(mode)
+        table.add_column("score", justify="right")
+    for row in range(k):
+        cells: list[RenderableType] = [str(row + 1)]
+        for answer in rankings.values():
+            if row < len(answer.hits):
+                hit = answer.hits[row]
+                cells += [Text(safe_text(hit.term)), f"{hit.score:.3f}"]
+            else:
+                cells += ["", ""]
+        table.add_row(*cells)
+    return table
+
+
+def _metrics_row(label: str, m: dict[str, float | int]) -> list[str]:
+    return [label, str(m["n"]), *(f"{m[key]:.3f}" for key in ("recall@1", "recall@5", "mrr@10", "ndcg@10"))]
+
+
+def eval_tables(evaluation: Evaluation, title: str = "") -> list[Table]:
+    """One table per mode: overall, then by language and by kind; off-topic handling last."""
+    tables = []
+    summary = Table(title=safe_text(title) or None)
+    for column in ("mode", "n", "R@1", "R@5", "MRR@10", "nDCG@10"):
+        summary.add_column(column, justify="left" if column == "mode" else "right")
+    for mode, result in evaluation.modes.items():
+        summary.add_row(*_metrics_row(mode, result.overall.to_dict()))
+    tables.append(summary)
+    for mode, result in evaluation.modes.items():
+        detail = Table(title=f"{mode}: by language and kind")
+        for column in ("slice", "n", "R@1", "R@5", "MRR@10", "nDCG@10"):
+            detail.add_column(column, justify="left" if column == "slice" else "right")
+        for prefix, groups in (("lang", result.by_lang), ("kind", result.by_kind)):
+            for name, metrics in groups.items():
+                detail.add_row(*_metrics_row(f"{prefix}={safe_text(name)}", metrics.to_dict()))
+        rejected, offtopic = result.offtopic_rejected
+        confident, ontopic = result.ontopic_confident
+        if offtopic:
+            detail.caption = (
+                f"off-topic answered 'no confident match': {rejected}/{offtopic}; "
+                f"on-topic answered confidently: {confident}/{ontopic}"
+            )
+        tables.append(detail)
+    return tables

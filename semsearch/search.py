@@ -1,0 +1,283 @@
+"""The query layer: an opened index answers questions in three modes, one hit per term.
+
+    dense   cosine between the question and each chunk (FAISS), a term scored by its best chunk
+    tfidf   the TF-IDF side (Latin words, Japanese character bigrams)
+    hybrid  both, fused (see `fuse`)
+
+Every mode first strips question framing ("とは", "what is", "?"), and puts a term whose name or
+alias equals the cleaned question first (the name tier).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import Term
+from .encoders import Encoder, load_encoder
+from .errors import EncoderError, QueryError
+from .store import Manifest, StoredIndex, read_index
+from .text import clean_query, lexical_features, name_key
+
+__all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("dense", "tfidf", "hybrid")
+DEFAULT_MODE = "hybrid"
+# Chunks fetched from FAISS per question when the index is too big to score every chunk.
+DENSE_CANDIDATES = 256
+EXACT_SCORING_MAX_CHUNKS = 50_000
+# Hybrid fusion weight on the dense side (after both sides are scaled to [0, 1] over the candidates).
+DENSE_WEIGHT = 0.7
+SNIPPET_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked glossary entry."""
+
+    rank: int
+    term: str  # first name
+    names: tuple[str, ...]
+    score: float
+    source: str
+    line: int
+    snippet: str
+    path: str = ""  # absolute path of the source file, when known
+    related: tuple[str, ...] = ()
+    id: str = ""  # the term's id in the index ("<source>::<first name>")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rank": self.rank,
+            "term": self.term,
+            "names": list(self.names),
+            "score": round(self.score, 4),
+            "source": self.source,
+            "line": self.line,
+            "snippet": self.snippet,
+            "related": list(self.related),
+            "id": self.id,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The hits for one question, and how they were found."""
+
+    query: str
+    cleaned: str
+    mode: str  # the mode actually used (a dense mode falls back to "tfidf" without an encoder)
+    hits: list[Hit]
+    confident: bool = True
+    notices: tuple[str, ...] = field(default=())
+
+
+def _scale(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Min-max over the candidates in `mask`; everything else 0."""
+    out = np.zeros_like(scores)
+    if not mask.any():
+        return out
+    lo, hi = float(scores[mask].min()), float(scores[mask].max())
+    out[mask] = (scores[mask] - lo) / (hi - lo) if hi > lo else 1.0
+    return out
+
+
+def fuse(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = DENSE_WEIGHT) -> np.ndarray:
+    """Hybrid score per term: a weighted blend of both sides, each min-max scaled over candidates.
+
+    `dense` holds NaN for terms the dense side did not retrieve; they count as its minimum.
+    A term is a candidate when either side retrieved it (dense) or matched it at all (lexical > 0).
+    """
+    retrieved = ~np.isnan(dense)
+    candidates = retrieved | (lexical > 0)
+    dense_filled = np.where(retrieved, dense, np.nanmin(dense) if retrieved.any() else 0.0)
+    fused = dense_weight * _scale(dense_filled, candidates) + (1 - dense_weight) * _scale(lexical, candidates)
+    return np.where(candidates, fused, -np.inf)
+
+
+class Index:
+    """An opened semsearch index: terms, vectors, the TF-IDF side, and (lazily) its encoder."""
+
+    #: Set by `semsearch.build`: what the build did (an `indexer.BuildReport`).
+    build_report = None
+
+    def __init__(self, stored: StoredIndex, encoder: Encoder | None = None) -> None:
+        self._stored = stored
+        self._encoder = encoder
+        self._encoder_error: EncoderError | None = None
+        self._chunk_terms = np.array([c.term for c in stored.chunks], dtype=np.int64)
+        self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
+        self._names: dict[str, list[int]] = {}
+        for position, term in enumerate(stored.terms):
+            for name in term.names:
+                self._names.setdefault(name_key(name), []).append(position)
+
+    # -- what it is -------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._stored.path
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._stored.manifest
+
+    @property
+    def terms(self) -> list[Term]:
+        return self._stored.terms
+
+    def term(self, hit: Hit | str) -> Term:
+        """The full entry behind a hit (or a term id)."""
+        return self.terms[self._positions[hit.id if isinstance(hit, Hit) else hit]]
+
+    @property
+    def encoder_id(self) -> str:
+        return str(self.manifest.encoder.get("id", ""))
+
+    def __len__(self) -> int:
+        return len(self._stored.terms)
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.path)!r}, terms={len(self)}, chunks={len(self._stored.chunks)})"
+
+    @property
+    def encoder(self) -> Encoder:
+        """The index's encoder, loaded on first use. Raises EncoderError when it cannot be."""
+        if self._encoder is None:
+            if self._encoder_error is not None:
+                raise self._encoder_error
+            try:
+                encoder = load_encoder(self.manifest.encoder)
+            except EncoderError as error:
+                self._encoder_error = error
+                raise
+            if encoder.id != self.encoder_id:
+                self._encoder_error = EncoderError(
+                    f"the index was built with encoder {self.encoder_id}, but {encoder.id} is installed; "
+                    "run `semsearch build --force`"
+                )
+                raise self._encoder_error
+            self._encoder = encoder
+        return self._encoder
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def dense_scores(self, query: str) -> np.ndarray:
+        """Best chunk cosine per term; NaN for terms with no chunk among the candidates."""
+        vector = self.encoder.encode_queries([query])
+        ann = self._stored.ann
+        k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
+        scores, ids = ann.search(vector, k)
+        scores, ids = scores[0], ids[0]
+        keep = ids >= 0
+        out = np.full(len(self.terms), -np.inf, dtype=np.float32)
+        np.maximum.at(out, self._chunk_terms[ids[keep]], scores[keep])
+        out[np.isneginf(out)] = np.nan
+        return out
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """TF-IDF cosine per term."""
+        return self._stored.lexical.scores(query)
+
+    def _truncate(self, query: str, notices: list[str], dense: bool) -> str:
+        """The longest prefix of `query` that fits the encoder's window (a notice when cut)."""
+        limit = int(self.manifest.encoder.get("max_tokens", 512)) - 4
+        # A cheap character bound first, so a 200,000-character question is never tokenized whole.
+        text = query[: limit * 4]
+        count = self.encoder.count_tokens if dense else None
+        if count is not None and count(text) > limit:
+            lo, hi = 1, len(text)
+            while lo < hi:  # binary search for the longest prefix within the window
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if count(text[:mid]) <= limit else (lo, mid - 1)
+            text = text[:lo]
+        if len(text) < len(query):
+            notices.append(f"question truncated to its first {len(text)} characters (the encoder reads {limit} tokens)")
+            log.warning("%s", notices[-1])
+        return text
+
+    def _mode_scores(self, query: str, mode: str) -> np.ndarray:
+        if mode == "dense":
+            scores = self.dense_scores(query)
+            return np.where(np.isnan(scores), -np.inf, scores)
+        if mode == "tfidf":
+            scores = self.lexical_scores(query)
+            return np.where(scores > 0, scores, -np.inf)
+        return fuse(self.dense_scores(query), self.lexical_scores(query))
+
+    def query(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
+        """Answer a question: the top `k` terms in `mode` (default: the best measured mode)."""
+        mode = mode or DEFAULT_MODE
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        if not isinstance(question, str) or not question.strip():
+            raise QueryError("the question is empty")
+        cleaned = clean_query(question)
+        notices: list[str] = []
+        used = mode
+        if mode != "tfidf":
+            try:
+                self.encoder  # noqa: B018 - load now so a failure falls back before scoring
+            except EncoderError as error:
+                used = "tfidf"
+                notices.append(f"dense encoder unavailable ({error}); answering from TF-IDF")
+                log.warning("dense encoder unavailable (%s); answering from TF-IDF", error)
+        text = self._truncate(cleaned, notices, dense=used != "tfidf")
+        scores = self._mode_scores(text, used)
+        order = self._rank(scores, cleaned)[:k]
+        hits = [self._hit(rank, int(t), float(scores[t]), cleaned) for rank, t in enumerate(order, start=1)]
+        return Answer(question, cleaned, used, hits, notices=tuple(notices))
+
+    def search(self, question: str, k: int = 5, mode: str | None = None) -> list[Hit]:
+        """The top `k` hits for a question (see `query` for how they were found)."""
+        return self.query(question, k=k, mode=mode).hits
+
+    def _rank(self, scores: np.ndarray, cleaned: str) -> list[int]:
+        """Term positions best first: exact name matches, then by score (ties by position)."""
+        named = self._names.get(name_key(cleaned), [])
+        ranked = [int(t) for t in np.lexsort((np.arange(len(scores)), -scores)) if np.isfinite(scores[t])]
+        tier = sorted(named, key=lambda t: -scores[t] if np.isfinite(scores[t]) else np.inf)
+        return tier + [t for t in ranked if t not in set(tier)]
+
+    def _hit(self, rank: int, position: int, score: float, query: str) -> Hit:
+        term = self.terms[position]
+        path = ""
+        for root in self.manifest.roots:
+            candidate = Path(root) / term.source if Path(root).is_dir() else Path(root)
+            if candidate.exists():
+                path = str(candidate)
+                break
+        score = score if np.isfinite(score) else 0.0
+        return Hit(
+            rank,
+            term.name,
+            term.names,
+            score,
+            term.source,
+            term.line,
+            snippet(term.body, query),
+            path,
+            id=self._stored.term_ids[position],
+        )
+
+
+def snippet(body: str, query: str, width: int = SNIPPET_CHARS) -> str:
+    """The body line that shares most features with the query (the first line when none does)."""
+    lines = [line.strip(" \t-*") for line in body.split("\n") if line.strip(" \t-*$")]
+    if not lines:
+        return ""
+    wanted = set(lexical_features(query))
+    best = max(lines, key=lambda line: (len(wanted & set(lexical_features(line))), -lines.index(line)))
+    return best if len(best) <= width else best[: width - 1] + "…"
+
+
+def load(index_dir: str | Path = "index", encoder: Encoder | None = None) -> Index:
+    """Open an index directory built by `semsearch.build` or `semsearch build`."""
+    return Index(read_index(Path(index_dir)), encoder)

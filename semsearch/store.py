@@ -1,0 +1,393 @@
+"""The index directory on disk: manifest, terms, chunk records, FAISS file, TF-IDF side.
+
+Layout::
+
+    index/
+      manifest.json         the commit record: format, encoder, corpus fingerprint, data files
+      .lock                 held (flock) by a build while it writes
+      data-<stamp>/         one generation: vectors.faiss, terms.jsonl, chunks.jsonl,
+                            lexical.npz, lexical-vocab.json
+
+A build writes a new generation into a temporary folder inside the index directory, fsyncs it,
+renames it to `data-<stamp>/`, and only then replaces `manifest.json` with `os.replace` (atomic).
+Readers open the manifest first and read only the generation it names, so they see the old index
+or the new one, never a mixture; a build killed at any moment leaves the old index in place.
+Nothing here uses pickle: JSON, JSON lines, `.npz` read with `allow_pickle=False`, FAISS bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .ann import AnnIndex
+from .corpus import Corpus, Term, discover_files
+from .errors import IndexLockedError, IndexStoreError
+from .lexical import LexicalIndex
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Manifest",
+    "ChunkRecord",
+    "StoredIndex",
+    "read_manifest",
+    "read_index",
+    "write_index",
+    "build_lock",
+    "prepare_index_dir",
+    "stale_reason",
+]
+
+FORMAT = "semsearch-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+DATA_PREFIX = "data-"
+TMP_PREFIX = ".tmp-"
+# Data files at most this big are checked against their SHA-256 on every load; bigger ones by size.
+VERIFY_HASH_MAX_BYTES = 64 * 1024 * 1024
+FIX = "run `semsearch build --force` to rebuild it"
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """What the index keeps of a chunk: the text is re-derived from the term when needed."""
+
+    id: str
+    term: int
+    part: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json, the record that commits an index generation."""
+
+    encoder: dict[str, Any]
+    chunking: dict[str, Any]
+    roots: tuple[str, ...]
+    files: dict[str, dict[str, Any]]  # corpus source -> {"sha256", "size", "mtime_ns"}
+    counts: dict[str, int]
+    ann: dict[str, Any]
+    data: str  # generation folder name
+    data_files: dict[str, dict[str, Any]]  # role -> {"path", "size", "sha256"}
+    built_at: str = ""
+    build_seconds: float = 0.0
+    semsearch_version: str = ""
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    skipped: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: Path) -> Manifest:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise IndexStoreError(f"{where} is not a semsearch index manifest; {FIX}")
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise IndexStoreError(f"{where} has no valid format_version; {FIX}")
+        if version > FORMAT_VERSION:
+            raise IndexStoreError(
+                f"{where} was written by a newer semsearch (index format {version}, this one reads "
+                f"up to {FORMAT_VERSION}); upgrade semsearch or {FIX}"
+            )
+        try:
+            fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+            manifest = cls(**fields)
+            manifest = cls(**{**fields, "roots": tuple(manifest.roots), "skipped": tuple(manifest.skipped)})
+        except TypeError as error:
+            raise IndexStoreError(f"{where} is missing fields ({error}); {FIX}") from error
+        return manifest
+
+
+@dataclass
+class StoredIndex:
+    """Everything an index directory holds, loaded."""
+
+    path: Path
+    manifest: Manifest
+    terms: list[Term]
+    term_ids: list[str]
+    chunks: list[ChunkRecord]
+    ann: AnnIndex
+    lexical: LexicalIndex
+
+
+def _inside(index_dir: Path, relative: str) -> Path:
+    """`index_dir / relative`, refusing anything that would resolve outside the index directory."""
+    base = index_dir.resolve()
+    target = (base / relative).resolve()
+    if Path(relative).is_absolute() or (target != base and base not in target.parents):
+        raise IndexStoreError(f"manifest in {index_dir} points outside the index directory ({relative!r}); {FIX}")
+    return target
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """The manifest of an index directory. Raises IndexStoreError with the fix when unusable."""
+    path = index_dir / MANIFEST
+    if not index_dir.is_dir():
+        raise IndexStoreError(f"no index at {index_dir}; run `semsearch build` first")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise IndexStoreError(f"{index_dir} is not a semsearch index (no {MANIFEST}); {FIX}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise IndexStoreError(f"cannot read {path} ({error}); {FIX}") from error
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise IndexStoreError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); {FIX}") from None
+    return Manifest.from_dict(data, path)
+
+
+def _read_data_file(index_dir: Path, manifest: Manifest, role: str) -> bytes:
+    entry = manifest.data_files.get(role)
+    if not isinstance(entry, dict) or "path" not in entry:
+        raise IndexStoreError(f"index manifest in {index_dir} lists no {role} file; {FIX}")
+    path = _inside(index_dir, f"{manifest.data}/{entry['path']}")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise IndexStoreError(f"index file {path} is missing or unreadable ({error.strerror}); {FIX}") from None
+    if len(data) != entry.get("size"):
+        raise IndexStoreError(f"index file {path} is truncated or damaged (size differs); {FIX}")
+    if len(data) <= VERIFY_HASH_MAX_BYTES and hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise IndexStoreError(f"index file {path} is damaged (checksum differs); {FIX}")
+    return data
+
+
+def _jsonl(data: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+
+
+def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
+    try:
+        term_rows = _jsonl(_read_data_file(index_dir, manifest, "terms"))
+        chunk_rows = _jsonl(_read_data_file(index_dir, manifest, "chunks"))
+        terms = [
+            Term(tuple(r["names"]), r["body"], r["source"], r["line"], tuple(r.get("refs", ())), r.get("url"))
+            for r in term_rows
+        ]
+        chunks = [ChunkRecord(r["id"], r["term"], r["part"], r["sha256"]) for r in chunk_rows]
+        ann = AnnIndex.from_bytes(_read_data_file(index_dir, manifest, "vectors"), manifest.ann.get("kind", "flat"))
+        lexical_dir = _inside(index_dir, manifest.data)
+        _read_data_file(index_dir, manifest, "lexical")  # size and checksum
+        _read_data_file(index_dir, manifest, "vocab")
+        lexical = LexicalIndex.load(
+            lexical_dir / manifest.data_files["lexical"]["path"], lexical_dir / manifest.data_files["vocab"]["path"]
+        )
+    except IndexStoreError:
+        raise
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as error:
+        raise IndexStoreError(f"index in {index_dir} is damaged ({type(error).__name__}: {error}); {FIX}") from None
+    if ann.ntotal != len(chunks):
+        raise IndexStoreError(f"index in {index_dir} has {ann.ntotal} vectors for {len(chunks)} chunks; {FIX}")
+    if lexical.n_docs != len(terms) or any(not 0 <= c.term < len(terms) for c in chunks):
+        raise IndexStoreError(f"index in {index_dir} has chunks and terms that disagree; {FIX}")
+    if ann.dim != manifest.encoder.get("dim"):
+        raise IndexStoreError(f"index in {index_dir} has vectors of the wrong dimension; {FIX}")
+    term_ids = [r.get("id", "") for r in term_rows]
+    return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical)
+
+
+def read_index(index_dir: Path) -> StoredIndex:
+    """Load an index directory. Raises IndexStoreError naming the fix when it is unusable."""
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    try:
+        return _load_generation(index_dir, manifest)
+    except IndexStoreError:
+        # A build may have swapped generations between our reading the manifest and its files:
+        # if the manifest changed meanwhile, read the new one once.
+        again = read_manifest(index_dir)
+        if again.data == manifest.data:
+            raise
+        return _load_generation(index_dir, again)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can fsync a directory
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> dict[str, Any]:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return {"path": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def prepare_index_dir(index_dir: Path) -> None:
+    """Create the index directory, or check that an existing one may be written to.
+
+    Refuses a non-empty directory that holds anything but a semsearch index (or the leftovers
+    of an interrupted first build), so a typo in --index can never clobber someone's files.
+    """
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexStoreError(f"{index_dir} exists and is not a directory; choose another --index")
+    if index_dir.is_dir():
+        if (index_dir / MANIFEST).exists():
+            read_manifest(index_dir)  # a manifest, but is it ours?
+            return
+        foreign = [
+            p.name for p in index_dir.iterdir() if p.name != LOCK and not p.name.startswith((DATA_PREFIX, TMP_PREFIX))
+        ]
+        if foreign:
+            raise IndexStoreError(
+                f"{index_dir} is not empty and is not a semsearch index (it holds {foreign[0]!r}); "
+                "refusing to overwrite it: choose another --index or empty it"
+            )
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise IndexStoreError(f"cannot create index directory {index_dir} ({error.strerror})") from None
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, timeout: float = 600.0, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the index's build lock; wait (calling `on_wait` once) up to `timeout` seconds."""
+    import fcntl
+
+    with open(index_dir / LOCK, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited and on_wait:
+                    on_wait()
+                waited = True
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"another semsearch build is writing {index_dir} and did not finish within "
+                        f"{timeout:.0f} s; try again later"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_index(
+    index_dir: Path,
+    *,
+    terms: Sequence[Term],
+    term_ids: Sequence[str],
+    chunks: Sequence[ChunkRecord],
+    ann: AnnIndex,
+    lexical: LexicalIndex,
+    manifest_fields: dict[str, Any],
+) -> Manifest:
+    """Write a new generation and commit it atomically. The caller holds `build_lock`."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    name = f"{DATA_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+    tmp = index_dir / f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        term_rows = ({"id": tid, **asdict(t)} for tid, t in zip(term_ids, terms, strict=True))
+        term_lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in term_rows)
+        chunk_lines = "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks)
+        files = {
+            "terms": _write_file(tmp / "terms.jsonl", term_lines.encode("utf-8")),
+            "chunks": _write_file(tmp / "chunks.jsonl", chunk_lines.encode("utf-8")),
+            "vectors": _write_file(tmp / "vectors.faiss", ann.to_bytes()),
+        }
+        lexical.save(tmp / "lexical.npz", tmp / "lexical-vocab.json")
+        for role, file_name in (("lexical", "lexical.npz"), ("vocab", "lexical-vocab.json")):
+            files[role] = _write_file(tmp / file_name, (tmp / file_name).read_bytes())
+        _fsync_dir(tmp)
+        os.rename(tmp, index_dir / name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest = Manifest(**{**manifest_fields, "data": name, "data_files": files, "ann": ann.info()})
+    manifest_tmp = index_dir / f"{TMP_PREFIX}{MANIFEST}"
+    _write_file(manifest_tmp, manifest.to_json().encode("utf-8"))
+    os.replace(manifest_tmp, index_dir / MANIFEST)  # the commit point
+    _fsync_dir(index_dir)
+    _remove_stale_generations(index_dir, keep=name)
+    return manifest
+
+
+def _remove_stale_generations(index_dir: Path, keep: str) -> None:
+    """Old generations and leftovers of killed builds. Only called under the build lock."""
+    for path in index_dir.iterdir():
+        if path.name != keep and path.name.startswith((DATA_PREFIX, TMP_PREFIX)):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def file_fingerprints(corpus: Corpus) -> dict[str, dict[str, Any]]:
+    """What the manifest records of each corpus file, including files skipped as unreadable
+    (without a hash), so that fixing one of those also makes the index stale."""
+    prints: dict[str, dict[str, Any]] = {
+        f.source: {"sha256": f.sha256, "size": f.size, "mtime_ns": f.mtime_ns} for f in corpus.files
+    }
+    for skipped in corpus.skipped:
+        if skipped.path:
+            with contextlib.suppress(OSError):
+                stat = os.stat(skipped.path)
+                prints[skipped.source] = {"sha256": None, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return prints
+
+
+def stale_reason(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) -> str | None:
+    """Why the index no longer matches the corpus under `roots`, or None when it does.
+
+    Size and mtime decide when they match; otherwise the content hash does, so touching a file
+    without changing it does not make the index stale.
+    """
+    resolved = tuple(str(Path(r).resolve()) for r in roots)
+    if resolved != tuple(manifest.roots):
+        return "the corpus folders differ from the ones it was built from"
+    try:
+        found, _ = discover_files(roots)
+    except Exception as error:
+        return f"the corpus cannot be read ({error})"
+    current = {source for source, _ in found}
+    for label, names in (("added", current - set(manifest.files)), ("removed", set(manifest.files) - current)):
+        if names:
+            first, more = sorted(names)[0], len(names) - 1
+            return f"{first} was {label}" + (f" (and {more} more)" if more else "")
+    for source, path in found:
+        entry = manifest.files[source]
+        try:
+            stat = path.stat()
+            if stat.st_size == entry.get("size") and stat.st_mtime_ns == entry.get("mtime_ns"):
+                continue
+            if entry.get("sha256") is None or hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+                return f"{source} changed"
+        except OSError:
+            return f"{source} cannot be read"
+    return None
+
+
+def vectors_by_hash(stored: StoredIndex) -> dict[str, np.ndarray]:
+    """The stored vector of every chunk, by content hash, for reuse in a rebuild."""
+    vectors = stored.ann.vectors()
+    return {c.sha256: vectors[i] for i, c in enumerate(stored.chunks)}

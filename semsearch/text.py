@@ -1,0 +1,238 @@
+"""Text normalisation shared by parsing, indexing, querying and evaluation.
+
+Everything that compares strings goes through here, so that "Ｄｒｏｐｏｕｔ", "dropout" and
+"ドロップアウト"/"どろっぷあうと" are compared the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = [
+    "normalize",
+    "fold_kana",
+    "name_key",
+    "clean_query",
+    "lexical_features",
+    "is_cjk",
+    "safe_text",
+    "match_spans",
+]
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width -> half-width, compatibility forms), case-folded, whitespace collapsed."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def fold_kana(text: str) -> str:
+    """Katakana -> hiragana, so that カタカナ and かたかな compare equal."""
+    return "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in text)
+
+
+# Separators people write or omit at will inside names: "Fine-tuning", "fine tuning", "ファイン・チューニング".
+_NAME_NOISE = re.compile(r"[\s\-_‐‑–—・･/.,()（）「」『』\"'`]+")
+
+
+def name_key(text: str) -> str:
+    """The key under which two names count as the same name (name tier, `show`, eval gold)."""
+    return _NAME_NOISE.sub("", fold_kana(normalize(text)))
+
+
+# Question framing that carries no meaning. Applied to normalised text (NFKC, case-folded),
+# repeatedly, and only while something is left.
+_JA_SUFFIXES = (
+    "についておしえてください",
+    "について教えてください",
+    "について教えて",
+    "について知りたい",
+    "について",
+    "を教えてください",
+    "を教えて",
+    "をおしえて",
+    "とはなんですか",
+    "とは何ですか",
+    "とは何でしょうか",
+    "とはなにか",
+    "とは何か",
+    "とは何",
+    "とはなに",
+    "とは",
+    "ってなんですか",
+    "って何ですか",
+    "ってなんだっけ",
+    "って何だっけ",
+    "ってなに",
+    "ってなん",
+    "って何",
+    "の意味を教えて",
+    "の意味は",
+    "の意味",
+    "の定義は",
+    "の定義",
+    "は何ですか",
+    "はなんですか",
+    "とはどういう意味",
+    "ってどういう意味",
+    "の説明",
+    "を説明して",
+    "ですか",
+)
+_JA_PREFIXES = ("教えて", "おしえて")
+_EN_PREFIXES = (
+    "what exactly is ",
+    "what is meant by ",
+    "what is an ",
+    "what is a ",
+    "what is the ",
+    "what is ",
+    "what's an ",
+    "what's a ",
+    "what's the ",
+    "what's ",
+    "whats ",
+    "what are ",
+    "what does ",
+    "definition of ",
+    "define ",
+    "meaning of ",
+    "explain ",
+    "tell me about ",
+    "describe ",
+)
+_EN_SUFFIXES = (" mean", " stand for", " means")
+_TRAILING_PUNCT = "?？!！。．.、,，:： "
+
+
+def clean_query(query: str) -> str:
+    """Strip question framing ("とは", "って何", "what is", "?") from a normalised query.
+
+    Returns the normalised query with framing removed; if nothing would be left, the
+    normalised query itself.
+    """
+    text = normalize(query)
+    previous = None
+    while text != previous:
+        previous = text
+        stripped = text.rstrip(_TRAILING_PUNCT)
+        for suffix in _JA_SUFFIXES:
+            if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                stripped = stripped[: -len(suffix)].rstrip(_TRAILING_PUNCT)
+                break
+        for prefix in _JA_PREFIXES + _EN_PREFIXES:
+            if stripped.startswith(prefix) and len(stripped) > len(prefix):
+                stripped = stripped[len(prefix) :].lstrip(_TRAILING_PUNCT)
+                break
+        for suffix in _EN_SUFFIXES:
+            if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                stripped = stripped[: -len(suffix)].rstrip(_TRAILING_PUNCT)
+                break
+        if stripped:
+            text = stripped
+    return text
+
+
+def is_cjk(char: str) -> bool:
+    """Han, hiragana, katakana (incl. the long-vowel mark) and CJK symbols."""
+    code = ord(char)
+    return (
+        0x3040 <= code <= 0x30FF  # hiragana, katakana
+        or 0x3400 <= code <= 0x4DBF  # CJK ext A
+        or 0x4E00 <= code <= 0x9FFF  # CJK unified
+        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
+        or 0x31F0 <= code <= 0x31FF  # katakana phonetic extensions
+    )
+
+
+_LATIN_WORD = re.compile(r"[0-9a-z\u00c0-\u024f]+")
+_STOPWORDS = frozenset(
+    "a an the of to in on for and or is are was be by with as at it its this that what how why "
+    "when which do does i my me we you can should from into".split()
+)
+
+
+def _stem(word: str) -> str:
+    # Light plural folding only: "networks" ~ "network", "gans" ~ "gan"; no stemmer dependency.
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def lexical_features(text: str) -> list[str]:
+    """Features for the TF-IDF side: Latin words and CJK character bigrams.
+
+    Char bigrams because Japanese has no spaces and we want no tokenizer dependency;
+    katakana is folded to hiragana so both spellings share features.
+    """
+    norm = fold_kana(normalize(text))
+    features: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            features.append(run[0])
+        else:
+            features.extend(run[i] + run[i + 1] for i in range(len(run) - 1))
+        run.clear()
+
+    latin_start = 0
+    for i, char in enumerate(norm):
+        if is_cjk(char):
+            if i > latin_start:
+                features.extend(_latin_words(norm[latin_start:i]))
+            run.append(char)
+            latin_start = i + 1
+        elif run:
+            flush()
+    if run:
+        flush()
+    features.extend(_latin_words(norm[latin_start:]))
+    return features
+
+
+def _latin_words(text: str) -> list[str]:
+    return [_stem(w) for w in _LATIN_WORD.findall(text) if w not in _STOPWORDS]
+
+
+# C0/C1 control characters and the escape sequences they start; kept out of anything printed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: str) -> str:
+    """Text with control characters (terminal escapes) replaced, for printing file names and snippets."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def _char_key(char: str) -> str:
+    return fold_kana(normalize(char)) if char.strip() else ""
+
+
+def match_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """Character spans of `text` that match the query: shared CJK character bigrams (or a shared
+    single CJK character when the query has only one) and shared Latin words. Spans are merged."""
+    features = set(lexical_features(query))
+    marked = [False] * len(text)
+    keys = [_char_key(c) for c in text]
+    for i in range(len(text)):
+        if not keys[i] or not is_cjk(keys[i][0]):
+            continue
+        if i + 1 < len(text) and keys[i + 1] and keys[i] + keys[i + 1] in features:
+            marked[i] = marked[i + 1] = True
+        elif keys[i] in features:
+            marked[i] = True
+    for match in re.finditer(r"[0-9A-Za-z\u00c0-\u024f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+", text):
+        words = _latin_words(normalize(match.group(0)))
+        if words and words[0] in features:
+            marked[match.start() : match.end()] = [True] * (match.end() - match.start())
+    spans: list[tuple[int, int]] = []
+    for i, on in enumerate(marked):
+        if on and spans and spans[-1][1] == i:
+            spans[-1] = (spans[-1][0], i + 1)
+        elif on:
+            spans.append((i, i + 1))
+    return spans

@@ -1,0 +1,130 @@
+"""Shared fixtures: a deterministic fake encoder for exact, fast tests; the real embedded e5 once
+per session for the few tests that need real semantics; the larger glossary from ../shared."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from semsearch.encoders import Encoder, normalize_rows, register_backend
+from semsearch.text import lexical_features
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+TECH_GLOSSARY = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", SHARED / "corpora" / "tech-glossary"))
+TECH_GLOSSARY_RENDERED = TECH_GLOSSARY.parent / "tech-glossary-rendered"
+
+
+class FakeEncoder(Encoder):
+    """Bag of lexical features hashed into 64 dimensions: texts sharing words or Japanese bigrams
+    are similar, everything is exact and instant. Counts every passage it embeds."""
+
+    backend = "fake"
+    DIM = 64
+
+    def __init__(self, spec: dict[str, Any] | None = None) -> None:
+        self.passages_embedded = 0
+        self.queries_embedded = 0
+
+    @property
+    def id(self) -> str:
+        return "fake/hashed-features-64"
+
+    @property
+    def dim(self) -> int:
+        return self.DIM
+
+    @property
+    def max_tokens(self) -> int:
+        return 512
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.DIM), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in lexical_features(text):
+                bucket = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=4).digest(), "little")
+                out[row, bucket % self.DIM] += 1.0
+            out[row, 0] += 1e-3  # no zero vectors
+        return normalize_rows(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.queries_embedded += len(texts)
+        return self._vectors(texts)
+
+    def encode_passages(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        self.passages_embedded += len(texts)
+        if progress:
+            progress(len(texts))
+        return self._vectors(texts)
+
+
+register_backend(FakeEncoder.backend, FakeEncoder)
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+GLOSSARY = """\
+<!-- 記事URL:https://example.com/glossary.md# -->
+Intro text before the first heading is not a term.
+
+## 勾配消失問題 | Vanishing Gradient Problem
+- 深い層で勾配が小さくなり学習が進まなくなる現象。
+- ReLU や残差接続で緩和できる。
+
+## ドロップアウト | Dropout
+- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。
+
+## 過学習 | Overfitting
+- 訓練データに適合しすぎて汎化性能が落ちること。
+
+## 学習率 | Learning Rate
+- 勾配降下法で一回の更新幅を決めるハイパーパラメータ。
+"""
+
+
+@pytest.fixture
+def glossary(tmp_path: Path) -> Path:
+    """A small two-file glossary under tmp_path/glossary."""
+    root = tmp_path / "glossary"
+    (root / "sub").mkdir(parents=True)
+    (root / "dl.md").write_text(GLOSSARY, encoding="utf-8")
+    (root / "sub" / "more.md").write_text(
+        "## 誤差逆伝播法 | バックプロパゲーション | Backpropagation\n"
+        "- 連鎖律で出力側から勾配を計算する。\n\n"
+        "## 転移学習 | Transfer Learning\n- 事前学習済みモデルを別タスクに使う。\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def e5():
+    """The real embedded encoder, loaded once."""
+    from semsearch.encoders import EmbeddedE5
+
+    return EmbeddedE5()
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory, e5):
+    """The bundled glossary indexed with the real encoder, once per session."""
+    import semsearch
+
+    return semsearch.build(BUNDLED, index_dir=tmp_path_factory.mktemp("bundled") / "index", encoder=e5)
+
+
+@pytest.fixture
+def tech_glossary() -> Path:
+    if not TECH_GLOSSARY.is_dir():
+        pytest.skip(f"larger glossary not available at {TECH_GLOSSARY}")
+    return TECH_GLOSSARY
