@@ -7,9 +7,12 @@ Library errors (`semsearch.errors`) become one line on stderr, or `{"error": {..
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,13 +20,37 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import QueryError, SemsearchError
 from .locate import Locations, resolve
 from .search import DEFAULT_MODE, MODES, Answer, Index
 
+# Recent typer vendors its own click: reach its UsageError through a public typer class.
+_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class _Commands(TyperGroup):
+    """The root group. Click's usage errors (missing argument, unknown option, bad value) are shown
+    like every other error: one line on stderr, or a JSON error on stdout with --json; exit 2."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        _state["json"] = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _UsageError as error:
+            raise _usage_error(error) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _UsageError as error:
+            raise _usage_error(error) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -33,11 +60,14 @@ app = typer.Typer(
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
-_state = {"debug": False}
+_state = {"debug": False, "json": False}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES = {"ok": 0, "internal": 1, "usage": 2, "corpus": 3, "index": 4, "encoder": 5}
+# How long a build waits for another build of the same index (`build --wait` overrides it).
+ENV_WAIT = "SEMSEARCH_WAIT"
+DEFAULT_WAIT = 600.0
 
 # -- shared options -------------------------------------------------------------------------
 
@@ -53,12 +83,16 @@ ModeOpt = Annotated[str, typer.Option("--mode", help=f"Ranking: {', '.join(MODES
 
 
 def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    text = json.dumps(data, ensure_ascii=False)
+    # json escapes C0 controls only; DEL and the C1 range (U+009B is a one-character CSI) are escaped
+    # too, so JSON printed to a terminal cannot carry escape sequences either.
+    text = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
 def _notice(message: str) -> None:
-    err.print(_plain(message), style="dim")
+    err.print(_plain(message), style="dim", soft_wrap=True)
 
 
 def _plain(message: str) -> str:
@@ -71,7 +105,7 @@ class _WarningHandler(logging.Handler):
     """Library warnings become one 'warning:' line each on stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/yellow] {_plain(record.getMessage())}")
+        err.print(f"[yellow]warning:[/yellow] {_plain(record.getMessage())}", soft_wrap=True)
 
 
 def _handles_errors(command: F) -> F:
@@ -91,6 +125,12 @@ def _handles_errors(command: F) -> F:
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`semsearch ask ... | head -1`): nothing left to say to anyone,
+            # and Python's final flush of stdout must not complain either.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
         except Exception as error:
             if _state["debug"]:
                 raise
@@ -108,8 +148,46 @@ def _fail(kind: str, message: str, code: int, as_json: bool) -> None:
     if as_json:
         _emit_json({"error": {"type": kind, "message": message}})
     else:
-        err.print(f"[red]error:[/red] {_plain(message)}")
+        err.print(f"[red]error:[/red] {_plain(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _usage_error(error: Any) -> Exception:
+    """Make a click usage error show itself as one line (or a JSON error with --json)."""
+    if type(error).__name__ == "NoArgsIsHelpError":
+        return error  # bare `semsearch`: the help is the answer
+    as_json = _state["json"]
+
+    def show(file: Any = None) -> None:
+        message = error.format_message()
+        if as_json:
+            _emit_json({"error": {"type": "UsageError", "message": message}})
+            return
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        err.print(f"[red]error:[/red] {_plain(message + hint)}", soft_wrap=True)
+
+    error.show = show
+    return error
+
+
+def _wait_seconds(wait: float | None) -> float:
+    """How long to wait for another build: --wait, else $SEMSEARCH_WAIT, else DEFAULT_WAIT."""
+    if wait is not None:
+        return wait
+    raw = os.environ.get(ENV_WAIT, "").strip()
+    if not raw:
+        return DEFAULT_WAIT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise QueryError(f"${ENV_WAIT} must be a number of seconds, not {raw!r}")
+    return seconds
+
+
+def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
+    return lambda: _notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
 def _question(text: str) -> str:
@@ -134,12 +212,15 @@ def _locations(corpus: list[Path] | None, index: Path | None) -> Locations:
 def _open(loc: Locations, **build_options: Any) -> Index:
     from .indexer import open_index
 
+    wait = _wait_seconds(None)
     return open_index(
         loc.staleness_corpus,
         loc.index,
         default_corpus=loc.corpus,
         notice=_notice,
         progress=_progress_callback(),
+        lock_timeout=wait,
+        on_wait=_on_wait(loc.index, wait),
         **build_options,
     )
 
@@ -202,6 +283,16 @@ def build(
     ] = None,
     query_prompt: Annotated[str | None, typer.Option("--query-prompt", help="Override the query prompt.")] = None,
     passage_prompt: Annotated[str | None, typer.Option("--passage-prompt", help="Override the passage prompt.")] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            min=0,
+            metavar="SECONDS",
+            help=f"How long to wait for another build of the same index (default: ${ENV_WAIT}, else 600).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
@@ -220,7 +311,8 @@ def build(
         force=force,
         strict=strict,
         progress=_progress_callback(),
-        on_wait=lambda: _notice(f"another build is writing {loc.index}; waiting for it to finish"),
+        lock_timeout=_wait_seconds(wait),
+        on_wait=_on_wait(loc.index, _wait_seconds(wait)),
     )
     report = built.build_report
     if as_json:
@@ -232,6 +324,8 @@ def build(
                     for k in ("files", "terms", "chunks", "embedded", "reused", "seconds", "written", "encoder")
                 },
                 "skipped": list(report.skipped),
+                "skipped_files": report.skipped_files,
+                "skipped_terms": report.skipped_terms,
                 "prompts": _prompts(built),
             }
         )
@@ -239,11 +333,18 @@ def build(
     status = "built" if report.written else "up to date"
     out.print(
         f"{status}: {_plain(str(loc.index))}  {report.files} files, {report.terms} terms, {report.chunks} chunks "
-        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s"
+        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
+        soft_wrap=True,
     )
-    out.print(f"encoder: {_plain(report.encoder)}  prompts: {_plain(json.dumps(_prompts(built), ensure_ascii=False))}")
+    out.print(
+        f"encoder: {_plain(report.encoder)}  prompts: {_plain(json.dumps(_prompts(built), ensure_ascii=False))}",
+        soft_wrap=True,
+    )
     if report.skipped:
-        out.print(f"skipped: {len(report.skipped)} (see warnings above)")
+        out.print(
+            f"skipped: {report.skipped_files} file(s), {report.skipped_terms} heading(s) (see warnings above)",
+            soft_wrap=True,
+        )
 
 
 def _prompts(index: Index) -> dict[str, str]:
@@ -276,7 +377,7 @@ def ask(
     question = _question(question)
     _check_mode(mode)
     opened = _open(_locations(corpus, index))
-    answer = opened.query(question, k=k, mode=mode)
+    answer = opened.query(question, k=k, mode=mode, related=True)
     if as_json:
         _emit_json(_answer_json(answer, opened))
         return
@@ -336,6 +437,162 @@ def eval_command(
 
     for table in eval_tables(result, title=str(queries)):
         out.print(table)
+
+
+@app.command()
+@_handles_errors
+def show(
+    name: Annotated[str, typer.Argument(help="Any of the term's names (case-, width- and kana-insensitive).")],
+    source: Annotated[str | None, typer.Option("--source", help="Only the entry from this file.")] = None,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print one glossary entry in full, found by any of its names."""
+    opened = _open(_locations(corpus, index))
+    found = opened.find(name, source)
+    if not found:
+        suggestions = ", ".join(h.term for h in opened.search(name, k=3))
+        raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
+    if len(found) > 1:
+        candidates = [_term_row(opened, t) for t in found]
+        if as_json:
+            _emit_json({"query": name, "ambiguous": True, "candidates": candidates})
+        else:
+            out.print(f"{len(found)} entries are named {_plain(name)!r}; pick one with --source:")
+            for row in candidates:
+                out.print(f"  {_plain(' | '.join(row['names']))}  [cyan]{_plain(row['source'])}:{row['line']}[/cyan]")
+        return
+    term = opened.terms[found[0]]
+    if as_json:
+        _emit_json({"query": name, "ambiguous": False, "term": {**_term_row(opened, found[0]), "body": term.body}})
+        return
+    from .render import entry_view
+
+    out.print(entry_view(term, opened.source_path(term)))
+
+
+def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
+    term = index.terms[position]
+    row: dict[str, Any] = {"id": index.term_id(position), "term": term.name, "names": list(term.names),
+                           "source": term.source, "line": term.line}
+    if chunks is not None:
+        row["chunks"] = chunks[position]
+    return row
+
+
+@app.command()
+@_handles_errors
+def terms(
+    source: Annotated[str | None, typer.Option("--source", help="Only terms from this file.")] = None,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List every term in the index: names, source, line, chunks."""
+    opened = _open(_locations(corpus, index))
+    chunks = opened.chunk_counts()
+    rows = [_term_row(opened, i, chunks) for i, t in enumerate(opened.terms) if source in (None, t.source)]
+    if source is not None and not rows:
+        sources = sorted({t.source for t in opened.terms})
+        raise QueryError(f"no terms from {source!r}; sources are: {', '.join(sources[:10])}")
+    if as_json:
+        _emit_json({"terms": rows})
+        return
+    from .render import terms_table
+
+    out.print(terms_table(rows))
+
+
+@app.command()
+@_handles_errors
+def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
+    """Where the index is, what it was built from and with, and whether it is stale."""
+    from .store import read_manifest, stale_reason
+
+    loc = _locations(corpus, index)
+    manifest = read_manifest(loc.index)
+    roots = loc.staleness_corpus or [Path(r) for r in manifest.roots]
+    stale = stale_reason(manifest, roots)
+    data = {
+        "index": str(loc.index.resolve()),
+        "index_origin": loc.index_origin,
+        "corpus": list(manifest.roots),
+        "encoder": manifest.encoder,
+        "chunking": manifest.chunking,
+        "ann": manifest.ann,
+        "counts": manifest.counts,
+        "built_at": manifest.built_at,
+        "build_seconds": manifest.build_seconds,
+        "format_version": manifest.format_version,
+        "stale": stale is not None,
+        "stale_reason": stale,
+    }
+    if as_json:
+        _emit_json(data)
+        return
+    from .render import info_table
+
+    out.print(info_table(data))
+
+
+@app.command()
+@_handles_errors
+def shell(
+    k: KOpt = 5,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    mode: ModeOpt = DEFAULT_MODE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask many questions with the index and encoder kept loaded (:mode, :k, :full, :q).
+
+    On a terminal: line editing and history. Otherwise one question per line from stdin.
+    """
+    from .session import Session
+
+    session = Session(_open(_locations(corpus, index)), k=k, mode=_check_mode(mode))
+    interactive = sys.stdin.isatty()
+    if interactive:
+        err.print(f"semsearch shell: {len(session.index)} terms. Ask in Japanese or English; :help for commands.")
+    for line in _read_lines(interactive):
+        reply = session.handle(line)
+        if reply.quit:
+            break
+        if reply.message:
+            err.print(_plain(reply.message))
+        if reply.answer is None:
+            continue
+        if as_json:
+            _emit_json(_answer_json(reply.answer, session.index))
+        else:
+            from .render import answer_view
+
+            bodies = [session.index.term(h).body for h in reply.answer.hits] if session.full else None
+            out.print(answer_view(reply.answer, bodies))
+
+
+def _read_lines(interactive: bool):
+    """Lines typed at a prompt (readline editing and a history file), or read from stdin."""
+    if not interactive:
+        for raw in sys.stdin.buffer:
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                err.print("[red]error:[/red] a line on stdin is not valid UTF-8; skipped")
+        return
+    from .session import readline_history
+
+    with readline_history():
+        while True:
+            try:
+                yield input("semsearch> ")
+            except EOFError:
+                err.print()
+                return
+            except KeyboardInterrupt:
+                err.print()
+                continue
 
 
 def main() -> None:

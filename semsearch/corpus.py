@@ -8,6 +8,7 @@ comment) are read. Standard library only.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -15,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from .errors import CorpusError
 
@@ -24,6 +26,7 @@ __all__ = [
     "Skipped",
     "Corpus",
     "parse_markdown",
+    "ref_names",
     "discover_files",
     "read_corpus",
     "MAX_FILE_BYTES",
@@ -95,6 +98,23 @@ _BR = re.compile(r"<br\s*/?>", re.I)
 _HEADING = re.compile(r"^(#{1,2})(?:[ \t]+(.*?))?[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _NAME_SPLIT = re.compile(r"[|｜]")
+
+
+def ref_names(ref: str) -> tuple[str, ...]:
+    """The term names a cross-reference points at, when it points at a glossary heading.
+
+    GitHub-rendered glossaries link to `<file>#<base64 of the heading text>`; a plain `#anchor`
+    is taken as a name. Links elsewhere (articles, papers) name no term.
+    """
+    _, _, fragment = ref.partition("#")
+    if not fragment:
+        return ()
+    try:
+        padded = fragment + "=" * (-len(fragment) % 4)
+        heading = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        heading = fragment if ref.startswith("#") else ""
+    return _split_names(heading) if heading.isprintable() else ()
 
 
 def _strip_html(text: str, refs: list[str]) -> str:
@@ -189,7 +209,13 @@ def discover_files(roots: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[
             found.append((prefix + root.name, root))
             continue
         seen: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+        def unreadable(error: OSError, root: Path = root, prefix: str = prefix) -> None:
+            folder = Path(error.filename or root)
+            where = str(root) if folder == root else _source_label(root, folder, prefix)
+            skipped.append(Skipped(where, f"folder not readable ({error.strerror or error})"))
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
             real = os.path.realpath(dirpath)
             if real in seen:
                 skipped.append(Skipped(_source_label(root, Path(dirpath), prefix), "symlink loop, not followed"))
@@ -211,6 +237,8 @@ def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
 
     try:
         stat = path.stat()
+        if not S_ISREG(stat.st_mode):  # a FIFO or device would block or never end
+            return skip("not a regular file")
         if stat.st_size > MAX_FILE_BYTES:
             return skip(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB ({stat.st_size} bytes)")
         data = path.read_bytes()

@@ -11,6 +11,7 @@ __all__ = [
     "CorpusError",
     "IndexStoreError",
     "IndexLockedError",
+    "IndexVersionError",
     "EncoderError",
 ]
 
@@ -41,6 +42,10 @@ class IndexStoreError(SemsearchError):
 
 class IndexLockedError(IndexStoreError):
     """Another build holds the index lock and did not release it in time."""
+
+
+class IndexVersionError(IndexStoreError):
+    """The index was written by a newer semsearch: never rebuilt implicitly, only by `build --force`."""
 
 
 class EncoderError(SemsearchError):

@@ -22,17 +22,21 @@ from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
 from .corpus import Corpus, read_corpus
 from .encoders import Encoder, default_encoder, load_encoder
-from .errors import EncoderError, IndexStoreError
+from .errors import EncoderError, IndexStoreError, IndexVersionError
 from .lexical import LexicalIndex, term_document
 from .search import Index
 from .store import (
+    FIX,
     FORMAT_VERSION,
+    MANIFEST,
     ChunkRecord,
     StoredIndex,
     build_lock,
     file_fingerprints,
     prepare_index_dir,
     read_index,
+    read_manifest,
+    remove_leftovers,
     stale_reason,
     vectors_by_hash,
     write_index,
@@ -60,18 +64,33 @@ class BuildReport:
     seconds: float
     written: bool  # False when the index was already up to date
     encoder: str
+    skipped_files: int = 0  # files (or folders) left out whole
+    skipped_terms: int = 0  # headings left out (no names)
 
 
 def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
     return [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
 
 
-def _previous(index_dir: Path) -> StoredIndex | None:
+def _reason(error: IndexStoreError) -> str:
+    """The error without its "run `semsearch build --force`" advice, for messages that say what is done."""
+    text = str(error)
+    for advice in (f"; {FIX}", f"; upgrade semsearch or {FIX}"):
+        text = text.removesuffix(advice)
+    return text
+
+
+def _previous(index_dir: Path, roots: Sequence[str | os.PathLike[str]]) -> StoredIndex | None:
     try:
         return read_index(index_dir)
     except IndexStoreError as error:
-        if (index_dir / "manifest.json").exists():
-            log.warning("replacing the unusable index in %s (%s)", index_dir, error)
+        if (index_dir / MANIFEST).exists():
+            log.warning(
+                "index at %s is unusable (%s); rebuilding it from %s",
+                index_dir,
+                _reason(error),
+                ", ".join(map(str, roots)),
+            )
         return None
 
 
@@ -138,14 +157,15 @@ def build(
     roots = _roots(corpus)
     index_path = Path(index_dir)
     corpus_data = read_corpus(roots, strict=strict)
-    prepare_index_dir(index_path)
+    prepare_index_dir(index_path, force=force)
     with build_lock(index_path, timeout=lock_timeout, on_wait=on_wait):
-        previous = _previous(index_path)
+        previous = _previous(index_path, roots)
         # Without an explicit encoder, an index keeps the encoder it was built with.
         encoder = encoder or (load_encoder(previous.manifest.encoder) if previous else default_encoder())
         base = settings or ChunkSettings()
         settings = ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
         if previous is not None and not force and _up_to_date(previous, roots, encoder, settings):
+            remove_leftovers(index_path, previous.manifest)  # of builds killed after their commit
             index = Index(previous, encoder)
             chunks = len(previous.chunks)
             index.build_report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
@@ -210,7 +230,18 @@ def _report(
         time.perf_counter() - started,
         written,
         encoder.id,
+        skipped_files=sum(1 for s in corpus.skipped if s.line is None),
+        skipped_terms=sum(1 for s in corpus.skipped if s.line is not None),
     )
+
+
+def _built_from(index_dir: Path) -> list[str] | None:
+    """The corpus folders a damaged index was built from, when its manifest still says and they exist."""
+    try:
+        roots = list(read_manifest(index_dir).roots)
+    except IndexStoreError:
+        return None
+    return roots if roots and all(Path(r).exists() for r in roots) else None
 
 
 def open_index(
@@ -223,21 +254,29 @@ def open_index(
 ) -> Index:
     """The index for `ask`: loaded when fresh, (re)built when missing, stale or unusable.
 
-    `corpus` None means "whatever the index was built from" (and `default_corpus` when there is no
-    usable index). A stale index whose corpus no longer exists is used as it is, with a notice.
-    Every rebuild is announced through `notice`.
+    `corpus` None means "whatever the index was built from": a damaged index is rebuilt from the
+    folders its manifest names (never from another glossary; when they are unknown, the error
+    stands), and `default_corpus` is used only when there is no index at all. An index from a newer
+    semsearch is never rebuilt here. A stale index whose corpus no longer exists is used as it is,
+    with a notice. Every (re)build is announced, through `notice` or a logged warning.
     """
     index_path = Path(index_dir)
     try:
         stored = read_index(index_path)
-    except IndexStoreError as error:
+    except IndexVersionError:
+        raise
+    except IndexStoreError:
+        if (index_path / MANIFEST).exists():
+            source = corpus if corpus is not None else _built_from(index_path)
+            if source is None:
+                raise
+            return build(source, index_path, **build_options)  # build warns that it replaces the index
         source = corpus if corpus is not None else default_corpus
         if source is None:
             raise
-        if (index_path / "manifest.json").exists():
-            notice(f"index at {index_path} is unusable ({error}); rebuilding it")
-        else:
-            notice(f"no index at {index_path} yet; building it from {', '.join(map(str, _roots(source)))}")
+        if index_path.is_dir():
+            prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
+        notice(f"no index at {index_path} yet; building it from {', '.join(map(str, _roots(source)))}")
         return build(source, index_path, **build_options)
     roots = _roots(corpus) if corpus is not None else list(stored.manifest.roots)
     if corpus is None and not all(Path(r).exists() for r in roots):

@@ -157,3 +157,45 @@ def eval_tables(evaluation: Evaluation, title: str = "") -> list[Table]:
             )
         tables.append(detail)
     return tables
+
+
+def terms_table(rows: Sequence[dict[str, object]]) -> Table:
+    """`semsearch terms`: names, source:line, chunks."""
+    table = Table()
+    table.add_column("names")
+    table.add_column("source")
+    table.add_column("chunks", justify="right")
+    for row in rows:
+        names = row["names"]
+        assert isinstance(names, list)
+        table.add_row(Text(safe_text(" | ".join(names))), Text(safe_text(f"{row['source']}:{row['line']}")),
+                      str(row.get("chunks", "")))
+    table.caption = f"{len(rows)} terms"
+    return table
+
+
+def info_table(data: dict[str, object]) -> Table:
+    """`semsearch info` as a two-column table."""
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    encoder = data["encoder"]
+    assert isinstance(encoder, dict)
+    counts = data["counts"]
+    assert isinstance(counts, dict)
+    corpus = data["corpus"]
+    assert isinstance(corpus, list)
+    stale = f"yes: {data['stale_reason']}" if data["stale"] else "no"
+    rows = [
+        ("index", f"{data['index']} ({data['index_origin']})"),
+        ("corpus", ", ".join(map(str, corpus))),
+        ("encoder", str(encoder.get("id", ""))),
+        ("prompts", f"query {encoder.get('query_prompt', '')!r}, passage {encoder.get('passage_prompt', '')!r}"),
+        ("counts", ", ".join(f"{v} {k}" for k, v in counts.items())),
+        ("vectors", f"{data['ann']}"),
+        ("built", f"{data['built_at']} in {data['build_seconds']} s"),
+        ("stale", stale),
+    ]
+    for key, value in rows:
+        table.add_row(key, Text(safe_text(value)))
+    return table

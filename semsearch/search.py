@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Term
+from .corpus import Term, ref_names
 from .encoders import Encoder, load_encoder
 from .errors import EncoderError, QueryError
 from .store import Manifest, StoredIndex, read_index
@@ -112,6 +112,10 @@ class Index:
         self._encoder_error: EncoderError | None = None
         self._chunk_terms = np.array([c.term for c in stored.chunks], dtype=np.int64)
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
+        # The row of each term's first chunk (its vector stands for the term among neighbours).
+        self._first_chunk = np.full(len(stored.terms), -1, dtype=np.int64)
+        for row in range(len(stored.chunks) - 1, -1, -1):
+            self._first_chunk[self._chunk_terms[row]] = row
         self._names: dict[str, list[int]] = {}
         for position, term in enumerate(stored.terms):
             for name in term.names:
@@ -130,6 +134,39 @@ class Index:
     @property
     def terms(self) -> list[Term]:
         return self._stored.terms
+
+    def find(self, name: str, source: str | None = None) -> list[int]:
+        """Positions of the terms one of whose names is `name` (case-, width-, kana-insensitive),
+        optionally only those from the file `source`."""
+        found = self._names.get(name_key(name), [])
+        return [t for t in found if source is None or self.terms[t].source == source]
+
+    def term_id(self, position: int) -> str:
+        return self._stored.term_ids[position]
+
+    def chunk_counts(self) -> list[int]:
+        """How many vectors each term has."""
+        return np.bincount(self._chunk_terms, minlength=len(self.terms)).tolist()
+
+    def related(self, position: int, n: int = 3) -> tuple[str, ...]:
+        """Up to `n` related terms (first names): the entry's own cross-references that name a term
+        in the index, then its nearest neighbours among the vectors."""
+        names: list[str] = []
+        for ref in self.terms[position].refs:
+            for target in ref_names(ref)[:1]:
+                for other in self.find(target)[:1]:
+                    if other != position and self.terms[other].name not in names:
+                        names.append(self.terms[other].name)
+        if len(names) < n and len(self._first_chunk):
+            ann = self._stored.ann
+            vector = ann.index.reconstruct(int(self._first_chunk[position]))[None, :]
+            _, ids = ann.search(vector, 4 * n + 4)
+            for chunk in ids[0]:
+                other = int(self._chunk_terms[chunk]) if chunk >= 0 else position
+                name = self.terms[other].name
+                if other != position and name not in names and name != self.terms[position].name:
+                    names.append(name)
+        return tuple(names[:n])
 
     def term(self, hit: Hit | str) -> Term:
         """The full entry behind a hit (or a term id)."""
@@ -210,8 +247,11 @@ class Index:
             return np.where(scores > 0, scores, -np.inf)
         return fuse(self.dense_scores(query), self.lexical_scores(query))
 
-    def query(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
-        """Answer a question: the top `k` terms in `mode` (default: the best measured mode)."""
+    def query(self, question: str, k: int = 5, mode: str | None = None, related: bool = False) -> Answer:
+        """Answer a question: the top `k` terms in `mode` (default: the best measured mode).
+
+        With `related`, each hit also lists up to 3 related terms (see `Index.related`).
+        """
         mode = mode or DEFAULT_MODE
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -231,9 +271,11 @@ class Index:
                 log.warning("dense encoder unavailable (%s); answering from TF-IDF", error)
         text = self._truncate(cleaned, notices, dense=used != "tfidf")
         scores = self._mode_scores(text, used)
-        order = self._rank(scores, cleaned)[:k]
-        hits = [self._hit(rank, int(t), float(scores[t]), cleaned) for rank, t in enumerate(order, start=1)]
-        return Answer(question, cleaned, used, hits, notices=tuple(notices))
+        # From here on the question as searched: a 200,000-character question is cut once, above,
+        # and never matched against names or snippets whole.
+        order = self._rank(scores, text)[:k]
+        hits = [self._hit(rank, int(t), float(scores[t]), text, related) for rank, t in enumerate(order, start=1)]
+        return Answer(question, text, used, hits, notices=tuple(notices))
 
     def search(self, question: str, k: int = 5, mode: str | None = None) -> list[Hit]:
         """The top `k` hits for a question (see `query` for how they were found)."""
@@ -244,27 +286,26 @@ class Index:
         named = self._names.get(name_key(cleaned), [])
         ranked = [int(t) for t in np.lexsort((np.arange(len(scores)), -scores)) if np.isfinite(scores[t])]
         tier = sorted(named, key=lambda t: -scores[t] if np.isfinite(scores[t]) else np.inf)
-        return tier + [t for t in ranked if t not in set(tier)]
+        first = set(tier)
+        return tier + [t for t in ranked if t not in first]
 
-    def _hit(self, rank: int, position: int, score: float, query: str) -> Hit:
-        term = self.terms[position]
-        path = ""
+    def source_path(self, term: Term) -> str:
+        """The absolute path of the file a term came from, when it is still there ("" otherwise)."""
         for root in self.manifest.roots:
-            candidate = Path(root) / term.source if Path(root).is_dir() else Path(root)
-            if candidate.exists():
-                path = str(candidate)
-                break
+            base = Path(root)
+            candidate = base / term.source if base.is_dir() else base
+            if len(self.manifest.roots) > 1 and base.is_dir():
+                candidate = base.parent / term.source  # sources carry the root's folder name
+            if candidate.is_file():
+                return str(candidate)
+        return ""
+
+    def _hit(self, rank: int, position: int, score: float, query: str, related: bool) -> Hit:
+        term = self.terms[position]
         score = score if np.isfinite(score) else 0.0
         return Hit(
-            rank,
-            term.name,
-            term.names,
-            score,
-            term.source,
-            term.line,
-            snippet(term.body, query),
-            path,
-            id=self._stored.term_ids[position],
+            rank, term.name, term.names, score, term.source, term.line, snippet(term.body, query),
+            self.source_path(term), self.related(position) if related else (), self._stored.term_ids[position],
         )
 
 
@@ -274,7 +315,8 @@ def snippet(body: str, query: str, width: int = SNIPPET_CHARS) -> str:
     if not lines:
         return ""
     wanted = set(lexical_features(query))
-    best = max(lines, key=lambda line: (len(wanted & set(lexical_features(line))), -lines.index(line)))
+    # Ties go to the earliest line (by position: `lines.index` would make a long body quadratic).
+    _, best = max(enumerate(lines), key=lambda item: (len(wanted & set(lexical_features(item[1]))), -item[0]))
     return best if len(best) <= width else best[: width - 1] + "…"
 
 

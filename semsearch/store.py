@@ -18,6 +18,7 @@ Nothing here uses pickle: JSON, JSON lines, `.npz` read with `allow_pickle=False
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ import numpy as np
 
 from .ann import AnnIndex
 from .corpus import Corpus, Term, discover_files
-from .errors import IndexLockedError, IndexStoreError
+from .errors import IndexLockedError, IndexStoreError, IndexVersionError
 from .lexical import LexicalIndex
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "write_index",
     "build_lock",
     "prepare_index_dir",
+    "remove_leftovers",
     "stale_reason",
 ]
 
@@ -60,6 +62,38 @@ TMP_PREFIX = ".tmp-"
 # Data files at most this big are checked against their SHA-256 on every load; bigger ones by size.
 VERIFY_HASH_MAX_BYTES = 64 * 1024 * 1024
 FIX = "run `semsearch build --force` to rebuild it"
+# How many times a reader re-reads the manifest when builds keep replacing the generation under it.
+READ_ATTEMPTS = 5
+
+# What each manifest field must hold: a damaged or hand-edited manifest is refused here, with the
+# fix, rather than failing deep inside a query.
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "encoder": dict,
+    "chunking": dict,
+    "roots": (list, tuple),
+    "files": dict,
+    "counts": dict,
+    "ann": dict,
+    "data": str,
+    "data_files": dict,
+    "built_at": str,
+    "build_seconds": (int, float),
+    "semsearch_version": str,
+    "skipped": (list, tuple),
+}
+
+
+def _field_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a manifest's fields, or None."""
+    for name, kind in _FIELD_TYPES.items():
+        if name in data and not isinstance(data[name], kind):
+            return f"field {name!r} has the wrong type"
+    for name in ("files", "data_files"):
+        if not all(isinstance(entry, dict) for entry in data.get(name, {}).values()):
+            return f"field {name!r} has entries of the wrong type"
+    if not all(isinstance(root, str) for root in data.get("roots", ())):
+        return "field 'roots' has entries of the wrong type"
+    return None
 
 
 @dataclass(frozen=True)
@@ -97,15 +131,21 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: Any, where: Path) -> Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise IndexStoreError(f"{where} is not a semsearch index manifest; {FIX}")
+            # Not ours (some other tool's manifest.json): rebuilding would clobber it, so no FIX here.
+            raise IndexStoreError(f"{where} is not a semsearch index manifest; choose another --index")
         version = data.get("format_version")
         if not isinstance(version, int):
             raise IndexStoreError(f"{where} has no valid format_version; {FIX}")
         if version > FORMAT_VERSION:
-            raise IndexStoreError(
+            raise IndexVersionError(
                 f"{where} was written by a newer semsearch (index format {version}, this one reads "
                 f"up to {FORMAT_VERSION}); upgrade semsearch or {FIX}"
             )
+        required = [f.name for f in dataclasses.fields(cls) if f.default is f.default_factory is dataclasses.MISSING]
+        missing = [name for name in required if name not in data]
+        problem = f"missing {', '.join(map(repr, missing))}" if missing else _field_problem(data)
+        if problem:
+            raise IndexStoreError(f"{where} is damaged ({problem}); {FIX}")
         try:
             fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
             manifest = cls(**fields)
@@ -145,7 +185,12 @@ def read_manifest(index_dir: Path) -> Manifest:
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise IndexStoreError(f"{index_dir} is not a semsearch index (no {MANIFEST}); {FIX}") from None
+        foreign = _foreign_entries(index_dir)
+        if foreign:
+            raise IndexStoreError(
+                f"{index_dir} is not a semsearch index (no {MANIFEST}; it holds {foreign[0]!r}); choose another --index"
+            ) from None
+        raise IndexStoreError(f"no index at {index_dir} yet (no {MANIFEST}); run `semsearch build`") from None
     except (OSError, UnicodeDecodeError) as error:
         raise IndexStoreError(f"cannot read {path} ({error}); {FIX}") from error
     try:
@@ -153,6 +198,15 @@ def read_manifest(index_dir: Path) -> Manifest:
     except json.JSONDecodeError as error:
         raise IndexStoreError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); {FIX}") from None
     return Manifest.from_dict(data, path)
+
+
+def _foreign_entries(index_dir: Path) -> list[str]:
+    """Names in `index_dir` that no semsearch build writes (sorted)."""
+    try:
+        names = sorted(p.name for p in index_dir.iterdir())
+    except OSError:
+        return []
+    return [n for n in names if n not in (MANIFEST, LOCK) and not n.startswith((DATA_PREFIX, TMP_PREFIX))]
 
 
 def _read_data_file(index_dir: Path, manifest: Manifest, role: str) -> bytes:
@@ -191,13 +245,16 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         lexical = LexicalIndex.load(
             lexical_dir / manifest.data_files["lexical"]["path"], lexical_dir / manifest.data_files["vocab"]["path"]
         )
+        disagree = lexical.n_docs != len(terms) or any(
+            type(c.term) is not int or not 0 <= c.term < len(terms) for c in chunks
+        )
     except IndexStoreError:
         raise
-    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError, OSError) as error:
         raise IndexStoreError(f"index in {index_dir} is damaged ({type(error).__name__}: {error}); {FIX}") from None
     if ann.ntotal != len(chunks):
         raise IndexStoreError(f"index in {index_dir} has {ann.ntotal} vectors for {len(chunks)} chunks; {FIX}")
-    if lexical.n_docs != len(terms) or any(not 0 <= c.term < len(terms) for c in chunks):
+    if disagree:
         raise IndexStoreError(f"index in {index_dir} has chunks and terms that disagree; {FIX}")
     if ann.dim != manifest.encoder.get("dim"):
         raise IndexStoreError(f"index in {index_dir} has vectors of the wrong dimension; {FIX}")
@@ -209,15 +266,17 @@ def read_index(index_dir: Path) -> StoredIndex:
     """Load an index directory. Raises IndexStoreError naming the fix when it is unusable."""
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
-    try:
-        return _load_generation(index_dir, manifest)
-    except IndexStoreError:
-        # A build may have swapped generations between our reading the manifest and its files:
-        # if the manifest changed meanwhile, read the new one once.
-        again = read_manifest(index_dir)
-        if again.data == manifest.data:
-            raise
-        return _load_generation(index_dir, again)
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return _load_generation(index_dir, manifest)
+        except IndexStoreError:
+            # A build may have committed a new generation (and removed ours) between our reading
+            # the manifest and its files: if the manifest changed meanwhile, read the new one.
+            again = read_manifest(index_dir)
+            if again.data == manifest.data or attempt == READ_ATTEMPTS:
+                raise
+            manifest = again
+    raise AssertionError("unreachable")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -237,26 +296,46 @@ def _write_file(path: Path, data: bytes) -> dict[str, Any]:
     return {"path": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def prepare_index_dir(index_dir: Path) -> None:
+def _refuse(index_dir: Path, holds: str) -> IndexStoreError:
+    return IndexStoreError(
+        f"{index_dir} is not empty and is not a semsearch index (it holds {holds}); "
+        "refusing to overwrite it: choose another --index or empty it"
+    )
+
+
+def _manifest_is_foreign(index_dir: Path) -> bool:
+    """Whether an unusable manifest.json belongs to something other than semsearch."""
+    try:
+        data = json.loads((index_dir / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        # Garbage (a torn or truncated write, a damaged disk): ours when nothing foreign sits beside it.
+        return bool(_foreign_entries(index_dir))
+    return not (isinstance(data, dict) and data.get("format") == FORMAT)
+
+
+def prepare_index_dir(index_dir: Path, *, force: bool = False) -> None:
     """Create the index directory, or check that an existing one may be written to.
 
     Refuses a non-empty directory that holds anything but a semsearch index (or the leftovers
-    of an interrupted first build), so a typo in --index can never clobber someone's files.
+    of an interrupted build), so a typo in --index can never clobber someone's files. A damaged
+    semsearch index may be replaced; one written by a newer semsearch only with `force`.
     """
     if index_dir.exists() and not index_dir.is_dir():
         raise IndexStoreError(f"{index_dir} exists and is not a directory; choose another --index")
     if index_dir.is_dir():
         if (index_dir / MANIFEST).exists():
-            read_manifest(index_dir)  # a manifest, but is it ours?
-            return
-        foreign = [
-            p.name for p in index_dir.iterdir() if p.name != LOCK and not p.name.startswith((DATA_PREFIX, TMP_PREFIX))
-        ]
+            try:
+                read_manifest(index_dir)
+            except IndexVersionError:
+                if not force:
+                    raise
+            except IndexStoreError:
+                if _manifest_is_foreign(index_dir):
+                    raise _refuse(index_dir, f"a {MANIFEST} that is not semsearch's") from None
+            return  # ours: usable, damaged (the build replaces it) or newer under force
+        foreign = _foreign_entries(index_dir)
         if foreign:
-            raise IndexStoreError(
-                f"{index_dir} is not empty and is not a semsearch index (it holds {foreign[0]!r}); "
-                "refusing to overwrite it: choose another --index or empty it"
-            )
+            raise _refuse(index_dir, repr(foreign[0]))
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -282,7 +361,7 @@ def build_lock(index_dir: Path, timeout: float = 600.0, on_wait: Callable[[], No
                 if time.monotonic() >= deadline:
                     raise IndexLockedError(
                         f"another semsearch build is writing {index_dir} and did not finish within "
-                        f"{timeout:.0f} s; try again later"
+                        f"{timeout:g} s; try again later, or wait longer (`--wait SECONDS` or $SEMSEARCH_WAIT)"
                     ) from None
                 time.sleep(0.1)
         try:
@@ -332,6 +411,11 @@ def write_index(
     return manifest
 
 
+def remove_leftovers(index_dir: Path, manifest: Manifest) -> None:
+    """Remove what killed or replaced builds left beside the committed generation. Hold `build_lock`."""
+    _remove_stale_generations(index_dir, keep=manifest.data)
+
+
 def _remove_stale_generations(index_dir: Path, keep: str) -> None:
     """Old generations and leftovers of killed builds. Only called under the build lock."""
     for path in index_dir.iterdir():
@@ -350,9 +434,18 @@ def file_fingerprints(corpus: Corpus) -> dict[str, dict[str, Any]]:
     }
     for skipped in corpus.skipped:
         if skipped.path:
-            with contextlib.suppress(OSError):
+            try:
                 stat = os.stat(skipped.path)
-                prints[skipped.source] = {"sha256": None, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            except OSError:  # a broken link or a link loop: recorded, so that it does not look "added"
+                prints[skipped.source] = {"sha256": None, "size": None, "mtime_ns": None, "ctime_ns": None}
+                continue
+            # ctime as well: making a file readable (chmod) changes neither its size nor its mtime.
+            prints[skipped.source] = {
+                "sha256": None,
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "ctime_ns": stat.st_ctime_ns,
+            }
     return prints
 
 
@@ -376,11 +469,22 @@ def stale_reason(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) ->
             return f"{first} was {label}" + (f" (and {more} more)" if more else "")
     for source, path in found:
         entry = manifest.files[source]
+        was_skipped = entry.get("sha256") is None
         try:
             stat = path.stat()
-            if stat.st_size == entry.get("size") and stat.st_mtime_ns == entry.get("mtime_ns"):
+        except OSError:
+            if was_skipped and entry.get("size") is None:
+                continue  # a broken link when built, a broken link now
+            return f"{source} cannot be read"
+        same = stat.st_size == entry.get("size") and stat.st_mtime_ns == entry.get("mtime_ns")
+        if was_skipped:
+            if same and stat.st_ctime_ns == entry.get("ctime_ns", stat.st_ctime_ns):
                 continue
-            if entry.get("sha256") is None or hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            return f"{source} changed"
+        if same:
+            continue
+        try:
+            if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
                 return f"{source} changed"
         except OSError:
             return f"{source} cannot be read"

@@ -1,0 +1,321 @@
+"""Generate the failure table of docs/errors.md from real runs of the `semsearch` command.
+
+    python tests/errors_table.py            print the table
+    python tests/errors_table.py --write    rewrite the generated part of docs/errors.md
+
+Each case sets up a bad corpus, question or index in a scratch folder and runs the CLI in-process
+(typer's CliRunner, the fake encoder). tests/test_errors_doc.py checks that the committed table
+still matches what the CLI says, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import GLOSSARY, FakeEncoder  # registers the "fake" backend
+from typer.testing import CliRunner
+
+import semsearch
+from semsearch import corpus as corpus_module
+from semsearch import indexer, store
+from semsearch.cli import app
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+BEGIN = "<!-- BEGIN GENERATED: python tests/errors_table.py --write -->"
+END = "<!-- END GENERATED -->"
+MAX_CELL = 220
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str
+    failure: str
+    args: tuple[str, ...]
+    setup: Callable[[Path], None] = lambda work: None
+    stdin: str | bytes | None = None
+
+
+# -- scratch material -----------------------------------------------------------------------------
+
+
+def glossary(work: Path, name: str = "corpus") -> Path:
+    root = work / name
+    root.mkdir(exist_ok=True)
+    (root / "dl.md").write_text(GLOSSARY, encoding="utf-8")
+    return root
+
+
+def built(work: Path, name: str = "index") -> Path:
+    corpus = glossary(work)
+    semsearch.build(corpus, work / name, encoder=FakeEncoder())
+    return work / name
+
+
+def with_file(name: str, data: bytes) -> Callable[[Path], None]:
+    def setup(work: Path) -> None:
+        (glossary(work) / name).write_bytes(data)
+
+    return setup
+
+
+def damaged(damage: Callable[[Path], None], corpus_gone: bool = False) -> Callable[[Path], None]:
+    def setup(work: Path) -> None:
+        damage(built(work))
+        if corpus_gone:
+            shutil.rmtree(work / "corpus")
+
+    return setup
+
+
+def _manifest(index: Path) -> dict:
+    return json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _data(index: Path, role: str) -> Path:
+    m = _manifest(index)
+    return index / m["data"] / m["data_files"][role]["path"]
+
+
+def truncate_faiss(index: Path) -> None:
+    path = _data(index, "vectors")
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def drop_a_chunk(index: Path) -> None:
+    m = _manifest(index)
+    path = _data(index, "chunks")
+    data = b"".join(path.read_bytes().splitlines(keepends=True)[:-1])
+    path.write_bytes(data)
+    m["data_files"]["chunks"].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (index / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+
+
+def edit_manifest(**changes: object) -> Callable[[Path], None]:
+    def damage(index: Path) -> None:
+        (index / "manifest.json").write_text(json.dumps({**_manifest(index), **changes}), encoding="utf-8")
+
+    return damage
+
+
+def foreign(work: Path) -> None:
+    glossary(work)
+    (work / "index").mkdir()
+    (work / "index" / "thesis.tex").write_text("precious")
+
+
+def foreign_manifest(work: Path) -> None:
+    glossary(work)
+    (work / "index").mkdir()
+    (work / "index" / "manifest.json").write_text('{"name": "my web app"}')
+
+
+def loop(work: Path) -> None:
+    (glossary(work) / "again").symlink_to(".", target_is_directory=True)
+
+
+def dangling(work: Path) -> None:
+    (glossary(work) / "gone.md").symlink_to("nowhere.md")
+
+
+def fifo(work: Path) -> None:
+    os.mkfifo(glossary(work) / "pipe.md")
+
+
+def huge(work: Path) -> None:
+    with open(glossary(work) / "huge.md", "wb") as f:
+        f.truncate(corpus_module.MAX_FILE_BYTES + 1)  # sparse
+
+
+def hostile_name(work: Path) -> None:
+    (glossary(work) / "evil\x1b[31mname.md").write_bytes(b"\xff")
+
+
+def nothing_left(work: Path) -> None:
+    root = work / "corpus"
+    root.mkdir()
+    (root / "a.md").write_bytes(b"\x00")
+    (root / "b.md").write_text("## | |\n")
+
+
+def stale(work: Path) -> None:
+    built(work)
+    (work / "corpus" / "more.md").write_text("## 正則化 | Regularization\n- 過学習を抑える。\n")
+
+
+def unknown_backend(work: Path) -> None:
+    index = built(work)
+    edit_manifest(encoder={**_manifest(index)["encoder"], "backend": "gone", "id": "gone/model"})(index)
+
+
+def empty_folder(work: Path) -> None:
+    (work / "empty").mkdir()
+
+
+def no_headings(work: Path) -> None:
+    (work / "flat").mkdir()
+    (work / "flat" / "a.md").write_text("# Title\nprose only\n")
+
+
+@contextlib.contextmanager
+def unreadable_dl_md() -> Iterator[None]:
+    """chmod 000 on dl.md; as root (which reads anyway), the read is made to fail the same way."""
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "unreadable.md":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    Path.read_bytes = read_bytes  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Path.read_bytes = real  # type: ignore[method-assign]
+
+
+BUILD = ("build", "corpus", "--index", "index")
+ASK = ("ask", "dropout", "--index", "index")
+
+CASES = [
+    # questions and options
+    Case("question", "No question", ("ask",)),
+    Case("question", "Empty or whitespace-only question", ("ask", "   ", "--index", "index"), built),
+    Case("question", "Undecodable bytes on argv", ("ask", "drop\udcffout", "--index", "index"), built),
+    Case("question", "Undecodable bytes on stdin (`ask -`)", ("ask", "-", "--index", "index"), built, b"\xff\xfe"),
+    Case("question", "200,000-character question", ("ask", "ドロップアウト" * 28_572, "--index", "index"), built),
+    Case(
+        "question",
+        "Control characters, emoji, mixed scripts",
+        ("ask", "\x1b[31mdrop\x00out 🤖 と 過学習", "-k", "1", "--index", "index"),
+        built,
+    ),
+    Case("question", "Unknown option", ("ask", "dropout", "--frobnicate")),
+    Case("question", "Bad option value", ("ask", "dropout", "-k", "0")),
+    Case("question", "Unknown mode", ("ask", "dropout", "--mode", "psychic", "--index", "index"), built),
+    Case("question", "Any error with `--json`", ("ask", "   ", "--index", "index", "--json"), built),
+    # corpora
+    Case("corpus", "Corpus folder missing", ("build", "nowhere", "--index", "index")),
+    Case("corpus", "Corpus folder empty", ("build", "empty", "--index", "index"), empty_folder),
+    Case("corpus", "No `## ` headings anywhere", ("build", "flat", "--index", "index"), no_headings),
+    Case("corpus", "Non-UTF-8 file", BUILD, with_file("latin1.md", "## Café\n".encode("latin-1"))),
+    Case("corpus", "Binary `.md` file", BUILD, with_file("image.md", b"\x89PNG\r\n\x1a\n\x00\x00")),
+    Case("corpus", "Heading without names (`## | |`)", BUILD, with_file("names.md", b"## | |\n- body\n")),
+    Case("corpus", "Larger than 64 MiB", BUILD, huge),
+    Case("corpus", "Symlink loop", BUILD, loop),
+    Case("corpus", "Broken symlink", BUILD, dangling),
+    Case("corpus", "Not a regular file (FIFO)", BUILD, fifo),
+    Case("corpus", "Unreadable file (chmod 000)", BUILD, with_file("unreadable.md", b"## x\n")),
+    Case("corpus", "Any skippable problem with `--strict`", (*BUILD, "--strict"), with_file("image.md", b"\x00")),
+    Case("corpus", "Nothing left to index", BUILD, nothing_left),
+    Case("corpus", "Escape sequences in a file name", BUILD, hostile_name),
+    # indexes
+    Case("index", "No index yet (`ask`)", ("ask", "dropout", "--index", "index", "--corpus", "corpus"), glossary),
+    Case("index", "Index stale (corpus changed)", (*ASK, "--corpus", "corpus"), stale),
+    Case("index", "Data file missing", ASK, damaged(lambda i: _data(i, "terms").unlink())),
+    Case("index", "Truncated FAISS file", ASK, damaged(truncate_faiss)),
+    Case("index", "Truncated FAISS file, corpus gone", ASK, damaged(truncate_faiss, corpus_gone=True)),
+    Case("index", "Vector/chunk count mismatch", ASK, damaged(drop_a_chunk)),
+    Case("index", "Invalid manifest JSON", ASK, damaged(lambda i: (i / "manifest.json").write_text("{"))),
+    Case("index", "Manifest from a newer format version", ASK, damaged(edit_manifest(format_version=2))),
+    Case("index", "... and `build --force` on it", (*BUILD, "--force"), damaged(edit_manifest(format_version=2))),
+    Case("index", "Manifest pointing outside the index", ASK, damaged(edit_manifest(data="../elsewhere"), True)),
+    Case("index", "Directory that is not a semsearch index", BUILD, foreign),
+    Case("index", "Someone else's `manifest.json`", BUILD, foreign_manifest),
+    Case("index", "`--index` is a file", ("build", "corpus", "--index", "corpus/dl.md"), glossary),
+    Case("index", "Another build holds the lock", (*BUILD, "--force", "--wait", "0.1"), built),
+    Case("encoder", "Index's encoder not installed (`ask`)", ASK, unknown_backend),
+    Case("encoder", "Index's encoder not installed (`build`)", BUILD, unknown_backend),
+]
+
+# -- running --------------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    text = text.replace("|", "\\|")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _normalise(text: str, work: Path) -> str:
+    text = text.replace(f"{work.resolve()}/", "").replace(f"{work}/", "")
+    return re.sub(r"data-\d{8}T\d{6}-[0-9a-f]{8}", "data-…", text)
+
+
+def run_case(case: Case, work: Path) -> tuple[str, int]:
+    """What the user sees for a case (stderr lines; the JSON on stdout for --json) and the exit code."""
+    case.setup(work)
+    runner = CliRunner()
+    with contextlib.ExitStack() as stack:
+        if case.failure.startswith("Another build"):
+            stack.enter_context(store.build_lock(work / "index"))
+        if case.failure.startswith("Unreadable"):
+            stack.enter_context(unreadable_dl_md())
+        result = runner.invoke(app, list(case.args), input=case.stdin, prog_name="semsearch")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    if "--json" in case.args:
+        lines.append(result.stdout.strip())
+    elif result.exit_code == 0:
+        lines.append("*(then the answer / build summary)*")
+    return "<br>".join(_cell(_normalise(line, work)) for line in lines), result.exit_code
+
+
+GROUPS = {
+    "question": "Questions and options",
+    "corpus": "Corpora",
+    "index": "Indexes",
+    "encoder": "Encoders",
+}
+HEADER = ["| Case | What you see (stderr; stdout with `--json`) | Exit |", "|---|---|---|"]
+
+
+def table() -> str:
+    """The generated markdown: one table per group of cases."""
+    rows: list[str] = []
+    groups = dict(GROUPS)
+    saved_default = indexer.default_encoder
+    indexer.default_encoder = FakeEncoder  # a new index built by `semsearch build` uses the fake encoder
+    old_cwd = os.getcwd()
+    env = {k: os.environ.pop(k) for k in ("SEMSEARCH_CORPUS", "SEMSEARCH_INDEX", "SEMSEARCH_WAIT") if k in os.environ}
+    try:
+        for case in CASES:
+            with tempfile.TemporaryDirectory(prefix="semsearch-errors-") as scratch:
+                work = Path(scratch)
+                os.chdir(work)
+                seen, code = run_case(case, work)
+                os.chdir(old_cwd)
+            if case.group in groups:
+                rows += ["", f"### {groups.pop(case.group)}", "", *HEADER]
+            rows.append(f"| {_cell(case.failure)} | {seen} | {code} |")
+    finally:
+        os.chdir(old_cwd)
+        os.environ.update(env)
+        indexer.default_encoder = saved_default
+    return "\n".join(rows).strip("\n") + "\n"
+
+
+def generated_part(doc: str) -> str:
+    return doc[doc.index(BEGIN) + len(BEGIN) : doc.index(END)].strip("\n") + "\n"
+
+
+def main() -> None:
+    text = table()
+    if "--write" in sys.argv:
+        doc = DOC.read_text(encoding="utf-8")
+        DOC.write_text(doc[: doc.index(BEGIN) + len(BEGIN)] + "\n" + text + doc[doc.index(END) :], encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
