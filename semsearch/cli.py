@@ -474,8 +474,13 @@ def show(
 
 def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
     term = index.terms[position]
-    row: dict[str, Any] = {"id": index.term_id(position), "term": term.name, "names": list(term.names),
-                           "source": term.source, "line": term.line}
+    row: dict[str, Any] = {
+        "id": index.term_id(position),
+        "term": term.name,
+        "names": list(term.names),
+        "source": term.source,
+        "line": term.line,
+    }
     if chunks is not None:
         row["chunks"] = chunks[position]
     return row
@@ -551,7 +556,8 @@ def shell(
     """
     from .session import Session
 
-    session = Session(_open(_locations(corpus, index)), k=k, mode=_check_mode(mode))
+    mode = _check_mode(mode)  # before opening: a bad option must not cost an index build
+    session = Session(_open(_locations(corpus, index)), k=k, mode=mode)
     interactive = sys.stdin.isatty()
     if interactive:
         err.print(f"semsearch shell: {len(session.index)} terms. Ask in Japanese or English; :help for commands.")

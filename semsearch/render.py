@@ -168,8 +168,11 @@ def terms_table(rows: Sequence[dict[str, object]]) -> Table:
     for row in rows:
         names = row["names"]
         assert isinstance(names, list)
-        table.add_row(Text(safe_text(" | ".join(names))), Text(safe_text(f"{row['source']}:{row['line']}")),
-                      str(row.get("chunks", "")))
+        table.add_row(
+            Text(safe_text(" | ".join(names))),
+            Text(safe_text(f"{row['source']}:{row['line']}")),
+            str(row.get("chunks", "")),
+        )
     table.caption = f"{len(rows)} terms"
     return table
 

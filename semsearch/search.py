@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Term, ref_names
+from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder
 from .errors import EncoderError, QueryError
+from .names import NameIndex
 from .store import Manifest, StoredIndex, read_index
-from .text import clean_query, lexical_features, name_key
+from .text import clean_query, lexical_features
 
 __all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
 
@@ -31,9 +32,17 @@ DEFAULT_MODE = "hybrid"
 # Chunks fetched from FAISS per question when the index is too big to score every chunk.
 DENSE_CANDIDATES = 256
 EXACT_SCORING_MAX_CHUNKS = 50_000
-# Hybrid fusion weight on the dense side (after both sides are scaled to [0, 1] over the candidates).
-DENSE_WEIGHT = 0.7
+# Hybrid fusion weight on the dense side, after both sides are min-max scaled over the candidates:
+# dense 1 : lexical 0.1, chosen on the dev halves of bench/queries (README, "Ranking"). A strong
+# dense side wants a light lexical touch; equal weights or RRF lowered MRR@10 there.
+DENSE_WEIGHT = 0.91
 SNIPPET_CHARS = 160
+# "No confident match" when the best hit is not named by the question, has too little lexical
+# support, and its dense score (cosine minus hubness prior) is below the encoder's calibrated
+# minimum (`Encoder.confident_min`, recorded in the manifest). Calibrated on the dev halves of
+# bench/queries, off-topic questions included; see README, "Confidence".
+LEXICAL_SUPPORT = 0.05  # TF-IDF cosine of the best hit that vouches for it in dense modes
+TFIDF_CONFIDENT_MIN = 0.10  # in tfidf mode (or the fallback), the best hit's TF-IDF cosine
 
 
 @dataclass(frozen=True)
@@ -116,10 +125,7 @@ class Index:
         self._first_chunk = np.full(len(stored.terms), -1, dtype=np.int64)
         for row in range(len(stored.chunks) - 1, -1, -1):
             self._first_chunk[self._chunk_terms[row]] = row
-        self._names: dict[str, list[int]] = {}
-        for position, term in enumerate(stored.terms):
-            for name in term.names:
-                self._names.setdefault(name_key(name), []).append(position)
+        self._names = NameIndex(stored.terms)
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -138,8 +144,7 @@ class Index:
     def find(self, name: str, source: str | None = None) -> list[int]:
         """Positions of the terms one of whose names is `name` (case-, width-, kana-insensitive),
         optionally only those from the file `source`."""
-        found = self._names.get(name_key(name), [])
-        return [t for t in found if source is None or self.terms[t].source == source]
+        return [t for t in self._names.exact(name) if source is None or self.terms[t].source == source]
 
     def term_id(self, position: int) -> str:
         return self._stored.term_ids[position]
@@ -205,15 +210,20 @@ class Index:
     # -- scoring ----------------------------------------------------------------------------
 
     def dense_scores(self, query: str) -> np.ndarray:
-        """Best chunk cosine per term; NaN for terms with no chunk among the candidates."""
+        """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
+        no chunk among the candidates."""
         vector = self.encoder.encode_queries([query])
         ann = self._stored.ann
         k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
         scores, ids = ann.search(vector, k)
         scores, ids = scores[0], ids[0]
         keep = ids >= 0
+        ids = ids[keep]
+        # Hubness correction: a chunk close to every question counts for less (see hubness.py).
+        beta = float(self.manifest.encoder.get("hubness_beta") or 0.0)
+        corrected = scores[keep] - beta * self._stored.dense.priors[ids]
         out = np.full(len(self.terms), -np.inf, dtype=np.float32)
-        np.maximum.at(out, self._chunk_terms[ids[keep]], scores[keep])
+        np.maximum.at(out, self._chunk_terms[ids], corrected)
         out[np.isneginf(out)] = np.nan
         return out
 
@@ -238,14 +248,32 @@ class Index:
             log.warning("%s", notices[-1])
         return text
 
-    def _mode_scores(self, query: str, mode: str) -> np.ndarray:
+    def _signals(self, query: str, mode: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(ranking score, dense scores, lexical scores) per term; -inf where a term is not a candidate."""
+        dense = self.dense_scores(query) if mode != "tfidf" else None
+        lexical = self.lexical_scores(query) if mode != "dense" else None
         if mode == "dense":
-            scores = self.dense_scores(query)
-            return np.where(np.isnan(scores), -np.inf, scores)
+            assert dense is not None
+            return np.where(np.isnan(dense), -np.inf, dense), dense, None
         if mode == "tfidf":
-            scores = self.lexical_scores(query)
-            return np.where(scores > 0, scores, -np.inf)
-        return fuse(self.dense_scores(query), self.lexical_scores(query))
+            assert lexical is not None
+            return np.where(lexical > 0, lexical, -np.inf), None, lexical
+        assert dense is not None and lexical is not None
+        return fuse(dense, lexical), dense, lexical
+
+    def _confident(self, top: int | None, named: bool, dense: np.ndarray | None, lexical: np.ndarray | None) -> bool:
+        """Whether the best hit is a real answer, not merely the nearest thing (see LEXICAL_SUPPORT)."""
+        if top is None:
+            return False
+        if named:
+            return True
+        lexical_min = LEXICAL_SUPPORT if dense is not None else TFIDF_CONFIDENT_MIN
+        if lexical is not None and lexical[top] >= lexical_min:
+            return True
+        if dense is None:
+            return False
+        dense_min = self.manifest.encoder.get("confident_min")
+        return dense_min is None or bool(dense[top] >= float(dense_min))
 
     def query(self, question: str, k: int = 5, mode: str | None = None, related: bool = False) -> Answer:
         """Answer a question: the top `k` terms in `mode` (default: the best measured mode).
@@ -269,21 +297,24 @@ class Index:
                 used = "tfidf"
                 notices.append(f"dense encoder unavailable ({error}); answering from TF-IDF")
                 log.warning("dense encoder unavailable (%s); answering from TF-IDF", error)
-        text = self._truncate(cleaned, notices, dense=used != "tfidf")
-        scores = self._mode_scores(text, used)
-        # From here on the question as searched: a 200,000-character question is cut once, above,
+        # From here on the question as searched: a 200,000-character question is cut once, here,
         # and never matched against names or snippets whole.
-        order = self._rank(scores, text)[:k]
+        text = self._truncate(cleaned, notices, dense=used != "tfidf")
+        scores, dense, lexical = self._signals(text, used)
+        named = self._names.tier(text)
+        order = self._rank(scores, named)[:k]
         hits = [self._hit(rank, int(t), float(scores[t]), text, related) for rank, t in enumerate(order, start=1)]
-        return Answer(question, text, used, hits, notices=tuple(notices))
+        top = order[0] if order else None
+        confident = self._confident(top, top in named, dense, lexical)
+        return Answer(question, text, used, hits, confident, tuple(notices))
 
     def search(self, question: str, k: int = 5, mode: str | None = None) -> list[Hit]:
         """The top `k` hits for a question (see `query` for how they were found)."""
         return self.query(question, k=k, mode=mode).hits
 
-    def _rank(self, scores: np.ndarray, cleaned: str) -> list[int]:
-        """Term positions best first: exact name matches, then by score (ties by position)."""
-        named = self._names.get(name_key(cleaned), [])
+    def _rank(self, scores: np.ndarray, named: list[int]) -> list[int]:
+        """Term positions best first: the terms the question names (see names.py), then by score
+        (ties by position)."""
         ranked = [int(t) for t in np.lexsort((np.arange(len(scores)), -scores)) if np.isfinite(scores[t])]
         tier = sorted(named, key=lambda t: -scores[t] if np.isfinite(scores[t]) else np.inf)
         first = set(tier)
@@ -291,11 +322,12 @@ class Index:
 
     def source_path(self, term: Term) -> str:
         """The absolute path of the file a term came from, when it is still there ("" otherwise)."""
-        for root in self.manifest.roots:
+        roots = self.manifest.roots
+        for root, prefix in zip(roots, source_prefixes(roots), strict=True):
             base = Path(root)
-            candidate = base / term.source if base.is_dir() else base
-            if len(self.manifest.roots) > 1 and base.is_dir():
-                candidate = base.parent / term.source  # sources carry the root's folder name
+            if not term.source.startswith(prefix):
+                continue
+            candidate = base / term.source[len(prefix) :] if base.is_dir() else base
             if candidate.is_file():
                 return str(candidate)
         return ""
@@ -304,8 +336,16 @@ class Index:
         term = self.terms[position]
         score = score if np.isfinite(score) else 0.0
         return Hit(
-            rank, term.name, term.names, score, term.source, term.line, snippet(term.body, query),
-            self.source_path(term), self.related(position) if related else (), self._stored.term_ids[position],
+            rank,
+            term.name,
+            term.names,
+            score,
+            term.source,
+            term.line,
+            snippet(term.body, query),
+            self.source_path(term),
+            self.related(position) if related else (),
+            self._stored.term_ids[position],
         )
 
 

@@ -6,7 +6,7 @@ Layout::
       manifest.json         the commit record: format, encoder, corpus fingerprint, data files
       .lock                 held (flock) by a build while it writes
       data-<stamp>/         one generation: vectors.faiss, terms.jsonl, chunks.jsonl,
-                            lexical.npz, lexical-vocab.json
+                            dense.npz (hubness priors), lexical.npz, lexical-vocab.json
 
 A build writes a new generation into a temporary folder inside the index directory, fsyncs it,
 renames it to `data-<stamp>/`, and only then replaces `manifest.json` with `os.replace` (atomic).
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -44,6 +45,7 @@ __all__ = [
     "Manifest",
     "ChunkRecord",
     "StoredIndex",
+    "DenseExtras",
     "read_manifest",
     "read_index",
     "write_index",
@@ -166,6 +168,36 @@ class StoredIndex:
     chunks: list[ChunkRecord]
     ann: AnnIndex
     lexical: LexicalIndex
+    dense: DenseExtras
+
+
+@dataclass
+class DenseExtras:
+    """What the dense side keeps beside the vectors: the hubness prior of every chunk and the
+    pseudo-query vectors it was computed from (reused by rebuilds, keyed by text hash)."""
+
+    priors: np.ndarray  # (chunks,) float32
+    pseudo_sha256: list[str]
+    pseudo_vectors: np.ndarray  # (pseudo queries, dim) float32
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            priors=self.priors,
+            pseudo_vectors=self.pseudo_vectors,
+            pseudo_sha256=np.array(self.pseudo_sha256, dtype="<U64"),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DenseExtras:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return cls(
+                np.asarray(arrays["priors"], dtype=np.float32),
+                [str(h) for h in arrays["pseudo_sha256"]],
+                np.asarray(arrays["pseudo_vectors"], dtype=np.float32),
+            )
 
 
 def _inside(index_dir: Path, relative: str) -> Path:
@@ -245,8 +277,11 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         lexical = LexicalIndex.load(
             lexical_dir / manifest.data_files["lexical"]["path"], lexical_dir / manifest.data_files["vocab"]["path"]
         )
-        disagree = lexical.n_docs != len(terms) or any(
-            type(c.term) is not int or not 0 <= c.term < len(terms) for c in chunks
+        dense = DenseExtras.from_bytes(_read_data_file(index_dir, manifest, "dense"))
+        disagree = (
+            len(dense.priors) != len(chunks)
+            or lexical.n_docs != len(terms)
+            or any(type(c.term) is not int or not 0 <= c.term < len(terms) for c in chunks)
         )
     except IndexStoreError:
         raise
@@ -259,7 +294,7 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
     if ann.dim != manifest.encoder.get("dim"):
         raise IndexStoreError(f"index in {index_dir} has vectors of the wrong dimension; {FIX}")
     term_ids = [r.get("id", "") for r in term_rows]
-    return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical)
+    return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical, dense)
 
 
 def read_index(index_dir: Path) -> StoredIndex:
@@ -378,6 +413,7 @@ def write_index(
     chunks: Sequence[ChunkRecord],
     ann: AnnIndex,
     lexical: LexicalIndex,
+    dense: DenseExtras,
     manifest_fields: dict[str, Any],
 ) -> Manifest:
     """Write a new generation and commit it atomically. The caller holds `build_lock`."""
@@ -393,6 +429,7 @@ def write_index(
             "terms": _write_file(tmp / "terms.jsonl", term_lines.encode("utf-8")),
             "chunks": _write_file(tmp / "chunks.jsonl", chunk_lines.encode("utf-8")),
             "vectors": _write_file(tmp / "vectors.faiss", ann.to_bytes()),
+            "dense": _write_file(tmp / "dense.npz", dense.to_bytes()),
         }
         lexical.save(tmp / "lexical.npz", tmp / "lexical-vocab.json")
         for role, file_name in (("lexical", "lexical.npz"), ("vocab", "lexical-vocab.json")):
@@ -491,7 +528,9 @@ def stale_reason(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) ->
     return None
 
 
-def vectors_by_hash(stored: StoredIndex) -> dict[str, np.ndarray]:
-    """The stored vector of every chunk, by content hash, for reuse in a rebuild."""
+def vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The stored vectors for reuse in a rebuild, by content hash: (chunk vectors, pseudo-query vectors)."""
     vectors = stored.ann.vectors()
-    return {c.sha256: vectors[i] for i, c in enumerate(stored.chunks)}
+    chunks = {c.sha256: vectors[i] for i, c in enumerate(stored.chunks)}
+    pseudo = dict(zip(stored.dense.pseudo_sha256, stored.dense.pseudo_vectors, strict=True))
+    return chunks, pseudo

@@ -28,6 +28,7 @@ class FakeEncoder(Encoder):
 
     backend = "fake"
     DIM = 64
+    hubness_beta = 0.5  # exercise the hubness correction like the embedded encoder does
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         self.passages_embedded = 0

@@ -562,5 +562,5 @@ def test_manifest_paths_cannot_leave_the_index_directory(
     assert result.exit_code == 0, result.stderr
     assert "points outside the index directory" in result.stderr
     assert sorted(p.name for p in elsewhere.iterdir()) == sorted(
-        ["chunks.jsonl", "lexical-vocab.json", "lexical.npz", "terms.jsonl", "vectors.faiss"]
+        ["chunks.jsonl", "dense.npz", "lexical-vocab.json", "lexical.npz", "terms.jsonl", "vectors.faiss"]
     ), "a rebuild never deletes outside the index directory"

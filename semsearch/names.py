@@ -1,0 +1,66 @@
+"""Finding terms by name: exact (after normalisation) and forgiving one typo.
+
+The name tier of the query layer: a question that *is* a term's name or alias puts that term
+first. Names compare by `text.name_key` (NFKC, case, width, katakana/hiragana, separators). A short
+question that misses every name by about one character ("ハイパパラメータ", "backpropogation")
+matches the single name whose character bigrams it shares most (Dice >= FUZZY_MIN_DICE).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from .corpus import Term
+from .text import name_key
+
+__all__ = ["NameIndex", "FUZZY_MIN_DICE", "FUZZY_MAX_CHARS"]
+
+#: One wrong character in a 6-character name gives Dice 0.8 on character bigrams.
+FUZZY_MIN_DICE = 0.8
+#: Only name-like questions are matched fuzzily; longer ones are sentences, not misspelt names.
+FUZZY_MAX_CHARS = 20
+
+
+def _bigrams(key: str) -> set[str]:
+    return {key[i : i + 2] for i in range(len(key) - 1)} or {key}
+
+
+class NameIndex:
+    """Every name of every term, for exact and fuzzy lookup."""
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        self._exact: dict[str, list[int]] = defaultdict(list)
+        for position, term in enumerate(terms):
+            for name in term.names:
+                self._exact[name_key(name)].append(position)
+        self._grams: dict[str, set[str]] = {key: _bigrams(key) for key in self._exact if key}
+        self._postings: dict[str, list[str]] = defaultdict(list)
+        for key, grams in self._grams.items():
+            for gram in grams:
+                self._postings[gram].append(key)
+
+    def exact(self, name: str) -> list[int]:
+        """Positions of the terms with this name (in corpus order)."""
+        return list(self._exact.get(name_key(name), []))
+
+    def fuzzy(self, query: str) -> list[int]:
+        """The terms of the one name a short query misses by about a character, else []."""
+        key = name_key(query)
+        if not key or len(key) > FUZZY_MAX_CHARS or key in self._exact:
+            return []
+        grams = _bigrams(key)
+        shared: dict[str, int] = defaultdict(int)
+        for gram in grams:
+            for candidate in self._postings.get(gram, ()):
+                shared[candidate] += 1
+        scored = sorted(((2 * n / (len(grams) + len(self._grams[c])), c) for c, n in shared.items()), reverse=True)
+        if not scored or scored[0][0] < FUZZY_MIN_DICE:
+            return []
+        if len(scored) > 1 and scored[1][0] == scored[0][0]:
+            return []  # two names equally close: no tier, let the scores decide
+        return list(self._exact[scored[0][1]])
+
+    def tier(self, query: str) -> list[int]:
+        """The terms a question names: exactly, else by one typo."""
+        return self.exact(query) or self.fuzzy(query)

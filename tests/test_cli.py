@@ -1,0 +1,511 @@
+"""cli.py through typer's CliRunner: every command, plain and --json, on an index built with the
+fake encoder. Results on stdout, notices on stderr; plain output carries no escape sequences."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import typer
+from conftest import ROOT, FakeEncoder
+from typer.testing import CliRunner
+
+import semsearch
+from semsearch import encoders
+from semsearch.cli import app
+from semsearch.errors import EncoderError
+
+ESC = "\x1b"
+HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id"}
+ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
+COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell"]
+
+
+@pytest.fixture(autouse=True)
+def offline_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build without an explicit encoder uses the fake one; no location comes from the environment."""
+    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
+    for name in ("SEMSEARCH_WAIT", "SEMSEARCH_CORPUS", "SEMSEARCH_INDEX", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def where(glossary: Path, tmp_path: Path) -> list[str]:
+    """--index and --corpus of an index built with the fake encoder."""
+    semsearch.build(glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())
+    return ["--index", str(tmp_path / "index"), "--corpus", str(glossary)]
+
+
+def ok(result: click.testing.Result) -> click.testing.Result:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert ESC not in result.stdout and ESC not in result.stderr
+    return result
+
+
+# -- ask ----------------------------------------------------------------------------------------
+
+
+def test_ask_plain_output(runner: CliRunner, where: list[str], glossary: Path) -> None:
+    result = ok(runner.invoke(app, ["ask", "勾配消失とは", "-k", "2", *where]))
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r" 1  勾配消失問題 \| Vanishing Gradient Problem  [█░]{10} \d\.\d{3}", lines[0])
+    assert lines[1:4] == [
+        "    dl.md:4",
+        "    深い層で勾配が小さくなり学習が進まなくなる現象。",  # the line sharing most with the question
+        lines[3],
+    ]
+    assert re.fullmatch(r"    related: [^,]+, [^,]+, [^,]+", lines[3])
+    assert lines[4] == ""
+    assert re.fullmatch(r" 2  .+ \| .+  [█░]{10} \d\.\d{3}", lines[5])
+    assert sum(1 for line in lines if re.match(r" \d  ", line)) == 2
+
+
+def test_ask_json_schema(runner: CliRunner, where: list[str]) -> None:
+    result = ok(runner.invoke(app, ["ask", "What is dropout?", "--json", "-k", "3", *where]))
+    assert result.stderr == ""
+    data = json.loads(result.stdout)  # exactly one JSON object
+    assert set(data) == ASK_KEYS
+    assert (data["query"], data["mode"], data["encoder"], data["confident"]) == (
+        "What is dropout?",
+        "hybrid",
+        "fake/hashed-features-64",
+        True,
+    )
+    assert len(data["hits"]) == 3
+    for rank, hit in enumerate(data["hits"], start=1):
+        assert set(hit) == HIT_KEYS
+        assert hit["rank"] == rank
+        assert isinstance(hit["score"], float) and isinstance(hit["line"], int)
+        assert hit["term"] == hit["names"][0]
+        assert len(hit["related"]) <= 3 and hit["term"] not in hit["related"]
+    assert data["hits"][0] == {
+        **data["hits"][0],
+        "term": "ドロップアウト",
+        "names": ["ドロップアウト", "Dropout"],
+        "source": "dl.md",
+        "line": 8,
+        "snippet": "学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
+        "id": "dl.md::ドロップアウト",
+    }
+
+
+def test_ask_mode_is_reported(runner: CliRunner, where: list[str]) -> None:
+    for mode in ("dense", "tfidf", "hybrid"):
+        data = json.loads(ok(runner.invoke(app, ["ask", "過学習", "--mode", mode, "--json", *where])).stdout)
+        assert data["mode"] == mode
+        assert data["hits"][0]["term"] == "過学習"
+
+
+def test_ask_full_shows_whole_entries(runner: CliRunner, where: list[str]) -> None:
+    short = ok(runner.invoke(app, ["ask", "勾配消失問題", "-k", "1", *where])).stdout
+    full = ok(runner.invoke(app, ["ask", "勾配消失問題", "-k", "1", "--full", *where])).stdout
+    # Without --full one line of the body (the snippet); with it every bullet, as a Markdown list.
+    assert "ReLU や残差接続で緩和できる。" not in short
+    assert re.search(r"• 深い層で勾配が小さくなり学習が進まなくなる現象。", full)
+    assert re.search(r"• ReLU や残差接続で緩和できる。", full)
+
+
+def test_ask_falls_back_to_tfidf_with_one_warning(
+    runner: CliRunner, glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Unloadable(FakeEncoder):
+        backend = "unloadable"
+
+    def refuse(spec: dict[str, object]) -> FakeEncoder:
+        raise EncoderError("the model weights are missing")
+
+    semsearch.build(glossary, index_dir=tmp_path / "index", encoder=Unloadable())
+    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    result = ok(runner.invoke(app, ["ask", "過学習", "--json", "--index", str(tmp_path / "index")]))
+    data = json.loads(result.stdout)
+    assert data["mode"] == "tfidf"
+    assert data["hits"][0]["term"] == "過学習"
+    assert result.stderr.splitlines() == [
+        "warning: dense encoder unavailable (the model weights are missing); answering from TF-IDF"
+    ]
+
+
+def test_ask_off_topic_says_no_confident_match(
+    runner: CliRunner, where: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = ok(runner.invoke(app, ["ask", "chicken curry recipe", "--mode", "tfidf", *where]))
+    assert result.stdout == "No matching entry.\n"
+    monkeypatch.setattr(FakeEncoder, "confident_min", 2.0)  # nothing reaches it
+    semsearch.build(where[3], index_dir=where[1], encoder=FakeEncoder(), force=True)
+    result = ok(runner.invoke(app, ["ask", "chicken curry recipe", *where]))
+    assert re.fullmatch(
+        r"No confident match for “chicken curry recipe”\. Did you mean: [^,]+, [^,]+, [^,]+\?\n", result.stdout
+    )
+    data = json.loads(ok(runner.invoke(app, ["ask", "chicken curry recipe", "--json", *where])).stdout)
+    assert data["confident"] is False and len(data["hits"]) == 5
+
+
+# -- compare and eval ---------------------------------------------------------------------------
+
+
+def test_compare_table(runner: CliRunner, where: list[str]) -> None:
+    result = ok(runner.invoke(app, ["compare", "dropout", "-k", "3", *where]))
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if "dense" in line)
+    assert [cell.strip() for cell in header.strip("┃").split("┃")] == [
+        "#",
+        "dense",
+        "score",
+        "tfidf",
+        "score",
+        "hybrid",
+        "score",
+    ]
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in lines if line.startswith("│")]
+    assert len(rows) == 3
+    assert [rows[0][i] for i in (0, 1, 3, 5)] == ["1", "ドロップアウト", "ドロップアウト", "ドロップアウト"]
+    assert all(re.fullmatch(r"-?\d\.\d{3}", rows[0][i]) for i in (2, 4, 6))
+
+
+def test_compare_json(runner: CliRunner, where: list[str]) -> None:
+    data = json.loads(ok(runner.invoke(app, ["compare", "勾配", "-k", "2", "--json", *where])).stdout)
+    assert set(data) == {"query", "encoder", "modes"}
+    assert (data["query"], data["encoder"]) == ("勾配", "fake/hashed-features-64")
+    assert list(data["modes"]) == ["dense", "tfidf", "hybrid"]
+    for mode, hits in data["modes"].items():
+        assert [set(h) for h in hits] == [HIT_KEYS, HIT_KEYS], mode
+        assert [h["term"] for h in hits] == [h.term for h in semsearch.load(where[1]).search("勾配", k=2, mode=mode)]
+
+
+QUERIES = [
+    {"q": "ドロップアウト", "gold": ["Dropout"], "lang": "ja", "kind": "name"},
+    {"q": "勾配", "gold": ["学習率"], "lang": "ja", "kind": "para"},
+    {"q": "overfitting", "gold": ["過学習"], "lang": "en", "kind": "name"},
+    {"q": "chicken curry", "gold": []},
+]
+
+
+@pytest.fixture
+def queries(tmp_path: Path) -> Path:
+    path = tmp_path / "queries.jsonl"
+    path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QUERIES), encoding="utf-8")
+    return path
+
+
+def test_eval_json(runner: CliRunner, where: list[str], queries: Path) -> None:
+    data = json.loads(ok(runner.invoke(app, ["eval", str(queries), "--json", *where])).stdout)
+    assert set(data) == {"modes"}
+    assert list(data["modes"]) == ["dense", "tfidf", "hybrid"]
+    for metrics in data["modes"].values():
+        assert {"recall@1", "recall@5", "mrr@10", "ndcg@10", "n"} <= set(metrics)
+        assert metrics["n"] == 3  # the off-topic question is not counted
+    tfidf = data["modes"]["tfidf"]
+    # ドロップアウト and overfitting first, 学習率 second for "勾配".
+    assert [tfidf[k] for k in ("recall@1", "recall@5", "mrr@10")] == [0.6667, 1.0, 0.8333]
+    assert tfidf["by_lang"]["en"]["n"] == 1 and tfidf["by_kind"]["para"]["mrr@10"] == 0.5
+    assert tfidf["offtopic_rejected"] == [1, 1]
+
+
+def test_eval_tables_and_mode_selection(runner: CliRunner, where: list[str], queries: Path) -> None:
+    result = ok(runner.invoke(app, ["eval", str(queries), "--mode", "tfidf", "--mode", "dense", *where]))
+    rows = {
+        cells[0]: cells[1:]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+        for cells in [[c.strip() for c in line.strip("│").split("│")]]
+    }
+    assert rows["tfidf"] == ["3", "0.667", "1.000", "0.833", "0.877"]
+    assert "dense" in rows and "hybrid" not in rows
+    assert rows["lang=en"] == ["1", "1.000", "1.000", "1.000", "1.000"]
+    assert rows["kind=para"] == ["1", "0.000", "1.000", "0.500", "0.631"]
+    assert "tfidf: by language and kind" in result.stdout
+    assert "off-topic answered 'no confident match': 1/1" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["ask", "dropout"], ["eval", "QUERIES"], ["shell"]], ids=["ask", "eval", "shell"])
+def test_mode_is_validated_before_any_index_is_built(
+    runner: CliRunner, glossary: Path, tmp_path: Path, queries: Path, command: list[str]
+) -> None:
+    args = [str(queries) if a == "QUERIES" else a for a in command]
+    index = tmp_path / "not-yet"
+    result = runner.invoke(
+        app, [*args, "--mode", "psychic", "--index", str(index), "--corpus", str(glossary)], input="dropout\n"
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "error: unknown mode 'psychic'; choose one of dense, tfidf, hybrid\n"
+    assert not index.exists()  # refused before building (shell used to build the index first)
+
+
+# -- show, terms, info --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Backpropagation", "ＢＡＣＫＰＲＯＰＡＧＡＴＩＯＮ", "ばっくぷろぱげーしょん", "誤差逆伝播法"]
+)
+def test_show_finds_an_entry_by_any_name(runner: CliRunner, where: list[str], name: str) -> None:
+    lines = ok(runner.invoke(app, ["show", name, *where])).stdout.splitlines()
+    assert lines[:2] == ["誤差逆伝播法 | バックプロパゲーション | Backpropagation", "sub/more.md:1"]
+    assert any("連鎖律で出力側から勾配を計算する。" in line for line in lines[2:])
+
+
+def test_show_json(runner: CliRunner, where: list[str]) -> None:
+    data = json.loads(ok(runner.invoke(app, ["show", "dropout", "--json", *where])).stdout)
+    assert data == {
+        "query": "dropout",
+        "ambiguous": False,
+        "term": {
+            "id": "dl.md::ドロップアウト",
+            "term": "ドロップアウト",
+            "names": ["ドロップアウト", "Dropout"],
+            "source": "dl.md",
+            "line": 8,
+            "body": "- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
+        },
+    }
+
+
+def test_show_not_found_suggests(runner: CliRunner, where: list[str]) -> None:
+    result = runner.invoke(app, ["show", "勾配消失", *where])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert re.fullmatch(r"error: no term named '勾配消失'; did you mean: 勾配消失問題, [^,]+, [^,]+\n", result.stderr)
+
+
+def test_show_ambiguous_lists_candidates(runner: CliRunner, tmp_path: Path) -> None:
+    root = tmp_path / "g"
+    root.mkdir()
+    (root / "dl.md").write_text("## 過学習 | Overfitting\n- 深層学習での説明\n", encoding="utf-8")
+    (root / "ml.md").write_text("## Overfitting\n- 機械学習での説明\n", encoding="utf-8")
+    semsearch.build(root, index_dir=tmp_path / "index", encoder=FakeEncoder())
+    where = ["--index", str(tmp_path / "index"), "--corpus", str(root)]
+    result = ok(runner.invoke(app, ["show", "overfitting", *where]))
+    assert result.stdout.splitlines() == [
+        "2 entries are named 'overfitting'; pick one with --source:",
+        "  過学習 | Overfitting  dl.md:1",
+        "  Overfitting  ml.md:1",
+    ]
+    data = json.loads(ok(runner.invoke(app, ["show", "overfitting", "--json", *where])).stdout)
+    assert data["ambiguous"] is True
+    assert [(c["id"], c["source"], c["line"]) for c in data["candidates"]] == [
+        ("dl.md::過学習", "dl.md", 1),
+        ("ml.md::Overfitting", "ml.md", 1),
+    ]
+    picked = ok(runner.invoke(app, ["show", "overfitting", "--source", "ml.md", *where])).stdout
+    assert picked.splitlines()[:2] == ["Overfitting", "ml.md:1"]
+
+
+def test_terms(runner: CliRunner, where: list[str]) -> None:
+    result = ok(runner.invoke(app, ["terms", *where]))
+    assert "勾配消失問題 | Vanishing Gradient Problem" in result.stdout
+    assert result.stdout.rstrip().endswith("6 terms")
+    only = ok(runner.invoke(app, ["terms", "--source", "sub/more.md", *where])).stdout
+    assert "sub/more.md:4" in only and "dl.md" not in only and only.rstrip().endswith("2 terms")
+
+
+def test_terms_json(runner: CliRunner, where: list[str]) -> None:
+    data = json.loads(ok(runner.invoke(app, ["terms", "--json", "--source", "sub/more.md", *where])).stdout)
+    assert data == {
+        "terms": [
+            {
+                "id": "sub/more.md::誤差逆伝播法",
+                "term": "誤差逆伝播法",
+                "names": ["誤差逆伝播法", "バックプロパゲーション", "Backpropagation"],
+                "source": "sub/more.md",
+                "line": 1,
+                "chunks": 1,
+            },
+            {
+                "id": "sub/more.md::転移学習",
+                "term": "転移学習",
+                "names": ["転移学習", "Transfer Learning"],
+                "source": "sub/more.md",
+                "line": 4,
+                "chunks": 1,
+            },
+        ]
+    }
+    everything = json.loads(ok(runner.invoke(app, ["terms", "--json", *where])).stdout)["terms"]
+    assert [t["term"] for t in everything] == [
+        "勾配消失問題",
+        "ドロップアウト",
+        "過学習",
+        "学習率",
+        "誤差逆伝播法",
+        "転移学習",
+    ]
+
+
+def test_info(runner: CliRunner, where: list[str]) -> None:
+    stdout = ok(runner.invoke(app, ["info", *where])).stdout
+    # Short rows only: a long temporary path may wrap at the 80 columns of a non-terminal.
+    rows = dict(line.strip().split(None, 1) for line in stdout.splitlines() if len(line.split(None, 1)) == 2)
+    assert [line.split()[0] for line in stdout.splitlines() if line[:1] == " " and line[1:2] != " "] == [
+        "index",
+        "corpus",
+        "encoder",
+        "prompts",
+        "counts",
+        "vectors",
+        "built",
+        "stale",
+    ]
+    assert rows["encoder"] == "fake/hashed-features-64"
+    assert rows["prompts"] == "query '', passage ''"
+    assert rows["counts"] == "6 chunks, 2 files, 0 skipped, 6 terms"
+    assert rows["stale"] == "no"
+
+
+def test_info_json_and_staleness(runner: CliRunner, where: list[str], glossary: Path) -> None:
+    data = json.loads(ok(runner.invoke(app, ["info", "--json", *where])).stdout)
+    assert data["index"] == str(Path(where[1]).resolve())
+    assert data["corpus"] == [str(glossary.resolve())]
+    assert data["encoder"]["id"] == "fake/hashed-features-64"
+    assert (data["encoder"]["query_prompt"], data["encoder"]["passage_prompt"]) == ("", "")
+    assert data["counts"] == {"chunks": 6, "files": 2, "skipped": 0, "terms": 6}
+    assert data["format_version"] == 1 and data["built_at"]
+    assert (data["stale"], data["stale_reason"]) == (False, None)
+
+    with open(glossary / "dl.md", "a", encoding="utf-8") as f:
+        f.write("\n## 正則化 | Regularization\n")
+    data = json.loads(ok(runner.invoke(app, ["info", "--json", *where])).stdout)
+    assert (data["stale"], data["stale_reason"]) == (True, "dl.md changed")
+    human = ok(runner.invoke(app, ["info", "--index", where[1]])).stdout  # the corpus it was built from
+    assert re.search(r"^ stale +yes: dl\.md changed", human, re.M)
+
+
+# -- shell --------------------------------------------------------------------------------------
+
+
+def test_shell_reads_questions_and_commands_from_a_pipe(runner: CliRunner, where: list[str]) -> None:
+    lines = "dropout\n:k 2\n:mode tfidf\n過学習\n\n:full\n学習率\n:q\nnever answered\n"
+    result = ok(runner.invoke(app, ["shell", *where], input=lines))
+    assert result.stderr.splitlines() == ["k: 2", "mode: tfidf", "full entries: on"]
+    cards = re.findall(r"^ (\d)  (.+?)  [█░]{10}", result.stdout, re.M)
+    assert [rank for rank, _ in cards] == ["1", "2", "3", "4", "5", "1", "2", "1", "2"]
+    assert cards[0][1] == "ドロップアウト | Dropout"
+    assert cards[5][1] == "過学習 | Overfitting"
+    assert cards[7][1] == "学習率 | Learning Rate"
+    assert "• 勾配降下法で一回の更新幅を決めるハイパーパラメータ。" in result.stdout  # :full
+    assert "never answered" not in result.stdout
+
+
+def test_shell_json_lines(runner: CliRunner, where: list[str]) -> None:
+    result = ok(runner.invoke(app, ["shell", "--json", *where], input="dropout\n:k 2\n:mode tfidf\n過学習\n:bogus\n"))
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(a["query"], a["mode"], len(a["hits"])) for a in answers] == [
+        ("dropout", "hybrid", 5),
+        ("過学習", "tfidf", 2),
+    ]
+    assert all(set(a) == ASK_KEYS for a in answers)
+    assert result.stderr.splitlines()[:2] == ["k: 2", "mode: tfidf"]
+    assert result.stderr.splitlines()[2].startswith("unknown command ':bogus'. Type a question")
+
+
+# -- build, version, help, colour ---------------------------------------------------------------
+
+
+def test_build_summary(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
+    index = tmp_path / "new-index"
+    first = ok(runner.invoke(app, ["build", str(glossary), "--index", str(index)]))
+    lines = first.stdout.splitlines()
+    assert re.fullmatch(
+        rf"built: {re.escape(str(index))}  2 files, 6 terms, 6 chunks \(6 embedded, 0 reused\) in \d+\.\d s", lines[0]
+    )
+    assert lines[1] == 'encoder: fake/hashed-features-64  prompts: {"query": "", "passage": ""}'
+    again = ok(runner.invoke(app, ["build", str(glossary), "--index", str(index)]))
+    assert again.stdout.startswith(f"up to date: {index}  2 files, 6 terms, 6 chunks (0 embedded, 6 reused)")
+
+
+def test_build_json(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
+    index = tmp_path / "new-index"
+    data = json.loads(ok(runner.invoke(app, ["build", str(glossary), "--index", str(index), "--json"])).stdout)
+    seconds = data.pop("seconds")
+    assert isinstance(seconds, float) and seconds >= 0
+    assert data == {
+        "index": str(index),
+        "files": 2,
+        "terms": 6,
+        "chunks": 6,
+        "embedded": 6,
+        "reused": 0,
+        "written": True,
+        "encoder": "fake/hashed-features-64",
+        "skipped": [],
+        "skipped_files": 0,
+        "skipped_terms": 0,
+        "prompts": {"query": "", "passage": ""},
+    }
+    forced = json.loads(
+        ok(runner.invoke(app, ["build", str(glossary), "--index", str(index), "--force", "--json"])).stdout
+    )
+    assert (forced["embedded"], forced["reused"], forced["written"]) == (6, 0, True)
+
+
+def test_version(runner: CliRunner) -> None:
+    assert ok(runner.invoke(app, ["--version"])).stdout == f"semsearch {semsearch.__version__}\n"
+
+
+def test_help_lists_every_command_with_help_text(runner: CliRunner) -> None:
+    result = ok(runner.invoke(app, ["--help"]))
+    listed = re.findall(r"^  (\w+) +(\S.*)$", result.stdout.split("Commands:")[1], re.M)
+    assert [name for name, _ in listed] == COMMANDS
+    group = typer.main.get_command(app)
+    assert sorted(group.commands) == sorted(COMMANDS)  # nothing registered but not listed
+    for name, command in group.commands.items():
+        assert command.help and command.help.strip(), name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts}"
+        assert ok(runner.invoke(app, [name, "--help"])).stdout.startswith(f"Usage: root {name}")
+
+
+def test_no_color_is_respected_on_a_terminal(glossary: Path, tmp_path: Path) -> None:
+    """On a real terminal (a pty) with NO_COLOR set: styles such as bold, but no colours."""
+    pty = pytest.importorskip("pty")
+    semsearch.build(glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())
+    code = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); import conftest; "  # registers the fake backend
+        "from semsearch.cli import main; sys.argv[0] = 'semsearch'; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    env.update(NO_COLOR="1", TERM="xterm-256color", COLUMNS="120")
+    primary, secondary = pty.openpty()
+    args = [
+        sys.executable,
+        "-c",
+        code,
+        str(ROOT / "tests"),
+        "ask",
+        "dropout",
+        "-k",
+        "2",
+        "--index",
+        str(tmp_path / "index"),
+    ]
+    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=secondary, stderr=subprocess.PIPE, env=env) as process:
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    os.close(primary)
+    output = b"".join(chunks).decode("utf-8")
+    assert "ドロップアウト | Dropout" in output
+    assert "\x1b[1m" in output  # it is a terminal: bold is there
+    sgr = re.findall(r"\x1b\[([0-9;]*)m", output)
+    colours = [s for s in sgr if re.search(r"(^|;)(3[0-9]|4[0-9]|9[0-7]|10[0-7])(;|$)", s)]
+    assert colours == []

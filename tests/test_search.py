@@ -1,0 +1,371 @@
+"""search.py: fusion, the name tier, grouping per term, modes, hits, the TF-IDF fallback,
+confidence and related terms. The fake encoder makes every ranking here exact."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FakeEncoder
+
+import semsearch
+from semsearch import encoders, search
+from semsearch.chunking import ChunkSettings, chunk_terms
+from semsearch.errors import EncoderError
+from semsearch.search import Index, fuse
+from semsearch.store import read_index
+
+MODES = ("dense", "tfidf", "hybrid")
+
+
+def build(root: Path, files: dict[str, str], tmp_path: Path, **options: object) -> Index:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return semsearch.build(root, index_dir=tmp_path / "index", encoder=FakeEncoder(), **options)
+
+
+@pytest.fixture
+def index(glossary: Path, tmp_path: Path) -> Index:
+    return semsearch.build(glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())
+
+
+# -- fusion -------------------------------------------------------------------------------------
+
+
+def test_fuse_against_a_hand_computed_example() -> None:
+    nan = float("nan")
+    dense = np.array([0.8, nan, 0.2, 0.5, nan], dtype=np.float32)
+    lexical = np.array([0.0, 0.6, 0.3, 0.0, 0.0], dtype=np.float32)
+    # Candidates: retrieved by dense (0, 2, 3) or matched lexically (1, 2); term 4 by neither.
+    # Dense, NaN filled with its minimum 0.2, min-max over candidates: [1, 0, 0, 0.5].
+    # Lexical min-max over candidates (0 .. 0.6): [0, 1, 0.5, 0].
+    np.testing.assert_allclose(fuse(dense, lexical, 0.9), [0.9, 0.1, 0.05, 0.45, -np.inf], atol=1e-6)
+    np.testing.assert_allclose(fuse(dense, lexical, 0.5), [0.5, 0.5, 0.25, 0.25, -np.inf], atol=1e-6)
+    np.testing.assert_allclose(fuse(dense, lexical, 1.0), [1.0, 0.0, 0.0, 0.5, -np.inf], atol=1e-6)
+    # The default weight is the module's measured one.
+    np.testing.assert_array_equal(fuse(dense, lexical), fuse(dense, lexical, search.DENSE_WEIGHT))
+
+
+def test_fuse_degenerate_inputs() -> None:
+    nan = float("nan")
+    # No dense candidates at all: the lexical side decides; equal dense fills scale to 1.
+    np.testing.assert_allclose(
+        fuse(np.array([nan, nan, nan]), np.array([0.2, 0.0, 0.4]), 0.5), [0.5, -np.inf, 1.0], atol=1e-6
+    )
+    # A single candidate scales to 1 on both sides.
+    np.testing.assert_allclose(fuse(np.array([nan, 0.3]), np.array([0.0, 0.0]), 0.9), [-np.inf, 1.0], atol=1e-6)
+    # Nothing retrieved, nothing matched: no candidates.
+    assert np.isneginf(fuse(np.array([nan, nan]), np.array([0.0, 0.0]))).all()
+
+
+# -- name tier ----------------------------------------------------------------------------------
+
+BATCHES = {
+    "a.md": "## Batch | バッチ\n"
+    "- 学習データの一部をまとめて処理する単位。サイズ、エポック、勾配、更新、メモリ、並列化と関係する。\n"
+    "## Mini-batch | ミニバッチ\n- batch batch batch batch を小さく分けたもの。\n"
+    "## Other\n- model weights.\n"
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_exact_name_comes_first_even_when_scores_disagree(tmp_path: Path, mode: str) -> None:
+    index = build(tmp_path / "g", BATCHES, tmp_path)
+    # Both sides score "Mini-batch" higher for the question "batch"...
+    assert int(np.argmax(index.lexical_scores("batch"))) == 1
+    assert int(np.nanargmax(index.dense_scores("batch"))) == 1
+    # ...but "Batch" is the term's own name.
+    for question in ("batch", "BATCH?", "What is a batch?", "バッチ", "ばっちとは"):
+        assert [h.term for h in index.search(question, k=2, mode=mode)] == ["Batch", "Mini-batch"], question
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_misspelt_name_comes_first(index: Index, mode: str) -> None:
+    hits = index.search("backpropogation", k=3, mode=mode)
+    assert hits[0].term == "誤差逆伝播法"
+    assert index.search("ドロップアウ", k=1, mode=mode)[0].term == "ドロップアウト"
+
+
+def test_framing_does_not_change_the_ranking(index: Index) -> None:
+    for mode in MODES:
+        bare = index.search("勾配消失", k=6, mode=mode)
+        assert index.search("勾配消失とは", k=6, mode=mode) == bare
+        assert index.search("勾配消失って何？", k=6, mode=mode) == bare
+
+
+# -- grouping per term --------------------------------------------------------------------------
+
+LONG = {
+    "long.md": "## 長い用語 | Long Term\n"
+    + "\n".join(f"- bullet {i} gradient loss weight " + "filler " * 8 for i in range(6))
+    + "\n## Gradient\n- gradient descent\n## Loss\n- loss function\n## Weight\n- weight decay\n"
+}
+
+
+def test_a_term_appears_once_at_its_best_chunk(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
+    stored = read_index(tmp_path / "index")
+    chunk_terms_of = np.array([c.term for c in stored.chunks])
+    assert (chunk_terms_of == 0).sum() > 1  # the long term is split
+
+    encoder = FakeEncoder()
+    vectors = stored.ann.vectors()
+    for question in ("gradient loss", "bullet 3", "weight"):
+        q = encoder.encode_queries([question])[0]
+        corrected = vectors @ q - stored.manifest.encoder["hubness_beta"] * stored.dense.priors
+        best = [corrected[chunk_terms_of == t].max() for t in range(len(index.terms))]
+        np.testing.assert_allclose(index.dense_scores(question), best, atol=1e-5)
+        hits = index.search(question, k=10, mode="dense")
+        assert len(hits) == len({h.id for h in hits}) == 4
+        assert [h.rank for h in hits] == [1, 2, 3, 4]
+        assert [h.score for h in hits] == pytest.approx(sorted(best, reverse=True), abs=1e-5)
+    assert len(index.search("gradient loss", k=2, mode="dense")) == 2
+    assert len(index.search("gradient loss", k=1, mode="hybrid")) == 1
+
+
+def test_the_snippet_is_the_best_matching_line(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
+    hit = index.search("bullet 4", k=1, mode="tfidf")[0]
+    assert hit.term == "長い用語"
+    assert hit.snippet == "bullet 4 gradient loss weight " + "filler " * 7 + "filler"
+
+
+# -- modes --------------------------------------------------------------------------------------
+
+MODELS = {
+    "m.md": "## Model Zoo\n- model model model model model model.\n"
+    "## Animals\n- zebra lion tiger elephant giraffe model.\n"
+    "## Weights\n- model weights.\n## Parameters\n- model parameters.\n"
+}
+
+
+def test_modes_rank_differently_where_expected(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", MODELS, tmp_path)
+    rankings = {mode: [h.term for h in index.search("model zebra", k=4, mode=mode)] for mode in MODES}
+    # Dense (no idf) follows the many "model"s; TF-IDF the rare "zebra".
+    assert rankings["dense"][0] == "Model Zoo"
+    assert rankings["tfidf"][0] == "Animals"
+    # Hybrid is the fusion of both sides, ties broken by corpus order.
+    fused = fuse(index.dense_scores("model zebra"), index.lexical_scores("model zebra"))
+    expected = [index.terms[int(t)].name for t in np.lexsort((np.arange(len(fused)), -fused))]
+    assert rankings["hybrid"] == expected
+    assert rankings["dense"][2:] == rankings["tfidf"][2:] == ["Weights", "Parameters"]  # a tie: corpus order
+
+
+def test_tfidf_mode_returns_only_terms_that_match(index: Index) -> None:
+    assert [h.term for h in index.search("転移", k=5, mode="tfidf")] == ["転移学習"]
+    assert index.search("zzzz unknownword", k=5, mode="tfidf") == []
+    answer = index.query("zzzz unknownword", mode="tfidf")
+    assert (answer.hits, answer.confident, answer.mode) == ([], False, "tfidf")
+
+
+# -- hits ---------------------------------------------------------------------------------------
+
+
+def test_hit_fields(index: Index, glossary: Path) -> None:
+    answer = index.query("What is dropout?", k=3, mode="hybrid")
+    assert (answer.query, answer.cleaned, answer.mode) == ("What is dropout?", "dropout", "hybrid")
+    hit = answer.hits[0]
+    assert (hit.rank, hit.term, hit.names, hit.source, hit.line, hit.id) == (
+        1,
+        "ドロップアウト",
+        ("ドロップアウト", "Dropout"),
+        "dl.md",
+        8,
+        "dl.md::ドロップアウト",
+    )
+    assert hit.snippet == "学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。"
+    assert isinstance(hit.score, float) and 0 < hit.score <= 1
+    assert Path(hit.path) == (glossary / "dl.md").resolve()
+    assert hit.related == ()  # only asked for with related=True
+    assert [h.rank for h in answer.hits] == [1, 2, 3]
+    assert index.term(hit).body.startswith("- 学習時にユニット")
+    nested = index.search("連鎖律", k=1, mode="tfidf")[0]
+    assert (nested.source, nested.line, nested.id) == ("sub/more.md", 1, "sub/more.md::誤差逆伝播法")
+
+
+def test_hit_path_with_several_roots(tmp_path: Path) -> None:
+    roots = {"ml": tmp_path / "ml", "a": tmp_path / "a" / "docs", "b": tmp_path / "b" / "docs"}
+    for key, name in (("ml", "Dropout"), ("a", "Overfitting"), ("b", "Regularization")):
+        roots[key].mkdir(parents=True)
+        (roots[key] / "g.md").write_text(f"## {name}\n- {name.lower()} body\n", encoding="utf-8")
+    semsearch.build(list(roots.values()), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    index = semsearch.load(tmp_path / "index")
+    for key, name in (("ml", "Dropout"), ("a", "Overfitting"), ("b", "Regularization")):
+        hit = index.search(name, k=1)[0]
+        assert hit.term == name
+        assert Path(hit.path) == (roots[key] / "g.md").resolve(), name
+
+
+def test_hit_to_dict(index: Index) -> None:
+    hit = index.query("dropout", k=1, related=True).hits[0]
+    data = hit.to_dict()
+    assert set(data) == {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id"}
+    assert data["names"] == ["ドロップアウト", "Dropout"]
+    assert data["score"] == round(hit.score, 4)
+    assert data["related"] == list(hit.related) and len(hit.related) == 3
+    json.dumps(data)  # plain JSON types only
+
+
+# -- fallback -----------------------------------------------------------------------------------
+
+
+class UnloadableEncoder(FakeEncoder):
+    backend = "unloadable"
+
+
+def refuse(spec: dict[str, object]) -> FakeEncoder:
+    raise EncoderError("the model weights are missing")
+
+
+def test_an_encoder_that_cannot_load_falls_back_to_tfidf(
+    glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    semsearch.build(glossary, index_dir=tmp_path / "index", encoder=UnloadableEncoder())
+    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    index = semsearch.load(tmp_path / "index")
+    reference = index.query("過学習", k=3, mode="tfidf")
+    with caplog.at_level(logging.WARNING, logger="semsearch"):
+        for mode in ("hybrid", "dense"):
+            answer = index.query("過学習", k=3, mode=mode)
+            assert answer.mode == "tfidf"
+            assert answer.notices == (
+                "dense encoder unavailable (the model weights are missing); answering from TF-IDF",
+            )
+            assert answer.hits == reference.hits
+    assert answer.hits[0].term == "過学習"
+    assert "the model weights are missing" in caplog.text
+    assert reference.notices == ()  # asked for tfidf: nothing to announce
+
+
+def test_an_unknown_backend_in_the_manifest_falls_back_to_tfidf(index: Index, tmp_path: Path) -> None:
+    path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["encoder"]["backend"] = "gone"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    answer = semsearch.load(tmp_path / "index").query("dropout")
+    assert answer.mode == "tfidf"
+    assert answer.notices == (
+        "dense encoder unavailable (unknown encoder backend 'gone' in the index manifest); answering from TF-IDF",
+    )
+    assert answer.hits[0].term == "ドロップアウト"
+
+
+# -- confidence ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def calibrated(index: Index, monkeypatch: pytest.MonkeyPatch) -> Index:
+    monkeypatch.setitem(index.manifest.encoder, "confident_min", 0.5)
+    monkeypatch.setattr(search, "LEXICAL_SUPPORT", 0.05)
+    monkeypatch.setattr(search, "TFIDF_CONFIDENT_MIN", 0.10)
+    return index
+
+
+def as_array(values: list[float] | None) -> np.ndarray | None:
+    return None if values is None else np.array(values, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("top", "named", "dense", "lexical", "confident"),
+    [
+        (None, False, None, None, False),  # no hit at all
+        (0, True, [0.0], [0.0], True),  # the question names the term
+        (0, True, None, [0.0], True),
+        (0, False, [0.6], None, True),  # dense mode: above the calibrated minimum
+        (0, False, [0.5], None, True),
+        (0, False, [0.49], None, False),
+        (0, False, [0.1], [0.05], True),  # hybrid: lexical support vouches for a weak dense score
+        (0, False, [0.1], [0.049], False),
+        (0, False, [0.6], [0.0], True),
+        (0, False, None, [0.10], True),  # tfidf mode: its own, higher minimum
+        (0, False, None, [0.07], False),
+        (1, False, [0.9, 0.1], [0.9, 0.0], False),  # only the best hit counts
+    ],
+)
+def test_confidence_rules(
+    calibrated: Index,
+    top: int | None,
+    named: bool,
+    dense: list[float] | None,
+    lexical: list[float] | None,
+    confident: bool,
+) -> None:
+    assert calibrated._confident(top, named, as_array(dense), as_array(lexical)) is confident
+
+
+def test_an_uncalibrated_encoder_is_confident_on_the_dense_side(index: Index) -> None:
+    assert index.manifest.encoder["confident_min"] is None
+    assert index._confident(0, False, np.array([-0.5]), None) is True
+    assert index._confident(0, False, None, np.array([0.01])) is False  # tfidf still has its minimum
+
+
+def test_confidence_in_answers(calibrated: Index) -> None:
+    assert calibrated.query("ドロップアウト").confident is True  # named
+    assert calibrated.query("訓練データに適合しすぎる", mode="tfidf").confident is True
+    off_topic = calibrated.query("chicken curry recipe", mode="hybrid")
+    assert off_topic.hits and off_topic.confident is False
+    assert calibrated.query("chicken curry recipe", mode="tfidf").confident is False
+
+
+# -- related terms ------------------------------------------------------------------------------
+
+
+def b64(heading: str) -> str:
+    return base64.b64encode(heading.encode("utf-8")).decode("ascii")
+
+
+URL = "https://github.com/o/r/blob/main/output/dl.md#"
+RENDERED = {
+    "dl.md": f"""<!-- 記事URL:{URL} -->
+
+## 過学習 | Overfitting<a id="{b64("過学習 | Overfitting")}"></a>
+
+- 訓練データに適合しすぎる。<a href="{URL}{b64("正則化 | Regularization")}">正則化</a>で防ぐ。\
+<a href="{URL}{b64("過学習 | Overfitting")}">過学習</a>自身、<a href="https://arxiv.org/abs/1">論文</a>、\
+<a href="{URL}{b64("存在しない | Missing")}">存在しない語</a>。
+
+## 正則化 | Regularization<a id="{b64("正則化 | Regularization")}"></a>
+
+- 重みを小さく保つ。
+
+## ドロップアウト | Dropout
+
+- 訓練データに適合しすぎるのを防ぐ。
+
+## 汎化 | Generalization
+
+- 訓練データに適合しすぎない能力。
+"""
+}
+
+
+def test_related_lists_cross_references_first_then_neighbours(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", RENDERED, tmp_path)
+    assert [t.name for t in index.terms] == ["過学習", "正則化", "ドロップアウト", "汎化"]
+    # 正則化 shares no words with 過学習 but is linked from it; a self-link, an article and a link
+    # to a missing term name nothing. Then the nearest neighbours by vector, best first.
+    vectors = read_index(tmp_path / "index").ann.vectors()
+    by_cosine = [int(i) for i in np.argsort(-(vectors @ vectors[0]), kind="stable") if i not in (0, 1)]
+    neighbours = [index.terms[i].name for i in by_cosine]
+    assert index.related(0) == ("正則化", *neighbours)
+    assert index.related(0, n=1) == ("正則化",)
+    for position in range(len(index.terms)):
+        related = index.related(position)
+        assert index.terms[position].name not in related
+        assert len(related) == len(set(related)) == 3
+    hit = index.query("過学習", k=1, related=True).hits[0]
+    assert hit.related == index.related(0)
+
+
+def test_related_from_the_chunked_dense_side_never_lists_the_term_itself(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
+    # The long term's other chunks are its nearest neighbours; they must not come back as "related".
+    assert len(chunk_terms(index.terms, ChunkSettings(max_tokens=40))) > len(index.terms)
+    assert "長い用語" not in index.related(0)
+    assert sorted(index.related(0)) == ["Gradient", "Loss", "Weight"]
