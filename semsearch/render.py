@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Group, RenderableType
-from rich.markdown import Markdown
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -48,6 +48,23 @@ def _location(hit: Hit) -> Text:
     return Text(label, style="cyan")
 
 
+class Indented:
+    """Renderables indented as a block: long lines wrap under themselves, not under the rank,
+    and no line is padded with trailing spaces (plain output stays clean for pipes)."""
+
+    def __init__(self, renderables: Sequence[RenderableType], indent: int = 4) -> None:
+        self.renderables = renderables
+        self.indent = indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        inner = options.update(width=max(10, options.max_width - self.indent))
+        for renderable in self.renderables:
+            for line in console.render_lines(renderable, inner, pad=False):
+                yield Segment(" " * self.indent)
+                yield from line
+                yield Segment.line()
+
+
 def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
     """One hit: rank, names, score bar, source:line, snippet (or the whole entry), related terms."""
     head = Text.assemble(
@@ -57,14 +74,14 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
         score_bar(hit.score),
         f" {hit.score:.3f}",
     )
-    parts: list[RenderableType] = [head, Text("    ") + _location(hit)]
+    details: list[RenderableType] = [_location(hit)]
     if body is not None:
-        parts.append(Markdown(latex_as_code(safe_text(body))))
+        details.append(_markdown(body))
     elif hit.snippet:
-        parts.append(Text("    ") + highlighted(hit.snippet, query))
+        details.append(highlighted(hit.snippet, query))
     if hit.related:
-        parts.append(Text("    related: ", style="dim") + Text(safe_text(", ".join(hit.related)), style="dim"))
-    return Group(*parts)
+        details.append(Text("related: ", style="dim") + Text(safe_text(", ".join(hit.related)), style="dim"))
+    return Group(head, Indented(details))
 
 
 def answer_view(answer: Answer, bodies: Sequence[str] | None = None) -> RenderableType:
@@ -91,6 +108,12 @@ _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
 _INLINE_MATH = re.compile(r"(?<![\\$])\$([^$\n]+?)\$")
 
 
+def _markdown(body: str) -> RenderableType:
+    from rich.markdown import Markdown  # 0.1 s of imports: only for --full and `show`
+
+    return Markdown(latex_as_code(safe_text(body)))
+
+
 def latex_as_code(markdown: str) -> str:
     """LaTeX shown as code: `$$…$$` as a code block, `$…$` as inline code (terminals cannot typeset)."""
     markdown = _DISPLAY_MATH.sub(lambda m: "\n```latex\n" + m.group(1).strip() + "\n```\n", markdown)
@@ -105,7 +128,7 @@ def entry_view(term: Term, path: str = "") -> RenderableType:
     return Group(
         Text(safe_text(" | ".join(term.names)), style="bold"),
         location,
-        Markdown(latex_as_code(safe_text(term.body)) or "*(no body)*"),
+        _markdown(term.body or "*(no body)*"),
     )
 
 

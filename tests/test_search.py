@@ -251,7 +251,8 @@ def test_an_unknown_backend_in_the_manifest_falls_back_to_tfidf(index: Index, tm
     answer = semsearch.load(tmp_path / "index").query("dropout")
     assert answer.mode == "tfidf"
     assert answer.notices == (
-        "dense encoder unavailable (unknown encoder backend 'gone' in the index manifest); answering from TF-IDF",
+        "dense encoder unavailable (unknown encoder backend 'gone' in the index manifest; "
+        "rebuild with `semsearch build --force --model embedded`); answering from TF-IDF",
     )
     assert answer.hits[0].term == "ドロップアウト"
 

@@ -224,6 +224,7 @@ def test_a_cached_model_that_does_not_load_says_why(tmp_path: Path, monkeypatch:
     assert "the hub is unreachable (HF_HUB_OFFLINE is set)" in message
 
 
+@pytest.mark.slow
 def test_a_missing_or_broken_folder_is_named(tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers")
     with pytest.raises(EncoderError, match="no model folder at"):
