@@ -23,8 +23,7 @@ class ChunkSettings:
     """How terms are cut into chunks; recorded in the manifest (a change means re-chunking)."""
 
     max_tokens: int = 512
-    names_chunk: bool = False  # one extra vector per term from its names alone
-    version: int = 1
+    version: int = 2  # bumped when the cutting rules change: indexes are then rebuilt
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -34,15 +33,11 @@ class ChunkSettings:
 class Chunk:
     """A piece of a term that gets one vector."""
 
-    id: str  # stable: "<term id>#<part>", part 0 is the names-only chunk when there is one
+    id: str  # stable: "<term id>#<part>"
     term: int  # position of the term in the index's term list
     part: int
     text: str  # exactly the text the encoder embeds (before its passage prompt)
     sha256: str  # content hash of `text`: equal hash, reusable vector
-
-    @property
-    def is_names(self) -> bool:
-        return self.id.endswith("#names")
 
 
 # Rough tokens for XLM-R style sentencepiece: CJK ~1 token per character, Latin ~1 per 3.5 chars.
@@ -79,30 +74,46 @@ def _blocks(lines: Sequence[str], starts: re.Pattern[str]) -> list[list[str]]:
     return blocks
 
 
+def _units(block: list[str], budget: int, count: Callable[[str], int]) -> list[tuple[str, int]]:
+    """A top-level block as (text, tokens) units under `budget`: whole, else by nested bullet,
+    else by line, else an over-long line cut by characters."""
+    text = "\n".join(block)
+    tokens = count(text)
+    if tokens <= budget:
+        return [(text, tokens)]
+    units: list[tuple[str, int]] = []
+    for sub in _blocks(block, _ANY_BULLET):
+        sub_text = "\n".join(sub)
+        sub_tokens = count(sub_text) if len(sub) > 1 else None
+        if sub_tokens is not None and sub_tokens <= budget:
+            units.append((sub_text, sub_tokens))
+            continue
+        for line in sub:
+            line_tokens = count(line)
+            if line_tokens <= budget:
+                units.append((line, line_tokens))
+            else:
+                step = max(1, budget // 2)
+                units.extend((part, count(part)) for part in (line[i : i + step] for i in range(0, len(line), step)))
+    return units
+
+
 def _pieces(body: str, budget: int, count: Callable[[str], int]) -> list[str]:
-    """Split a body into pieces under `budget` tokens, preferring the largest structural units."""
+    """Split a body into pieces under `budget` tokens, preferring the largest structural units,
+    packed greedily. Token counts add up per unit (each count includes the model's special
+    tokens, so the sum over-estimates slightly): linear in the body, however long."""
     if count(body) <= budget:
         return [body] if body else []
-    lines = body.split("\n")
-    units: list[str] = []
-    for block in _blocks(lines, _TOP_BULLET):
-        text = "\n".join(block)
-        if count(text) <= budget:
-            units.append(text)
-            continue
-        for sub in _blocks(block, _ANY_BULLET):
-            for line in sub:
-                if count(line) <= budget:
-                    units.append(line)
-                else:  # a single over-long line: hard cut, by characters
-                    step = max(1, budget // 2)
-                    units.extend(line[i : i + step] for i in range(0, len(line), step))
+    units = [unit for block in _blocks(body.split("\n"), _TOP_BULLET) for unit in _units(block, budget, count)]
     pieces: list[str] = []
-    for unit in units:
-        if pieces and count(pieces[-1] + "\n" + unit) <= budget:
-            pieces[-1] += "\n" + unit
+    used = 0
+    for text, tokens in units:
+        if pieces and used + tokens <= budget:
+            pieces[-1] += "\n" + text
+            used += tokens
         else:
-            pieces.append(unit)
+            pieces.append(text)
+            used = tokens
     return pieces
 
 
@@ -126,13 +137,10 @@ def chunk_terms(
     chunks: list[Chunk] = []
     for position, (term, term_id) in enumerate(zip(terms, term_ids(terms), strict=True)):
         header = " | ".join(term.names)
-        texts: list[tuple[str, str]] = []
-        if settings.names_chunk:
-            texts.append(("names", header))
         budget = max(16, settings.max_tokens - count_tokens(header) - 2)
         pieces = _pieces(embed_text(term.body), budget, count_tokens) or [""]
-        texts.extend((str(i), f"{header}\n{piece}".rstrip()) for i, piece in enumerate(pieces))
-        for part, (label, text) in enumerate(texts):
+        for part, piece in enumerate(pieces):
+            text = f"{header}\n{piece}".rstrip()
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            chunks.append(Chunk(f"{term_id}#{label}", position, part, text, digest))
+            chunks.append(Chunk(f"{term_id}#{part}", position, part, text, digest))
     return chunks

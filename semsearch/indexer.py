@@ -106,6 +106,20 @@ def _recorded_encoder(index_dir: Path, previous: StoredIndex | None) -> Encoder 
         return None
 
 
+def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> ChunkSettings:
+    """The chunking settings a build uses: as given (or the defaults), within the encoder's window."""
+    base = settings or ChunkSettings()
+    return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+
+
+def _recorded_settings(chunking: dict[str, Any]) -> ChunkSettings | None:
+    """The settings an index was built with, under this version's rules (None: the defaults)."""
+    try:
+        return ChunkSettings(**{**chunking, "version": ChunkSettings().version})
+    except TypeError:
+        return None
+
+
 def _up_to_date(
     previous: StoredIndex, roots: Sequence[str | os.PathLike[str]], encoder: Encoder, settings: ChunkSettings
 ) -> bool:
@@ -196,8 +210,7 @@ def build(
         # Without an explicit encoder, an index keeps the encoder it was built with (even when
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
-        base = settings or ChunkSettings()
-        settings = ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+        settings = _settings_for(encoder, settings)
         if previous is not None and not force and _up_to_date(previous, roots, encoder, settings):
             remove_leftovers(index_path, previous.manifest)  # of builds killed after their commit
             index = Index(previous, encoder)
@@ -328,9 +341,13 @@ def open_index(
             encoder = load_encoder(stored.manifest.encoder)
         except EncoderError:
             return Index(stored)  # the query layer falls back to TF-IDF and says why
-        if encoder.spec() == stored.manifest.encoder:
+        same_chunking = stored.manifest.chunking.get("version") == ChunkSettings().version
+        if encoder.spec() == stored.manifest.encoder and same_chunking:
             return Index(stored, encoder)
-        if encoder.id != stored.manifest.encoder.get("id"):
+        if not same_chunking:  # this semsearch cuts chunks differently; unchanged chunks keep their vectors
+            reason = "it was chunked by another semsearch version"
+            build_options.setdefault("settings", _recorded_settings(stored.manifest.chunking))
+        elif encoder.id != stored.manifest.encoder.get("id"):
             reason = f"its encoder changed ({stored.manifest.encoder.get('id')} -> {encoder.id})"
         else:  # same vectors, other ranking settings (hubness, calibration): a rebuild reuses every vector
             reason = "its encoder settings changed"

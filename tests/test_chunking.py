@@ -72,14 +72,6 @@ def test_an_overlong_single_line_is_still_split() -> None:
     assert "".join(c.text.removeprefix("一行\n").replace("\n", "") for c in chunks) == line
 
 
-def test_names_chunk_setting_adds_a_names_only_vector_first() -> None:
-    chunks = chunk_terms(TERMS[1:2], ChunkSettings(names_chunk=True))
-    assert [(c.id, c.part, c.text, c.is_names) for c in chunks] == [
-        ("g.md::ドロップアウト#names", 0, "ドロップアウト | Dropout", True),
-        ("g.md::ドロップアウト#0", 1, "ドロップアウト | Dropout\n- ユニットを無効化する。", False),
-    ]
-
-
 def test_same_input_same_chunks() -> None:
     terms = [*TERMS, term(("長い用語",), LONG_BODY, line=10)]
     settings = ChunkSettings(max_tokens=128)

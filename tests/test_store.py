@@ -91,7 +91,7 @@ def test_manifest_contents(built: tuple[semsearch.Index, Path, Path]) -> None:
         "hubness_beta": 0.5,
         "confident_min": None,
     }
-    assert manifest.chunking == {"max_tokens": 512, "names_chunk": False, "version": 1}
+    assert manifest.chunking == {"max_tokens": 512, "version": 2}
     assert manifest.roots == (str(corpus.resolve()),)
     assert sorted(manifest.files) == ["part0.md", "part1.md"]
     for source, entry in manifest.files.items():
