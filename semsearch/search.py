@@ -19,6 +19,7 @@ import numpy as np
 from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder
 from .errors import EncoderError, QueryError
+from .modes import DEFAULT_MODE, MODES
 from .names import NameIndex
 from .store import Manifest, StoredIndex, read_index
 from .text import clean_query, lexical_features
@@ -27,8 +28,6 @@ __all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
 
 log = logging.getLogger(__name__)
 
-MODES = ("dense", "tfidf", "hybrid")
-DEFAULT_MODE = "hybrid"
 # Chunks fetched from FAISS per question when the index is too big to score every chunk.
 DENSE_CANDIDATES = 256
 EXACT_SCORING_MAX_CHUNKS = 50_000
