@@ -414,6 +414,7 @@ def compare(
                 "query": question,
                 "encoder": opened.encoder_id,
                 "modes": {m: [h.to_dict() for h in a.hits] for m, a in rankings.items()},
+                "mode_used": {m: a.mode for m, a in rankings.items()},  # differs after a fallback
             }
         )
         return

@@ -84,6 +84,6 @@ def resolve(
         return Locations(paths, Path(index), corpus_origin, "--index")
     if env.get(ENV_INDEX):
         return Locations(paths, Path(env[ENV_INDEX]), corpus_origin, f"${ENV_INDEX}")
-    if len(paths) == 1 and paths[0].resolve() == local_corpus.resolve():
+    if len(paths) == 1 and (cwd / paths[0]).resolve() == local_corpus.resolve():
         return Locations(paths, Path("index"), corpus_origin, "./index")
     return Locations(paths, cache_index_dir(paths, env), corpus_origin, "cache")

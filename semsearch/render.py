@@ -136,8 +136,8 @@ def compare_table(rankings: dict[str, Answer], k: int) -> Table:
     """Rank, term and score per mode, side by side."""
     table = Table(title=None, show_lines=False)
     table.add_column("#", justify="right")
-    for mode in rankings:
-        table.add_column(mode)
+    for mode, answer in rankings.items():
+        table.add_column(mode if answer.mode == mode else f"{mode}→{answer.mode}")  # after a fallback
         table.add_column("score", justify="right")
     for row in range(k):
         cells: list[RenderableType] = [str(row + 1)]

@@ -135,6 +135,10 @@ def test_ask_falls_back_to_tfidf_with_one_warning(
     assert result.stderr.splitlines() == [
         "warning: dense encoder unavailable (the model weights are missing); answering from TF-IDF"
     ]
+    compared = ok(runner.invoke(app, ["compare", "過学習", "--index", str(tmp_path / "index")]))
+    assert "dense→tfidf" in compared.stdout
+    data = json.loads(ok(runner.invoke(app, ["compare", "過学習", "--json", "--index", str(tmp_path / "index")])).stdout)
+    assert data["mode_used"] == {"dense": "tfidf", "tfidf": "tfidf", "hybrid": "tfidf"}
 
 
 def test_ask_off_topic_says_no_confident_match(
@@ -176,8 +180,9 @@ def test_compare_table(runner: CliRunner, where: list[str]) -> None:
 
 def test_compare_json(runner: CliRunner, where: list[str]) -> None:
     data = json.loads(ok(runner.invoke(app, ["compare", "勾配", "-k", "2", "--json", *where])).stdout)
-    assert set(data) == {"query", "encoder", "modes"}
+    assert set(data) == {"query", "encoder", "modes", "mode_used"}
     assert (data["query"], data["encoder"]) == ("勾配", "fake/hashed-features-64")
+    assert data["mode_used"] == {"dense": "dense", "tfidf": "tfidf", "hybrid": "hybrid"}
     assert list(data["modes"]) == ["dense", "tfidf", "hybrid"]
     for mode, hits in data["modes"].items():
         assert [set(h) for h in hits] == [HIT_KEYS, HIT_KEYS], mode
