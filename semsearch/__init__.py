@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from .errors import SemsearchError
 
 __version__ = "0.1.0"
-__all__ = ["build", "load", "Index", "Hit", "Answer", "BuildReport", "SemsearchError", "__version__"]
+__all__ = ["build", "load", "evaluate", "Index", "Hit", "Answer", "BuildReport", "SemsearchError", "__version__"]
 
 if TYPE_CHECKING:
+    from .evaluation import evaluate
     from .indexer import BuildReport, build
     from .search import Answer, Hit, Index, load
 
@@ -27,6 +28,7 @@ _LAZY = {
     "Index": "search",
     "Hit": "search",
     "Answer": "search",
+    "evaluate": "evaluation",
 }
 
 

@@ -209,11 +209,15 @@ class EmbeddedE5(Encoder):
         return int(self._model.token_count(text, True))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return normalize_rows(self._model.query(list(texts)))
+        if len(texts) <= self.BATCH:  # a question: one call on the one engine
+            return normalize_rows(self._model.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        return self._embed_all(texts)  # many (a build's pseudo-questions): in parallel
 
     def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        return self._embed_all(texts, progress)  # passages take the "query: " prefix too (symmetric)
+
+    def _embed_all(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed with the "query: " prefix on one single-threaded engine per core, batch by batch."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Length-sorted batches: similar lengths share a batch, so little work is spent on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .corpus import Term
-from .evaluate import Evaluation
+from .evaluation import Evaluation
 from .search import Answer, Hit
 from .text import match_spans, safe_text
 

@@ -14,6 +14,7 @@ def test_public_face() -> None:
     assert semsearch.__all__ == [
         "build",
         "load",
+        "evaluate",
         "Index",
         "Hit",
         "Answer",

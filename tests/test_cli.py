@@ -137,7 +137,9 @@ def test_ask_falls_back_to_tfidf_with_one_warning(
     ]
     compared = ok(runner.invoke(app, ["compare", "過学習", "--index", str(tmp_path / "index")]))
     assert "dense→tfidf" in compared.stdout
-    data = json.loads(ok(runner.invoke(app, ["compare", "過学習", "--json", "--index", str(tmp_path / "index")])).stdout)
+    data = json.loads(
+        ok(runner.invoke(app, ["compare", "過学習", "--json", "--index", str(tmp_path / "index")])).stdout
+    )
     assert data["mode_used"] == {"dense": "tfidf", "tfidf": "tfidf", "hybrid": "tfidf"}
 
 

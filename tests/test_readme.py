@@ -116,7 +116,7 @@ def _table_rows(section: str) -> dict[tuple[str, str], list[float]]:
 
 @pytest.mark.slow
 def test_readme_eval_table_for_the_bundled_glossary_holds(bundled_index) -> None:
-    from semsearch.evaluate import evaluate, read_queries
+    from semsearch.evaluation import evaluate, read_queries
 
     text = readme()
     section = text[text.index("Bundled glossary (27 terms)") : text.index("Larger glossary")]

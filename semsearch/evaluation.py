@@ -164,8 +164,12 @@ def _group(results: Sequence[QueryResult], key: str) -> dict[str, Metrics]:
     return {k: _average(v) for k, v in sorted(groups.items())}
 
 
-def evaluate(index: Index, queries: Sequence[LabelledQuery], modes: Sequence[str] = MODES) -> Evaluation:
-    """Run every query in every mode and average the metrics."""
+def evaluate(
+    index: Index, queries: Sequence[LabelledQuery] | str | os.PathLike[str], modes: Sequence[str] = MODES
+) -> Evaluation:
+    """Run every query (a list, or a query file's path) in every mode and average the metrics."""
+    if isinstance(queries, (str, os.PathLike)):
+        queries = read_queries(queries)
     for mode in modes:
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")

@@ -11,7 +11,7 @@ from conftest import FakeEncoder
 
 import semsearch
 from semsearch.errors import QueryError
-from semsearch.evaluate import LabelledQuery, evaluate, rank_metrics, read_queries
+from semsearch.evaluation import LabelledQuery, evaluate, rank_metrics, read_queries
 
 T, F = True, False
 
