@@ -74,6 +74,22 @@ def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
 
 
+@pytest.fixture
+def runner():
+    """typer's CliRunner (stdout and stderr kept apart)."""
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def fake_default_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `semsearch build` of a new index uses the fake encoder, not the embedded e5; no wait from
+    the environment."""
+    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
+    monkeypatch.delenv("SEMSEARCH_WAIT", raising=False)
+
+
 GLOSSARY = """\
 <!-- 記事URL:https://example.com/glossary.md# -->
 Intro text before the first heading is not a term.

@@ -36,11 +36,6 @@ def offline_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
 def where(glossary: Path, tmp_path: Path) -> list[str]:
     """--index and --corpus of an index built with the fake encoder."""
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())

@@ -34,16 +34,7 @@ from semsearch.errors import (
 ESC = "\x1b"
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def fake_default_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`semsearch build` of a new index uses the fake encoder, not the embedded e5."""
-    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
-    monkeypatch.delenv("SEMSEARCH_WAIT", raising=False)
+pytestmark = pytest.mark.usefixtures("fake_default_encoder")
 
 
 @pytest.fixture

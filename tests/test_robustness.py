@@ -29,15 +29,7 @@ FIX = "run `semsearch build --force` to rebuild it"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def fake_default_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
-    monkeypatch.delenv("SEMSEARCH_WAIT", raising=False)
+pytestmark = pytest.mark.usefixtures("fake_default_encoder")
 
 
 def build(corpus: Path, index: Path, **options) -> semsearch.Index:
