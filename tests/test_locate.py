@@ -74,7 +74,18 @@ def test_bundled_glossary_in_a_checkout_is_the_project_corpus() -> None:
 def test_the_wheel_ships_the_glossary(tmp_path: Path) -> None:
     """An installed semsearch works outside the checkout: the glossary is inside the package."""
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
