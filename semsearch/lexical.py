@@ -7,12 +7,12 @@ Stored as postings (feature -> documents) in one `.npz` without pickle, plus the
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -74,24 +74,25 @@ class LexicalIndex:
             np.add.at(out, self.docs[lo:hi], self.weights[lo:hi] * (v / norm))
         return out
 
-    def save(self, arrays_path: Path, vocab_path: Path) -> None:
-        with open(arrays_path, "wb") as f:
-            np.savez(
-                f,
-                idf=self.idf,
-                indptr=self.indptr,
-                docs=self.docs,
-                weights=self.weights,
-                n_docs=np.array([self.n_docs], dtype=np.int64),
-            )
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        """(the arrays as `.npz`, the vocabulary as JSON): what the index directory stores."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            idf=self.idf,
+            indptr=self.indptr,
+            docs=self.docs,
+            weights=self.weights,
+            n_docs=np.array([self.n_docs], dtype=np.int64),
+        )
         features = sorted(self.vocab, key=self.vocab.__getitem__)
-        vocab_path.write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
+        return buffer.getvalue(), json.dumps(features, ensure_ascii=False).encode("utf-8")
 
     @classmethod
-    def load(cls, arrays_path: Path, vocab_path: Path) -> LexicalIndex:
-        """Raises ValueError (or OSError) when the files are damaged or disagree."""
-        features = json.loads(vocab_path.read_text(encoding="utf-8"))
-        with np.load(arrays_path, allow_pickle=False) as data:
+    def from_bytes(cls, arrays: bytes, vocab: bytes) -> LexicalIndex:
+        """Raises ValueError when the data is damaged or its parts disagree."""
+        features = json.loads(vocab.decode("utf-8"))
+        with np.load(io.BytesIO(arrays), allow_pickle=False) as data:
             idf, indptr, docs, weights = (data[k] for k in ("idf", "indptr", "docs", "weights"))
             n_docs = int(data["n_docs"][0])
         if not isinstance(features, list) or len(features) != len(idf) or len(indptr) != len(idf) + 1:

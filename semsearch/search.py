@@ -118,6 +118,7 @@ class Index:
         self._stored = stored
         self._encoder = encoder
         self._encoder_error: EncoderError | None = None
+        self._last_question: tuple[str, np.ndarray] | None = None
         self._chunk_terms = np.array([c.term for c in stored.chunks], dtype=np.int64)
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
         # The row of each term's first chunk (its vector stands for the term among neighbours).
@@ -211,7 +212,10 @@ class Index:
     def dense_scores(self, query: str) -> np.ndarray:
         """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
         no chunk among the candidates."""
-        vector = self.encoder.encode_queries([query])
+        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once.
+        if self._last_question is None or self._last_question[0] != query:
+            self._last_question = (query, self.encoder.encode_queries([query]))
+        vector = self._last_question[1]
         ann = self._stored.ann
         k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
         scores, ids = ann.search(vector, k)

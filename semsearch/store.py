@@ -148,13 +148,10 @@ class Manifest:
         problem = f"missing {', '.join(map(repr, missing))}" if missing else _field_problem(data)
         if problem:
             raise IndexStoreError(f"{where} is damaged ({problem}); {FIX}")
-        try:
-            fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-            manifest = cls(**fields)
-            manifest = cls(**{**fields, "roots": tuple(manifest.roots), "skipped": tuple(manifest.skipped)})
-        except TypeError as error:
-            raise IndexStoreError(f"{where} is missing fields ({error}); {FIX}") from error
-        return manifest
+        fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        fields["roots"] = tuple(fields["roots"])
+        fields["skipped"] = tuple(fields.get("skipped", ()))
+        return cls(**fields)
 
 
 @dataclass
@@ -271,11 +268,8 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         ]
         chunks = [ChunkRecord(r["id"], r["term"], r["part"], r["sha256"]) for r in chunk_rows]
         ann = AnnIndex.from_bytes(_read_data_file(index_dir, manifest, "vectors"), manifest.ann.get("kind", "flat"))
-        lexical_dir = _inside(index_dir, manifest.data)
-        _read_data_file(index_dir, manifest, "lexical")  # size and checksum
-        _read_data_file(index_dir, manifest, "vocab")
-        lexical = LexicalIndex.load(
-            lexical_dir / manifest.data_files["lexical"]["path"], lexical_dir / manifest.data_files["vocab"]["path"]
+        lexical = LexicalIndex.from_bytes(
+            _read_data_file(index_dir, manifest, "lexical"), _read_data_file(index_dir, manifest, "vocab")
         )
         dense = DenseExtras.from_bytes(_read_data_file(index_dir, manifest, "dense"))
         disagree = (
@@ -431,9 +425,9 @@ def write_index(
             "vectors": _write_file(tmp / "vectors.faiss", ann.to_bytes()),
             "dense": _write_file(tmp / "dense.npz", dense.to_bytes()),
         }
-        lexical.save(tmp / "lexical.npz", tmp / "lexical-vocab.json")
-        for role, file_name in (("lexical", "lexical.npz"), ("vocab", "lexical-vocab.json")):
-            files[role] = _write_file(tmp / file_name, (tmp / file_name).read_bytes())
+        arrays, vocab = lexical.to_bytes()
+        files["lexical"] = _write_file(tmp / "lexical.npz", arrays)
+        files["vocab"] = _write_file(tmp / "lexical-vocab.json", vocab)
         _fsync_dir(tmp)
         os.rename(tmp, index_dir / name)
     except BaseException:

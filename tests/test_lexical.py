@@ -80,14 +80,15 @@ def test_save_load_round_trip_without_pickle(tmp_path: Path, glossary: Path) -> 
     terms = read_corpus([glossary]).terms
     lexical = LexicalIndex.build([term_document(t.names, t.body) for t in terms])
     arrays, vocab = tmp_path / "lexical.npz", tmp_path / "lexical-vocab.json"
-    lexical.save(arrays, vocab)
+    for path, data in zip((arrays, vocab), lexical.to_bytes(), strict=True):
+        path.write_bytes(data)
 
     with np.load(arrays, allow_pickle=False) as data:  # would raise on any object array
         assert sorted(data.files) == ["docs", "idf", "indptr", "n_docs", "weights"]
         assert all(data[name].dtype != object for name in data.files)
     assert json.loads(vocab.read_text(encoding="utf-8")) == sorted(lexical.vocab, key=lexical.vocab.__getitem__)
 
-    loaded = LexicalIndex.load(arrays, vocab)
+    loaded = LexicalIndex.from_bytes(arrays.read_bytes(), vocab.read_bytes())
     assert loaded.vocab == lexical.vocab and loaded.n_docs == lexical.n_docs == len(terms)
     for question in ("勾配消失とは", "dropout", "過学習を防ぐには", "backpropagation"):
         np.testing.assert_array_equal(loaded.scores(question), lexical.scores(question))

@@ -370,3 +370,14 @@ def test_related_from_the_chunked_dense_side_never_lists_the_term_itself(tmp_pat
     assert len(chunk_terms(index.terms, ChunkSettings(max_tokens=40))) > len(index.terms)
     assert "長い用語" not in index.related(0)
     assert sorted(index.related(0)) == ["Gradient", "Loss", "Weight"]
+
+
+def test_the_same_question_in_several_modes_is_embedded_once(index: Index) -> None:
+    encoder = index.encoder
+    assert isinstance(encoder, FakeEncoder)
+    before = encoder.queries_embedded
+    for mode in ("dense", "hybrid", "dense"):
+        index.query("過学習を防ぐには", mode=mode)
+    assert encoder.queries_embedded == before + 1
+    index.query("ドロップアウト", mode="dense")
+    assert encoder.queries_embedded == before + 2
