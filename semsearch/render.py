@@ -217,6 +217,7 @@ def info_table(data: dict[str, object]) -> Table:
         ("corpus", ", ".join(map(str, corpus))),
         ("encoder", str(encoder.get("id", ""))),
         ("prompts", f"query {encoder.get('query_prompt', '')!r}, passage {encoder.get('passage_prompt', '')!r}"),
+        *([("engine", str(data["engine"]))] if data.get("engine") else []),
         ("counts", ", ".join(f"{v} {k}" for k, v in counts.items())),
         ("vectors", f"{data['ann']}"),
         ("built", f"{data['built_at']} in {data['build_seconds']} s"),

@@ -22,6 +22,18 @@ TECH_GLOSSARY = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", SHARED / "corpora
 TECH_GLOSSARY_RENDERED = TECH_GLOSSARY.parent / "tech-glossary-rendered"
 
 
+def fast_engine_buildable() -> bool:
+    """Whether installing semsearch here compiles semsearch/_e5fast.so (hatch_build.py says)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        from hatch_build import unavailable
+    finally:
+        sys.path.remove(str(ROOT))
+    return unavailable() is None
+
+
 class FakeEncoder(Encoder):
     """Bag of lexical features hashed into 64 dimensions: texts sharing words or Japanese bigrams
     are similar, everything is exact and instant. Counts every passage it embeds."""

@@ -370,6 +370,7 @@ def test_info_json_and_staleness(runner: CliRunner, where: list[str], glossary: 
     assert data["index"] == str(Path(where[1]).resolve())
     assert data["corpus"] == [str(glossary.resolve())]
     assert data["encoder"]["id"] == "fake/hashed-features-64"
+    assert data["engine"] is None  # a C engine is named only for the embedded encoder
     assert (data["encoder"]["query_prompt"], data["encoder"]["passage_prompt"]) == ("", "")
     assert data["counts"] == {"chunks": 6, "files": 2, "skipped": 0, "terms": 6}
     assert data["format_version"] == 1 and data["built_at"]

