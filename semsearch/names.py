@@ -1,9 +1,11 @@
-"""Finding terms by name: exact (after normalisation) and forgiving one typo.
+"""Finding terms by name: exact (after normalisation), forgiving one typo, and by sound.
 
 The name tier of the query layer: a question that *is* a term's name or alias puts that term
 first. Names compare by `text.name_key` (NFKC, case, width, katakana/hiragana, separators). A short
 question that misses every name by about one character ("ハイパパラメータ", "backpropogation")
-matches the single name whose character bigrams it shares most (Dice >= FUZZY_MIN_DICE).
+matches the single name whose character bigrams it shares most (Dice >= FUZZY_MIN_DICE). A katakana
+question that sounds like an English name ("ディープラーニング" → "Deep Learning") matches it by
+consonant skeleton (kana.py; Dice >= SOUND_MIN_DICE).
 """
 
 from __future__ import annotations
@@ -12,18 +14,26 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from .corpus import Term
+from .kana import is_katakana_word, kana_key, latin_key
 from .text import name_key
 
-__all__ = ["NameIndex", "FUZZY_MIN_DICE", "FUZZY_MAX_CHARS"]
+__all__ = ["NameIndex", "FUZZY_MIN_DICE", "FUZZY_MAX_CHARS", "SOUND_MIN_DICE"]
 
 #: One wrong character in a 6-character name gives Dice 0.8 on character bigrams.
 FUZZY_MIN_DICE = 0.8
 #: Only name-like questions are matched fuzzily; longer ones are sentences, not misspelt names.
 FUZZY_MAX_CHARS = 20
+#: Katakana against English skeletons: on the dev halves every katakana rendering of an English name
+#: matched its skeleton exactly (1.0), and the nearest other name stayed below 0.75.
+SOUND_MIN_DICE = 0.8
 
 
 def _bigrams(key: str) -> set[str]:
     return {key[i : i + 2] for i in range(len(key) - 1)} or {key}
+
+
+def _dice(a: set[str], b: set[str]) -> float:
+    return 2 * len(a & b) / (len(a) + len(b))
 
 
 class NameIndex:
@@ -39,6 +49,13 @@ class NameIndex:
         for key, grams in self._grams.items():
             for gram in grams:
                 self._postings[gram].append(key)
+        # English names (three or more Latin letters) by the sound of their katakana rendering.
+        self._sounds: dict[str, set[int]] = defaultdict(set)
+        for position, term in enumerate(terms):
+            for name in term.names:
+                if sum("a" <= c <= "z" for c in name.lower()) >= 3 and (key := latin_key(name)):
+                    self._sounds[key].add(position)
+        self._sound_grams = {key: _bigrams(f"^{key}$") for key in self._sounds}  # ^ $: ends count
 
     def exact(self, name: str) -> list[int]:
         """Positions of the terms with this name (in corpus order)."""
@@ -61,6 +78,18 @@ class NameIndex:
             return []  # two names equally close: no tier, let the scores decide
         return list(self._exact[scored[0][1]])
 
+    def sounds_like(self, query: str) -> list[int]:
+        """The terms of the one English name a katakana question sounds like, else []."""
+        if not is_katakana_word(query) or len(key := kana_key(query)) < 3:
+            return []
+        grams = _bigrams(f"^{key}$")
+        scored = sorted(((_dice(grams, other), name) for name, other in self._sound_grams.items()), reverse=True)
+        if not scored or scored[0][0] < SOUND_MIN_DICE:
+            return []
+        if len(scored) > 1 and scored[1][0] == scored[0][0]:
+            return []  # two skeletons equally close: no tier
+        return sorted(self._sounds[scored[0][1]])
+
     def tier(self, query: str) -> list[int]:
-        """The terms a question names: exactly, else by one typo."""
-        return self.exact(query) or self.fuzzy(query)
+        """The terms a question names: exactly, else by one typo, else by sound."""
+        return self.exact(query) or self.fuzzy(query) or self.sounds_like(query)

@@ -82,3 +82,52 @@ def test_sentences_and_distant_words_are_not_fuzzy_matches() -> None:
     assert TERMS.fuzzy("dropuot") == []  # two wrong characters in seven: too far
     assert TERMS.fuzzy("RNN") == []
     assert TERMS.fuzzy("") == [] and TERMS.fuzzy("   ") == []
+
+
+# -- by sound: katakana questions against English names ------------------------------------------
+
+SOUNDS = index(
+    ("深層学習", "Deep Learning"),  # 0
+    ("転移学習", "Transfer Learning"),  # 1
+    ("SentencePiece",),  # 2
+    ("プーリング", "Pooling"),  # 3
+    ("枝刈り", "Pruning"),  # 4: "pruning" and "pooling" sound alike once vowels are gone
+    ("Deep Learning",),  # 5: the same name in another entry
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("ディープラーニング", [0, 5]),
+        ("ディープ・ラーニング", [0, 5]),
+        ("センテンスピース", [2]),
+        ("トランスファーラーニング", [1]),
+    ],
+)
+def test_a_katakana_word_finds_the_english_name_it_sounds_like(query: str, expected: list[int]) -> None:
+    assert SOUNDS.sounds_like(query) == expected
+    assert SOUNDS.tier(query) == expected
+
+
+def test_sound_alike_names_are_all_named() -> None:
+    """ "プルーニング" sounds like both Pruning and Pooling here: both are named, the scores decide."""
+    assert SOUNDS.sounds_like("プルーニング") == [3, 4]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ディープラーニングとは何か",  # a sentence, not a loanword
+        "ふかいがくしゅう",  # hiragana: a Japanese word
+        "クベルネテス",  # a loanword of a term the glossary does not have
+        "deep learning",  # not katakana (the exact tier's business)
+    ],
+)
+def test_other_questions_are_not_matched_by_sound(query: str) -> None:
+    assert SOUNDS.sounds_like(query) == []
+
+
+def test_exact_and_typo_tiers_come_before_sound() -> None:
+    names = index(("ディープラーニング",), ("Deep Learning",))  # 0 is the katakana name itself
+    assert names.tier("ディープラーニング") == [0]

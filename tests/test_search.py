@@ -381,3 +381,14 @@ def test_the_same_question_in_several_modes_is_embedded_once(index: Index) -> No
     assert encoder.queries_embedded == before + 1
     index.query("ドロップアウト", mode="dense")
     assert encoder.queries_embedded == before + 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_katakana_rendering_of_an_english_name_comes_first(tmp_path: Path, mode: str) -> None:
+    index = build(
+        tmp_path / "g",
+        {"a.md": "## 深層学習 | Deep Learning\n- 多層のネット。\n## 転移学習 | Transfer Learning\n- 別タスク。\n"},
+        tmp_path,
+    )
+    assert index.search("ディープラーニングとは", k=1, mode=mode)[0].term == "深層学習"
+    assert index.search("トランスファーラーニング", k=1, mode=mode)[0].term == "転移学習"
