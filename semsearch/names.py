@@ -37,7 +37,7 @@ def _dice(a: set[str], b: set[str]) -> float:
 
 
 class NameIndex:
-    """Every name of every term, for exact and fuzzy lookup."""
+    """Every name of every term, for exact, fuzzy and sound-alike lookup."""
 
     def __init__(self, terms: Sequence[Term]) -> None:
         self._exact: dict[str, list[int]] = defaultdict(list)
