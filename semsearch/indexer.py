@@ -329,7 +329,9 @@ def open_index(
             raise
         if index_path.is_dir():
             prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
-        notice(f"no index at {index_path} yet; building it from {', '.join(map(str, _roots(source)))}")
+        roots = _roots(source)
+        if all(Path(root).is_dir() for root in roots):  # else build's one-line error is all there is to say
+            notice(f"no index at {index_path} yet; building it from {', '.join(map(str, roots))}")
         return build(source, index_path, **build_options)
     roots = _roots(corpus) if corpus is not None else list(stored.manifest.roots)
     if corpus is None and not all(Path(r).exists() for r in roots):

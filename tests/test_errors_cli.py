@@ -89,6 +89,13 @@ def test_library_error_is_one_line_on_stderr_with_its_exit_code(runner: CliRunne
     assert "Traceback" not in result.stderr
 
 
+def test_ask_on_a_missing_corpus_says_only_that(runner: CliRunner, tmp_path: Path) -> None:
+    """No "building it from ..." notice for a folder that is not there: just the error."""
+    result = runner.invoke(app, ["ask", "x", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i")])
+    assert result.exit_code == 3
+    assert result.stderr == f"error: corpus folder not found: {tmp_path / 'missing'}\n"
+
+
 def test_long_messages_are_not_wrapped(runner: CliRunner, tmp_path: Path) -> None:
     deep = tmp_path / ("a-rather-long-folder-name-" * 6) / "missing"
     result = runner.invoke(app, ["build", str(deep), "--index", str(tmp_path / "index")])
