@@ -86,6 +86,9 @@ _LATIN_RULES = [
     ("tu", "C"),  # feature, mixture, tutorial: チャー, チュー
     ("x", "ks"),
 ]
+_RULES_BY_LETTER: dict[str, list[tuple[str, str]]] = {}
+for _spelling, _symbols in _LATIN_RULES:
+    _RULES_BY_LETTER.setdefault(_spelling[0], []).append((_spelling, _symbols))
 _VOWELS = set("aeiouy")
 
 
@@ -103,7 +106,7 @@ def _word_key(s: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(s):
-        for spelling, symbols in _LATIN_RULES:
+        for spelling, symbols in _RULES_BY_LETTER.get(s[i], ()):
             if s.startswith(spelling, i):
                 out.append(symbols)
                 i += len(spelling)

@@ -49,13 +49,9 @@ class NameIndex:
         for key, grams in self._grams.items():
             for gram in grams:
                 self._postings[gram].append(key)
-        # English names (three or more Latin letters) by the sound of their katakana rendering.
-        self._sounds: dict[str, set[int]] = defaultdict(set)
-        for position, term in enumerate(terms):
-            for name in term.names:
-                if sum("a" <= c <= "z" for c in name.lower()) >= 3 and (key := latin_key(name)):
-                    self._sounds[key].add(position)
-        self._sound_grams = {key: _bigrams(f"^{key}$") for key in self._sounds}  # ^ $: ends count
+        self._terms = terms
+        self._sounds: dict[str, set[int]] | None = None  # built by the first katakana question
+        self._sound_grams: dict[str, set[str]] = {}
 
     def exact(self, name: str) -> list[int]:
         """Positions of the terms with this name (in corpus order)."""
@@ -82,13 +78,26 @@ class NameIndex:
         """The terms of the one English name a katakana question sounds like, else []."""
         if not is_katakana_word(query) or len(key := kana_key(query)) < 3:
             return []
+        sounds = self._sound_index()
         grams = _bigrams(f"^{key}$")
         scored = sorted(((_dice(grams, other), name) for name, other in self._sound_grams.items()), reverse=True)
         if not scored or scored[0][0] < SOUND_MIN_DICE:
             return []
         if len(scored) > 1 and scored[1][0] == scored[0][0]:
             return []  # two skeletons equally close: no tier
-        return sorted(self._sounds[scored[0][1]])
+        return sorted(sounds[scored[0][1]])
+
+    def _sound_index(self) -> dict[str, set[int]]:
+        """English names (three or more Latin letters) by the skeleton of their katakana rendering."""
+        if self._sounds is None:
+            sounds: dict[str, set[int]] = defaultdict(set)
+            for position, term in enumerate(self._terms):
+                for name in term.names:
+                    if sum("a" <= c <= "z" for c in name.lower()) >= 3 and (key := latin_key(name)):
+                        sounds[key].add(position)
+            self._sound_grams = {key: _bigrams(f"^{key}$") for key in sounds}  # ^ $: the ends count
+            self._sounds = sounds
+        return self._sounds
 
     def tier(self, query: str) -> list[int]:
         """The terms a question names: exactly, else by one typo, else by sound."""
