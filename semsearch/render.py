@@ -73,6 +73,8 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
         "  ",
         score_bar(hit.score),
         f" {hit.score:.3f}",
+        # Why a lower score can rank first: the question names this term (the name tier).
+        ("  name match", "dim") if hit.named else "",
     )
     details: list[RenderableType] = [_location(hit)]
     if body is not None:

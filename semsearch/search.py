@@ -58,6 +58,7 @@ class Hit:
     path: str = ""  # absolute path of the source file, when known
     related: tuple[str, ...] = ()
     id: str = ""  # the term's id in the index ("<source>::<first name>")
+    named: bool = False  # first because the question names it (the name tier), whatever its score
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -70,6 +71,7 @@ class Hit:
             "snippet": self.snippet,
             "related": list(self.related),
             "id": self.id,
+            "named": self.named,
         }
 
 
@@ -306,7 +308,10 @@ class Index:
         scores, dense, lexical = self._signals(text, used)
         named = self._names.tier(text)
         order = self._rank(scores, named)[:k]
-        hits = [self._hit(rank, int(t), float(scores[t]), text, related) for rank, t in enumerate(order, start=1)]
+        hits = [
+            self._hit(rank, int(t), float(scores[t]), text, related, named=t in named)
+            for rank, t in enumerate(order, start=1)
+        ]
         top = order[0] if order else None
         confident = self._confident(top, top in named, dense, lexical)
         return Answer(question, text, used, hits, confident, tuple(notices))
@@ -335,7 +340,7 @@ class Index:
                 return str(candidate)
         return ""
 
-    def _hit(self, rank: int, position: int, score: float, query: str, related: bool) -> Hit:
+    def _hit(self, rank: int, position: int, score: float, query: str, related: bool, named: bool = False) -> Hit:
         term = self.terms[position]
         score = score if np.isfinite(score) else 0.0
         return Hit(
@@ -349,6 +354,7 @@ class Index:
             self.source_path(term),
             self.related(position) if related else (),
             self._stored.term_ids[position],
+            named,
         )
 
 

@@ -22,7 +22,7 @@ from semsearch.cli import app
 from semsearch.errors import EncoderError
 
 ESC = "\x1b"
-HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id"}
+HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named"}
 ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
 COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell"]
 
@@ -67,6 +67,13 @@ def test_ask_plain_output(runner: CliRunner, where: list[str], glossary: Path) -
     assert sum(1 for line in lines if re.match(r" \d  ", line)) == 2
 
 
+def test_a_card_says_when_the_question_names_the_term(runner: CliRunner, where: list[str]) -> None:
+    """The name tier can put a lower score first: the card says why."""
+    lines = ok(runner.invoke(app, ["ask", "dropout", "-k", "2", *where])).stdout.splitlines()
+    assert re.fullmatch(r" 1  ドロップアウト \| Dropout  [█░]{10} \d\.\d{3}  name match", lines[0])
+    assert not [line for line in lines[1:] if "name match" in line]
+
+
 def test_ask_json_schema(runner: CliRunner, where: list[str]) -> None:
     result = ok(runner.invoke(app, ["ask", "What is dropout?", "--json", "-k", "3", *where]))
     assert result.stderr == ""
@@ -93,6 +100,7 @@ def test_ask_json_schema(runner: CliRunner, where: list[str]) -> None:
         "line": 8,
         "snippet": "学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
         "id": "dl.md::ドロップアウト",
+        "named": True,  # "What is dropout?" names it
     }
 
 

@@ -205,8 +205,9 @@ def test_hit_path_with_several_roots(tmp_path: Path) -> None:
 def test_hit_to_dict(index: Index) -> None:
     hit = index.query("dropout", k=1, related=True).hits[0]
     data = hit.to_dict()
-    assert set(data) == {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id"}
+    assert set(data) == {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named"}
     assert data["names"] == ["ドロップアウト", "Dropout"]
+    assert data["named"] is True  # "dropout" is its English name
     assert data["score"] == round(hit.score, 4)
     assert data["related"] == list(hit.related) and len(hit.related) == 3
     json.dumps(data)  # plain JSON types only
