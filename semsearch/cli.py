@@ -435,6 +435,9 @@ def eval_command(
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     mode: Annotated[list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all).")] = None,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="Also list the questions whose gold entry is not first.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Recall@1, Recall@5, MRR@10, nDCG@10 per mode over a labelled query file."""
@@ -445,12 +448,15 @@ def eval_command(
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes)
     if as_json:
-        _emit_json(result.to_dict())
+        _emit_json(result.to_dict(misses=misses))
         return
-    from .render import eval_tables
+    from .render import eval_tables, misses_table
 
     for table in eval_tables(result, title=str(queries)):
         out.print(table)
+    if misses:
+        for mode_result in result.modes.values():
+            out.print(misses_table(mode_result))
 
 
 @app.command()

@@ -68,6 +68,23 @@ class QueryResult:
     top_score: float
     confident: bool
 
+    @property
+    def gold_rank(self) -> int | None:
+        """1-based rank of the first relevant hit within the top DEPTH, else None."""
+        return next((i + 1 for i, r in enumerate(self.relevant) if r), None)
+
+    def miss(self) -> dict[str, Any]:
+        """What `semsearch eval --misses` shows for an on-topic question not answered first."""
+        q = self.query
+        return {
+            "id": q.id,
+            "q": q.q,
+            "gold": list(q.gold),
+            "kind": q.kind,
+            "rank": self.gold_rank,
+            "got": list(self.ranked[:3]),
+        }
+
 
 @dataclass(frozen=True)
 class ModeResult:
@@ -79,12 +96,17 @@ class ModeResult:
     offtopic_rejected: tuple[int, int]  # (off-topic queries answered "not confident", off-topic queries)
     ontopic_confident: tuple[int, int]  # (on-topic queries answered confidently, on-topic queries)
 
+    @property
+    def misses(self) -> list[QueryResult]:
+        """On-topic questions whose gold entry is not first, in file order."""
+        return [r for r in self.results if not r.query.offtopic and r.gold_rank != 1]
+
 
 @dataclass(frozen=True)
 class Evaluation:
     modes: dict[str, ModeResult] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, misses: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"modes": {}}
         for mode, result in self.modes.items():
             entry: dict[str, Any] = result.overall.to_dict()
@@ -92,6 +114,8 @@ class Evaluation:
             entry["by_kind"] = {k: v.to_dict() for k, v in result.by_kind.items()}
             entry["offtopic_rejected"] = list(result.offtopic_rejected)
             entry["ontopic_confident"] = list(result.ontopic_confident)
+            if misses:
+                entry["misses"] = [r.miss() for r in result.misses]
             out["modes"][mode] = entry
         return out
 

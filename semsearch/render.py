@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .corpus import Term
-from .evaluation import Evaluation
+from .evaluation import Evaluation, ModeResult
 from .search import Answer, Hit
 from .text import match_spans, safe_text
 
@@ -182,6 +182,24 @@ def eval_tables(evaluation: Evaluation, title: str = "") -> list[Table]:
             )
         tables.append(detail)
     return tables
+
+
+def misses_table(result: ModeResult) -> Table:
+    """`semsearch eval --misses`: each on-topic question whose gold entry is not first."""
+    table = Table(title=f"{result.mode}: {len(result.misses)} not first")
+    for column in ("id", "kind", "question", "gold", "rank", "first hits"):
+        table.add_column(column, justify="right" if column == "rank" else "left")
+    for r in result.misses:
+        miss = r.miss()
+        table.add_row(
+            safe_text(miss["id"]),
+            safe_text(miss["kind"]),
+            Text(safe_text(miss["q"])),
+            Text(safe_text(", ".join(miss["gold"]))),
+            str(miss["rank"] or "-"),
+            Text(safe_text(", ".join(miss["got"]))),
+        )
+    return table
 
 
 def terms_table(rows: Sequence[dict[str, object]]) -> Table:

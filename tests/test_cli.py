@@ -239,6 +239,19 @@ def test_eval_tables_and_mode_selection(runner: CliRunner, where: list[str], que
     assert "off-topic answered 'no confident match': 1/1" in result.stdout
 
 
+def test_eval_misses_lists_the_questions_not_answered_first(runner: CliRunner, where: list[str], queries: Path) -> None:
+    args = ["eval", str(queries), "--mode", "tfidf", "--misses", *where]
+    data = json.loads(ok(runner.invoke(app, [*args, "--json"])).stdout)
+    (miss,) = data["modes"]["tfidf"]["misses"]  # "勾配": 学習率 second; the off-topic question is no miss
+    assert miss == {"id": "2", "q": "勾配", "gold": ["学習率"], "kind": "para", "rank": 2, "got": miss["got"]}
+    assert miss["got"][1] == "学習率" and len(miss["got"]) <= 3
+    text = ok(runner.invoke(app, args)).stdout
+    assert "tfidf: 1 not first" in text
+    assert re.search(r"│ 2\s+│ para\s+│ 勾配\s+│ 学習率\s+│\s+2 │", text)
+    plain = json.loads(ok(runner.invoke(app, ["eval", str(queries), "--json", *where])).stdout)
+    assert "misses" not in plain["modes"]["tfidf"]  # only when asked
+
+
 @pytest.mark.parametrize("command", [["ask", "dropout"], ["eval", "QUERIES"], ["shell"]], ids=["ask", "eval", "shell"])
 def test_mode_is_validated_before_any_index_is_built(
     runner: CliRunner, glossary: Path, tmp_path: Path, queries: Path, command: list[str]
