@@ -25,7 +25,7 @@ from .corpus import Corpus, read_corpus
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
 from .errors import EncoderError, IndexStoreError, IndexVersionError
 from .hubness import chunk_priors, pseudo_queries
-from .lexical import LexicalIndex, term_document
+from .lexical import LexicalIndex, lexical_spec, term_document
 from .search import Index
 from .store import (
     FIX,
@@ -128,6 +128,7 @@ def _up_to_date(
         manifest.format_version == FORMAT_VERSION
         and manifest.encoder == encoder.spec()
         and manifest.chunking == settings.to_dict()
+        and manifest.lexical == lexical_spec()
         and stale_reason(manifest, roots) is None
     )
 
@@ -240,6 +241,7 @@ def build(
             manifest_fields={
                 "encoder": encoder.spec(),
                 "chunking": settings.to_dict(),
+                "lexical": lexical_spec(),
                 "roots": corpus_data.roots,
                 "files": file_fingerprints(corpus_data),
                 "counts": {
@@ -344,15 +346,18 @@ def open_index(
         except EncoderError:
             return Index(stored)  # the query layer falls back to TF-IDF and says why
         same_chunking = stored.manifest.chunking.get("version") == ChunkSettings().version
-        if encoder.spec() == stored.manifest.encoder and same_chunking:
+        same_lexical = stored.manifest.lexical == lexical_spec()
+        if encoder.spec() == stored.manifest.encoder and same_chunking and same_lexical:
             return Index(stored, encoder)
         if not same_chunking:  # this semsearch cuts chunks differently; unchanged chunks keep their vectors
             reason = "it was chunked by another semsearch version"
             build_options.setdefault("settings", _recorded_settings(stored.manifest.chunking))
         elif encoder.id != stored.manifest.encoder.get("id"):
             reason = f"its encoder changed ({stored.manifest.encoder.get('id')} -> {encoder.id})"
-        else:  # same vectors, other ranking settings (hubness, calibration): a rebuild reuses every vector
+        elif encoder.spec() != stored.manifest.encoder:  # same vectors, other ranking settings: all reused
             reason = "its encoder settings changed"
+        else:  # every vector is reused
+            reason = "its TF-IDF side was built by another semsearch version"
         build_options.setdefault("encoder", encoder)
     notice(f"index at {index_path} is stale: {reason}; rebuilding")
     return build(roots, index_path, **build_options)

@@ -18,7 +18,17 @@ import numpy as np
 
 from .text import lexical_features
 
-__all__ = ["LexicalIndex", "term_document"]
+__all__ = ["FEATURES_VERSION", "LexicalIndex", "lexical_spec", "term_document"]
+
+#: Bumped when `text.lexical_features` or the weighting changes: the manifest records it, and an index
+#: built under another version has its TF-IDF side rebuilt (its vectors are reused).
+#: 2: small kana fold to full size (シヨン = ション).
+FEATURES_VERSION = 2
+
+
+def lexical_spec() -> dict[str, int]:
+    """What the manifest records of how the TF-IDF side was built."""
+    return {"features": FEATURES_VERSION}
 
 
 def _weights(counts: Counter[str]) -> dict[str, float]:

@@ -72,6 +72,7 @@ READ_ATTEMPTS = 5
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "encoder": dict,
     "chunking": dict,
+    "lexical": dict,
     "roots": (list, tuple),
     "files": dict,
     "counts": dict,
@@ -126,6 +127,7 @@ class Manifest:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     skipped: tuple[str, ...] = field(default=())
+    lexical: dict[str, Any] = field(default_factory=dict)  # `lexical.lexical_spec()`; {}: before it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)

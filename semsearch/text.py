@@ -28,9 +28,14 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
+# Small kana as their full-size forms, after katakana -> hiragana: an IME slip writes シヨン for ション.
+_SMALL_KANA = str.maketrans("ぁぃぅぇぉっゃゅょゎゕゖ", "あいうえおつやゆよわかけ")
+
+
 def fold_kana(text: str) -> str:
-    """Katakana -> hiragana, so that カタカナ and かたかな compare equal."""
-    return "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in text)
+    """Katakana -> hiragana and small kana -> full size: カタカナ and かたかな compare equal, and so
+    do ション and シヨン."""
+    return "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in text).translate(_SMALL_KANA)
 
 
 # Separators people write or omit at will inside names: "Fine-tuning", "fine tuning", "ファイン・チューニング".
@@ -43,43 +48,16 @@ def name_key(text: str) -> str:
 
 
 # Question framing that carries no meaning. Applied to normalised text (NFKC, case-folded),
-# repeatedly, and only while something is left.
-_JA_SUFFIXES = (
-    "についておしえてください",
-    "について教えてください",
-    "について教えて",
-    "について知りたい",
-    "について",
-    "を教えてください",
-    "を教えて",
-    "をおしえて",
-    "とはなんですか",
-    "とは何ですか",
-    "とは何でしょうか",
-    "とはなにか",
-    "とは何か",
-    "とは何",
-    "とはなに",
-    "とは",
-    "ってなんですか",
-    "って何ですか",
-    "ってなんだっけ",
-    "って何だっけ",
-    "ってなに",
-    "ってなん",
-    "って何",
-    "の意味を教えて",
-    "の意味は",
-    "の意味",
-    "の定義は",
-    "の定義",
-    "は何ですか",
-    "はなんですか",
-    "とはどういう意味",
-    "ってどういう意味",
-    "の説明",
-    "を説明して",
-    "ですか",
+# repeatedly, and only while something is left. Japanese framing is a suffix built from a few parts
+# that people combine freely: "って何", "って何のことですか", "とはどういう意味", "について教えてください".
+_JA_PLEASE = r"(?:ください|くれ|ほしい|欲しい|下さい)?"
+_JA_SUFFIX = re.compile(
+    r"(?:"
+    r"(?:って|とは|は)(?:一体)?(?:何|なに|なん)(?:のこと|の事|だっけ|ですか|でしょうか|でしょう|なの|なのか|か|だ)*"
+    r"|(?:って|とは)(?:どういう|どんな)(?:意味|こと|もの)(?:ですか|でしょうか|なの|か|だ)*"
+    r"|の(?:意味|定義|説明)(?:を(?:教えて|おしえて)" + _JA_PLEASE + r"|は|とは)?"
+    r"|(?:について|を)(?:詳しく|簡単に)?(?:教えて|おしえて|知りたい|説明して)" + _JA_PLEASE + r"|について|とは|ですか"
+    r")$"
 )
 _JA_PREFIXES = ("教えて", "おしえて")
 _EN_PREFIXES = (
@@ -96,11 +74,17 @@ _EN_PREFIXES = (
     "whats ",
     "what are ",
     "what does ",
+    "what do you mean by ",
+    "can you explain ",
+    "could you explain ",
+    "please explain ",
+    "explain to me ",
     "definition of ",
     "define ",
     "meaning of ",
     "explain ",
     "tell me about ",
+    "i want to know about ",
     "describe ",
 )
 _EN_SUFFIXES = (" mean", " stand for", " means")
@@ -118,10 +102,8 @@ def clean_query(query: str) -> str:
     while text != previous:
         previous = text
         stripped = text.rstrip(_TRAILING_PUNCT)
-        for suffix in _JA_SUFFIXES:
-            if stripped.endswith(suffix) and len(stripped) > len(suffix):
-                stripped = stripped[: -len(suffix)].rstrip(_TRAILING_PUNCT)
-                break
+        if (match := _JA_SUFFIX.search(stripped)) and match.start() > 0:
+            stripped = stripped[: match.start()].rstrip(_TRAILING_PUNCT)
         for prefix in _JA_PREFIXES + _EN_PREFIXES:
             if stripped.startswith(prefix) and len(stripped) > len(prefix):
                 stripped = stripped[len(prefix) :].lstrip(_TRAILING_PUNCT)

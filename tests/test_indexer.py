@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FakeEncoder
 
 import semsearch
 from semsearch import encoders
 from semsearch.indexer import open_index
+from semsearch.lexical import lexical_spec
 from semsearch.store import read_index, read_manifest
 
 ALL_CHUNKS = 6  # the `glossary` fixture: six short terms, one chunk each
@@ -146,3 +149,22 @@ def test_open_index_rebuilds_when_the_encoder_changed(
     ]
     assert (index.build_report.embedded, index.build_report.reused) == (ALL_CHUNKS, 0)  # nothing reusable
     assert read_manifest(tmp_path / "index").encoder["id"] == "fake/hashed-features-64-v2"
+
+
+def test_open_index_rebuilds_a_tfidf_side_built_under_other_features(glossary: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    semsearch.build(glossary, index_dir=index_dir, encoder=FakeEncoder())
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["lexical"]  # as written before the features were versioned
+    (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    notices: list[str] = []
+    index = open_index([glossary], index_dir, notice=notices.append)
+    why = "its TF-IDF side was built by another semsearch version"
+    assert notices == [f"index at {index_dir} is stale: {why}; rebuilding"]
+    assert (index.build_report.embedded, index.build_report.reused) == (0, ALL_CHUNKS)  # only TF-IDF is redone
+    assert read_manifest(index_dir).lexical == lexical_spec()
+    slip, right = index.lexical_scores("ドロツプ"), index.lexical_scores("ドロップ")  # an IME slip: ツ for ッ
+    assert right.max() > 0 and np.allclose(slip, right)
+    notices.clear()
+    open_index([glossary], index_dir, notice=notices.append)
+    assert notices == []

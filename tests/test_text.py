@@ -13,9 +13,10 @@ def test_normalize_nfkc_width_case_and_spaces() -> None:
     assert normalize("Ｒｅｌｕ（１）") == "relu(1)"
 
 
-def test_fold_kana_maps_katakana_to_hiragana_only() -> None:
+def test_fold_kana_maps_katakana_to_hiragana_and_small_kana_to_full_size() -> None:
     assert fold_kana("カタカナ") == "かたかな"
-    assert fold_kana("ドロップアウト") == "どろっぷあうと"
+    assert fold_kana("ドロップアウト") == fold_kana("ドロツプアウト") == "どろつぷあうと"
+    assert fold_kana("ハルシネーション") == fold_kana("ハルシネーシヨン")  # an IME slip
     assert fold_kana("漢字 ABC ー") == "漢字 ABC ー"  # kanji, Latin and the long-vowel mark stay
 
 
@@ -28,6 +29,7 @@ def test_fold_kana_maps_katakana_to_hiragana_only() -> None:
         ("ファインチューニング", "ﾌｧｲﾝﾁｭｰﾆﾝｸﾞ"),
         ("Self-supervised Learning", "self supervised learning"),
         ("「過学習」", "過学習"),
+        ("ハルシネーション", "ハルシネーシヨン"),
     ],
 )
 def test_name_key_ignores_separators_width_case_and_kana(a: str, b: str) -> None:
@@ -47,6 +49,17 @@ def test_name_key_keeps_different_names_apart() -> None:
         ("勾配消失って何", "勾配消失"),
         ("勾配消失って何？", "勾配消失"),
         ("勾配消失について教えて", "勾配消失"),
+        ("コーパスって何のこと？", "コーパス"),
+        ("勾配消失とは何ですか", "勾配消失"),
+        ("過学習ってどういう意味ですか", "過学習"),
+        ("ドロップアウトについて詳しく教えてください", "ドロップアウト"),
+        ("学習率の意味を教えて", "学習率"),
+        ("バッチサイズって何だっけ？", "バッチサイズ"),
+        ("GANって一体何なの？", "gan"),
+        ("転移学習は何ですか", "転移学習"),
+        ("BERTを簡単に説明して", "bert"),
+        ("can you explain dropout?", "dropout"),
+        ("What do you mean by epoch?", "epoch"),
         ("What is dropout?", "dropout"),
         ("what is the learning rate?", "learning rate"),
         ("define overfitting", "overfitting"),
@@ -86,7 +99,7 @@ def test_lexical_features_cjk_bigrams_latin_words_stopwords_plurals() -> None:
 
 def test_lexical_features_fold_kana_and_single_characters() -> None:
     assert lexical_features("ドロップアウト") == lexical_features("どろっぷあうと") == [
-        "どろ", "ろっ", "っぷ", "ぷあ", "あう", "うと",
+        "どろ", "ろつ", "つぷ", "ぷあ", "あう", "うと",
     ]  # fmt: skip
     assert lexical_features("学") == ["学"]  # a lone CJK character is its own feature
     assert lexical_features("ReLU関数") == ["relu", "関数"]  # mixed text: features in text order
