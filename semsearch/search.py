@@ -11,6 +11,7 @@ alias equals the cleaned question first (the name tier).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -350,7 +351,7 @@ class Index:
             score,
             term.source,
             term.line,
-            snippet(term.body, query),
+            snippet(term.body, query, names=term.names),
             self.source_path(term),
             self.related(position) if related else (),
             self._stored.term_ids[position],
@@ -358,12 +359,16 @@ class Index:
         )
 
 
-def snippet(body: str, query: str, width: int = SNIPPET_CHARS) -> str:
-    """The body line that shares most features with the query (the first line when none does)."""
+def snippet(body: str, query: str, width: int = SNIPPET_CHARS, names: Sequence[str] = ()) -> str:
+    """The body line that shares most features with the query (the first line when none does).
+
+    Features of the term's own `names` do not count: every line of an entry is about its term, so a
+    question that names it ("コーパスって何？") gets the definition, not the line that repeats the name.
+    """
     lines = [line.strip(" \t-*") for line in body.split("\n") if line.strip(" \t-*$")]
     if not lines:
         return ""
-    wanted = set(lexical_features(query))
+    wanted = set(lexical_features(query)).difference(*(lexical_features(name) for name in names))
     # Ties go to the earliest line (by position: `lines.index` would make a long body quadratic).
     _, best = max(enumerate(lines), key=lambda item: (len(wanted & set(lexical_features(item[1]))), -item[0]))
     return best if len(best) <= width else best[: width - 1] + "…"

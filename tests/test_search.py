@@ -135,6 +135,14 @@ def test_the_snippet_is_the_best_matching_line(tmp_path: Path) -> None:
     assert hit.snippet == "bullet 4 gradient loss weight " + "filler " * 7 + "filler"
 
 
+def test_a_question_naming_the_term_gets_its_definition_not_the_line_repeating_the_name(tmp_path: Path) -> None:
+    files = {"nlp.md": "## コーパス | Corpus\n- テキストデータのデータセット。\n- 具体例:\n  - 日本語コーパス\n"}
+    index = build(tmp_path / "g", files, tmp_path)
+    assert index.search("コーパスって何？", k=1)[0].snippet == "テキストデータのデータセット。"
+    assert index.search("corpus", k=1)[0].snippet == "テキストデータのデータセット。"
+    assert index.search("コーパスの具体例", k=1)[0].snippet == "具体例:"  # other words still choose
+
+
 # -- modes --------------------------------------------------------------------------------------
 
 MODELS = {
