@@ -37,7 +37,7 @@ import numpy as np
 from .ann import AnnIndex
 from .corpus import Corpus, Term, discover_files
 from .errors import IndexLockedError, IndexStoreError, IndexVersionError
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, lexical_spec, term_document
 
 __all__ = [
     "FORMAT",
@@ -273,6 +273,10 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         lexical = LexicalIndex.from_bytes(
             _read_data_file(index_dir, manifest, "lexical"), _read_data_file(index_dir, manifest, "vocab")
         )
+        if manifest.lexical != lexical_spec():
+            # Built under other TF-IDF features: questions would miss the stored ones. Rebuilt here (a
+            # few ms per hundred terms) until a build rewrites it; `open_index` does that when it can.
+            lexical = LexicalIndex.build([term_document(t.names, t.body) for t in terms])
         dense = DenseExtras.from_bytes(_read_data_file(index_dir, manifest, "dense"))
         disagree = (
             len(dense.priors) != len(chunks)

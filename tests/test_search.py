@@ -13,11 +13,12 @@ import pytest
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import encoders, search
+from semsearch import encoders, lexical, search
 from semsearch.chunking import ChunkSettings, chunk_terms
 from semsearch.errors import EncoderError
 from semsearch.search import Index, fuse
 from semsearch.store import read_index
+from semsearch.text import lexical_features
 
 MODES = ("dense", "tfidf", "hybrid")
 
@@ -250,6 +251,23 @@ def test_an_encoder_that_cannot_load_falls_back_to_tfidf(
     assert answer.hits[0].term == "過学習"
     assert "the model weights are missing" in caplog.text
     assert reference.notices == ()  # asked for tfidf: nothing to announce
+
+
+def test_a_tfidf_side_built_under_other_features_is_not_answered_from(
+    glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An index from a semsearch whose TF-IDF features differ (none of them is what a question has
+    # now), whose encoder cannot load: the fallback must still find the term, not nothing.
+    with monkeypatch.context() as patch:
+        patch.setattr(lexical, "lexical_features", lambda text: [f"old:{f}" for f in lexical_features(text)])
+        semsearch.build(glossary, index_dir=tmp_path / "index", encoder=UnloadableEncoder())
+    path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest["lexical"]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    answer = semsearch.load(tmp_path / "index").query("ユニットを無効化する正則化", k=1)
+    assert (answer.mode, answer.hits[0].term) == ("tfidf", "ドロップアウト")
 
 
 def test_an_unknown_backend_in_the_manifest_falls_back_to_tfidf(index: Index, tmp_path: Path) -> None:
