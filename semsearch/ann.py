@@ -12,11 +12,18 @@ at the default nprobe fell to 0.955 (0.998 at 4x nprobe); `ivf_nprobe` is applie
 is loaded, so raising IVF_NPROBE_FRACTION needs no rebuild. HNSW indexes (kind "hnsw") still build
 with `kind="hnsw"`, load and search. The kind and its parameters are recorded in the manifest
 (`AnnIndex.info()`). faiss is imported here only.
+
+An exact index is searched with NumPy, not FAISS: its file is FAISS's own serialisation of an
+`IndexFlatIP` (written by faiss), which is a short header and the vectors, read here without importing
+faiss. That import is ~80 ms of a one-shot `ask` of ~400 ms (bench/RESULTS.md); a brute-force inner
+product over at most 50,000 vectors is what FAISS would compute too. A file that does not have exactly
+that layout is read by faiss.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,23 +69,62 @@ def ivf_nprobe(nlist: int) -> int:
     return min(nlist, max(IVF_MIN_NPROBE, round(nlist * IVF_NPROBE_FRACTION)))
 
 
+# faiss's serialisation of an IndexFlatIP: "IxFI", d (int32), ntotal, two unused int64s, is_trained
+# (uint8), metric type (int32, 0 = inner product), the number of floats (int64), then the floats.
+_FLAT_HEADER = struct.Struct("<4siqqqBiq")
+_FLAT_MAGIC = b"IxFI"
+
+
+def _flat_vectors(data: bytes) -> np.ndarray | None:
+    """The vectors of a serialised IndexFlatIP, read without faiss; None for any other layout."""
+    if len(data) < _FLAT_HEADER.size or not data.startswith(_FLAT_MAGIC):
+        return None
+    _, dim, ntotal, _, _, trained, metric, floats = _FLAT_HEADER.unpack_from(data)
+    if metric != 0 or trained != 1 or dim <= 0 or ntotal < 0 or floats != dim * ntotal:
+        return None
+    if len(data) != _FLAT_HEADER.size + 4 * floats:
+        return None
+    # Copied: the floats start at byte 45, and BLAS on unaligned rows rounds differently.
+    return np.frombuffer(data, dtype="<f4", count=floats, offset=_FLAT_HEADER.size).reshape(ntotal, dim).copy()
+
+
+def _exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best k by inner product, best first, ties by position (what brute force means)."""
+    scores = queries @ vectors.T
+    if k < len(vectors):
+        candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        candidates = np.broadcast_to(np.arange(len(vectors)), scores.shape)
+    picked = np.take_along_axis(scores, candidates, axis=1)
+    order = np.lexsort((candidates, -picked), axis=1)
+    ids = np.take_along_axis(candidates, order, axis=1).astype(np.int64)
+    return np.take_along_axis(scores, ids, axis=1).astype(np.float32), ids
+
+
 @dataclass
 class AnnIndex:
-    """A FAISS index plus what the manifest says about it."""
+    """A FAISS index plus what the manifest says about it. An exact ("flat") one holds its vectors
+    and is searched with NumPy (see the module docstring); `index` is then None."""
 
-    index: Any  # faiss.Index
+    index: Any  # faiss.Index, or None for "flat"
     kind: str  # "flat" | "ivf" | "hnsw"
+    matrix: np.ndarray | None = None  # "flat": the vectors, (ntotal, dim) float32
+
+    @classmethod
+    def exact(cls, vectors: np.ndarray) -> AnnIndex:
+        return cls(None, "flat", np.ascontiguousarray(vectors, dtype=np.float32))
 
     @property
     def ntotal(self) -> int:
-        return int(self.index.ntotal)
+        return len(self.matrix) if self.matrix is not None else int(self.index.ntotal)
 
     @property
     def dim(self) -> int:
-        return int(self.index.d)
+        return self.matrix.shape[1] if self.matrix is not None else int(self.index.d)
 
     def info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"kind": self.kind, "faiss": type(self.index).__name__, "ntotal": self.ntotal}
+        faiss_type = "IndexFlatIP" if self.matrix is not None else type(self.index).__name__
+        info: dict[str, Any] = {"kind": self.kind, "faiss": faiss_type, "ntotal": self.ntotal}
         if self.kind == "ivf":
             info.update(nlist=int(self.index.nlist), nprobe=int(self.index.nprobe))
         elif self.kind == "hnsw":
@@ -93,6 +139,8 @@ class AnnIndex:
         """
         k = max(1, min(k, self.ntotal))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if self.matrix is not None:
+            return _exact_search(self.matrix, queries, k)
         if self.kind == "ivf" and k > self.ntotal // 2:
             import faiss
 
@@ -102,22 +150,37 @@ class AnnIndex:
 
     def vectors(self) -> np.ndarray:
         """All stored vectors, (ntotal, dim), in insertion order (for reuse in rebuilds)."""
+        if self.matrix is not None:
+            return self.matrix
         if self.ntotal == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.kind == "ivf" and self.index.direct_map.type == 0:  # 0 = NoMap: made by hand, not by build_ann
             self.index.make_direct_map()
         return self.index.reconstruct_n(0, self.ntotal)
 
+    def vector(self, row: int) -> np.ndarray:
+        """One stored vector, (dim,)."""
+        return self.matrix[row] if self.matrix is not None else self.index.reconstruct(row)
+
     def to_bytes(self) -> bytes:
         import faiss
 
-        return faiss.serialize_index(self.index).tobytes()
+        index = self.index
+        if self.matrix is not None:  # written by faiss itself: the file stays a FAISS index
+            index = faiss.IndexFlatIP(self.dim)
+            if self.ntotal:
+                index.add(self.matrix)
+        return faiss.serialize_index(index).tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes, kind: str) -> AnnIndex:
+        if kind == "flat" and (vectors := _flat_vectors(data)) is not None:
+            return cls(None, "flat", vectors)
         import faiss
 
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        if kind == "flat":  # a layout this module does not parse: faiss reads it, NumPy searches it
+            return cls.exact(index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d)))
         if kind == "hnsw":
             index.hnsw.efSearch = HNSW_EF_SEARCH
         elif kind == "ivf":
@@ -127,14 +190,14 @@ class AnnIndex:
 
 def build_ann(vectors: np.ndarray, kind: str | None = None) -> AnnIndex:
     """An index over `vectors` (float32, rows L2-normalised); `kind` None picks by size."""
-    import faiss
-
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
     kind = kind or (APPROX_KIND if n >= APPROX_MIN_VECTORS else "flat")
     if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "ivf":
+        return AnnIndex.exact(vectors)
+    import faiss
+
+    if kind == "ivf":
         if n < IVF_TRAIN_PER_LIST:
             raise ValueError(f"an IVF index needs at least {IVF_TRAIN_PER_LIST} vectors to train on, not {n}")
         index = _trained_ivf(vectors)

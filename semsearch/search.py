@@ -167,7 +167,7 @@ class Index:
                         names.append(self.terms[other].name)
         if len(names) < n and len(self._first_chunk):
             ann = self._stored.ann
-            vector = ann.index.reconstruct(int(self._first_chunk[position]))[None, :]
+            vector = ann.vector(int(self._first_chunk[position]))[None, :]
             _, ids = ann.search(vector, 4 * n + 4)
             for chunk in ids[0]:
                 other = int(self._chunk_terms[chunk]) if chunk >= 0 else position

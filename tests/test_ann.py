@@ -129,10 +129,58 @@ def test_vectors_returns_the_inserted_vectors_in_order(kind, mixture, built):
     np.testing.assert_array_equal(AnnIndex.from_bytes(index.to_bytes(), kind).vectors(), data)
 
 
+def test_a_flat_index_file_is_faiss_own_and_numpy_reads_it_as_faiss_does():
+    import faiss
+
+    data, queries = random_unit(500, 32, seed=8), random_unit(20, 32, seed=9)
+    written = build_ann(data, kind="flat").to_bytes()
+    reference = faiss.deserialize_index(np.frombuffer(written, dtype=np.uint8))
+    assert type(reference).__name__ == "IndexFlatIP" and reference.ntotal == 500
+    loaded = AnnIndex.from_bytes(written, "flat")
+    assert loaded.index is None  # read without faiss
+    np.testing.assert_array_equal(loaded.vectors(), reference.reconstruct_n(0, 500))
+    for k in (1, 10, 500):
+        want_scores, want_ids = reference.search(queries, k)
+        scores, ids = loaded.search(queries, k)
+        np.testing.assert_array_equal(ids, want_ids)
+        np.testing.assert_allclose(scores, want_scores, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(loaded.vector(7), data[7])
+
+
+def test_ties_rank_by_position_whatever_k():
+    data = unit_rows(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]))
+    for k in (2, 3, 4):
+        _, ids = build_ann(data, kind="flat").search(data[:1], k)
+        assert ids[0].tolist() == [0, 2, 3, 1][:k]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "extra", "l2"])
+def test_a_flat_file_of_another_layout_is_left_to_faiss(damage):
+    import faiss
+
+    data = random_unit(50, 16, seed=10)
+    written = build_ann(data, kind="flat").to_bytes()
+    if damage == "l2":  # another metric: not the layout the NumPy reader takes
+        other = faiss.IndexFlatL2(16)
+        other.add(data)
+        AnnIndex.from_bytes(faiss.serialize_index(other).tobytes(), "flat")  # faiss reads it
+        assert ann._flat_vectors(faiss.serialize_index(other).tobytes()) is None
+        return
+    bad = written[:-4] if damage == "truncate" else written + b"\0" * 4
+    assert ann._flat_vectors(bad) is None
+    if damage == "truncate":
+        with pytest.raises(RuntimeError):  # faiss refuses it too (store.py: "damaged")
+            AnnIndex.from_bytes(bad, "flat")
+    else:  # faiss ignores trailing bytes
+        np.testing.assert_array_equal(AnnIndex.from_bytes(bad, "flat").vectors(), data)
+
+
 def test_empty_flat_index():
     index = build_ann(np.zeros((0, 8), dtype=np.float32))
     assert index.kind == "flat" and index.ntotal == 0
     assert index.vectors().shape == (0, 8)
+    again = AnnIndex.from_bytes(index.to_bytes(), "flat")
+    assert again.ntotal == 0 and again.dim == 8 and again.index is None
 
 
 def test_unknown_kind_and_untrainable_ivf_are_refused():

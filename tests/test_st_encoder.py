@@ -443,3 +443,4 @@ def test_ask_on_an_embedded_index_never_imports_torch_or_sentence_transformers(
     }
     assert "semsearch.cli" in imported  # the importtime report is what we think it is
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+    assert "faiss" not in imported  # an exact index is read and searched with NumPy (ann.py)
