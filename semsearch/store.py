@@ -274,8 +274,8 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
             _read_data_file(index_dir, manifest, "lexical"), _read_data_file(index_dir, manifest, "vocab")
         )
         if manifest.lexical != lexical_spec():
-            # Built under other TF-IDF features: questions would miss the stored ones. Rebuilt here (a
-            # few ms per hundred terms) until a build rewrites it; `open_index` does that when it can.
+            # Built under other TF-IDF features: questions would miss the stored ones. Rebuilt here
+            # (~0.1 s for 300 terms) until a build rewrites it; `open_index` does that when it can.
             lexical = LexicalIndex.build([term_document(t.names, t.body) for t in terms])
         dense = DenseExtras.from_bytes(_read_data_file(index_dir, manifest, "dense"))
         disagree = (
