@@ -1,22 +1,19 @@
-"""The `semsearch` command: typer + rich. The only module that prints or exits.
+"""The `semsearch` command: typer + rich. With console.py, the only module that prints or exits.
 
 Results go to stdout (one JSON object with --json); notices, warnings and progress to stderr.
-Library errors (`semsearch.errors`) become one line on stderr, or `{"error": {...}}` on stdout with
---json, and the exit code their class names; --debug shows the traceback instead.
+How errors are shown and which exit code each gets: console.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 # A one-shot command does no large matrix work on the query path, but the BLAS thread pools that
 # numpy and FAISS start at import cost CPU: one thread saved ~9% of a one-shot `ask`'s CPU time
@@ -24,19 +21,30 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import QueryError, SemsearchError
+from .console import (
+    EXIT_CODES,
+    UsageError,
+    WarningHandler,
+    emit_json,
+    err,
+    handles_errors,
+    notice,
+    out,
+    plain,
+    state,
+    usage_error,
+)
+from .errors import QueryError
 from .locate import Locations, resolve
 from .modes import DEFAULT_MODE, MODES
 
 if TYPE_CHECKING:
     from .search import Answer, Index
 
-# Recent typer vendors its own click: reach its UsageError through a public typer class.
-_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+__all__ = ["EXIT_CODES", "app", "main"]
 
 
 class _Commands(TyperGroup):
@@ -44,17 +52,17 @@ class _Commands(TyperGroup):
     like every other error: one line on stderr, or a JSON error on stdout with --json; exit 2."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        _state["json"] = "--json" in args
+        state["json"] = "--json" in args
         try:
             return super().make_context(info_name, args, parent, **extra)
-        except _UsageError as error:
-            raise _usage_error(error) from None
+        except UsageError as error:
+            raise usage_error(error) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except _UsageError as error:
-            raise _usage_error(error) from None
+        except UsageError as error:
+            raise usage_error(error) from None
 
 
 app = typer.Typer(
@@ -66,13 +74,6 @@ app = typer.Typer(
     help="Semantic search over a Japanese/English technical glossary.",
 )
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
-_state = {"debug": False, "json": False}
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_CODES = {"ok": 0, "internal": 1, "usage": 2, "corpus": 3, "index": 4, "encoder": 5}
 # How long a build waits for another build of the same index (`build --wait` overrides it).
 ENV_WAIT = "SEMSEARCH_WAIT"
 DEFAULT_WAIT = 600.0
@@ -88,94 +89,6 @@ CorpusOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 KOpt = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="Number of hits.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help=f"Ranking: {', '.join(MODES)}.")]
-
-
-def _emit_json(data: object) -> None:
-    text = json.dumps(data, ensure_ascii=False)
-    # json escapes C0 controls only; DEL and the C1 range (U+009B is a one-character CSI) are escaped
-    # too, so JSON printed to a terminal cannot carry escape sequences either.
-    text = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _notice(message: str) -> None:
-    err.print(_plain(message), style="dim", soft_wrap=True)
-
-
-def _plain(message: str) -> str:
-    from .text import safe_text
-
-    return safe_text(message).replace("[", "\\[")
-
-
-class _WarningHandler(logging.Handler):
-    """Library warnings become one 'warning:' line each on stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/yellow] {_plain(record.getMessage())}", soft_wrap=True)
-
-
-def _handles_errors(command: F) -> F:
-    """Turn library errors into one line (or a JSON error object) and the right exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        as_json = bool(kwargs.get("as_json"))
-        try:
-            return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except SemsearchError as error:
-            if _state["debug"]:
-                raise
-            _fail(type(error).__name__, str(error), error.exit_code, as_json)
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
-        except BrokenPipeError:
-            # The reader went away (`semsearch ask ... | head -1`): nothing left to say to anyone,
-            # and Python's final flush of stdout must not complain either.
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(1) from None
-        except Exception as error:
-            if _state["debug"]:
-                raise
-            _fail(
-                "InternalError",
-                f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
-                EXIT_CODES["internal"],
-                as_json,
-            )
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _fail(kind: str, message: str, code: int, as_json: bool) -> None:
-    if as_json:
-        _emit_json({"error": {"type": kind, "message": message}})
-    else:
-        err.print(f"[red]error:[/red] {_plain(message)}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _usage_error(error: Any) -> Exception:
-    """Make a click usage error show itself as one line (or a JSON error with --json)."""
-    if type(error).__name__ == "NoArgsIsHelpError":
-        return error  # bare `semsearch`: the help is the answer
-    as_json = _state["json"]
-
-    def show(file: Any = None) -> None:
-        message = error.format_message()
-        if as_json:
-            _emit_json({"error": {"type": "UsageError", "message": message}})
-            return
-        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        err.print(f"[red]error:[/red] {_plain(message + hint)}", soft_wrap=True)
-
-    error.show = show
-    return error
 
 
 def _wait_seconds(wait: float | None) -> float:
@@ -195,7 +108,7 @@ def _wait_seconds(wait: float | None) -> float:
 
 
 def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
-    return lambda: _notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
+    return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
 def _question(text: str) -> str:
@@ -225,7 +138,7 @@ def _open(loc: Locations, **build_options: Any) -> Index:
         loc.staleness_corpus,
         loc.index,
         default_corpus=loc.corpus,
-        notice=_notice,
+        notice=notice,
         progress=_progress_callback(),
         lock_timeout=wait,
         on_wait=_on_wait(loc.index, wait),
@@ -269,10 +182,10 @@ def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Semantic search over a Japanese/English technical glossary."""
-    _state["debug"] = debug
+    state["debug"] = debug
     logger = logging.getLogger("semsearch")
-    if not any(isinstance(h, _WarningHandler) for h in logger.handlers):
-        logger.addHandler(_WarningHandler())
+    if not any(isinstance(h, WarningHandler) for h in logger.handlers):
+        logger.addHandler(WarningHandler())
         logger.propagate = False
     if version:
         out.print(f"semsearch {__version__}")
@@ -280,7 +193,7 @@ def _root(
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def build(
     corpus_dirs: Annotated[list[Path] | None, typer.Argument(help="Glossary folder(s).", show_default=False)] = None,
     index: IndexOpt = None,
@@ -329,7 +242,7 @@ def build(
     )
     report = built.build_report
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "index": str(loc.index),
                 **{
@@ -345,12 +258,12 @@ def build(
         return
     status = "built" if report.written else "up to date"
     out.print(
-        f"{status}: {_plain(str(loc.index))}  {report.files} files, {report.terms} terms, {report.chunks} chunks "
+        f"{status}: {plain(str(loc.index))}  {report.files} files, {report.terms} terms, {report.chunks} chunks "
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
         soft_wrap=True,
     )
     out.print(
-        f"encoder: {_plain(report.encoder)}  prompts: {_plain(json.dumps(_prompts(built), ensure_ascii=False))}",
+        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(_prompts(built), ensure_ascii=False))}",
         soft_wrap=True,
     )
     if report.skipped:
@@ -376,7 +289,7 @@ def _answer_json(answer: Answer, index: Index) -> dict[str, Any]:
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def ask(
     question: Annotated[str, typer.Argument(help='The question ("-" reads it from stdin).')],
     k: KOpt = 5,
@@ -392,7 +305,7 @@ def ask(
     opened = _open(_locations(corpus, index))
     answer = opened.query(question, k=k, mode=mode, related=True)
     if as_json:
-        _emit_json(_answer_json(answer, opened))
+        emit_json(_answer_json(answer, opened))
         return
     from .render import answer_view
 
@@ -401,7 +314,7 @@ def ask(
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def compare(
     question: Annotated[str, typer.Argument(help="The question.")],
     k: KOpt = 5,
@@ -414,7 +327,7 @@ def compare(
     opened = _open(_locations(corpus, index))
     rankings = {mode: opened.query(question, k=k, mode=mode) for mode in MODES}
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "query": question,
                 "encoder": opened.encoder_id,
@@ -429,7 +342,7 @@ def compare(
 
 
 @app.command("eval")
-@_handles_errors
+@handles_errors
 def eval_command(
     queries: Annotated[Path, typer.Argument(help="Labelled queries (JSON lines).")],
     corpus: CorpusOpt = None,
@@ -448,7 +361,7 @@ def eval_command(
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes)
     if as_json:
-        _emit_json(result.to_dict(misses=misses))
+        emit_json(result.to_dict(misses=misses))
         return
     from .render import eval_tables, misses_table
 
@@ -460,7 +373,7 @@ def eval_command(
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def show(
     name: Annotated[str, typer.Argument(help="Any of the term's names (case-, width- and kana-insensitive).")],
     source: Annotated[str | None, typer.Option("--source", help="Only the entry from this file.")] = None,
@@ -477,15 +390,15 @@ def show(
     if len(found) > 1:
         candidates = [_term_row(opened, t) for t in found]
         if as_json:
-            _emit_json({"query": name, "ambiguous": True, "candidates": candidates})
+            emit_json({"query": name, "ambiguous": True, "candidates": candidates})
         else:
-            out.print(f"{len(found)} entries are named {_plain(name)!r}; pick one with --source:")
+            out.print(f"{len(found)} entries are named {plain(name)!r}; pick one with --source:")
             for row in candidates:
-                out.print(f"  {_plain(' | '.join(row['names']))}  [cyan]{_plain(row['source'])}:{row['line']}[/cyan]")
+                out.print(f"  {plain(' | '.join(row['names']))}  [cyan]{plain(row['source'])}:{row['line']}[/cyan]")
         return
     term = opened.terms[found[0]]
     if as_json:
-        _emit_json({"query": name, "ambiguous": False, "term": {**_term_row(opened, found[0]), "body": term.body}})
+        emit_json({"query": name, "ambiguous": False, "term": {**_term_row(opened, found[0]), "body": term.body}})
         return
     from .render import entry_view
 
@@ -507,7 +420,7 @@ def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> d
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def terms(
     source: Annotated[str | None, typer.Option("--source", help="Only terms from this file.")] = None,
     index: IndexOpt = None,
@@ -522,7 +435,7 @@ def terms(
         sources = sorted({t.source for t in opened.terms})
         raise QueryError(f"no terms from {source!r}; sources are: {', '.join(sources[:10])}")
     if as_json:
-        _emit_json({"terms": rows})
+        emit_json({"terms": rows})
         return
     from .render import terms_table
 
@@ -530,7 +443,7 @@ def terms(
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
     """Where the index is, what it was built from and with, and whether it is stale."""
     from .store import read_manifest, stale_reason
@@ -555,7 +468,7 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
         "stale_reason": stale,
     }
     if as_json:
-        _emit_json(data)
+        emit_json(data)
         return
     from .render import info_table
 
@@ -574,7 +487,7 @@ def _engine_name(spec: dict[str, Any]) -> str | None:
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def shell(
     k: KOpt = 5,
     index: IndexOpt = None,
@@ -598,11 +511,11 @@ def shell(
         if reply.quit:
             break
         if reply.message:
-            err.print(_plain(reply.message))
+            err.print(plain(reply.message))
         if reply.answer is None:
             continue
         if as_json:
-            _emit_json(_answer_json(reply.answer, session.index))
+            emit_json(_answer_json(reply.answer, session.index))
         else:
             from .render import answer_view
 
