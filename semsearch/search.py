@@ -23,7 +23,7 @@ from .errors import EncoderError, QueryError
 from .modes import DEFAULT_MODE, MODES
 from .names import NameIndex
 from .store import Manifest, StoredIndex, read_index
-from .text import clean_query, lexical_features
+from .text import clean_query, lexical_features, name_key
 
 __all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
 
@@ -158,22 +158,28 @@ class Index:
 
     def related(self, position: int, n: int = 3) -> tuple[str, ...]:
         """Up to `n` related terms (first names): the entry's own cross-references that name a term
-        in the index, then its nearest neighbours among the vectors."""
+        in the index, then its nearest neighbours among the vectors. An entry of the same term in
+        another file (one sharing a name with it) is the term itself, not a related one."""
         names: list[str] = []
+        seen = {name_key(name) for name in self.terms[position].names}
+
+        def add(other: int) -> None:
+            keys = {name_key(name) for name in self.terms[other].names}
+            if not keys & seen:
+                names.append(self.terms[other].name)
+                seen.update(keys)
+
         for ref in self.terms[position].refs:
             for target in ref_names(ref)[:1]:
                 for other in self.find(target)[:1]:
-                    if other != position and self.terms[other].name not in names:
-                        names.append(self.terms[other].name)
+                    add(other)
         if len(names) < n and len(self._first_chunk):
             ann = self._stored.ann
             vector = ann.vector(int(self._first_chunk[position]))[None, :]
             _, ids = ann.search(vector, 4 * n + 4)
             for chunk in ids[0]:
-                other = int(self._chunk_terms[chunk]) if chunk >= 0 else position
-                name = self.terms[other].name
-                if other != position and name not in names and name != self.terms[position].name:
-                    names.append(name)
+                if chunk >= 0 and len(names) < n:
+                    add(int(self._chunk_terms[chunk]))
         return tuple(names[:n])
 
     def term(self, hit: Hit | str) -> Term:

@@ -391,6 +391,19 @@ def test_related_lists_cross_references_first_then_neighbours(tmp_path: Path) ->
     assert hit.related == index.related(0)
 
 
+def test_related_never_lists_the_same_term_from_another_file(tmp_path: Path) -> None:
+    files = {
+        "a.md": "## トランスフォーマー | Transformer\n- アテンションだけのモデル。\n## 注意機構\n- 重み付け。\n",
+        "b.md": "## Transformer\n- アテンションだけのモデル。\n## RNN\n- 再帰。\n## CNN\n- 畳み込み。\n",
+    }
+    index = build(tmp_path / "g", files, tmp_path)
+    first, second = index.find("Transformer")
+    for position in (first, second):
+        related = index.related(position)
+        assert "Transformer" not in related and "トランスフォーマー" not in related
+        assert len(related) == 3  # the places are filled by other terms
+
+
 def test_related_from_the_chunked_dense_side_never_lists_the_term_itself(tmp_path: Path) -> None:
     index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
     # The long term's other chunks are its nearest neighbours; they must not come back as "related".
