@@ -2,7 +2,7 @@
 
 Exact `IndexFlatIP` below `APPROX_MIN_VECTORS` vectors; from there up an inverted-file index
 (`IndexIVFFlat`): k-means splits the vectors into `nlist` lists and a query scans the `nprobe`
-lists nearest to it. Chosen from bench/RESULTS.md (`python bench/bench.py`, synthetic vectors
+lists nearest to it. Chosen from bench/RESULTS.md (`python -m bench`, synthetic vectors
 calibrated on the real e5 vectors, 2 cores): IVF reaches recall@10 0.9991 at 100k and 0.9996 at 1M
 against exact search, builds in 1.1 s and 37 s, and answers in 0.7 and 9 ms; an HNSW graph
 (M=32, efConstruction=80) took 19 s to build at 100k for recall 0.9966. semsearch rebuilds this
