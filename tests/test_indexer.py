@@ -10,7 +10,7 @@ import pytest
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import encoders
+from semsearch.encoders import registry
 from semsearch.indexer import open_index
 from semsearch.lexical import lexical_spec
 from semsearch.store import read_index, read_manifest
@@ -140,7 +140,7 @@ def test_open_index_rebuilds_when_the_encoder_changed(
         def id(self) -> str:
             return "fake/hashed-features-64-v2"
 
-    monkeypatch.setitem(encoders._BACKENDS, "fake", NewerFake)
+    monkeypatch.setitem(registry._BACKENDS, "fake", NewerFake)
     notices: list[str] = []
     index = open_index([glossary], tmp_path / "index", notice=notices.append)
     assert notices == [

