@@ -446,7 +446,8 @@ def terms(
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
     """Where the index is, what it was built from and with, and whether it is stale."""
-    from .store import read_manifest, stale_reason
+    from .staleness import stale_reason
+    from .store import read_manifest
 
     loc = _locations(corpus, index)
     manifest = read_manifest(loc.index)

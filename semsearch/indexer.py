@@ -26,21 +26,18 @@ from .encoders import Encoder, default_encoder, encoder_for, load_encoder
 from .errors import EncoderError, IndexStoreError, IndexVersionError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
+from .manifest import FIX, FORMAT_VERSION, MANIFEST
 from .search import Index
+from .staleness import file_fingerprints, stale_reason
 from .store import (
-    FIX,
-    FORMAT_VERSION,
-    MANIFEST,
     ChunkRecord,
     DenseExtras,
     StoredIndex,
     build_lock,
-    file_fingerprints,
     prepare_index_dir,
     read_index,
     read_manifest,
     remove_leftovers,
-    stale_reason,
     vectors_by_hash,
     write_index,
 )

@@ -20,9 +20,10 @@ import numpy as np
 from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder
 from .errors import EncoderError, QueryError
+from .manifest import Manifest
 from .modes import DEFAULT_MODE, MODES
 from .names import NameIndex
-from .store import Manifest, StoredIndex, read_index
+from .store import StoredIndex, read_index
 from .text import clean_query, lexical_features, name_key
 
 __all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
