@@ -37,7 +37,7 @@ import numpy as np
 from .ann import AnnIndex
 from .corpus import Term
 from .errors import IndexLockedError, IndexStoreError, IndexVersionError
-from .lexical import LexicalIndex, lexical_spec, term_document
+from .lexical import LexicalIndex
 from .manifest import FIX, MANIFEST, Manifest, is_semsearch_manifest, parse_manifest
 
 __all__ = [
@@ -67,9 +67,17 @@ class ChunkRecord:
     """What the index keeps of a chunk: the text is re-derived from the term when needed."""
 
     id: str
-    term: int
+    term_position: int  # its term's position in the index's term list ("term" in chunks.jsonl)
     part: int
     sha256: str
+
+    def to_row(self) -> dict[str, Any]:
+        """Its line in chunks.jsonl."""
+        return {"id": self.id, "term": self.term_position, "part": self.part, "sha256": self.sha256}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ChunkRecord:
+        return cls(row["id"], row["term"], row["part"], row["sha256"])
 
 
 @dataclass
@@ -180,20 +188,16 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
             Term(tuple(r["names"]), r["body"], r["source"], r["line"], tuple(r.get("refs", ())), r.get("url"))
             for r in term_rows
         ]
-        chunks = [ChunkRecord(r["id"], r["term"], r["part"], r["sha256"]) for r in chunk_rows]
+        chunks = [ChunkRecord.from_row(r) for r in chunk_rows]
         ann = AnnIndex.from_bytes(_read_data_file(index_dir, manifest, "vectors"), manifest.ann.get("kind", "flat"))
         lexical = LexicalIndex.from_bytes(
             _read_data_file(index_dir, manifest, "lexical"), _read_data_file(index_dir, manifest, "vocab")
         )
-        if manifest.lexical != lexical_spec():
-            # Built under other TF-IDF features: questions would miss the stored ones. Rebuilt here
-            # (~0.1 s for 300 terms) until a build rewrites it; `open_index` does that when it can.
-            lexical = LexicalIndex.build([term_document(t.names, t.body) for t in terms])
         dense = DenseExtras.from_bytes(_read_data_file(index_dir, manifest, "dense"))
         disagree = (
             len(dense.priors) != len(chunks)
             or lexical.n_docs != len(terms)
-            or any(type(c.term) is not int or not 0 <= c.term < len(terms) for c in chunks)
+            or any(type(c.term_position) is not int or not 0 <= c.term_position < len(terms) for c in chunks)
         )
     except IndexStoreError:
         raise
@@ -336,7 +340,7 @@ def write_index(
     try:
         term_rows = ({"id": tid, **asdict(t)} for tid, t in zip(term_ids, terms, strict=True))
         term_lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in term_rows)
-        chunk_lines = "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks)
+        chunk_lines = "".join(json.dumps(c.to_row(), ensure_ascii=False) + "\n" for c in chunks)
         files = {
             "terms": _write_file(tmp / "terms.jsonl", term_lines.encode("utf-8")),
             "chunks": _write_file(tmp / "chunks.jsonl", chunk_lines.encode("utf-8")),

@@ -4,6 +4,7 @@ per session for the few tests that need real semantics; the larger glossary from
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,6 +85,37 @@ class FakeEncoder(Encoder):
 
 
 register_backend(FakeEncoder.backend, FakeEncoder)
+
+
+class Told(list):
+    """What the library told its caller on the "semsearch" logger: (level name, message) pairs."""
+
+    def notices(self) -> list[str]:
+        return [message for level, message in self if level == "INFO"]
+
+    def warnings(self) -> list[str]:
+        return [message for level, message in self if level == "WARNING"]
+
+
+@pytest.fixture
+def told():
+    """Collects what the library tells its caller (notices and warnings on the "semsearch" logger),
+    whatever handlers the CLI installed."""
+    records = Told()
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.levelname, record.getMessage()))
+
+    logger, handler = logging.getLogger("semsearch"), Keep(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ LONG = {
 def test_a_term_appears_once_at_its_best_chunk(tmp_path: Path) -> None:
     index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
     stored = read_index(tmp_path / "index")
-    chunk_terms_of = np.array([c.term for c in stored.chunks])
+    chunk_terms_of = np.array([c.term_position for c in stored.chunks])
     assert (chunk_terms_of == 0).sum() > 1  # the long term is split
 
     encoder = FakeEncoder()
