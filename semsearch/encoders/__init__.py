@@ -7,7 +7,8 @@
     st.py         any sentence-transformers model, with its retrieval prompts (imported only when used)
     hub.py        where a sentence-transformers model comes from: a folder, the local cache, the hub
 
-Imports point one way: base <- embedded, st <- registry; hub and e5fast below the backends that use them.
+Imports point one way: registry -> embedded, st (on first use) -> base; embedded -> e5fast; st -> hub.
+No backend imports the registry, so there is no circle.
 """
 
 from __future__ import annotations
