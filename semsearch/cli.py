@@ -135,9 +135,8 @@ def _open(loc: Locations, **build_options: Any) -> Index:
 
     wait = _wait_seconds(None)
     return open_index(
-        loc.staleness_corpus,
+        loc.index_corpus,
         loc.index,
-        default_corpus=loc.corpus,
         notice=notice,
         progress=_progress_callback(),
         lock_timeout=wait,
@@ -223,15 +222,18 @@ def build(
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
     from .indexer import build as build_index
+    from .indexer import recorded_corpus
 
     loc = _locations(corpus_dirs, index)
+    # An index named without a corpus is rebuilt from its own corpus, never from ./corpus or the bundled one.
+    roots = list(loc.index_corpus) if loc.index_corpus is not None else recorded_corpus(loc.index)
     encoder = None
     if model or query_prompt is not None or passage_prompt is not None:
         from .encoders import encoder_for
 
         encoder = encoder_for(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
     built = build_index(
-        list(loc.corpus),
+        roots,
         loc.index,
         encoder=encoder,
         force=force,
@@ -241,6 +243,8 @@ def build(
         on_wait=_on_wait(loc.index, _wait_seconds(wait)),
     )
     report = built.build_report
+    if report.replaced:
+        notice(f"replaced the index at {loc.index}, built from {', '.join(report.replaced)}")
     if as_json:
         emit_json(
             {
@@ -252,6 +256,7 @@ def build(
                 "skipped": list(report.skipped),
                 "skipped_files": report.skipped_files,
                 "skipped_terms": report.skipped_terms,
+                "replaced": list(report.replaced),
                 "prompts": _prompts(built),
             }
         )
@@ -450,7 +455,7 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
 
     loc = _locations(corpus, index)
     manifest = read_manifest(loc.index)
-    roots = loc.staleness_corpus or [Path(r) for r in manifest.roots]
+    roots = loc.index_corpus or [Path(r) for r in manifest.roots]
     stale = stale_reason(manifest, roots)
     data = {
         "index": str(loc.index.resolve()),

@@ -465,6 +465,7 @@ def test_build_json(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
         "skipped": [],
         "skipped_files": 0,
         "skipped_terms": 0,
+        "replaced": [],
         "prompts": {"query": "", "passage": ""},
     }
     forced = json.loads(
