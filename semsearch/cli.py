@@ -386,28 +386,24 @@ def show(
     corpus: CorpusOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print one glossary entry in full, found by any of its names."""
+    """Print a term's glossary entries in full, found by any of its names."""
     opened = _open(_locations(corpus, index))
     found = opened.find(name, source)
     if not found:
         suggestions = ", ".join(h.term for h in opened.search(name, k=3))
         raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
-    if len(found) > 1:
-        candidates = [_term_row(opened, t) for t in found]
-        if as_json:
-            emit_json({"query": name, "ambiguous": True, "candidates": candidates})
-        else:
-            out.print(f"{len(found)} entries are named {plain(name)!r}; pick one with --source:")
-            for row in candidates:
-                out.print(f"  {plain(' | '.join(row['names']))}  [cyan]{plain(row['source'])}:{row['line']}[/cyan]")
-        return
-    term = opened.terms[found[0]]
+    # Entries sharing a name are one term: all of them (--source: that file's), those with a body first,
+    # the ones found by this name before the others.
+    entries = found if source is not None else opened.same_term(found[0])
+    entries = sorted(entries, key=lambda e: (not opened.terms[e].body.strip(), e not in found))
+    names = list(opened.term_names(entries[0])) if source is None else list(opened.terms[entries[0]].names)
     if as_json:
-        emit_json({"query": name, "ambiguous": False, "term": {**_term_row(opened, found[0]), "body": term.body}})
+        rows = [{**_term_row(opened, e), "body": opened.terms[e].body} for e in entries]
+        emit_json({"query": name, "term": {**rows[0], "names": names}, "entries": rows})
         return
     from .render import entry_view
 
-    out.print(entry_view(term, opened.source_path(term)))
+    out.print(entry_view(names, [(opened.terms[e], opened.source_path(opened.terms[e])) for e in entries]))
 
 
 def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """The query layer: an opened index answers questions in three modes, one hit per term.
 
+Entries that share a name are one term (see names.py): a hit stands for the term's best entry with
+a body, carries the names of all its entries, and lists the other places ("also in").
+
     dense   cosine between the question and each chunk (FAISS), a term scored by its best chunk
     tfidf   the TF-IDF side (Latin words, Japanese character bigrams)
     hybrid  both, fused (see `fuse`)
@@ -60,6 +63,7 @@ class Hit:
     related: tuple[str, ...] = ()
     id: str = ""  # the term's id in the index ("<source>::<first name>")
     named: bool = False  # first because the question names it (the name tier), whatever its score
+    also_in: tuple[tuple[str, int], ...] = ()  # (source, line) of the term's other entries
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -73,6 +77,7 @@ class Hit:
             "related": list(self.related),
             "id": self.id,
             "named": self.named,
+            "also_in": [{"source": source, "line": line} for source, line in self.also_in],
         }
 
 
@@ -129,6 +134,10 @@ class Index:
         for row in range(len(stored.chunks) - 1, -1, -1):
             self._first_chunk[self._chunk_terms[row]] = row
         self._names = NameIndex(stored.terms)
+        self._group = self._names.groups()
+        self._members: list[list[int]] = [[] for _ in range(max(self._group, default=-1) + 1)]
+        for position, group in enumerate(self._group):
+            self._members[group].append(position)
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -149,6 +158,14 @@ class Index:
         optionally only those from the file `source`."""
         return [t for t in self._names.exact(name) if source is None or self.terms[t].source == source]
 
+    def same_term(self, position: int) -> list[int]:
+        """The entries of the term the entry at `position` belongs to (itself included), in corpus order."""
+        return list(self._members[self._group[position]])
+
+    def entry_groups(self) -> list[list[int]]:
+        """The entries of each term (entries sharing a name are one term), in corpus order."""
+        return [list(members) for members in self._members]
+
     def term_id(self, position: int) -> str:
         return self._stored.term_ids[position]
 
@@ -161,13 +178,12 @@ class Index:
         in the index, then its nearest neighbours among the vectors. An entry of the same term in
         another file (one sharing a name with it) is the term itself, not a related one."""
         names: list[str] = []
-        seen = {name_key(name) for name in self.terms[position].names}
+        seen = {self._group[position]}
 
         def add(other: int) -> None:
-            keys = {name_key(name) for name in self.terms[other].names}
-            if not keys & seen:
+            if self._group[other] not in seen:
                 names.append(self.terms[other].name)
-                seen.update(keys)
+                seen.add(self._group[other])
 
         for ref in self.terms[position].refs:
             for target in ref_names(ref)[:1]:
@@ -314,12 +330,14 @@ class Index:
         text = self._truncate(cleaned, notices, dense=used != "tfidf")
         scores, dense, lexical = self._signals(text, used)
         named = self._names.tier(text)
-        order = self._rank(scores, named)[:k]
+        ranked = self._rank(scores, named)
+        order = self._one_per_term(ranked, scores)[:k]
+        named_terms = {self._group[t] for t in named}
         hits = [
-            self._hit(rank, int(t), float(scores[t]), text, related, named=t in named)
-            for rank, t in enumerate(order, start=1)
+            self._hit(rank, shown, float(scores[best]), text, related, named=self._group[best] in named_terms)
+            for rank, (best, shown) in enumerate(order, start=1)
         ]
-        top = order[0] if order else None
+        top = ranked[0] if ranked else None
         confident = self._confident(top, top in named, dense, lexical)
         return Answer(question, text, used, hits, confident, tuple(notices))
 
@@ -335,6 +353,25 @@ class Index:
         first = set(tier)
         return tier + [t for t in ranked if t not in first]
 
+    def _one_per_term(self, ranked: list[int], scores: np.ndarray) -> list[tuple[int, int]]:
+        """One (best entry, shown entry) per term, in the order of each term's best entry. The term
+        scores as its best entry; it is shown by that entry or, when its body is empty, by the term's
+        best-scoring entry that has one (an empty entry never hides a full one)."""
+        out: list[tuple[int, int]] = []
+        seen: set[int] = set()
+        for best in ranked:
+            group = self._group[best]
+            if group in seen:
+                continue
+            seen.add(group)
+            shown = best
+            if not self.terms[best].body.strip():
+                bodied = [m for m in self._members[group] if self.terms[m].body.strip()]
+                if bodied:
+                    shown = max(bodied, key=lambda m: (np.nan_to_num(scores[m], nan=-np.inf), -m))
+            out.append((best, shown))
+        return out
+
     def source_path(self, term: Term) -> str:
         """The absolute path of the file a term came from, when it is still there ("" otherwise)."""
         roots = self.manifest.roots
@@ -347,13 +384,24 @@ class Index:
                 return str(candidate)
         return ""
 
+    def term_names(self, position: int) -> tuple[str, ...]:
+        """The names of the entry at `position`, then the other names its term has in other entries."""
+        names = list(self.terms[position].names)
+        keys = {name_key(name) for name in names}
+        for other in self.same_term(position):
+            for name in self.terms[other].names:
+                if name_key(name) not in keys:
+                    names.append(name)
+                    keys.add(name_key(name))
+        return tuple(names)
+
     def _hit(self, rank: int, position: int, score: float, query: str, related: bool, named: bool = False) -> Hit:
         term = self.terms[position]
         score = score if np.isfinite(score) else 0.0
         return Hit(
             rank,
             term.name,
-            term.names,
+            self.term_names(position),
             score,
             term.source,
             term.line,
@@ -362,6 +410,7 @@ class Index:
             self.related(position) if related else (),
             self._stored.term_ids[position],
             named,
+            tuple((self.terms[m].source, self.terms[m].line) for m in self.same_term(position) if m != position),
         )
 
 

@@ -214,12 +214,65 @@ def test_hit_path_with_several_roots(tmp_path: Path) -> None:
 def test_hit_to_dict(index: Index) -> None:
     hit = index.query("dropout", k=1, related=True).hits[0]
     data = hit.to_dict()
-    assert set(data) == {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named"}
+    assert set(data) == {
+        "rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"
+    }  # fmt: skip
     assert data["names"] == ["ドロップアウト", "Dropout"]
     assert data["named"] is True  # "dropout" is its English name
     assert data["score"] == round(hit.score, 4)
     assert data["related"] == list(hit.related) and len(hit.related) == 3
     json.dumps(data)  # plain JSON types only
+
+
+# -- one hit per term -----------------------------------------------------------------------------
+
+SPREAD = {
+    "dl.md": "## 過学習 | Overfitting\n- 訓練データに適合しすぎて汎化しない。\n"
+    "## 早期終了 | Early Stopping\n- 検証損失が悪化したら訓練を止め過学習を防ぐ。\n"
+    "## RAG\n",
+    "ml.md": "## Overfitting\n- 訓練データに適合しすぎる。\n## Early Stopping\n- 過学習を防ぐために訓練を止める。\n"
+    "## ドロップアウト | Dropout\n- 過学習を防ぐ正則化。\n",
+    "llm.md": "## RAG | Retrieval-Augmented Generation\n- 検索した文書を生成に使う。\n",
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_term_in_several_files_is_one_hit(tmp_path: Path, mode: str) -> None:
+    index = build(tmp_path / "g", SPREAD, tmp_path)
+    hits = index.search("過学習を防ぐ", k=10, mode=mode)
+    terms = [h.term for h in hits]
+    assert len(terms) == len(set(terms))
+    assert {"Overfitting", "過学習"} & set(terms) and not {"Overfitting", "過学習"} <= set(terms)
+    early = next(h for h in hits if "Early Stopping" in h.names)
+    assert early.names == ("早期終了", "Early Stopping") or early.names == ("Early Stopping", "早期終了")
+    other = {("dl.md", 3), ("ml.md", 3)} - {(early.source, early.line)}
+    assert early.also_in == tuple(other)
+
+
+def test_names_of_a_term_are_merged_and_its_other_places_listed(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", SPREAD, tmp_path)
+    hits = index.query("Overfitting", k=3).hits
+    hit = hits[0]
+    assert hit.named and sorted(hit.names) == sorted(["過学習", "Overfitting"])
+    assert hit.also_in == ((("ml.md", 1),) if hit.source == "dl.md" else (("dl.md", 1),))
+    assert all("Overfitting" not in h.names for h in hits[1:])
+    assert hit.to_dict()["also_in"] == [{"source": s, "line": n} for s, n in hit.also_in]
+
+
+def test_an_entry_with_no_body_never_takes_the_place_of_one_with_a_body(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", SPREAD, tmp_path)
+    for question in ("RAGとは", "RAG", "retrieval augmented generation"):
+        hit = index.search(question, k=1)[0]
+        assert (hit.source, hit.snippet) == ("llm.md", "検索した文書を生成に使う。"), question
+        assert hit.also_in == (("dl.md", 5),)
+        assert hit.names == ("RAG", "Retrieval-Augmented Generation")
+
+
+def test_entry_groups_join_entries_sharing_a_name_transitively(tmp_path: Path) -> None:
+    files = {"a.md": "## A | B\n- x\n## C\n- y\n", "b.md": "## B | D\n- z\n## D | E\n- w\n## F\n- v\n"}
+    index = build(tmp_path / "g", files, tmp_path)
+    named = [[index.terms[m].name for m in group] for group in index.entry_groups()]
+    assert named == [["A", "B", "D"], ["C"], ["F"]]
 
 
 # -- fallback -----------------------------------------------------------------------------------
