@@ -89,6 +89,10 @@ CorpusOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 KOpt = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="Number of hits.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help=f"Ranking: {', '.join(MODES)}.")]
+MinScoreOpt = Annotated[
+    float | None,
+    typer.Option("--min-score", min=0.0, max=1.0, help="Only hits scoring at least this (scores are 0 to 1)."),
+]
 
 
 def _wait_seconds(wait: float | None) -> float:
@@ -301,6 +305,7 @@ def ask(
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
     mode: ModeOpt = DEFAULT_MODE,
+    min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -308,7 +313,7 @@ def ask(
     question = _question(question)
     _check_mode(mode)
     opened = _open(_locations(corpus, index))
-    answer = opened.query(question, k=k, mode=mode, related=True)
+    answer = opened.query(question, k=k, mode=mode, related=True, min_score=min_score)
     if as_json:
         emit_json(_answer_json(answer, opened))
         return
@@ -325,12 +330,13 @@ def compare(
     k: KOpt = 5,
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
+    min_score: MinScoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the dense, tfidf and hybrid rankings of a question side by side."""
     question = _question(question)
     opened = _open(_locations(corpus, index))
-    rankings = {mode: opened.query(question, k=k, mode=mode) for mode in MODES}
+    rankings = {mode: opened.query(question, k=k, mode=mode, min_score=min_score) for mode in MODES}
     if as_json:
         emit_json(
             {
@@ -349,7 +355,9 @@ def compare(
 @app.command("eval")
 @handles_errors
 def eval_command(
-    queries: Annotated[Path, typer.Argument(help="Labelled queries (JSON lines).")],
+    queries: Annotated[
+        list[Path], typer.Argument(help="Labelled query files (JSON lines), e.g. a glossary's and the off-topic set.")
+    ],
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     mode: Annotated[list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all).")] = None,
@@ -362,7 +370,7 @@ def eval_command(
     from .evaluation import evaluate, read_queries
 
     modes = [_check_mode(m) for m in (mode or MODES)]
-    labelled = read_queries(queries)
+    labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes)
     if as_json:
@@ -370,7 +378,7 @@ def eval_command(
         return
     from .render import eval_tables, misses_table
 
-    for table in eval_tables(result, title=str(queries)):
+    for table in eval_tables(result, title=" + ".join(map(str, queries))):
         out.print(table)
     if misses:
         for mode_result in result.modes.values():
@@ -494,6 +502,7 @@ def shell(
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
     mode: ModeOpt = DEFAULT_MODE,
+    min_score: MinScoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask many questions with the index and encoder kept loaded (:mode, :k, :full, :q).
@@ -503,7 +512,7 @@ def shell(
     from .session import Session
 
     mode = _check_mode(mode)  # before opening: a bad option must not cost an index build
-    session = Session(_open(_locations(corpus, index)), k=k, mode=mode)
+    session = Session(_open(_locations(corpus, index)), k=k, mode=mode, min_score=min_score)
     interactive = sys.stdin.isatty()
     if interactive:
         err.print(f"semsearch shell: {len(session.index)} terms. Ask in Japanese or English; :help for commands.")

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .corpus import Term
 from .evaluation import Evaluation, ModeResult
-from .search import Answer, Hit
+from .search import NOTHING_TO_SEARCH, Answer, Hit
 from .text import match_spans, safe_text
 
 __all__ = ["answer_view", "entry_view", "compare_table", "eval_tables", "score_bar", "latex_as_code"]
@@ -92,6 +92,10 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
 def answer_view(answer: Answer, bodies: Sequence[str] | None = None) -> RenderableType:
     """All hits of an answer, or the "no confident match" message with suggestions."""
     if not answer.hits:
+        if NOTHING_TO_SEARCH in answer.notices:
+            return Text.assemble(
+                ("No confident match", "bold yellow"), f": nothing to search for in “{safe_text(answer.query)}”."
+            )
         return Text("No matching entry.", style="yellow")
     if not answer.confident:
         suggestions = ", ".join(safe_text(h.term) for h in answer.hits[:3])

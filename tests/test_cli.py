@@ -151,7 +151,8 @@ def test_ask_off_topic_says_no_confident_match(
 ) -> None:
     result = ok(runner.invoke(app, ["ask", "chicken curry recipe", "--mode", "tfidf", *where]))
     assert result.stdout == "No matching entry.\n"
-    monkeypatch.setattr(FakeEncoder, "confident_min", 2.0)  # nothing reaches it
+    calibration = {"hybrid": (2.0, 10.0, 0.5), "dense": (2.0, 10.0, 0.5)}  # nothing reaches 0.5
+    monkeypatch.setattr(FakeEncoder, "calibration", calibration)
     semsearch.build(where[3], index_dir=where[1], encoder=FakeEncoder(), force=True)
     result = ok(runner.invoke(app, ["ask", "chicken curry recipe", *where]))
     assert re.fullmatch(
@@ -532,3 +533,10 @@ def test_no_color_is_respected_on_a_terminal(glossary: Path, tmp_path: Path) -> 
     sgr = re.findall(r"\x1b\[([0-9;]*)m", output)
     colours = [s for s in sgr if re.search(r"(^|;)(3[0-9]|4[0-9]|9[0-7]|10[0-7])(;|$)", s)]
     assert colours == []
+
+
+def test_ask_min_score(runner: CliRunner, where: list[str]) -> None:
+    data = json.loads(ok(runner.invoke(app, ["ask", "dropout", "--json", "--min-score", "1", *where])).stdout)
+    assert [h["term"] for h in data["hits"]] == ["ドロップアウト"]  # named: scores 1
+    result = runner.invoke(app, ["ask", "dropout", "--min-score", "2", *where])
+    assert result.exit_code == 2 and "--min-score" in result.stderr
