@@ -24,15 +24,15 @@ import numpy as np
 from ._version import __version__
 from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
-from .corpus import Corpus, Listing, discover_files, read_corpus
+from .corpus import Corpus, Listing, discover_files, read_corpus, resolved_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
-from .errors import EncoderError, IndexStoreError, IndexVersionError
+from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
 from .manifest import FIX, MANIFEST
 from .reports import BuildReport
 from .search import Index
-from .staleness import file_fingerprints, stale_reason
+from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
 from .store import (
     ChunkRecord,
     DenseExtras,
@@ -47,7 +47,7 @@ from .store import (
 )
 
 # BuildReport is defined in reports.py; it is here too, beside the build that makes it.
-__all__ = ["BuildReport", "build", "open_index"]
+__all__ = ["BuildReport", "build", "open_index", "recorded_corpus"]
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +234,7 @@ def _build(
             chunks = len(previous.chunks)
             report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
             return Index(previous, encoder, build_report=report)
+        replaced = _other_corpus(index_path, previous, corpus_data.roots)
         same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
         reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
@@ -273,7 +274,9 @@ def _build(
             },
         )
     stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense)
-    report = _report(index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder)
+    report = _report(
+        index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder, replaced
+    )
     return Index(stored, encoder, build_report=report)
 
 
@@ -286,6 +289,7 @@ def _report(
     started: float,
     written: bool,
     encoder: Encoder,
+    replaced: tuple[str, ...] = (),
 ) -> BuildReport:
     return BuildReport(
         str(index_dir),
@@ -302,34 +306,70 @@ def _report(
         skipped_terms=sum(1 for s in corpus.skipped if s.line is not None),
         query_prompt=encoder.query_prompt,
         passage_prompt=encoder.passage_prompt,
+        replaced=replaced,
     )
 
 
 def _built_from(index_dir: Path) -> list[str] | None:
     """The corpus folders a damaged index was built from, when its manifest still says and they exist."""
+    roots = _recorded_roots(index_dir)
+    return list(roots) if roots and all(Path(r).exists() for r in roots) else None
+
+
+def _other_corpus(index_dir: Path, previous: StoredIndex | None, roots: tuple[str, ...]) -> tuple[str, ...]:
+    """The corpus folders of the index about to be replaced when they are not `roots` (else ())."""
+    recorded = previous.manifest.roots if previous is not None else _recorded_roots(index_dir)
+    return tuple(recorded) if recorded and tuple(recorded) != roots else ()
+
+
+def _recorded_roots(index_dir: Path) -> tuple[str, ...] | None:
+    """The corpus folders an index's manifest names (None when there is no readable manifest)."""
     try:
-        roots = list(read_manifest(index_dir).roots)
+        return read_manifest(index_dir).roots
     except IndexStoreError:
         return None
-    return roots if roots and all(Path(r).exists() for r in roots) else None
+
+
+def recorded_corpus(index_dir: str | os.PathLike[str]) -> list[str]:
+    """The corpus folders the index at `index_dir` was built from, for rebuilding it from its own corpus.
+
+    Raises IndexStoreError (with the fix) when there is no index there to say.
+    """
+    index_path = Path(index_dir)
+    read_manifest(index_path)  # no index there: its error names the fix
+    roots = _recorded_roots(index_path)
+    if not roots:
+        raise IndexStoreError(
+            f"the index at {index_path} does not say which corpus it was built from; "
+            f"name it: `semsearch build CORPUS --index {index_path} --force`"
+        )
+    return list(roots)
+
+
+def _mismatch(index_path: Path, recorded: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> IndexMismatchError:
+    named = ", ".join(map(str, roots))
+    return IndexMismatchError(
+        f"the index at {index_path} was built from {', '.join(recorded)}, not from {named}; "
+        f"to search it as built, name the index alone (--index {index_path}); "
+        f"to replace it, run `semsearch build {named} --index {index_path}`"
+    )
 
 
 def open_index(
     corpus: Paths | None,
     index_dir: str | os.PathLike[str],
-    *,
-    default_corpus: Paths | None = None,
     **build_options: Any,
 ) -> Index:
-    """The index for `ask`: loaded when fresh, (re)built when missing, stale or unusable.
+    """The index for `ask` and the other commands: loaded when fresh, (re)built when stale or unusable.
 
-    `corpus` None means "whatever the index was built from": a damaged index is rebuilt from the
-    folders its manifest names (never from another glossary; when they are unknown, the error
-    stands), and `default_corpus` is used only when there is no index at all. An index from a newer
-    semsearch is never rebuilt here. A stale index whose corpus no longer exists is used as it is,
-    and so is one whose encoder cannot be loaded while its corpus is unchanged (the query layer
-    then answers from TF-IDF and says why). Every (re)build is announced on the "semsearch" logger:
-    a notice (INFO) for a missing or stale index, a warning for an unusable one.
+    `corpus` None means "the corpus the index records": a missing index is then an error (nothing is
+    created), and a stale or damaged one is rebuilt from the folders its manifest names. A named
+    `corpus` must be the one the index was built from: an index of another corpus is never replaced
+    here (IndexMismatchError; only `build` replaces it), and a missing index is built from it. An
+    index from a newer semsearch is never rebuilt here. A stale index whose corpus no longer exists
+    is used as it is, and so is one whose encoder cannot be loaded while its corpus is unchanged (the
+    query layer then answers from TF-IDF and says why). Every (re)build is announced on the
+    "semsearch" logger: a notice (INFO) for a missing or stale index, a warning for an unusable one.
     """
     index_path = Path(index_dir)
     try:
@@ -337,26 +377,29 @@ def open_index(
     except IndexVersionError:
         raise
     except IndexStoreError:
+        recorded = _recorded_roots(index_path)
+        if corpus is not None and recorded and resolved_roots(_roots(corpus)) != recorded:
+            raise _mismatch(index_path, recorded, _roots(corpus)) from None
         if (index_path / MANIFEST).exists():
             source = corpus if corpus is not None else _built_from(index_path)
             if source is None:
                 raise
             return build(source, index_path, **build_options)  # build warns that it replaces the index
-        source = corpus if corpus is not None else default_corpus
-        if source is None:
-            raise
+        if corpus is None:
+            raise  # nothing is created: the error names the fix
         if index_path.is_dir():
             prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
-        roots = _roots(source)
+        roots = _roots(corpus)
         if all(Path(root).is_dir() for root in roots):  # else build's one-line error is all there is to say
             log.info("no index at %s yet; building it from %s", index_path, ", ".join(map(str, roots)))
-        return build(source, index_path, **build_options)
+        return build(corpus, index_path, **build_options)
     manifest = stored.manifest
-    roots = _roots(corpus) if corpus is not None else list(manifest.roots)
-    if corpus is None and not all(Path(r).exists() for r in roots):
-        log.info(
-            "the corpus this index was built from is gone (%s); using the index as built", ", ".join(map(str, roots))
-        )
+    if corpus is not None and built_from_other_corpus(manifest, _roots(corpus)):
+        raise _mismatch(index_path, manifest.roots, _roots(corpus))
+    roots: list[str | os.PathLike[str]] = list(manifest.roots)
+    if not all(Path(r).exists() for r in roots):
+        gone = ", ".join(map(str, roots))
+        log.info("the corpus this index was built from is gone (%s); using the index as built", gone)
         return Index(stored)
     listing = _listing(roots)
     try:

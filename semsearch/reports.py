@@ -37,6 +37,7 @@ class BuildReport:
     skipped_terms: int = 0  # headings left out (no names)
     query_prompt: str = ""
     passage_prompt: str = ""
+    replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
 
     def to_dict(self) -> dict[str, Any]:
         """The report as `semsearch build --json` prints it."""
@@ -53,6 +54,7 @@ class BuildReport:
             "skipped": list(self.skipped),
             "skipped_files": self.skipped_files,
             "skipped_terms": self.skipped_terms,
+            "replaced": list(self.replaced),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
         }
 

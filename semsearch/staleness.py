@@ -20,15 +20,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .chunking import ChunkSettings
-from .corpus import Corpus, Listing, discover_files
+from .corpus import Corpus, Listing, discover_files, resolved_roots
 from .lexical import lexical_spec
 from .manifest import FORMAT_VERSION, Manifest
 
-__all__ = ["CHECKS", "stale_reason", "tfidf_current", "file_fingerprints"]
+__all__ = ["CHECKS", "stale_reason", "tfidf_current", "built_from_other_corpus", "file_fingerprints"]
 
 #: Every check `stale_reason` makes, in the order it makes them.
 CHECKS = ("format", "corpus", "chunking", "encoder", "tfidf")
@@ -70,6 +69,11 @@ def stale_reason(
     return None
 
 
+def built_from_other_corpus(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) -> bool:
+    """Whether the index was built from other corpus folders than `roots`."""
+    return resolved_roots(roots) != tuple(manifest.roots)
+
+
 def tfidf_current(manifest: Manifest) -> bool:
     """Whether the index's TF-IDF side was built under this version's features (lexical.py)."""
     return manifest.lexical == lexical_spec()
@@ -81,8 +85,7 @@ def _corpus_change(manifest: Manifest, roots: Sequence[str | os.PathLike[str]], 
     Size and mtime decide when they match; otherwise the content hash does, so touching a file
     without changing it does not make the index stale.
     """
-    resolved = tuple(str(Path(r).resolve()) for r in roots)
-    if resolved != tuple(manifest.roots):
+    if built_from_other_corpus(manifest, roots):
         return "the corpus folders differ from the ones it was built from"
     if files is None:
         try:

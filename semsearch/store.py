@@ -136,7 +136,7 @@ def read_manifest(index_dir: Path) -> Manifest:
     """The manifest of an index directory. Raises IndexStoreError with the fix when unusable."""
     path = index_dir / MANIFEST
     if not index_dir.is_dir():
-        raise IndexStoreError(f"no index at {index_dir}; run `semsearch build` first")
+        raise IndexStoreError(f"no index at {index_dir}; build one with `{_build_fix(index_dir)}`")
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -145,10 +145,16 @@ def read_manifest(index_dir: Path) -> Manifest:
             raise IndexStoreError(
                 f"{index_dir} is not a semsearch index (no {MANIFEST}; it holds {foreign[0]!r}); choose another --index"
             ) from None
-        raise IndexStoreError(f"no index at {index_dir} yet (no {MANIFEST}); run `semsearch build`") from None
+        raise IndexStoreError(
+            f"no index at {index_dir} (no {MANIFEST}); build one with `{_build_fix(index_dir)}`"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise IndexStoreError(f"cannot read {path} ({error}); {FIX}") from error
     return parse_manifest(raw, path)
+
+
+def _build_fix(index_dir: Path) -> str:
+    return f"semsearch build CORPUS --index {index_dir}"
 
 
 def _foreign_entries(index_dir: Path) -> list[str]:

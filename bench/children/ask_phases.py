@@ -46,7 +46,7 @@ def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
     indexer.read_index = timed(indexer.read_index, "read")  # type: ignore[assignment]
     indexer.load_encoder = timed(indexer.load_encoder, "encoder")  # type: ignore[assignment]
     began = time.perf_counter()
-    index = indexer.open_index([Path(corpus)], Path(index_dir), default_corpus=[Path(corpus)])
+    index = indexer.open_index([Path(corpus)], Path(index_dir))
     opened = time.perf_counter()
     encoder = index.encoder
     encoder.encode_queries = timed(encoder.encode_queries, "embed")  # type: ignore[method-assign]

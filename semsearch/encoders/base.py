@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -99,9 +99,11 @@ class Encoder(ABC):
 
     #: How much a chunk's hubness prior lowers its score (hubness.py). 0 unless measured for the model.
     hubness_beta: float = 0.0
-    #: The dense score under which an unnamed, lexically unsupported best hit is "no confident match";
-    #: None when not calibrated for the model (then the dense side is always confident).
-    confident_min: float | None = None
+    #: How a mode's raw relevance becomes the score users see, per mode ("dense", "hybrid"):
+    #: (center, slope, confident) for score = 1 / (1 + exp(-slope * (raw - center))), the best hit
+    #: being a confident answer from `confident` up (search.py). None when not calibrated for the
+    #: model: scores are then the raw relevance, and the dense side is always confident.
+    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = None
 
     @abstractmethod
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -130,5 +132,5 @@ class Encoder(ABC):
             "query_prompt": self.query_prompt,
             "passage_prompt": self.passage_prompt,
             "hubness_beta": self.hubness_beta,
-            "confident_min": self.confident_min,
+            "calibration": {mode: list(values) for mode, values in (self.calibration or {}).items()} or None,
         }
