@@ -46,11 +46,14 @@ EXACT_SCORING_MAX_CHUNKS = 50_000
 # halves of bench/queries (docs/ranking.md): a strong dense side wants a light lexical touch.
 LEXICAL_WEIGHT = 0.07
 # And this much of the second encoder's score (cosine minus its hubness prior), when the index has
-# that side: chosen on the dev halves (docs/ranking.md, "The second encoder").
-SECOND_WEIGHT = 0.1
+# that side, counted up to SECOND_CAP: the second encoder lowers what it sees as far from the
+# question (lookalikes that e5 scores like paraphrases) and does not outvote e5 on what both find
+# close. Both chosen on the dev halves (docs/ranking.md, "The second encoder").
+SECOND_WEIGHT = 0.2
+SECOND_CAP = 0.1
 # The TF-IDF mode's calibration (center, slope, confident), as `Encoder.calibration` is for the
 # dense modes: it depends on the TF-IDF features only.
-TFIDF_CALIBRATION = (0.2391, 14.7, 0.053)
+TFIDF_CALIBRATION = (0.2391, 14.7, 0.052)
 SNIPPET_CHARS = 160
 #: The score of a term the question names (the name tier): it is the term asked for.
 NAMED_SCORE = 1.0
@@ -109,10 +112,11 @@ def fuse(
     second: np.ndarray | None = None,
     lexical_weight: float = LEXICAL_WEIGHT,
     second_weight: float = SECOND_WEIGHT,
+    second_cap: float = SECOND_CAP,
 ) -> np.ndarray:
     """Hybrid relevance per term, on fixed scales: the dense score, plus `second_weight` x the second
-    encoder's score when the index has that side, plus `lexical_weight` x the TF-IDF cosine. The one
-    formula of the default ranking (a store that ranks elsewhere mirrors it).
+    encoder's score up to `second_cap` when the index has that side, plus `lexical_weight` x the
+    TF-IDF cosine. The one formula of the default ranking (a store that ranks elsewhere mirrors it).
 
     `dense` holds NaN for terms the dense side did not retrieve (only in indexes too big to score
     every chunk): a term the lexical side matches counts with the lowest retrieved dense score (its
@@ -123,7 +127,7 @@ def fuse(
     candidates = retrieved | (lexical > 0)
     relevance = np.where(retrieved, dense, floor) + lexical_weight * lexical
     if second is not None:
-        relevance = relevance + second_weight * second
+        relevance = relevance + second_weight * np.minimum(second, second_cap)
     return np.where(candidates, relevance, -np.inf)
 
 
@@ -377,6 +381,22 @@ class Index:
             return np.where(np.isnan(dense), -np.inf, dense)
         second = self.second_scores(query) if self.second_encoder is not None else None
         return fuse(dense, self.lexical_scores(query), second)
+
+    def side_scores(self, question: str) -> dict[str, object]:
+        """Each side's raw score per entry for a question, as `query` computes them before fusing:
+        {"cleaned", "named" (positions the name tier puts first), "content" (whether there is
+        anything to search), "dense", "use" (None without that side), "tfidf"}. For measuring and
+        calibrating (bench/calibrate.py); NaN in "dense" marks an entry the dense side did not retrieve."""
+        text = clean_query(question)
+        second = self.second_scores(text) if self.second_encoder is not None else None
+        return {
+            "cleaned": text,
+            "named": self._names.tier(text),
+            "content": has_content(text),
+            "dense": self.dense_scores(text),
+            "use": second,
+            "tfidf": self.lexical_scores(text),
+        }
 
     def calibration(self, mode: str) -> tuple[float, float, float] | None:
         """(center, slope, confident) of a mode's scores (see `calibrated`); None when the index's

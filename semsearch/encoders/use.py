@@ -82,9 +82,12 @@ class EmbeddedUSE(Encoder):
     BATCH = 64
     # Measured on the dev halves of bench/queries (docs/ranking.md, "The second encoder").
     hubness_beta = 0.5
-    # Raw relevance of the USE side alone -> shown score (center, slope, confident); the ensemble's
-    # own constants are search.ENSEMBLE_CALIBRATION.
-    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = {"use": (0.3600, 20.0, 0.150)}
+    # (center, slope, confident) per mode, fitted on the dev halves by bench/calibrate.py: "use" for
+    # this side alone, "hybrid" for the ensemble (an index with this side beside the embedded e5).
+    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = {
+        "hybrid": (0.4671, 40.3, 0.211),
+        "use": (0.3469, 12.2, 0.097),
+    }
 
     def __init__(self, spec: dict[str, Any] | None = None, *, weights: str | os.PathLike[str] | None = None) -> None:
         current = version()
