@@ -235,7 +235,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"\n## calibration per mode (w = {SECOND_WEIGHT:g}): (center, slope, confident from)")
     for mode in ("hybrid", "dense", "use", "tfidf"):
         m = measure(glossaries, relevance(mode))
-        print(f'"{mode}": ({m["center"]:.4f}, {m["slope"]:.1f}, {m["confident"]:.3f})   raw from {m["raw_confident"]:.4f}')
+        print(
+            f'"{mode}": ({m["center"]:.4f}, {m["slope"]:.1f}, {m["confident"]:.3f})   raw from {m["raw_confident"]:.4f}'
+        )
         print(_line(mode, m, names))
         for name in names:
             kinds = ", ".join(f"{k} {a}/{n} ({a / n:.2f})" for k, (a, n) in m[name]["kinds"].items())

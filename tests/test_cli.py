@@ -264,7 +264,7 @@ def test_mode_is_validated_before_any_index_is_built(
     )
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == "error: unknown mode 'psychic'; choose one of dense, tfidf, hybrid\n"
+    assert result.stderr == "error: unknown mode 'psychic'; choose one of dense, use, tfidf, hybrid\n"
     assert not index.exists()  # refused before building (shell used to build the index first)
 
 
@@ -374,12 +374,14 @@ def test_info(runner: CliRunner, where: list[str]) -> None:
         "corpus",
         "encoder",
         "prompts",
+        "second",
         "counts",
         "vectors",
         "built",
         "stale",
     ]
     assert rows["encoder"] == "fake/hashed-features-64"
+    assert "none (the hybrid ranking is e5 and TF-IDF)" in stdout  # the fake encoder has no second side
     assert rows["prompts"] == "query '', passage ''"
     assert rows["counts"] == "6 chunks, 2 files, 0 skipped, 6 terms"
     assert rows["stale"] == "no"
@@ -466,6 +468,7 @@ def test_build_json(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
         "skipped_terms": 0,
         "replaced": [],
         "prompts": {"query": "", "passage": ""},
+        "second": None,  # only the embedded encoder gets the second encoder's side
     }
     forced = json.loads(
         ok(runner.invoke(app, ["build", str(glossary), "--index", str(index), "--force", "--json"])).stdout

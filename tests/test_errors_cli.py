@@ -185,7 +185,7 @@ def test_help_still_exits_0(runner: CliRunner) -> None:
 def test_unknown_mode_is_a_usage_error(runner: CliRunner, index: Path) -> None:
     result = runner.invoke(app, ["ask", "x", "--mode", "psychic", "--index", str(index)])
     assert result.exit_code == 2
-    assert one_line(result.stderr) == "error: unknown mode 'psychic'; choose one of dense, tfidf, hybrid"
+    assert one_line(result.stderr) == "error: unknown mode 'psychic'; choose one of dense, use, tfidf, hybrid"
 
 
 def test_bad_wait_environment_variable(runner: CliRunner, index: Path, monkeypatch) -> None:

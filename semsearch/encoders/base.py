@@ -117,7 +117,7 @@ class Encoder(ABC):
         `progress(n)` is called after each batch with the number of texts just encoded.
         """
 
-    def install(self, models: Path) -> None:
+    def install(self, models: Path) -> None:  # noqa: B027 - most encoders have nothing to install
         """Write what makes this encoder load fast into an index's `models` folder, and load from
         there from now on (nothing to write by default). The caller holds the index's build lock."""
 

