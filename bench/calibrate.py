@@ -105,7 +105,7 @@ def relevance(mode: str, second_weight: float | None = None) -> Relevance:
             return use
         if mode == "dense":
             return np.where(np.isnan(dense), -np.inf, dense)
-        return fuse(dense, tfidf, use if weight else None, second_weight=weight)
+        return fuse(dense, tfidf, second=use if weight else None, second_weight=weight)
 
     return score
 

@@ -109,8 +109,9 @@ class Answer:
 def fuse(
     dense: np.ndarray,
     lexical: np.ndarray,
-    second: np.ndarray | None = None,
     lexical_weight: float = LEXICAL_WEIGHT,
+    *,
+    second: np.ndarray | None = None,
     second_weight: float = SECOND_WEIGHT,
     second_cap: float = SECOND_CAP,
 ) -> np.ndarray:
@@ -380,7 +381,7 @@ class Index:
         if mode == "dense":
             return np.where(np.isnan(dense), -np.inf, dense)
         second = self.second_scores(query) if self.second_encoder is not None else None
-        return fuse(dense, self.lexical_scores(query), second)
+        return fuse(dense, self.lexical_scores(query), second=second)
 
     def side_scores(self, question: str) -> dict[str, object]:
         """Each side's raw score per entry for a question, as `query` computes them before fusing:

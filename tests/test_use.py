@@ -31,7 +31,7 @@ def test_fuse_counts_the_second_side_up_to_its_cap() -> None:
     dense = np.array([0.50, 0.40, np.nan, 0.30], dtype=np.float32)
     lexical = np.array([0.0, 0.5, 0.2, 0.0], dtype=np.float32)
     second = np.array([0.30, -0.20, 0.05, 0.0], dtype=np.float32)
-    fused = fuse(dense, lexical, second)
+    fused = fuse(dense, lexical, second=second)
     by_hand = [
         0.50 + SECOND_WEIGHT * SECOND_CAP,  # a high second score counts only up to the cap
         0.40 + LEXICAL_WEIGHT * 0.5 - SECOND_WEIGHT * 0.20,  # a low one lowers the term
@@ -39,7 +39,7 @@ def test_fuse_counts_the_second_side_up_to_its_cap() -> None:
         0.30,
     ]
     np.testing.assert_allclose(fused, by_hand, atol=1e-6)
-    np.testing.assert_allclose(fuse(dense, lexical), fuse(dense, lexical, None))
+    np.testing.assert_allclose(fuse(dense, lexical), fuse(dense, lexical, second=None))
 
 
 @pytest.mark.slow
