@@ -12,6 +12,7 @@ __all__ = [
     "IndexStoreError",
     "IndexLockedError",
     "IndexVersionError",
+    "IndexWriteError",
     "EncoderError",
 ]
 
@@ -46,6 +47,13 @@ class IndexLockedError(IndexStoreError):
 
 class IndexVersionError(IndexStoreError):
     """The index was written by a newer semsearch: never rebuilt implicitly, only by `build --force`."""
+
+
+class IndexWriteError(IndexStoreError):
+    """The index directory cannot be written (read-only, disk full, a file size limit): nothing
+    was committed, and the previous index, if any, is unchanged."""
+
+    reason = ""  # what the file system said, in a few words ("the file system is read-only")
 
 
 class EncoderError(SemsearchError):

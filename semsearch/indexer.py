@@ -6,6 +6,7 @@ encoder) and reuses the stored vectors of the rest; `force` embeds everything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -23,7 +24,7 @@ from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
 from .corpus import Corpus, read_corpus
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
-from .errors import EncoderError, IndexStoreError, IndexVersionError
+from .errors import EncoderError, IndexStoreError, IndexVersionError, IndexWriteError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
 from .search import Index
@@ -71,8 +72,23 @@ class BuildReport:
     skipped_terms: int = 0  # headings left out (no names)
 
 
+def _path(value: object, what: str) -> str | os.PathLike[str]:
+    if isinstance(value, bytes):  # a path as the OS gives it (os.listdir(b"."), sys.argv bytes)
+        return os.fsdecode(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
+    return value
+
+
 def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
-    return [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+    if isinstance(corpus, (str, bytes, os.PathLike)):
+        return [_path(corpus, "corpus")]
+    try:
+        return [_path(root, "each corpus folder") for root in corpus]
+    except TypeError:
+        if isinstance(corpus, Sequence):
+            raise
+        raise TypeError(f"corpus must be a folder path or a list of them, not {type(corpus).__name__}") from None
 
 
 def _reason(error: IndexStoreError) -> str:
@@ -83,11 +99,11 @@ def _reason(error: IndexStoreError) -> str:
     return text
 
 
-def _previous(index_dir: Path, roots: Sequence[str | os.PathLike[str]]) -> StoredIndex | None:
+def _previous(index_dir: Path, roots: Sequence[str | os.PathLike[str]], warn: bool = True) -> StoredIndex | None:
     try:
         return read_index(index_dir)
     except IndexStoreError as error:
-        if (index_dir / MANIFEST).exists():
+        if warn and (index_dir / MANIFEST).exists():
             log.warning(
                 "index at %s is unusable (%s); rebuilding it from %s",
                 index_dir,
@@ -191,33 +207,48 @@ def build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> Index:
     """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`.
 
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
     Returns the opened index; `index.build_report` tells what was done. An index already up to
-    date is left untouched unless `force`. Raises CorpusError, IndexStoreError, EncoderError.
+    date is left untouched unless `force` (even in a read-only directory). `on_start` is called
+    once the build has its corpus, lock and encoder, just before it embeds. Raises CorpusError,
+    IndexStoreError (IndexWriteError when the directory cannot be written), EncoderError.
     """
     if encoder is None and model is not None:
         encoder = encoder_for(model)
     started = time.perf_counter()
     roots = _roots(corpus)
-    index_path = Path(index_dir)
+    index_path = Path(_path(index_dir, "index_dir"))
     corpus_data = read_corpus(roots, strict=strict)
     prepare_index_dir(index_path, force=force)
-    with build_lock(index_path, timeout=lock_timeout, on_wait=on_wait):
-        previous = _previous(index_path, roots)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(build_lock(index_path, timeout=lock_timeout, on_wait=on_wait))
+            unwritable = None
+        except IndexWriteError as error:
+            if force:
+                raise
+            unwritable = error  # a read-only index may still be up to date: nothing to write then
+        if unwritable is None:
+            remove_leftovers(index_path)  # what failed, killed or replaced builds left behind
+        previous = _previous(index_path, roots, warn=unwritable is None)
         # Without an explicit encoder, an index keeps the encoder it was built with (even when
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
         settings = _settings_for(encoder, settings)
         if previous is not None and not force and _up_to_date(previous, roots, encoder, settings):
-            remove_leftovers(index_path, previous.manifest)  # of builds killed after their commit
             index = Index(previous, encoder)
             chunks = len(previous.chunks)
             index.build_report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
             return index
+        if unwritable is not None:
+            raise unwritable
+        if on_start is not None:
+            on_start()
         same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
         reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
@@ -312,8 +343,9 @@ def open_index(
     `corpus` None means "whatever the index was built from": a damaged index is rebuilt from the
     folders its manifest names (never from another glossary; when they are unknown, the error
     stands), and `default_corpus` is used only when there is no index at all. An index from a newer
-    semsearch is never rebuilt here. A stale index whose corpus no longer exists is used as it is,
-    with a notice. Every (re)build is announced, through `notice` or a logged warning.
+    semsearch is never rebuilt here. A stale index whose corpus no longer exists, or that cannot be
+    rewritten (a read-only directory, a full disk), is used as it is, with a notice or a warning.
+    Every (re)build is announced, through `notice` or a logged warning, once it starts.
     """
     index_path = Path(index_dir)
     try:
@@ -332,9 +364,8 @@ def open_index(
         if index_path.is_dir():
             prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
         roots = _roots(source)
-        if all(Path(root).is_dir() for root in roots):  # else build's one-line error is all there is to say
-            notice(f"no index at {index_path} yet; building it from {', '.join(map(str, roots))}")
-        return build(source, index_path, **build_options)
+        announce = f"no index at {index_path} yet; building it from {', '.join(map(str, roots))}"
+        return build(source, index_path, on_start=lambda: notice(announce), **build_options)
     roots = _roots(corpus) if corpus is not None else list(stored.manifest.roots)
     if corpus is None and not all(Path(r).exists() for r in roots):
         notice(f"the corpus this index was built from is gone ({', '.join(map(str, roots))}); using the index as built")
@@ -359,5 +390,18 @@ def open_index(
         else:  # every vector is reused
             reason = "its TF-IDF side was built by another semsearch version"
         build_options.setdefault("encoder", encoder)
-    notice(f"index at {index_path} is stale: {reason}; rebuilding")
-    return build(roots, index_path, **build_options)
+    try:
+        return build(
+            roots,
+            index_path,
+            on_start=lambda: notice(f"index at {index_path} is stale: {reason}; rebuilding"),
+            **build_options,
+        )
+    except IndexWriteError as error:
+        log.warning(
+            "index at %s is stale (%s) and cannot be rebuilt: %s; answering from it as built",
+            index_path,
+            reason,
+            error.reason,
+        )
+        return Index(stored)

@@ -27,6 +27,7 @@ from semsearch.errors import (
     IndexLockedError,
     IndexStoreError,
     IndexVersionError,
+    IndexWriteError,
     QueryError,
     SemsearchError,
 )
@@ -62,6 +63,7 @@ def test_every_error_class_has_a_documented_exit_code() -> None:
         IndexStoreError: EXIT_CODES["index"],
         IndexLockedError: EXIT_CODES["index"],
         IndexVersionError: EXIT_CODES["index"],
+        IndexWriteError: EXIT_CODES["index"],
         EncoderError: EXIT_CODES["encoder"],
     }
     assert {getattr(errors, name) for name in errors.__all__} == set(expected)
