@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -77,6 +79,11 @@ app = typer.Typer(
 # How long a build waits for another build of the same index (`build --wait` overrides it).
 ENV_WAIT = "SEMSEARCH_WAIT"
 DEFAULT_WAIT = 600.0
+# The limits on runaway input (`build --max-chunks`, `--max-file-mb`), also for the builds `ask` starts.
+ENV_MAX_CHUNKS = "SEMSEARCH_MAX_CHUNKS"
+ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
+# Off a terminal, a long build says how far it is on stderr this often.
+PROGRESS_EVERY = 5.0
 
 # -- shared options -------------------------------------------------------------------------
 
@@ -94,6 +101,8 @@ ModeOpt = Annotated[str, typer.Option("--mode", help=f"Ranking: {', '.join(MODES
 def _wait_seconds(wait: float | None) -> float:
     """How long to wait for another build: --wait, else $SEMSEARCH_WAIT, else DEFAULT_WAIT."""
     if wait is not None:
+        if not math.isfinite(wait):
+            raise QueryError(f"--wait must be a number of seconds, not {wait}")
         return wait
     raw = os.environ.get(ENV_WAIT, "").strip()
     if not raw:
@@ -130,10 +139,39 @@ def _locations(corpus: list[Path] | None, index: Path | None) -> Locations:
     return resolve(corpus or None, index)
 
 
+def _limits(max_chunks: int | None = None, max_file_mb: float | None = None) -> dict[str, Any]:
+    """Build options for the runaway-input limits: the options, else the environment, else defaults."""
+    options: dict[str, Any] = {}
+    for value, env, option, kind in (
+        (max_chunks, ENV_MAX_CHUNKS, "--max-chunks", int),
+        (max_file_mb, ENV_MAX_FILE_MB, "--max-file-mb", float),
+    ):
+        raw = os.environ.get(env, "").strip()
+        if value is None and raw:
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = -1
+            if not 0 < value < float("inf"):
+                raise QueryError(f"${env} must be a positive number, not {raw!r}")
+        if value is None:
+            continue
+        if not 0 < value < float("inf"):
+            raise QueryError(f"{option} must be a positive number, not {value:g}")
+        if env == ENV_MAX_CHUNKS:
+            from .chunking import ChunkSettings
+
+            options["settings"] = ChunkSettings(max_chunks=int(value))
+        else:
+            options["max_file_bytes"] = int(value * 1024 * 1024)
+    return options
+
+
 def _open(loc: Locations, **build_options: Any) -> Index:
     from .indexer import open_index
 
     wait = _wait_seconds(None)
+    build_options = {**_limits(), **build_options}
     return open_index(
         loc.staleness_corpus,
         loc.index,
@@ -146,10 +184,28 @@ def _open(loc: Locations, **build_options: Any) -> Index:
     )
 
 
+def _progress_lines(
+    clock: Callable[[], float] = time.monotonic, every: float | None = None
+) -> Callable[[int, int], None]:
+    """Off a terminal (a log, CI): a line on stderr every PROGRESS_EVERY seconds of a long embedding."""
+    every = PROGRESS_EVERY if every is None else every
+    started = clock()
+    last = started
+
+    def update(done: int, total: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last >= every and total:
+            last = now
+            notice(f"embedding: {done}/{total} chunks ({100 * done // total}%), {now - started:.0f} s")
+
+    return update
+
+
 def _progress_callback() -> Callable[[int, int], None] | None:
-    """A rich progress bar on stderr for embedding, shown only on a terminal."""
+    """Progress of embedding on stderr: a rich bar on a terminal, a line every few seconds elsewhere."""
     if not err.is_terminal:
-        return None
+        return _progress_lines()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     bar = Progress("embedding", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
@@ -219,6 +275,26 @@ def build(
             show_default=False,
         ),
     ] = None,
+    max_chunks: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chunks",
+            min=1,
+            metavar="N",
+            help=f"Embed at most N pieces of one entry; the rest of a longer one is not embedded "
+            f"(default: ${ENV_MAX_CHUNKS}, else what the index was built with, else 32).",
+            show_default=False,
+        ),
+    ] = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            metavar="MB",
+            help=f"Skip glossary files larger than this many MiB (default: ${ENV_MAX_FILE_MB}, else 64).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
@@ -230,6 +306,7 @@ def build(
         from .encoders import encoder_for
 
         encoder = encoder_for(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
+    seconds = _wait_seconds(wait)
     built = build_index(
         list(loc.corpus),
         loc.index,
@@ -237,8 +314,9 @@ def build(
         force=force,
         strict=strict,
         progress=_progress_callback(),
-        lock_timeout=_wait_seconds(wait),
-        on_wait=_on_wait(loc.index, _wait_seconds(wait)),
+        lock_timeout=seconds,
+        on_wait=_on_wait(loc.index, seconds),
+        **_limits(max_chunks, max_file_mb),
     )
     report = built.build_report
     if as_json:

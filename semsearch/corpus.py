@@ -35,7 +35,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Files larger than this are skipped with a warning: a glossary file this size is almost surely a mistake.
+#: Files larger than this are skipped with a warning: a glossary file this size is almost surely a
+#: mistake. `read_corpus(max_file_bytes=...)`, `semsearch build --max-file-mb` or $SEMSEARCH_MAX_FILE_MB
+#: change it.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -244,7 +246,12 @@ def discover_files(roots: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[
     return found, skipped
 
 
-def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
+def _size_text(size: int) -> str:
+    mib = size / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 and mib == int(mib) else f"{size} bytes"
+
+
+def _read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceFile, str] | Skipped:
     def skip(reason: str) -> Skipped:
         return Skipped(source, reason, path=str(path.absolute()))
 
@@ -252,8 +259,10 @@ def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
         stat = path.stat()
         if not S_ISREG(stat.st_mode):  # a FIFO or device would block or never end
             return skip("not a regular file")
-        if stat.st_size > MAX_FILE_BYTES:
-            return skip(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB ({stat.st_size} bytes)")
+        if stat.st_size > max_bytes:
+            return skip(
+                f"larger than {_size_text(max_bytes)} ({stat.st_size} bytes; raise the limit with --max-file-mb)"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         return skip("broken link or file vanished while reading")
@@ -271,8 +280,10 @@ def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
     return SourceFile(source, str(path.resolve()), digest, len(data), stat.st_mtime_ns), text
 
 
-def read_corpus(roots: Sequence[str | os.PathLike[str]], *, strict: bool = False) -> Corpus:
-    """Read every glossary file under the roots.
+def read_corpus(
+    roots: Sequence[str | os.PathLike[str]], *, strict: bool = False, max_file_bytes: int = MAX_FILE_BYTES
+) -> Corpus:
+    """Read every glossary file under the roots (files over `max_file_bytes` are skipped).
 
     Files that cannot be read as UTF-8 markdown and headings without names are skipped with a
     warning (logged, and listed in `Corpus.skipped`); with `strict`, the first one raises.
@@ -284,7 +295,7 @@ def read_corpus(roots: Sequence[str | os.PathLike[str]], *, strict: bool = False
     files: list[SourceFile] = []
     terms: list[Term] = []
     for source, path in found:
-        result = _read_file(source, path)
+        result = _read_file(source, path, max_file_bytes)
         if isinstance(result, Skipped):
             skipped.append(result)
             continue

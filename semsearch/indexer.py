@@ -22,7 +22,7 @@ import numpy as np
 from . import __version__
 from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
-from .corpus import Corpus, read_corpus
+from .corpus import MAX_FILE_BYTES, Corpus, read_corpus
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
 from .errors import EncoderError, IndexStoreError, IndexVersionError, IndexWriteError
 from .hubness import chunk_priors, pseudo_queries
@@ -128,11 +128,17 @@ def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> Ch
     return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
 
 
+def _kept_settings(previous: StoredIndex | None) -> ChunkSettings | None:
+    """What a rebuild keeps of the chunking settings the user gave an index (its per-term limit)."""
+    recorded = previous.manifest.chunking.get("max_chunks") if previous is not None else None
+    return ChunkSettings(max_chunks=recorded) if type(recorded) is int and recorded > 0 else None
+
+
 def _recorded_settings(chunking: dict[str, Any]) -> ChunkSettings | None:
     """The settings an index was built with, under this version's rules (None: the defaults)."""
     try:
         return ChunkSettings(**{**chunking, "version": ChunkSettings().version})
-    except TypeError:
+    except (TypeError, ValueError):
         return None
 
 
@@ -204,6 +210,7 @@ def build(
     force: bool = False,
     strict: bool = False,
     settings: ChunkSettings | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
@@ -214,7 +221,9 @@ def build(
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
     Returns the opened index; `index.build_report` tells what was done. An index already up to
-    date is left untouched unless `force` (even in a read-only directory). `on_start` is called
+    date is left untouched unless `force` (even in a read-only directory). Without `settings`, a
+    rebuild keeps the per-term chunk limit the index was built with (`ChunkSettings.max_chunks`);
+    files over `max_file_bytes` are skipped with a warning. `on_start` is called
     once the build has its corpus, lock and encoder, just before it embeds. Raises CorpusError,
     IndexStoreError (IndexWriteError when the directory cannot be written), EncoderError.
     """
@@ -223,7 +232,7 @@ def build(
     started = time.perf_counter()
     roots = _roots(corpus)
     index_path = Path(_path(index_dir, "index_dir"))
-    corpus_data = read_corpus(roots, strict=strict)
+    corpus_data = read_corpus(roots, strict=strict, max_file_bytes=max_file_bytes)
     prepare_index_dir(index_path, force=force)
     with contextlib.ExitStack() as held:
         try:
@@ -239,7 +248,7 @@ def build(
         # Without an explicit encoder, an index keeps the encoder it was built with (even when
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
-        settings = _settings_for(encoder, settings)
+        settings = _settings_for(encoder, settings or _kept_settings(previous))
         if previous is not None and not force and _up_to_date(previous, roots, encoder, settings):
             index = Index(previous, encoder)
             chunks = len(previous.chunks)
