@@ -215,6 +215,7 @@ def _progress_callback() -> Callable[[int, int], None] | None:
         nonlocal task
         if task is None:
             bar.start()
+            state["live"] = bar  # stopped by the error handling when the build fails or is interrupted
             task = bar.add_task("embed", total=total)
         bar.update(task, completed=done, total=total)
         if done >= total:
@@ -639,6 +640,10 @@ def main() -> None:
         app(prog_name="semsearch")
     except SystemExit as exit:
         code = exit.code
+    except KeyboardInterrupt:  # outside a command (while typer parses the command line)
+        with contextlib.suppress(Exception):
+            err.print("interrupted")
+        code = 130
     if code is not None and not isinstance(code, int):  # sys.exit("message"), as SystemExit prints it
         print(code, file=sys.stderr)
         code = 1

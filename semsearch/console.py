@@ -43,7 +43,8 @@ UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__
 
 out = Console(highlight=False, soft_wrap=False)  # results
 err = Console(stderr=True, highlight=False)  # notices, warnings, errors, progress
-state = {"debug": False, "json": False}  # --debug, and whether the command line asked for --json
+# --debug, whether the command line asked for --json, and a progress display to stop on failure.
+state: dict[str, Any] = {"debug": False, "json": False, "live": None}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +93,7 @@ def handles_errors(command: F) -> F:
                 raise
             fail(type(error).__name__, str(error), error.exit_code, as_json)
         except KeyboardInterrupt:
+            _stop_live()
             err.print("interrupted")
             raise typer.Exit(130) from None
         except BrokenPipeError:
@@ -113,7 +115,16 @@ def handles_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _stop_live() -> None:
+    """Stop a progress display (it hides the cursor) before anything else is said."""
+    live, state["live"] = state["live"], None
+    if live is not None:
+        with contextlib.suppress(Exception):
+            live.stop()
+
+
 def fail(kind: str, message: str, code: int, as_json: bool) -> None:
+    _stop_live()
     if as_json:
         emit_json({"error": {"type": kind, "message": message}})
     else:

@@ -244,12 +244,19 @@ class EmbeddedE5(Encoder):
             finally:
                 engines.put(engine)
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        try:
             for future in as_completed([pool.submit(embed, batch) for batch in batches]):
                 batch, vectors = future.result()
                 out[batch] = vectors
                 if progress:
                     progress(len(batch))
+        except BaseException:
+            # Ctrl-C (or a failed batch): the queued batches are dropped, not waited for; the ones
+            # running finish in the background (a C call cannot be stopped) and are thrown away.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return normalize_rows(out) if len(texts) else out
 
 
