@@ -36,6 +36,7 @@ from .console import (
     notice,
     out,
     plain,
+    setup_streams,
     state,
     usage_error,
 )
@@ -120,6 +121,18 @@ def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
+def _argv_text(text: str, what: str) -> str:
+    """A command-line argument as text. Bytes Python could not decode arrive as lone surrogates:
+    under a C locale without UTF-8 mode (`PYTHONUTF8=0 LC_ALL=C`) that is every non-ASCII byte of
+    a perfectly good UTF-8 argument, so the bytes are decoded again as UTF-8 before refusing them."""
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        try:
+            text = os.fsencode(text).decode("utf-8")
+        except UnicodeError:
+            raise QueryError(f"the {what} is not valid UTF-8 text") from None
+    return text
+
+
 def _question(text: str) -> str:
     """The question from argv, or stdin for "-"; refuses undecodable bytes."""
     if text == "-":
@@ -128,8 +141,7 @@ def _question(text: str) -> str:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
-    if any("\udc80" <= c <= "\udcff" for c in text):  # undecodable argv bytes arrive as lone surrogates
-        raise QueryError("the question is not valid UTF-8 text")
+    text = _argv_text(text, "question")
     if not text.strip():
         raise QueryError("the question is empty")
     return text
@@ -240,6 +252,7 @@ def _root(
 ) -> None:
     """Semantic search over a Japanese/English technical glossary."""
     state["debug"] = debug
+    setup_streams()
     logger = logging.getLogger("semsearch")
     if not any(isinstance(h, WarningHandler) for h in logger.handlers):
         logger.addHandler(WarningHandler())
@@ -415,9 +428,10 @@ def compare(
             }
         )
         return
-    from .render import compare_table
+    from .render import compare_view
 
-    out.print(compare_table(rankings, k))
+    # A narrow terminal gets lists, one line per hit: left whole for the terminal to wrap.
+    out.print(compare_view(rankings, k, out.width), soft_wrap=True)
 
 
 @app.command("eval")
@@ -461,8 +475,15 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print one glossary entry in full, found by any of its names."""
+    name = _argv_text(name, "name")
+    source = _argv_text(source, "--source value") if source is not None else None
+    if not name.strip():
+        raise QueryError("the name is empty")
     opened = _open(_locations(corpus, index))
     found = opened.find(name, source)
+    elsewhere = sorted({opened.terms[t].source for t in opened.find(name)}) if source is not None else []
+    if not found and elsewhere:
+        raise QueryError(f"no term named {name!r} in {source!r}; it is in {', '.join(map(repr, elsewhere))}")
     if not found:
         suggestions = ", ".join(h.term for h in opened.search(name, k=3))
         raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
@@ -507,6 +528,7 @@ def terms(
     as_json: JsonOpt = False,
 ) -> None:
     """List every term in the index: names, source, line, chunks."""
+    source = _argv_text(source, "--source value") if source is not None else None
     opened = _open(_locations(corpus, index))
     chunks = opened.chunk_counts()
     rows = [_term_row(opened, i, chunks) for i, t in enumerate(opened.terms) if source in (None, t.source)]
@@ -524,11 +546,17 @@ def terms(
 @app.command()
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
-    """Where the index is, what it was built from and with, and whether it is stale."""
-    from .store import read_manifest, stale_reason
+    """Where the index is, what it was built from and with, and whether it is damaged or stale."""
+    from .errors import IndexStoreError
+    from .store import read_index, read_manifest, stale_reason
 
     loc = _locations(corpus, index)
     manifest = read_manifest(loc.index)
+    try:
+        read_index(loc.index)  # every data file, checked as `ask` checks it
+        damage = None
+    except IndexStoreError as error:
+        damage = str(error)
     roots = loc.staleness_corpus or [Path(r) for r in manifest.roots]
     stale = stale_reason(manifest, roots)
     data = {
@@ -545,6 +573,8 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
         "format_version": manifest.format_version,
         "stale": stale is not None,
         "stale_reason": stale,
+        "damaged": damage is not None,
+        "damage": damage,
     }
     if as_json:
         emit_json(data)

@@ -251,6 +251,23 @@ def _size_text(size: int) -> str:
     return f"{mib:g} MiB" if mib >= 1 and mib == int(mib) else f"{size} bytes"
 
 
+def _utf16(data: bytes) -> str | None:
+    """The codec of a UTF-16 file (Windows editors save "Unicode" so), or None. With a byte order
+    mark, "utf-16" reads either byte order. Without one, every ASCII character of UTF-16 (the `## `,
+    the `|`, the newlines) puts a NUL byte at the same parity of position and none at the other,
+    which binary formats do not do across their first kilobytes."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and not data.startswith(b"\xff\xfe\x00\x00"):
+        return "utf-16"
+    head = data[:4096]
+    if len(head) >= 16:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if odd >= 4 and not even:
+            return "utf-16-le"
+        if even >= 4 and not odd:
+            return "utf-16-be"
+    return None
+
+
 def _read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceFile, str] | Skipped:
     def skip(reason: str) -> Skipped:
         return Skipped(source, reason, path=str(path.absolute()))
@@ -270,11 +287,14 @@ def _read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tupl
         return skip("not readable (permission denied)")
     except OSError as error:
         return skip(f"not readable ({error.strerror or error})")
-    if b"\x00" in data:
+    encoding = _utf16(data)
+    if encoding is None and b"\x00" in data:
         return skip("binary file (contains NUL bytes)")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as error:
+        if encoding:
+            return skip(f"UTF-16 that does not decode (invalid bytes at offset {error.start}); save it as UTF-8")
         return skip(f"not UTF-8 (invalid byte at offset {error.start})")
     digest = hashlib.sha256(data).hexdigest()
     return SourceFile(source, str(path.resolve()), digest, len(data), stat.st_mtime_ns), text

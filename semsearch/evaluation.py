@@ -189,11 +189,14 @@ def _group(results: Sequence[QueryResult], key: str) -> dict[str, Metrics]:
 
 
 def evaluate(
-    index: Index, queries: Sequence[LabelledQuery] | str | os.PathLike[str], modes: Sequence[str] = MODES
+    index: Index, queries: Sequence[LabelledQuery] | str | os.PathLike[str], modes: Sequence[str] | str = MODES
 ) -> Evaluation:
-    """Run every query (a list, or a query file's path) in every mode and average the metrics."""
+    """Run every query (a list, or a query file's path) in every mode (a list, or one mode's name)
+    and average the metrics."""
     if isinstance(queries, (str, os.PathLike)):
         queries = read_queries(queries)
+    if isinstance(modes, str):  # evaluate(index, queries, "dense"), not the modes "d", "e", "n", ...
+        modes = [modes]
     for mode in modes:
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
