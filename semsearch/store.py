@@ -432,7 +432,7 @@ def _unlink_leftover(path: Path) -> None:
 _WRITE_REASONS = {
     errno.ENOSPC: "no space left on the device",
     errno.EDQUOT: "disk quota exceeded",
-    errno.EFBIG: "a file is larger than the file size limit (`ulimit -f`)",
+    errno.EFBIG: "a file would pass the file size limit, `ulimit -f`",
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",

@@ -331,7 +331,7 @@ def test_escape_sequences_never_reach_the_terminal(runner: CliRunner, hostile_gl
     outputs = []
     built = runner.invoke(app, ["build", str(hostile_glossary), "--index", index])
     assert built.exit_code == 0, built.stderr
-    assert "warning: skipped skip\ufffd[5mme.md: not UTF-8" in built.stderr
+    assert "warning: skipped skip\\x1b[5mme.md: not UTF-8" in built.stderr
     outputs.append(built)
     for args in (["ask", "hostile term"], ["ask", "hostile term", "--full"], ["compare", "hostile term"]):
         result = runner.invoke(app, [*args, "--index", index])

@@ -133,7 +133,7 @@ def test_a_file_size_limit_for_real(index: Path, glossary: Path) -> None:
     before = _entries(index)
     child = _run_child("cli", "build", str(glossary), "--index", str(index), "--force", limit=2048)
     assert child.returncode == 4, child.stderr
-    assert "a file is larger than the file size limit (`ulimit -f`)" in child.stderr
+    assert "(a file would pass the file size limit, `ulimit -f`)" in child.stderr
     assert "internal error" not in child.stderr and "Traceback" not in child.stderr
     assert _entries(index) == before
     _answers(index)
