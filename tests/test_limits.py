@@ -123,3 +123,12 @@ def test_a_build_off_a_terminal_gets_progress_lines(
     result = runner.invoke(app, ["build", str(glossary), "--index", str(tmp_path / "index")])
     assert result.exit_code == 0, result.output
     assert "embedding: 6/6 chunks (100%)" in result.stderr
+
+
+def test_a_snippet_is_chosen_from_the_beginning_of_a_runaway_entry() -> None:
+    from semsearch.search import SNIPPET_SCAN_CHARS, snippet
+
+    filler = "".join(f"- 段落{i}: 説明文。\n" for i in range(SNIPPET_SCAN_CHARS // 8))
+    body = "- 最初の行。\n" + filler + "- 過学習を防ぐ方法。\n"
+    assert snippet(body, "過学習") == "最初の行。"  # the matching line lies beyond what is looked at
+    assert snippet("- 最初の行。\n- 過学習を防ぐ方法。\n", "過学習") == "過学習を防ぐ方法。"
