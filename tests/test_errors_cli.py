@@ -336,7 +336,8 @@ def test_escape_sequences_never_reach_the_terminal(runner: CliRunner, hostile_gl
     assert "warning: skipped skip\\x1b[5mme.md: not UTF-8" in built.stderr
     outputs.append(built)
     for args in (["ask", "hostile term"], ["ask", "hostile term", "--full"], ["compare", "hostile term"]):
-        result = runner.invoke(app, [*args, "--index", index])
+        # Wide enough for compare's table to show the name whole: escaped, it is 30 characters long.
+        result = runner.invoke(app, [*args, "--index", index], env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.stderr
         assert "Evil" in result.stdout
         outputs.append(result)

@@ -25,9 +25,11 @@ from semsearch.errors import IndexStoreError
 from semsearch.store import read_index, read_manifest
 from semsearch.text import clean_query, lexical_features, match_spans, name_key, normalize, safe_line, safe_text
 
-# Modest budgets: the default test run stays fast; `--hypothesis-seed` replays a failure.
-FAST = settings(max_examples=150, deadline=None)
-SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Modest budgets: the default test run stays fast; `--hypothesis-seed` replays a failure. No
+# deadline and no "too slow" check: the machines running the tests are shared and often loaded.
+RELAXED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=RELAXED)
+SLOW = settings(max_examples=40, deadline=None, suppress_health_check=RELAXED)
 
 # Text with the characters that matter here over-represented: markdown syntax, name separators,
 # line breaks of every kind, controls, bidi overrides, full-width and kana forms, surrogate-free.
@@ -137,7 +139,9 @@ def _copy(pristine: Path) -> Path:
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    # No subnormal floats: the embedded encoder's C engine, once loaded in this process, flushes
+    # them to zero, and hypothesis refuses to generate them then.
+    st.none() | st.booleans() | st.integers() | st.floats(allow_subnormal=False) | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
