@@ -200,19 +200,19 @@ def test_any_manifest_field_value_is_read_or_refused(pristine: Path, field: str,
 @SLOW
 @given(
     role=st.sampled_from(["terms", "chunks", "vectors", "dense", "lexical", "vocab"]),
-    at=st.floats(min_value=0, max_value=1),
+    at=st.integers(min_value=0, max_value=1_000_000),
     patch=st.binary(min_size=1, max_size=16),
     truncate=st.booleans(),
 )
 def test_data_files_damaged_behind_a_matching_checksum_are_refused(
-    pristine: Path, role: str, at: float, patch: bytes, truncate: bool
+    pristine: Path, role: str, at: int, patch: bytes, truncate: bool
 ) -> None:
     index = _copy(pristine)
     try:
         manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
         path = index / manifest["data"] / manifest["data_files"][role]["path"]
         data = path.read_bytes()
-        cut = int(at * len(data))
+        cut = at % (len(data) + 1)
         damaged = data[:cut] if truncate else data[:cut] + patch + data[cut + len(patch) :]
         path.write_bytes(damaged)
         manifest["data_files"][role].update(size=len(damaged), sha256=hashlib.sha256(damaged).hexdigest())
