@@ -288,13 +288,9 @@ def _prompts(index: Index) -> dict[str, str]:
 
 
 def _answer_json(answer: Answer, index: Index) -> dict[str, Any]:
-    return {
-        "query": answer.query,
-        "mode": answer.mode,
-        "encoder": index.encoder_id,
-        "confident": answer.confident,
-        "hits": [h.to_dict() for h in answer.hits],
-    }
+    from .payloads import answer_object  # the same object `semsearch serve` and `semsearch mcp` return
+
+    return answer_object(answer, index)
 
 
 @app.command()
@@ -308,8 +304,20 @@ def ask(
     min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full.")] = False,
     as_json: JsonOpt = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help="Ask a running `semsearch serve` (default: $SEMSEARCH_SERVER; '' for none); "
+            "answered here when it cannot be reached.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Ask a question in Japanese or English; prints the best glossary entries."""
+    # --server is taken by semsearch/client.py before this command is parsed; here the question
+    # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     question = _question(question)
     _check_mode(mode)
     opened = _open(_locations(corpus, index))
@@ -395,37 +403,16 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print a term's glossary entries in full, found by any of its names."""
+    from .payloads import show_entries, show_object  # shared with `semsearch serve` and `semsearch mcp`
+
     opened = _open(_locations(corpus, index))
-    found = opened.find(name, source)
-    if not found:
-        suggestions = ", ".join(h.term for h in opened.search(name, k=3))
-        raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
-    # Entries sharing a name are one term: all of them (--source: that file's), those with a body first,
-    # the ones found by this name before the others.
-    entries = found if source is not None else opened.same_term(found[0])
-    entries = sorted(entries, key=lambda e: (not opened.terms[e].body.strip(), e not in found))
-    names = list(opened.term_names(entries[0])) if source is None else list(opened.terms[entries[0]].names)
     if as_json:
-        rows = [{**_term_row(opened, e), "body": opened.terms[e].body} for e in entries]
-        emit_json({"query": name, "term": {**rows[0], "names": names}, "entries": rows})
+        emit_json(show_object(opened, name, source))
         return
+    names, entries = show_entries(opened, name, source)
     from .render import entry_view
 
     out.print(entry_view(names, [(opened.terms[e], opened.source_path(opened.terms[e])) for e in entries]))
-
-
-def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
-    term = index.terms[position]
-    row: dict[str, Any] = {
-        "id": index.term_id(position),
-        "term": term.name,
-        "names": list(term.names),
-        "source": term.source,
-        "line": term.line,
-    }
-    if chunks is not None:
-        row["chunks"] = chunks[position]
-    return row
 
 
 @app.command()
@@ -437,18 +424,15 @@ def terms(
     as_json: JsonOpt = False,
 ) -> None:
     """List every term in the index: names, source, line, chunks."""
-    opened = _open(_locations(corpus, index))
-    chunks = opened.chunk_counts()
-    rows = [_term_row(opened, i, chunks) for i, t in enumerate(opened.terms) if source in (None, t.source)]
-    if source is not None and not rows:
-        sources = sorted({t.source for t in opened.terms})
-        raise QueryError(f"no terms from {source!r}; sources are: {', '.join(sources[:10])}")
+    from .payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
+
+    data = terms_object(_open(_locations(corpus, index)), source)
     if as_json:
-        emit_json({"terms": rows})
+        emit_json(data)
         return
     from .render import terms_table
 
-    out.print(terms_table(rows))
+    out.print(terms_table(data["terms"]))
 
 
 @app.command()
@@ -531,6 +515,61 @@ def shell(
 
             bodies = [session.index.term(h).body for h in reply.answer.hits] if session.full else None
             out.print(answer_view(reply.answer, bodies))
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only; see docs/server.md).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one, named at start).")
+    ] = 8765,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Keep the index warm behind an HTTP JSON API (/ask, /show, /terms, /health) until Ctrl-C.
+
+    `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A changed corpus is
+    rebuilt in the background while the old index answers. See docs/server.md.
+    """
+    from .resident import Resident
+    from .server import make_server
+    from .server import serve as run_server
+
+    server = make_server(host, port)  # a taken port fails before the index is opened
+    server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
+    opened = server.resident.index
+    run_server(
+        server, on_ready=lambda url: notice(f"serving {opened.path} ({len(opened)} terms) at {url}; Ctrl-C to stop")
+    )
+
+
+@app.command("mcp")
+@handles_errors
+def mcp_command(
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Serve the index to coding agents and editors over MCP (stdio): tools ask, show, terms.
+
+    Needs the MCP SDK: pip install 'semsearch[mcp]'. See docs/server.md for client configurations.
+    """
+    from .mcp_server import require_sdk
+    from .mcp_server import run as run_mcp
+    from .resident import Resident
+
+    require_sdk()  # before opening the index
+    run_mcp(Resident(_open(_locations(corpus, index)), poll=poll, notice=notice))
 
 
 def _read_lines(interactive: bool):

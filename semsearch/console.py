@@ -31,6 +31,7 @@ __all__ = [
     "err",
     "fail",
     "handles_errors",
+    "json_text",
     "notice",
     "out",
     "plain",
@@ -52,12 +53,16 @@ EXIT_CODES = {"ok": 0, "internal": 1, "usage": 2, "corpus": 3, "index": 4, "enco
 
 def emit_json(data: object) -> None:
     """One JSON object, one line, on stdout."""
+    sys.stdout.write(json_text(data) + "\n")
+    sys.stdout.flush()
+
+
+def json_text(data: object) -> str:
+    """A JSON object as `--json` prints it (also what `semsearch serve` sends)."""
     text = json.dumps(data, ensure_ascii=False)
     # json escapes C0 controls only; DEL and the C1 range (U+009B is a one-character CSI) are escaped
     # too, so JSON printed to a terminal cannot carry escape sequences either.
-    text = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def notice(message: str) -> None:

