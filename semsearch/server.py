@@ -316,6 +316,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = f"semsearch/{__version__}"
     protocol_version = "HTTP/1.1"  # keep-alive: a client asking many questions keeps its connection
     timeout = IDLE_SECONDS
+    # Headers and body leave in two writes: with Nagle's algorithm the second waits for the client's
+    # delayed ACK of the first, ~40 ms on Linux, more than a question takes (bench/RESULTS.md).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self.server.track(+1)
