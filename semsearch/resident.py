@@ -102,10 +102,9 @@ class Resident:
         k: int = 5,
         mode: str | None = None,
         min_score: float | None = None,
-        index: Index | None = None,
     ) -> tuple[Index, Answer]:
         """The answer `semsearch ask` gives (with related terms), and the index that gave it."""
-        index = index or self._index
+        index = self._index
         with self.guard(index):
             return index, index.query(question, k=k, mode=mode, related=True, min_score=min_score)
 

@@ -280,30 +280,29 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
     fd_size = (int(size[1]), int(size[2])) if size else None
     out = _client_console(_flag(params, "out_tty"), env, fd_size, soft_wrap=False)
     err = _client_console(_flag(params, "err_tty"), env, fd_size)
-    stdout = ""
-    code = 0
+    failure: SemsearchError | None = None
     with _warnings.collect() as warnings:
         try:
             index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
-            bodies = [index.term(h).body for h in answer.hits] if full else None
         except SemsearchError as error:
-            index = answer = None
-            code = error.exit_code
-            failure = (type(error).__name__, str(error))
-    # As console.py's WarningHandler and `fail` print them, in the order a local run does.
+            failure = error
+    # As console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
     for message in warnings:
         err.print(f"[yellow]warning:[/yellow] {plain(message)}", soft_wrap=True)
-    if answer is None:
+    if failure is not None:
         if as_json:
-            stdout = json_text({"error": {"type": failure[0], "message": failure[1]}}) + "\n"
-        else:
-            err.print(f"[red]error:[/red] {plain(failure[1])}", soft_wrap=True)
-    elif as_json:
-        stdout = json_text(answer_object(answer, index)) + "\n"
-    else:
-        out.print(answer_view(answer, bodies))
-        stdout = out.file.getvalue()
-    return code, stdout, err.file.getvalue()
+            return (
+                failure.exit_code,
+                json_text({"error": {"type": type(failure).__name__, "message": str(failure)}}) + "\n",
+                err.file.getvalue(),
+            )
+        err.print(f"[red]error:[/red] {plain(str(failure))}", soft_wrap=True)
+        return failure.exit_code, "", err.file.getvalue()
+    if as_json:
+        return 0, json_text(answer_object(answer, index)) + "\n", err.file.getvalue()
+    bodies = [index.term(h).body for h in answer.hits] if full else None
+    out.print(answer_view(answer, bodies))
+    return 0, out.file.getvalue(), err.file.getvalue()
 
 
 # -- HTTP -------------------------------------------------------------------------------------
