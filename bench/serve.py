@@ -291,7 +291,7 @@ def report(r: dict[str, Any]) -> str:
         f"{mem['VmRSS']:.0f} MiB (peak {mem['VmHWM']:.0f} MiB); after the one-shot runs {end['VmRSS']:.0f} MiB. "
         f"Ready to answer {r['ready_seconds']:.2f} s after start (index loaded, encoder warmed). "
         f"Stopped by SIGTERM: exit code {r['exit_code']}.\n",
-        f"The shared embedding engine from {len(threads) and 8} threads in one process (`Index.query` with "
+        f"The shared embedding engine from {CLIENTS} threads in one process (`Index.query` with "
         "related terms, no HTTP): "
         + "; ".join(f"{label}: {qps:.0f} questions/s" for label, qps in threads.items())
         + ".\n",
