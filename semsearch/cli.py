@@ -538,11 +538,12 @@ def serve(
     `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A changed corpus is
     rebuilt in the background while the old index answers. See docs/server.md.
     """
-    from .resident import Resident
+    from .resident import Resident, check_poll
     from .server import make_server
     from .server import serve as run_server
 
-    server = make_server(host, port)  # a taken port fails before the index is opened
+    check_poll(poll)
+    server = make_server(host, port)  # a bad option or a taken port fails before the index is opened
     server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
     opened = server.resident.index
     run_server(
@@ -566,8 +567,9 @@ def mcp_command(
     """
     from .mcp_server import require_sdk
     from .mcp_server import run as run_mcp
-    from .resident import Resident
+    from .resident import Resident, check_poll
 
+    check_poll(poll)
     require_sdk()  # before opening the index
     run_mcp(Resident(_open(_locations(corpus, index)), poll=poll, notice=notice))
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import EncoderError, IndexStoreError, SemsearchError
+from .errors import EncoderError, IndexStoreError, QueryError, SemsearchError
 from .search import Answer, Index
 from .store import read_index, read_manifest, stale_reason
 
-__all__ = ["Resident", "Rebuild"]
+__all__ = ["Resident", "Rebuild", "check_poll"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,13 @@ class Rebuild:
         }
 
 
+def check_poll(poll: float) -> float:
+    """A poll interval (seconds, 0: never), or QueryError."""
+    if not 0 <= poll < float("inf"):  # NaN too
+        raise QueryError(f"the poll interval must be a number of seconds, not {poll}")
+    return poll
+
+
 class Resident:
     """One index, kept open: `ask` and friends from any thread, `start()` to watch the corpus."""
 
@@ -78,7 +85,7 @@ class Resident:
         lock_timeout: float = 600.0,
     ) -> None:
         self._index = index
-        self.poll = poll
+        self.poll = check_poll(poll)
         self._notice = notice
         self._lock_timeout = lock_timeout
         self._encoder_lock = threading.Lock()

@@ -494,6 +494,14 @@ def test_a_taken_port_is_one_line_and_exit_2(tmp_path: Path, fake_index: Path) -
     ]
 
 
+@pytest.mark.parametrize("command", ["serve", "mcp"])
+def test_a_bad_poll_interval_is_refused_before_anything_is_opened(tmp_path: Path, runner, command: str) -> None:
+    result = runner.invoke(app, [command, "--poll", "nan", "--index", str(tmp_path / "index")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: the poll interval must be a number of seconds, not nan"
+    assert not (tmp_path / "index").exists()
+
+
 # -- the real encoder --------------------------------------------------------------------------
 
 
