@@ -328,7 +328,7 @@ def main() -> None:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     work = args.work or cache / "semsearch-bench"
     work.mkdir(parents=True, exist_ok=True)
-    from semsearch.e5fast import engine
+    from semsearch.encoders.e5fast import engine
 
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     results = run(args.quick, args.runs, args.passes, work)

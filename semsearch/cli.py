@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 # A one-shot command does no large matrix work on the query path, but the BLAS thread pools that
-# numpy and FAISS start at import cost CPU: one thread saved ~9% of a one-shot `ask`'s CPU time
-# here. Set before anything imports numpy; a user's own setting wins. Library use is unaffected.
+# numpy and FAISS start at import cost CPU (measured: docs/performance.md). Set before anything
+# imports numpy; a user's own setting wins. Library use is unaffected.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from ._version import __version__
 from .console import (
     EXIT_CODES,
+    LogHandler,
     UsageError,
-    WarningHandler,
     emit_json,
     err,
     handles_errors,
@@ -39,7 +39,7 @@ from .console import (
 )
 from .errors import QueryError
 from .locate import Locations, resolve
-from .modes import DEFAULT_MODE, MODES
+from .modes import DEFAULT_MODE, MODES, check_mode
 
 if TYPE_CHECKING:
     from .search import Answer, Index
@@ -141,7 +141,6 @@ def _open(loc: Locations, **build_options: Any) -> Index:
     return open_index(
         loc.index_corpus,
         loc.index,
-        notice=notice,
         progress=_progress_callback(),
         lock_timeout=wait,
         on_wait=_on_wait(loc.index, wait),
@@ -170,12 +169,6 @@ def _progress_callback() -> Callable[[int, int], None] | None:
     return update
 
 
-def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    return mode
-
-
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -186,9 +179,11 @@ def _root(
 ) -> None:
     """Semantic search over a Japanese/English technical glossary."""
     state["debug"] = debug
+    # The library tells its caller things on the "semsearch" logger: notices (INFO) and warnings.
     logger = logging.getLogger("semsearch")
-    if not any(isinstance(h, WarningHandler) for h in logger.handlers):
-        logger.addHandler(WarningHandler())
+    if not any(isinstance(h, LogHandler) for h in logger.handlers):
+        logger.addHandler(LogHandler())
+        logger.setLevel(logging.INFO)
         logger.propagate = False
     if version:
         out.print(f"semsearch {__version__}")
@@ -247,23 +242,11 @@ def build(
         on_wait=_on_wait(loc.index, _wait_seconds(wait)),
     )
     report = built.build_report
+    assert report is not None  # an index from `build` carries its report
     if report.replaced:
         notice(f"replaced the index at {loc.index}, built from {', '.join(report.replaced)}")
     if as_json:
-        emit_json(
-            {
-                "index": str(loc.index),
-                **{
-                    k: getattr(report, k)
-                    for k in ("files", "terms", "chunks", "embedded", "reused", "seconds", "written", "encoder")
-                },
-                "skipped": list(report.skipped),
-                "skipped_files": report.skipped_files,
-                "skipped_terms": report.skipped_terms,
-                "replaced": list(report.replaced),
-                "prompts": _prompts(built),
-            }
-        )
+        emit_json(report.to_dict())
         return
     status = "built" if report.written else "up to date"
     out.print(
@@ -271,8 +254,9 @@ def build(
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
         soft_wrap=True,
     )
+    prompts = report.to_dict()["prompts"]
     out.print(
-        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(_prompts(built), ensure_ascii=False))}",
+        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(prompts, ensure_ascii=False))}",
         soft_wrap=True,
     )
     if report.skipped:
@@ -280,11 +264,6 @@ def build(
             f"skipped: {report.skipped_files} file(s), {report.skipped_terms} heading(s) (see warnings above)",
             soft_wrap=True,
         )
-
-
-def _prompts(index: Index) -> dict[str, str]:
-    spec = index.manifest.encoder
-    return {"query": str(spec.get("query_prompt", "")), "passage": str(spec.get("passage_prompt", ""))}
 
 
 def _answer_json(answer: Answer, index: Index) -> dict[str, Any]:
@@ -319,7 +298,7 @@ def ask(
     # --server is taken by semsearch/client.py before this command is parsed; here the question
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     question = _question(question)
-    _check_mode(mode)
+    check_mode(mode)
     opened = _open(_locations(corpus, index))
     answer = opened.query(question, k=k, mode=mode, related=True, min_score=min_score)
     if as_json:
@@ -377,7 +356,7 @@ def eval_command(
     """Recall@1, Recall@5, MRR@10, nDCG@10 per mode over a labelled query file."""
     from .evaluation import evaluate, read_queries
 
-    modes = [_check_mode(m) for m in (mode or MODES)]
+    modes = [check_mode(m) for m in (mode or MODES)]
     labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes)
@@ -439,44 +418,17 @@ def terms(
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
     """Where the index is, what it was built from and with, and whether it is stale."""
-    from .store import read_manifest, stale_reason
+    from .reports import describe
 
     loc = _locations(corpus, index)
-    manifest = read_manifest(loc.index)
-    roots = loc.index_corpus or [Path(r) for r in manifest.roots]
-    stale = stale_reason(manifest, roots)
-    data = {
-        "index": str(loc.index.resolve()),
-        "index_origin": loc.index_origin,
-        "corpus": list(manifest.roots),
-        "encoder": manifest.encoder,
-        "engine": _engine_name(manifest.encoder),
-        "chunking": manifest.chunking,
-        "ann": manifest.ann,
-        "counts": manifest.counts,
-        "built_at": manifest.built_at,
-        "build_seconds": manifest.build_seconds,
-        "format_version": manifest.format_version,
-        "stale": stale is not None,
-        "stale_reason": stale,
-    }
+    described = describe(loc.index, loc.index_corpus).to_dict()
+    data = {"index": described.pop("index"), "index_origin": loc.index_origin, **described}
     if as_json:
         emit_json(data)
         return
     from .render import info_table
 
     out.print(info_table(data))
-
-
-def _engine_name(spec: dict[str, Any]) -> str | None:
-    """For the embedded encoder: which C engine embeds questions here (semsearch/e5fast.py)."""
-    from .encoders import EmbeddedE5
-
-    if spec.get("backend") != EmbeddedE5.backend:
-        return None
-    from .e5fast import engine
-
-    return engine().name
 
 
 @app.command()
@@ -495,7 +447,7 @@ def shell(
     """
     from .session import Session
 
-    mode = _check_mode(mode)  # before opening: a bad option must not cost an index build
+    mode = check_mode(mode)  # before opening: a bad option must not cost an index build
     session = Session(_open(_locations(corpus, index)), k=k, mode=mode, min_score=min_score)
     interactive = sys.stdin.isatty()
     if interactive:
@@ -602,7 +554,7 @@ def main() -> None:
 
     A command is finished once its output is flushed, so the process ends there with `os._exit`,
     skipping the interpreter's teardown: a full garbage collection and the freeing of every module
-    and of the encoder, ~0.06 s of a one-shot `ask` on this machine (bench/RESULTS.md).
+    and of the encoder, a measurable share of a one-shot `ask` (docs/performance.md, bench/RESULTS.md).
     Nothing is pending by then: index writes complete before a command returns (atomic replace),
     the shell saves its history itself, and logging writes each line as it happens. An exception
     that escapes the error handling still ends the normal way, with its traceback.

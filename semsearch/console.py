@@ -25,8 +25,8 @@ from .errors import SemsearchError
 
 __all__ = [
     "EXIT_CODES",
+    "LogHandler",
     "UsageError",
-    "WarningHandler",
     "emit_json",
     "err",
     "fail",
@@ -75,11 +75,15 @@ def plain(message: str) -> str:
     return safe_text(message).replace("[", "\\[")
 
 
-class WarningHandler(logging.Handler):
-    """Library warnings become one 'warning:' line each on stderr."""
+class LogHandler(logging.Handler):
+    """What the library tells its caller (the "semsearch" logger) on stderr, one line each: a warning
+    as 'warning: ...', a notice (INFO: building, rebuilding) as a dim line; debug records not at all."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+        if record.levelno >= logging.WARNING:
+            err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+        elif record.levelno >= logging.INFO:
+            notice(record.getMessage())
 
 
 def handles_errors(command: F) -> F:

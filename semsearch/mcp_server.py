@@ -17,7 +17,7 @@ warnings go to stderr.
 # and they name pydantic's Field, imported with the SDK inside build_server.
 from typing import Annotated, Any, Literal
 
-from . import __version__
+from ._version import __version__
 from .errors import SemsearchError, ServiceError
 from .modes import DEFAULT_MODE
 from .resident import Resident

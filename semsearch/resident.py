@@ -27,7 +27,8 @@ from typing import Any
 
 from .errors import EncoderError, IndexStoreError, QueryError, SemsearchError
 from .search import Answer, Index
-from .store import read_index, read_manifest, stale_reason
+from .staleness import stale_reason
+from .store import read_index, read_manifest
 
 __all__ = ["Resident", "Rebuild", "check_poll"]
 

@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
 from .modes import DEFAULT_MODE, MODES
 from .resident import Resident
