@@ -1,22 +1,38 @@
 """`python -m semsearch`, and the `semsearch` command's entry point.
 
-Kept apart from cli.py so that Ctrl-C while the command is still importing (typer, rich: a few
-tenths of a second) ends it quietly, like Ctrl-C at any later moment.
+An `ask` for a running server ($SEMSEARCH_SERVER, --server) is answered by semsearch/client.py
+before typer, rich or numpy is imported; everything else goes on to the command line (cli.py).
+Ctrl-C while either is still importing ends the command quietly (exit 130), like Ctrl-C at any
+later moment.
 """
 
 from __future__ import annotations
 
 
 def main() -> None:
+    import sys
+
     try:
-        from .cli import main as run
+        from .client import run as remote
+
+        code = remote(sys.argv[1:])
+        if code is None:
+            from .cli import main as run
     except KeyboardInterrupt:
         import os
-        import sys
 
         sys.stderr.write("interrupted\n")
         sys.stderr.flush()
         os._exit(130)
+    if code is not None:
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            try:  # noqa: SIM105 - not contextlib: this path imports as little as it can
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)  # as cli.main: the answer is written, nothing is pending
     run()
 
 

@@ -26,14 +26,15 @@ from .errors import SemsearchError
 
 __all__ = [
     "EXIT_CODES",
+    "LogHandler",
     "OutputError",
     "setup_streams",
     "UsageError",
-    "WarningHandler",
     "emit_json",
     "err",
     "fail",
     "handles_errors",
+    "json_text",
     "notice",
     "out",
     "plain",
@@ -92,16 +93,20 @@ def _utf(stream: Any) -> bool:
 
 def emit_json(data: object) -> None:
     """One JSON object, one line, on stdout (all ASCII when stdout cannot encode the rest)."""
-    text = json.dumps(data, ensure_ascii=not _utf(sys.stdout))
+    STDOUT.write(json_text(data, ascii_only=not _utf(sys.stdout)) + "\n")
+    STDOUT.flush()
+
+
+def json_text(data: object, ascii_only: bool = False) -> str:
+    """A JSON object as `--json` prints it (also what `semsearch serve` sends)."""
+    text = json.dumps(data, ensure_ascii=ascii_only)
     # json escapes C0 controls only; DEL, the C1 range (U+009B is a one-character CSI) and the bidi
     # controls are escaped too, so JSON printed to a terminal cannot carry escape sequences either.
-    text = re.sub(
+    return re.sub(
         "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]",
         lambda m: f"\\u{ord(m.group()):04x}",
         text,
     )
-    STDOUT.write(text + "\n")
-    STDOUT.flush()
 
 
 def notice(message: str) -> None:
@@ -148,11 +153,15 @@ def setup_streams() -> None:
         console._width = max(width, MIN_WIDTH) if width else None
 
 
-class WarningHandler(logging.Handler):
-    """Library warnings become one 'warning:' line each on stderr."""
+class LogHandler(logging.Handler):
+    """What the library tells its caller (the "semsearch" logger) on stderr, one line each: a warning
+    as 'warning: ...', a notice (INFO: building, rebuilding) as a dim line; debug records not at all."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+        if record.levelno >= logging.WARNING:
+            err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+        elif record.levelno >= logging.INFO:
+            notice(record.getMessage())
 
 
 def handles_errors(command: F) -> F:

@@ -27,6 +27,7 @@ __all__ = [
     "Corpus",
     "parse_markdown",
     "ref_names",
+    "Listing",
     "discover_files",
     "source_prefixes",
     "resolved_roots",
@@ -205,7 +206,11 @@ def source_prefixes(roots: Sequence[str | os.PathLike[str]]) -> list[str]:
     return ["/".join(p[-depth:]) + "/" for p in parts]
 
 
-def discover_files(roots: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+#: What `discover_files` found: (source label, path) of every markdown file, and the folders skipped.
+Listing = tuple[list[tuple[str, Path]], list[Skipped]]
+
+
+def discover_files(roots: Sequence[str | os.PathLike[str]]) -> Listing:
     """Every `*.md` under the roots, recursively, as (source label, path), sorted; and loops skipped.
 
     A root may also be a single markdown file. Hidden folders are not entered; symlinked folders
@@ -302,9 +307,14 @@ def _read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tupl
 
 
 def read_corpus(
-    roots: Sequence[str | os.PathLike[str]], *, strict: bool = False, max_file_bytes: int = MAX_FILE_BYTES
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    strict: bool = False,
+    listing: Listing | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Corpus:
-    """Read every glossary file under the roots (files over `max_file_bytes` are skipped).
+    """Read every glossary file under the roots (as `listing` found them, when given; files over
+    `max_file_bytes` are skipped).
 
     Files that cannot be read as UTF-8 markdown and headings without names are skipped with a
     warning (logged, and listed in `Corpus.skipped`); with `strict`, the first one raises.
@@ -312,7 +322,8 @@ def read_corpus(
     """
     if not roots:
         raise CorpusError("no corpus folder given")
-    found, skipped = discover_files(roots)
+    found, skipped = listing if listing is not None else discover_files(roots)
+    skipped = list(skipped)  # the caller's listing stays as it was
     files: list[SourceFile] = []
     terms: list[Term] = []
     for source, path in found:

@@ -15,6 +15,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexWriteError",
     "EncoderError",
+    "ServiceError",
 ]
 
 
@@ -65,3 +66,10 @@ class EncoderError(SemsearchError):
     """The encoder cannot be loaded or used (package or weights missing, model not available offline)."""
 
     exit_code = 5
+
+
+class ServiceError(SemsearchError):
+    """`semsearch serve` or `semsearch mcp` cannot start: the address is taken or not allowed, or the
+    optional package the command needs is not installed."""
+
+    exit_code = 2

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from semsearch import encoders, indexer
-from semsearch.encoders import EmbeddedE5
+from semsearch import indexer
+from semsearch.encoders import EmbeddedE5, registry
 
 LOG = Path(sys.argv[1])
 
@@ -36,7 +36,7 @@ class LoggedE5(EmbeddedE5):
         return Logged(super()._engine())
 
 
-encoders.default_encoder = indexer.default_encoder = LoggedE5
+registry.default_encoder = indexer.default_encoder = LoggedE5
 
 if __name__ == "__main__":
     sys.argv = ["semsearch", *sys.argv[2:]]

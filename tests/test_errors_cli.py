@@ -31,6 +31,7 @@ from semsearch.errors import (
     IndexWriteError,
     QueryError,
     SemsearchError,
+    ServiceError,
 )
 
 ESC = "\x1b"
@@ -67,6 +68,7 @@ def test_every_error_class_has_a_documented_exit_code() -> None:
         IndexMismatchError: EXIT_CODES["index"],
         IndexWriteError: EXIT_CODES["index"],
         EncoderError: EXIT_CODES["encoder"],
+        ServiceError: EXIT_CODES["usage"],
     }
     assert {getattr(errors, name) for name in errors.__all__} == set(expected)
     for cls, code in expected.items():
