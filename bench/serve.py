@@ -1,12 +1,11 @@
-"""Benchmark of the resident server (issue 14): `semsearch serve` on the tech glossary.
+"""The resident server (`semsearch serve`) on the tech glossary (the bundled one when it is absent).
 
-    python bench/serve.py                 # the serve section of bench/RESULTS.md (+ "serve" in RESULTS.json)
-    python bench/serve.py --quick         # smoke run: fewer runs, report printed only
+    python -m bench --only serve --merge      # the serve section of bench/RESULTS.md
 
 Measures, with the machine's load average before and after:
 - HTTP GET /ask latency (p50, p99) over every question of bench/queries/tech-glossary.*.jsonl:
-  one client, then 8 clients at once (8 processes, bench/serve_clients.py, one keep-alive connection
-  each); GET /health alone as the cost of the HTTP layer; throughput;
+  one client, then 8 clients at once (8 processes, bench/children/serve_client.py, one keep-alive
+  connection each); GET /health alone as the cost of the HTTP layer; throughput;
 - the server's memory (VmRSS and VmHWM from /proc) with the tech glossary loaded, after the load;
 - the shared embedding engine from 8 threads in one process: in parallel (as served) against one
   question at a time (a lock), to show what `EmbeddedE5.reentrant` buys on this machine;
@@ -17,10 +16,8 @@ Measures, with the machine's load average before and after:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -31,51 +28,30 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-TECH = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", ROOT.parent / "shared" / "corpora" / "tech-glossary"))
-RESULTS = HERE / "RESULTS.md"
-BEGIN, END = "<!-- BEGIN serve: python bench/serve.py -->", "<!-- END serve -->"
+from .common import (
+    BUNDLED,
+    TECH,
+    child_module,
+    embedding_engine,
+    load_average,
+    log,
+    module_env,
+    ms,
+    percentile,
+    semsearch_cmd,
+)
+
 CLIENTS = 8
 PACE = 0.25  # seconds between two questions of one paced client: 8 of them ask 32 questions a second
 GOALS = {"p50": 0.030, "p99": 0.100, "thin": 0.15}
+ONE_SHOT_RUNS = 21  # alternating thin / `python -c pass` / local rounds
+PASSES = 2  # passes over the questions per client
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+def questions(query_set: str) -> list[str]:
+    from .common import queries_of
 
-
-def load_average() -> str:
-    with contextlib.suppress(OSError):
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return "unknown"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def semsearch_cmd() -> list[str]:
-    script = Path(sys.executable).with_name("semsearch")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "semsearch"]
-
-
-def questions() -> list[str]:
-    out = []
-    for part in ("dev", "heldout"):
-        path = HERE / "queries" / f"tech-glossary.{part}.jsonl"
-        out += [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return out
+    return queries_of(query_set)
 
 
 def start_server(index: Path, log_path: Path) -> tuple[subprocess.Popen, int, float]:
@@ -108,12 +84,21 @@ def clients(
             json.dump(texts[shift:] + texts[:shift], f, ensure_ascii=False)
         files.append(f.name)
     start_at = time.time() + 1.0 + 0.1 * count  # every client is up and waiting by then
-    command = [sys.executable, str(HERE / "serve_clients.py"), "127.0.0.1", str(port)]
     procs = [
         subprocess.Popen(
-            [*command, name, str(passes), str(start_at + n * every / count), path, str(every)],
+            child_module(
+                "serve_client",
+                "127.0.0.1",
+                str(port),
+                name,
+                str(passes),
+                str(start_at + n * every / count),
+                path,
+                str(every),
+            ),
             stdout=subprocess.PIPE,
             text=True,
+            env=module_env(),
         )
         for n, name in enumerate(files)
     ]
@@ -210,18 +195,26 @@ def one_shots(port: int, index: Path, runs: int) -> dict[str, Any]:
     }
 
 
-def run(quick: bool, runs: int, passes: int, work: Path) -> dict[str, Any]:
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import semsearch
 
-    if not TECH.is_dir():
-        raise SystemExit(f"the tech glossary is not at {TECH}")
-    index = work / "index-tech"
-    log(f"serve: index of {TECH} in {index}")
-    semsearch.build(TECH, index)
-    texts = questions()
+    quick, runs, passes = args.quick, max(args.runs, ONE_SHOT_RUNS), PASSES
+    corpus, label, query_set = (
+        (TECH, "tech glossary", "tech-glossary") if TECH.is_dir() else (BUNDLED, "bundled glossary", "deep-learning")
+    )
+    index = work / f"index-serve-{query_set}"
+    log(f"serve: index of {corpus} in {index}")
+    semsearch.build(corpus, index)
+    texts = questions(query_set)
     if quick:
         texts, runs, passes = texts[:20], min(runs, 5), 1
-    out: dict[str, Any] = {"load_start": load_average(), "questions": len(texts), "passes": passes}
+    out: dict[str, Any] = {
+        "load_start": load_average(),
+        "questions": len(texts),
+        "passes": passes,
+        "glossary": label,
+        "query_set": query_set,
+    }
     process, port, ready = start_server(index, work / "serve.log")
     out["ready_seconds"] = ready
     try:
@@ -243,11 +236,13 @@ def run(quick: bool, runs: int, passes: int, work: Path) -> dict[str, Any]:
     log(f"serve: {CLIENTS} threads on one engine, in process")
     out["engine_threads"] = engine_threads(index, texts[: 20 if quick else 60], CLIENTS)
     out["load_end"] = load_average()
+    out["engine"] = embedding_engine()
     return out
 
 
 def report(r: dict[str, Any]) -> str:
     seq, con, one = r["sequential"], r["concurrent"], r["one_shot"]
+    glossary, query_set = r.get("glossary", "tech glossary"), r.get("query_set", "tech-glossary")
     goals = [
         ("HTTP /ask p50, 1 client", "≤ 30 ms", ms(seq["p50"]), seq["p50"] <= GOALS["p50"]),
         ("HTTP /ask p99, 1 client", "≤ 100 ms", ms(seq["p99"]), seq["p99"] <= GOALS["p99"]),
@@ -258,13 +253,12 @@ def report(r: dict[str, Any]) -> str:
         ("thin-client one-shot `ask`, median", "≤ 0.15 s", f"{one['thin_median']:.3f} s", one["thin_median"] <= 0.15),
     ]
     lines = [
-        "## Resident server (`semsearch serve`, tech glossary)\n",
-        f"Produced by `python bench/serve.py` on {r['date']}, commit {r['git']}; {r['machine']}. "
+        f"## Resident server (`semsearch serve`, {glossary})\n",
         f"Load average (1/5/15 min) at start {r['load_start']}, at end {r['load_end']}: the machine's 2 cores "
         "are shared with other jobs, so read medians and same-run ratios. The server is "
-        "`semsearch serve --poll 0` on the tech glossary's index (embedded encoder, "
-        f"{r['engine']}); clients are separate processes (bench/serve_clients.py), each on one keep-alive "
-        f"connection, asking all {r['questions']} questions of bench/queries/tech-glossary.*.jsonl "
+        f"`semsearch serve --poll 0` on the {glossary}'s index (embedded encoder, "
+        f"{r['engine']}); clients are separate processes (bench/children/serve_client.py), each on one keep-alive "
+        f"connection, asking all {r['questions']} questions of bench/queries/{query_set}.*.jsonl "
         f"{r['passes']} times with k=5.\n",
         "| goal | target | measured | met |",
         "|---|---|---|---|",
@@ -287,7 +281,7 @@ def report(r: dict[str, Any]) -> str:
     threads = r["engine_threads"]
     lines += [
         "",
-        f"Server memory with the tech glossary loaded, after the {con['clients']}-client run: RSS "
+        f"Server memory with the {glossary} loaded, after the {con['clients']}-client run: RSS "
         f"{mem['VmRSS']:.0f} MiB (peak {mem['VmHWM']:.0f} MiB); after the one-shot runs {end['VmRSS']:.0f} MiB. "
         f"Ready to answer {r['ready_seconds']:.2f} s after start (index loaded, encoder warmed). "
         f"Stopped by SIGTERM: exit code {r['exit_code']}.\n",
@@ -306,55 +300,3 @@ def report(r: dict[str, Any]) -> str:
         f"local / thin client = {one['local_over_thin']:.1f}x.\n",
     ]
     return "\n".join(lines)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run; the report is printed, not written")
-    parser.add_argument("--runs", type=int, default=21, help="alternating one-shot runs (default 21)")
-    parser.add_argument("--passes", type=int, default=2, help="passes over the questions per client (default 2)")
-    parser.add_argument("--work", type=Path, default=None, help="where to keep the benchmark index")
-    args = parser.parse_args()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    work = args.work or cache / "semsearch-bench"
-    work.mkdir(parents=True, exist_ok=True)
-    from semsearch.encoders.e5fast import engine
-
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    results = run(args.quick, args.runs, args.passes, work)
-    results.update(
-        date=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-        git=commit.stdout.strip() or "?",
-        machine=machine(),
-        engine=engine().name,
-    )
-    text = report(results)
-    if args.quick:
-        print(text)
-        return
-    markdown = RESULTS.read_text(encoding="utf-8")
-    section = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in markdown:
-        markdown = markdown[: markdown.index(BEGIN)] + section + markdown[markdown.index(END) + len(END) :]
-    else:
-        markdown = markdown.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(markdown, encoding="utf-8")
-    data_path = RESULTS.with_suffix(".json")
-    data = json.loads(data_path.read_text(encoding="utf-8"))
-    data["serve"] = results
-    data_path.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
-    log(f"wrote the serve section of {RESULTS}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """A benchmark client of `semsearch serve` (run by bench/serve.py, one process per client).
 
-    python bench/serve_clients.py HOST PORT QUESTIONS.json PASSES START_AT [PATH [EVERY]]
+    python -m bench.children.serve_client HOST PORT QUESTIONS.json PASSES START_AT [PATH [EVERY]]
 
 Asks every question of QUESTIONS.json (a JSON list) PASSES times over one keep-alive connection,
 starting at the wall-clock time START_AT (so that several clients start together), and prints the
