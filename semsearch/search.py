@@ -55,6 +55,9 @@ SECOND_CAP = 0.1
 # dense modes: it depends on the TF-IDF features only.
 TFIDF_CALIBRATION = (0.2391, 14.7, 0.052)
 SNIPPET_CHARS = 160
+# A snippet is chosen from this much of an entry's beginning: every line of a runaway entry (a book
+# under one heading) would be scored on every question that ranks it.
+SNIPPET_SCAN_CHARS = 20_000
 #: The score of a term the question names (the name tier): it is the term asked for.
 NAMED_SCORE = 1.0
 #: The notice of an answer to a question that holds nothing to search for (`text.has_content`).
@@ -318,10 +321,14 @@ class Index:
     def dense_scores(self, query: str) -> np.ndarray:
         """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
         no chunk among the candidates."""
-        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once.
-        if self._last_question is None or self._last_question[0] != query:
-            self._last_question = (query, self.encoder.encode_queries([query]))
-        vector = self._last_question[1]
+        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once. Read
+        # and replaced as one tuple, so that threads sharing the index (`semsearch serve`) never
+        # pair one question with another's vector.
+        last = self._last_question
+        if last is None or last[0] != query:
+            last = (query, self.encoder.encode_queries([query]))
+            self._last_question = last
+        vector = last[1]
         ann = self._stored.ann
         k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
         scores, ids = ann.search(vector, k)
@@ -345,10 +352,12 @@ class Index:
         prior (every term has pieces, so every term has a score). Requires `second_encoder`."""
         side, encoder = self._stored.second, self.second_encoder
         assert side is not None and encoder is not None
-        if self._last_second is None or self._last_second[0] != query:
-            self._last_second = (query, encoder.encode_queries([query])[0])
+        last = self._last_second  # one tuple, read and replaced whole (threads share an index)
+        if last is None or last[0] != query:
+            last = (query, encoder.encode_queries([query])[0])
+            self._last_second = last
         beta = float(self.manifest.second.get("hubness_beta") or 0.0)
-        rows = side.vectors @ self._last_second[1] - beta * side.extras.priors
+        rows = side.vectors @ last[1] - beta * side.extras.priors
         out = np.full(len(self.terms), -np.inf, dtype=np.float32)
         np.maximum.at(out, side.term_of_row, rows)
         return out
@@ -549,8 +558,9 @@ def snippet(body: str, query: str, width: int = SNIPPET_CHARS, names: Sequence[s
 
     Features of the term's own `names` do not count: every line of an entry is about its term, so a
     question that names it ("コーパスって何？") gets the definition, not the line that repeats the name.
+    Only the first SNIPPET_SCAN_CHARS characters of the body are looked at.
     """
-    lines = [line.strip(" \t-*") for line in body.split("\n") if line.strip(" \t-*$")]
+    lines = [line.strip(" \t-*") for line in body[:SNIPPET_SCAN_CHARS].split("\n") if line.strip(" \t-*$")]
     if not lines:
         return ""
     wanted = set(lexical_features(query)).difference(*(lexical_features(name) for name in names))

