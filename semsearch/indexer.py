@@ -291,8 +291,6 @@ def _build(
         encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
         settings = _settings_for(encoder, settings or _kept_settings(previous))
         second = _wanted_second(encoder, index_path, ensemble)
-        if second is not None and unwritable is None:
-            second.install(index_path / MODELS)  # what makes it load fast (kept across generations)
         if (
             previous is not None
             and not force
@@ -307,6 +305,8 @@ def _build(
             is None
         ):
             chunks = len(previous.chunks)
+            if second is not None and unwritable is None:
+                second.install(index_path / MODELS)  # when it is not there yet: a folder removed by hand
             report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder, second=second)
             return Index(previous, encoder, build_report=report, second=second)
         if unwritable is not None:
@@ -359,6 +359,10 @@ def _build(
                 "semsearch_version": __version__,
             },
         )
+        if second is not None:
+            # Once committed, so that an interrupted build leaves nothing: the weights it loaded
+            # for embedding are written out for the next command's fast load.
+            second.install(index_path / MODELS)
     stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense, side)
     report = _report(
         index_path,

