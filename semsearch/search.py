@@ -182,6 +182,14 @@ class Index:
                     add(int(self._chunk_terms[chunk]))
         return tuple(names[:n])
 
+    def similarity(self, position: int, other: int) -> float:
+        """How near `other` is to the term at `position`, as `related` ranks neighbours: the best
+        cosine between the term's first chunk and any chunk of `other`."""
+        ann = self._stored.ann
+        vector = ann.vector(int(self._first_chunk[position]))
+        rows = np.flatnonzero(self._chunk_terms == other)
+        return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
+
     def term(self, hit: Hit | str) -> Term:
         """The full entry behind a hit (or a term id)."""
         return self.terms[self._positions[hit.id if isinstance(hit, Hit) else hit]]

