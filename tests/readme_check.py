@@ -7,11 +7,13 @@ An example's output is held to the README's text exactly, except:
   engines and kernels), and a score bar follows its own score;
 - in a ranked list (cards, a column of `compare`, the "Did you mean" suggestions, a card's
   "related" names) two entries may trade places, and the last entry shown may trade with the
-  first one left out, only when this machine scores them within twice the tolerance of each other
+  first one left out, only when this machine ranks them within twice the tolerance of each other
   (each may have moved by the tolerance): the order of a wide gap is checked, a near-tie's is not.
 
-Near-ties are judged on this machine's own scores (`Local`: the index the examples run against,
-asked in-process), because the README does not show every score a list is ranked by.
+Near-ties are judged on what ranks a list on this machine (`Local`: the raw relevance of every
+term, and the cosine between two terms, from the index the examples run against, asked
+in-process): the README does not show every score a list is ranked by, and the shown score is the
+raw relevance through a calibration curve, flat at its ends, where a gap would look smaller than it is.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine_noise import NEIGHBOUR_TOLERANCE, SCORE_TOLERANCE
+from engine_noise import NEIGHBOUR_TOLERANCE, RELEVANCE_TOLERANCE, SCORE_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -108,27 +110,42 @@ def parse_command(line: str) -> Example:
 
 @dataclass
 class Local:
-    """Scores on this machine: `scores(question, mode)` of every term by first name, and
-    `similarity(term, other)`, the cosine `related` ranks a term's neighbours by."""
+    """What ranks a list on this machine: `relevance(question, mode)`, every term's raw relevance
+    by first name, and `similarity(term, other)`, the cosine `related` ranks neighbours by."""
 
-    scores: Callable[[str, str], dict[str, float]]
+    relevance: Callable[[str, str], dict[str, float]]
     similarity: Callable[[str, str], float]
 
     @classmethod
     def of(cls, index: Any) -> Local:
         """From an opened semsearch.Index (the one the examples run against)."""
+        import numpy as np
+
+        from semsearch.search import fuse
+
         cache: dict[tuple[str, str], dict[str, float]] = {}
 
-        def scores(question: str, mode: str) -> dict[str, float]:
+        def relevance(question: str, mode: str) -> dict[str, float]:
             if (question, mode) not in cache:
-                hits = index.query(question, k=len(index), mode=mode).hits
-                cache[question, mode] = {h.term: h.score for h in reversed(hits)}  # a name's best entry
+                text = index.query(question, k=1, mode=mode).cleaned  # the question as searched
+                if mode == "tfidf":
+                    raw = index.lexical_scores(text)
+                elif mode == "dense":
+                    raw = index.dense_scores(text)
+                else:
+                    raw = fuse(index.dense_scores(text), index.lexical_scores(text))
+                raw = np.nan_to_num(np.asarray(raw, dtype=float), nan=-1.0, neginf=-1.0)  # not a candidate
+                by_name: dict[str, float] = {}
+                for position, term in enumerate(index.terms):
+                    best = max(float(raw[m]) for m in index.same_term(position))  # a term ranks by its best entry
+                    by_name[term.name] = max(by_name.get(term.name, -1.0), best)
+                cache[question, mode] = by_name
             return cache[question, mode]
 
         def similarity(term: str, other: str) -> float:
             return index.similarity(index.find(term)[0], index.find(other)[0])
 
-        return cls(scores, similarity)
+        return cls(relevance, similarity)
 
 
 # -- comparing ----------------------------------------------------------------------------------
@@ -193,9 +210,13 @@ def parse_cards(output: str) -> list[Card] | None:
 
 def _card_problems(example: Example, expected: list[Card], actual: list[Card], local: Local) -> list[str]:
     tolerance = SCORE_TOLERANCE[example.mode]
-    scores = local.scores(example.question, example.mode)
+    relevance = local.relevance(example.question, example.mode)
     problems = ranking_problems(
-        "hits", [c.term for c in expected], [c.term for c in actual], lambda t: scores.get(t, 0.0), tolerance
+        "hits",
+        [c.term for c in expected],
+        [c.term for c in actual],
+        lambda t: relevance.get(t, -1.0),
+        RELEVANCE_TOLERANCE[example.mode],
     )
     if [c.rank for c in actual] != list(range(1, len(actual) + 1)):
         problems.append(f"ranks are not 1..{len(actual)}")
@@ -248,13 +269,13 @@ def _table_problems(example: Example, expected: str, actual: str, local: Local) 
     problems = [] if frame_got == frame_want else [f"the table's frame changed:\n{actual}"]
     for mode in modes:
         tolerance = SCORE_TOLERANCE[mode]
-        scores = local.scores(example.question, mode)
+        relevance = local.relevance(example.question, mode)
         problems += ranking_problems(
             f"{mode} column",
             [t for t, _ in want[mode]],
             [t for t, _ in got.get(mode, [])],
-            lambda t, scores=scores: scores.get(t, 0.0),
-            tolerance,
+            lambda t, relevance=relevance: relevance.get(t, -1.0),
+            RELEVANCE_TOLERANCE[mode],
         )
         shown = dict(got.get(mode, []))
         for term, score in want[mode]:
@@ -279,12 +300,12 @@ def example_problems(command: str, expected: str, actual: str, local: Local) -> 
     if no_match_want:
         if not no_match_got or no_match_got[1] != no_match_want[1]:
             return [f"'No confident match for “{no_match_want[1]}”' expected, got:\n{actual}"]
-        scores = local.scores(example.question, example.mode)
+        relevance = local.relevance(example.question, example.mode)
         return ranking_problems(
             "suggestions",
             [name.strip() for name in no_match_want[2].split(",")],
             [name.strip() for name in no_match_got[2].split(",")],
-            lambda name: scores.get(name, 0.0),
-            SCORE_TOLERANCE[example.mode],
+            lambda name: relevance.get(name, -1.0),
+            RELEVANCE_TOLERANCE[example.mode],
         )
     return [] if actual == expected else [f"output changed:\n{actual}"]
