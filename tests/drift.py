@@ -96,14 +96,20 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
     index = semsearch.build(corpus, index_dir=work / "index", encoder=encoder)
     questions = [q["q"] for q in _questions(query_set) + _questions("offtopic")]
     questions += _readme_questions() if readme else []
+    import readme_check
+
+    local = readme_check.Local.of(index)
     answers: dict[str, Any] = {}
     relevance: dict[str, list[float]] = {}
     for question in dict.fromkeys(questions):
         relevance[question] = np.nan_to_num(index.dense_scores(question), nan=-1.0).tolist()
         for mode in MODES:
-            answer = index.query(question, k=K, mode=mode, related=mode == "hybrid")
+            answer = index.query(question, k=K + 1, mode=mode, related=mode == "hybrid")
+            raw = local.relevance(question, mode)
             answers[f"{mode}\0{question}"] = {
-                "hits": [[h.id, h.score, list(h.related)] for h in answer.hits],
+                # id, shown score, related terms, raw relevance (what ranks it)
+                "hits": [[h.id, h.score, list(h.related), raw.get(h.term, -1.0)] for h in answer.hits[:K]],
+                "next": raw.get(answer.hits[K].term, -1.0) if len(answer.hits) > K else None,
                 "confident": answer.confident,
             }
     evaluations = {}
@@ -208,15 +214,26 @@ def score_drift(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             diff = abs(scores_a[term] - scores_b[term])
             if diff > into.get(mode, (0.0, ""))[0]:
                 into[mode] = (diff, f"{question} -> {term}")
+        raw_a = {h[0]: h[3] for h in one["hits"]}
         order_a, order_b = [h[0] for h in one["hits"]], [h[0] for h in other["hits"]]
-        if set(order_a) != set(order_b):
+        if set(order_a) != set(order_b) and one["next"] is not None:
+            # The raw gap between the last term shown here and the first one left out.
             gone = [t for t in order_a if t not in scores_b]
-            membership.append((mode, question, gone, abs(scores_a[order_a[-1]] - scores_a[gone[0]]) if gone else 0))
-        elif order_a != order_b:
-            i = next(i for i, (x, y) in enumerate(zip(order_a, order_b, strict=True)) if x != y)
-            reordered.append((mode, question, order_a[i], order_b[i], abs(scores_a[order_a[i]] - scores_a[order_b[i]])))
+            membership.append((mode, question, gone, abs(raw_a[order_a[-1]] - one["next"])))
+        if order_a != order_b:
+            # The largest raw gap between two terms shown in both lists, in the other order.
+            common = [t for t in order_a if t in order_b]
+            swaps = [
+                (abs(raw_a[x] - raw_a[y]), x, y)
+                for i, x in enumerate(common)
+                for y in common[i + 1 :]
+                if order_b.index(x) > order_b.index(y)
+            ]
+            if swaps:
+                gap, x, y = max(swaps)
+                reordered.append((mode, question, x, y, gap))
         related_b = {h[0]: h[2] for h in other["hits"]}
-        for term, _, names in one["hits"]:
+        for term, _, names, _ in one["hits"]:
             if term in related_b and related_b[term] != names:
                 related.append((term, names, related_b[term]))
         if one["confident"] != other["confident"]:
@@ -283,16 +300,19 @@ def report(results: dict[str, dict[str, Any]], verbose: bool) -> None:
             print(f"[{corpus}] largest shown-score difference: {_largest(scores['largest'])}")
             print(f"[{corpus}] ... in answers not confident (not shown): {_largest(scores['unshown'])}")
             gaps = [r[-1] for r in scores["reordered"]]
+            edges = [r[-1] for r in scores["membership"]]
             print(
-                f"[{corpus}] top-{K} lists reordered: {len(gaps)} (largest gap {max(gaps, default=0):.4f}), "
-                f"with another member: {len(scores['membership'])}, related lists changed: {len(scores['related'])}, "
-                f"confidence flipped: {len(scores['flips'])}"
+                f"[{corpus}] top-{K} lists reordered: {len(gaps)} (largest raw gap {max(gaps, default=0):.4f}), "
+                f"with another member: {len(edges)} (largest raw gap at the edge {max(edges, default=0):.4f}), "
+                f"related lists changed: {len(scores['related'])}, confidence flipped: {len(scores['flips'])}"
             )
             if verbose:
                 for mode, question, x, y, gap in scores["reordered"]:
                     print(f"[{corpus}]   order: {mode} {question!r}: {x} <-> {y}, gap {gap:.4f}")
                 for mode, question, gone, gap in scores["membership"]:
-                    print(f"[{corpus}]   top-{K} changed: {mode} {question!r}: lost {gone}, gap to last {gap:.4f}")
+                    print(
+                        f"[{corpus}]   top-{K} changed: {mode} {question!r}: lost {gone}, raw gap at the edge {gap:.4f}"
+                    )
                 for term, (x, y) in scores["related"].items():
                     print(f"[{corpus}]   related of {term}: {x} -> {y}")
             for mode, question in scores["flips"]:

