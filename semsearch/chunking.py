@@ -34,7 +34,7 @@ class Chunk:
     """A piece of a term that gets one vector."""
 
     id: str  # stable: "<term id>#<part>"
-    term: int  # position of the term in the index's term list
+    term_position: int  # its term's position in the index's term list
     part: int
     text: str  # exactly the text the encoder embeds (before its passage prompt)
     sha256: str  # content hash of `text`: equal hash, reusable vector

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 # A one-shot command does no large matrix work on the query path, but the BLAS thread pools that
-# numpy and FAISS start at import cost CPU: one thread saved ~9% of a one-shot `ask`'s CPU time
-# here. Set before anything imports numpy; a user's own setting wins. Library use is unaffected.
+# numpy and FAISS start at import cost CPU (measured: docs/performance.md). Set before anything
+# imports numpy; a user's own setting wins. Library use is unaffected.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from ._version import __version__
 from .console import (
     EXIT_CODES,
+    LogHandler,
     UsageError,
-    WarningHandler,
     emit_json,
     err,
     handles_errors,
@@ -39,7 +39,7 @@ from .console import (
 )
 from .errors import QueryError
 from .locate import Locations, resolve
-from .modes import DEFAULT_MODE, MODES
+from .modes import DEFAULT_MODE, MODES, check_mode
 
 if TYPE_CHECKING:
     from .search import Answer, Index
@@ -141,7 +141,6 @@ def _open(loc: Locations, **build_options: Any) -> Index:
     return open_index(
         loc.index_corpus,
         loc.index,
-        notice=notice,
         progress=_progress_callback(),
         lock_timeout=wait,
         on_wait=_on_wait(loc.index, wait),
@@ -170,12 +169,6 @@ def _progress_callback() -> Callable[[int, int], None] | None:
     return update
 
 
-def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    return mode
-
-
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -186,9 +179,11 @@ def _root(
 ) -> None:
     """Semantic search over a Japanese/English technical glossary."""
     state["debug"] = debug
+    # The library tells its caller things on the "semsearch" logger: notices (INFO) and warnings.
     logger = logging.getLogger("semsearch")
-    if not any(isinstance(h, WarningHandler) for h in logger.handlers):
-        logger.addHandler(WarningHandler())
+    if not any(isinstance(h, LogHandler) for h in logger.handlers):
+        logger.addHandler(LogHandler())
+        logger.setLevel(logging.INFO)
         logger.propagate = False
     if version:
         out.print(f"semsearch {__version__}")
@@ -247,23 +242,11 @@ def build(
         on_wait=_on_wait(loc.index, _wait_seconds(wait)),
     )
     report = built.build_report
+    assert report is not None  # an index from `build` carries its report
     if report.replaced:
         notice(f"replaced the index at {loc.index}, built from {', '.join(report.replaced)}")
     if as_json:
-        emit_json(
-            {
-                "index": str(loc.index),
-                **{
-                    k: getattr(report, k)
-                    for k in ("files", "terms", "chunks", "embedded", "reused", "seconds", "written", "encoder")
-                },
-                "skipped": list(report.skipped),
-                "skipped_files": report.skipped_files,
-                "skipped_terms": report.skipped_terms,
-                "replaced": list(report.replaced),
-                "prompts": _prompts(built),
-            }
-        )
+        emit_json(report.to_dict())
         return
     status = "built" if report.written else "up to date"
     out.print(
@@ -271,8 +254,9 @@ def build(
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
         soft_wrap=True,
     )
+    prompts = report.to_dict()["prompts"]
     out.print(
-        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(_prompts(built), ensure_ascii=False))}",
+        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(prompts, ensure_ascii=False))}",
         soft_wrap=True,
     )
     if report.skipped:
@@ -282,19 +266,10 @@ def build(
         )
 
 
-def _prompts(index: Index) -> dict[str, str]:
-    spec = index.manifest.encoder
-    return {"query": str(spec.get("query_prompt", "")), "passage": str(spec.get("passage_prompt", ""))}
-
-
 def _answer_json(answer: Answer, index: Index) -> dict[str, Any]:
-    return {
-        "query": answer.query,
-        "mode": answer.mode,
-        "encoder": index.encoder_id,
-        "confident": answer.confident,
-        "hits": [h.to_dict() for h in answer.hits],
-    }
+    from .payloads import answer_object  # the same object `semsearch serve` and `semsearch mcp` return
+
+    return answer_object(answer, index)
 
 
 @app.command()
@@ -308,10 +283,22 @@ def ask(
     min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full.")] = False,
     as_json: JsonOpt = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help="Ask a running `semsearch serve` (default: $SEMSEARCH_SERVER; '' for none); "
+            "answered here when it cannot be reached.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Ask a question in Japanese or English; prints the best glossary entries."""
+    # --server is taken by semsearch/client.py before this command is parsed; here the question
+    # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     question = _question(question)
-    _check_mode(mode)
+    check_mode(mode)
     opened = _open(_locations(corpus, index))
     answer = opened.query(question, k=k, mode=mode, related=True, min_score=min_score)
     if as_json:
@@ -369,7 +356,7 @@ def eval_command(
     """Recall@1, Recall@5, MRR@10, nDCG@10 per mode over a labelled query file."""
     from .evaluation import evaluate, read_queries
 
-    modes = [_check_mode(m) for m in (mode or MODES)]
+    modes = [check_mode(m) for m in (mode or MODES)]
     labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes)
@@ -395,37 +382,16 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print a term's glossary entries in full, found by any of its names."""
+    from .payloads import show_entries, show_object  # shared with `semsearch serve` and `semsearch mcp`
+
     opened = _open(_locations(corpus, index))
-    found = opened.find(name, source)
-    if not found:
-        suggestions = ", ".join(h.term for h in opened.search(name, k=3))
-        raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
-    # Entries sharing a name are one term: all of them (--source: that file's), those with a body first,
-    # the ones found by this name before the others.
-    entries = found if source is not None else opened.same_term(found[0])
-    entries = sorted(entries, key=lambda e: (not opened.terms[e].body.strip(), e not in found))
-    names = list(opened.term_names(entries[0])) if source is None else list(opened.terms[entries[0]].names)
     if as_json:
-        rows = [{**_term_row(opened, e), "body": opened.terms[e].body} for e in entries]
-        emit_json({"query": name, "term": {**rows[0], "names": names}, "entries": rows})
+        emit_json(show_object(opened, name, source))
         return
+    names, entries = show_entries(opened, name, source)
     from .render import entry_view
 
     out.print(entry_view(names, [(opened.terms[e], opened.source_path(opened.terms[e])) for e in entries]))
-
-
-def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
-    term = index.terms[position]
-    row: dict[str, Any] = {
-        "id": index.term_id(position),
-        "term": term.name,
-        "names": list(term.names),
-        "source": term.source,
-        "line": term.line,
-    }
-    if chunks is not None:
-        row["chunks"] = chunks[position]
-    return row
 
 
 @app.command()
@@ -437,62 +403,32 @@ def terms(
     as_json: JsonOpt = False,
 ) -> None:
     """List every term in the index: names, source, line, chunks."""
-    opened = _open(_locations(corpus, index))
-    chunks = opened.chunk_counts()
-    rows = [_term_row(opened, i, chunks) for i, t in enumerate(opened.terms) if source in (None, t.source)]
-    if source is not None and not rows:
-        sources = sorted({t.source for t in opened.terms})
-        raise QueryError(f"no terms from {source!r}; sources are: {', '.join(sources[:10])}")
+    from .payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
+
+    data = terms_object(_open(_locations(corpus, index)), source)
     if as_json:
-        emit_json({"terms": rows})
+        emit_json(data)
         return
     from .render import terms_table
 
-    out.print(terms_table(rows))
+    out.print(terms_table(data["terms"]))
 
 
 @app.command()
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
     """Where the index is, what it was built from and with, and whether it is stale."""
-    from .store import read_manifest, stale_reason
+    from .reports import describe
 
     loc = _locations(corpus, index)
-    manifest = read_manifest(loc.index)
-    roots = loc.index_corpus or [Path(r) for r in manifest.roots]
-    stale = stale_reason(manifest, roots)
-    data = {
-        "index": str(loc.index.resolve()),
-        "index_origin": loc.index_origin,
-        "corpus": list(manifest.roots),
-        "encoder": manifest.encoder,
-        "engine": _engine_name(manifest.encoder),
-        "chunking": manifest.chunking,
-        "ann": manifest.ann,
-        "counts": manifest.counts,
-        "built_at": manifest.built_at,
-        "build_seconds": manifest.build_seconds,
-        "format_version": manifest.format_version,
-        "stale": stale is not None,
-        "stale_reason": stale,
-    }
+    described = describe(loc.index, loc.index_corpus).to_dict()
+    data = {"index": described.pop("index"), "index_origin": loc.index_origin, **described}
     if as_json:
         emit_json(data)
         return
     from .render import info_table
 
     out.print(info_table(data))
-
-
-def _engine_name(spec: dict[str, Any]) -> str | None:
-    """For the embedded encoder: which C engine embeds questions here (semsearch/e5fast.py)."""
-    from .encoders import EmbeddedE5
-
-    if spec.get("backend") != EmbeddedE5.backend:
-        return None
-    from .e5fast import engine
-
-    return engine().name
 
 
 @app.command()
@@ -511,7 +447,7 @@ def shell(
     """
     from .session import Session
 
-    mode = _check_mode(mode)  # before opening: a bad option must not cost an index build
+    mode = check_mode(mode)  # before opening: a bad option must not cost an index build
     session = Session(_open(_locations(corpus, index)), k=k, mode=mode, min_score=min_score)
     interactive = sys.stdin.isatty()
     if interactive:
@@ -531,6 +467,63 @@ def shell(
 
             bodies = [session.index.term(h).body for h in reply.answer.hits] if session.full else None
             out.print(answer_view(reply.answer, bodies))
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only; see docs/server.md).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one, named at start).")
+    ] = 8765,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Keep the index warm behind an HTTP JSON API (/ask, /show, /terms, /health) until Ctrl-C.
+
+    `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A changed corpus is
+    rebuilt in the background while the old index answers. See docs/server.md.
+    """
+    from .resident import Resident, check_poll
+    from .server import make_server
+    from .server import serve as run_server
+
+    check_poll(poll)
+    server = make_server(host, port)  # a bad option or a taken port fails before the index is opened
+    server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
+    opened = server.resident.index
+    run_server(
+        server, on_ready=lambda url: notice(f"serving {opened.path} ({len(opened)} terms) at {url}; Ctrl-C to stop")
+    )
+
+
+@app.command("mcp")
+@handles_errors
+def mcp_command(
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Serve the index to coding agents and editors over MCP (stdio): tools ask, show, terms.
+
+    Needs the MCP SDK: pip install 'semsearch[mcp]'. See docs/server.md for client configurations.
+    """
+    from .mcp_server import require_sdk
+    from .mcp_server import run as run_mcp
+    from .resident import Resident, check_poll
+
+    check_poll(poll)
+    require_sdk()  # before opening the index
+    run_mcp(Resident(_open(_locations(corpus, index)), poll=poll, notice=notice))
 
 
 def _read_lines(interactive: bool):
@@ -561,7 +554,7 @@ def main() -> None:
 
     A command is finished once its output is flushed, so the process ends there with `os._exit`,
     skipping the interpreter's teardown: a full garbage collection and the freeing of every module
-    and of the encoder, ~0.06 s of a one-shot `ask` on this machine (bench/RESULTS.md).
+    and of the encoder, a measurable share of a one-shot `ask` (docs/performance.md, bench/RESULTS.md).
     Nothing is pending by then: index writes complete before a command returns (atomic replace),
     the shell saves its history itself, and logging writes each line as it happens. An exception
     that escapes the error handling still ends the normal way, with its traceback.

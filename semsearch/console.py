@@ -25,12 +25,13 @@ from .errors import SemsearchError
 
 __all__ = [
     "EXIT_CODES",
+    "LogHandler",
     "UsageError",
-    "WarningHandler",
     "emit_json",
     "err",
     "fail",
     "handles_errors",
+    "json_text",
     "notice",
     "out",
     "plain",
@@ -52,12 +53,16 @@ EXIT_CODES = {"ok": 0, "internal": 1, "usage": 2, "corpus": 3, "index": 4, "enco
 
 def emit_json(data: object) -> None:
     """One JSON object, one line, on stdout."""
+    sys.stdout.write(json_text(data) + "\n")
+    sys.stdout.flush()
+
+
+def json_text(data: object) -> str:
+    """A JSON object as `--json` prints it (also what `semsearch serve` sends)."""
     text = json.dumps(data, ensure_ascii=False)
     # json escapes C0 controls only; DEL and the C1 range (U+009B is a one-character CSI) are escaped
     # too, so JSON printed to a terminal cannot carry escape sequences either.
-    text = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def notice(message: str) -> None:
@@ -70,11 +75,15 @@ def plain(message: str) -> str:
     return safe_text(message).replace("[", "\\[")
 
 
-class WarningHandler(logging.Handler):
-    """Library warnings become one 'warning:' line each on stderr."""
+class LogHandler(logging.Handler):
+    """What the library tells its caller (the "semsearch" logger) on stderr, one line each: a warning
+    as 'warning: ...', a notice (INFO: building, rebuilding) as a dim line; debug records not at all."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+        if record.levelno >= logging.WARNING:
+            err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+        elif record.levelno >= logging.INFO:
+            notice(record.getMessage())
 
 
 def handles_errors(command: F) -> F:

@@ -27,6 +27,7 @@ __all__ = [
     "Corpus",
     "parse_markdown",
     "ref_names",
+    "Listing",
     "discover_files",
     "source_prefixes",
     "resolved_roots",
@@ -203,7 +204,11 @@ def source_prefixes(roots: Sequence[str | os.PathLike[str]]) -> list[str]:
     return ["/".join(p[-depth:]) + "/" for p in parts]
 
 
-def discover_files(roots: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+#: What `discover_files` found: (source label, path) of every markdown file, and the folders skipped.
+Listing = tuple[list[tuple[str, Path]], list[Skipped]]
+
+
+def discover_files(roots: Sequence[str | os.PathLike[str]]) -> Listing:
     """Every `*.md` under the roots, recursively, as (source label, path), sorted; and loops skipped.
 
     A root may also be a single markdown file. Hidden folders are not entered; symlinked folders
@@ -272,8 +277,10 @@ def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
     return SourceFile(source, str(path.resolve()), digest, len(data), stat.st_mtime_ns), text
 
 
-def read_corpus(roots: Sequence[str | os.PathLike[str]], *, strict: bool = False) -> Corpus:
-    """Read every glossary file under the roots.
+def read_corpus(
+    roots: Sequence[str | os.PathLike[str]], *, strict: bool = False, listing: Listing | None = None
+) -> Corpus:
+    """Read every glossary file under the roots (as `listing` found them, when given).
 
     Files that cannot be read as UTF-8 markdown and headings without names are skipped with a
     warning (logged, and listed in `Corpus.skipped`); with `strict`, the first one raises.
@@ -281,7 +288,8 @@ def read_corpus(roots: Sequence[str | os.PathLike[str]], *, strict: bool = False
     """
     if not roots:
         raise CorpusError("no corpus folder given")
-    found, skipped = discover_files(roots)
+    found, skipped = listing if listing is not None else discover_files(roots)
+    skipped = list(skipped)  # the caller's listing stays as it was
     files: list[SourceFile] = []
     terms: list[Term] = []
     for source, path in found:

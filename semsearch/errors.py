@@ -14,6 +14,7 @@ __all__ = [
     "IndexVersionError",
     "IndexMismatchError",
     "EncoderError",
+    "ServiceError",
 ]
 
 
@@ -57,3 +58,10 @@ class EncoderError(SemsearchError):
     """The encoder cannot be loaded or used (package or weights missing, model not available offline)."""
 
     exit_code = 5
+
+
+class ServiceError(SemsearchError):
+    """`semsearch serve` or `semsearch mcp` cannot start: the address is taken or not allowed, or the
+    optional package the command needs is not installed."""
+
+    exit_code = 2

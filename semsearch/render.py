@@ -118,7 +118,7 @@ _INLINE_MATH = re.compile(r"(?<![\\$])\$([^$\n]+?)\$")
 
 
 def _markdown(body: str) -> RenderableType:
-    from rich.markdown import Markdown  # 0.1 s of imports: only for --full and `show`
+    from rich.markdown import Markdown  # a heavy import (docs/performance.md): only for --full and `show`
 
     return Markdown(latex_as_code(safe_text(body)))
 

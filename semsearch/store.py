@@ -1,4 +1,5 @@
-"""The index directory on disk: manifest, terms, chunk records, FAISS file, TF-IDF side.
+"""The index directory on disk: reading and writing generations (terms, chunk records, FAISS file,
+TF-IDF side) and the manifest that commits them (its schema: manifest.py).
 
 Layout::
 
@@ -18,7 +19,6 @@ Nothing here uses pickle: JSON, JSON lines, `.npz` read with `allow_pickle=False
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import io
 import json
@@ -27,7 +27,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,14 +35,12 @@ from typing import Any
 import numpy as np
 
 from .ann import AnnIndex
-from .corpus import Corpus, Term, discover_files, resolved_roots
+from .corpus import Term
 from .errors import IndexLockedError, IndexStoreError, IndexVersionError
-from .lexical import LexicalIndex, lexical_spec, term_document
+from .lexical import LexicalIndex
+from .manifest import FIX, MANIFEST, Manifest, is_semsearch_manifest, parse_manifest
 
 __all__ = [
-    "FORMAT",
-    "FORMAT_VERSION",
-    "Manifest",
     "ChunkRecord",
     "StoredIndex",
     "DenseExtras",
@@ -52,52 +50,16 @@ __all__ = [
     "build_lock",
     "prepare_index_dir",
     "remove_leftovers",
-    "stale_reason",
-    "built_from_other_corpus",
+    "vectors_by_hash",
 ]
 
-FORMAT = "semsearch-index"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 LOCK = ".lock"
 DATA_PREFIX = "data-"
 TMP_PREFIX = ".tmp-"
 # Data files at most this big are checked against their SHA-256 on every load; bigger ones by size.
 VERIFY_HASH_MAX_BYTES = 64 * 1024 * 1024
-FIX = "run `semsearch build --force` to rebuild it"
 # How many times a reader re-reads the manifest when builds keep replacing the generation under it.
 READ_ATTEMPTS = 5
-
-# What each manifest field must hold: a damaged or hand-edited manifest is refused here, with the
-# fix, rather than failing deep inside a query.
-_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "encoder": dict,
-    "chunking": dict,
-    "lexical": dict,
-    "roots": (list, tuple),
-    "files": dict,
-    "counts": dict,
-    "ann": dict,
-    "data": str,
-    "data_files": dict,
-    "built_at": str,
-    "build_seconds": (int, float),
-    "semsearch_version": str,
-    "skipped": (list, tuple),
-}
-
-
-def _field_problem(data: dict[str, Any]) -> str | None:
-    """What is wrong with the shape of a manifest's fields, or None."""
-    for name, kind in _FIELD_TYPES.items():
-        if name in data and not isinstance(data[name], kind):
-            return f"field {name!r} has the wrong type"
-    for name in ("files", "data_files"):
-        if not all(isinstance(entry, dict) for entry in data.get(name, {}).values()):
-            return f"field {name!r} has entries of the wrong type"
-    if not all(isinstance(root, str) for root in data.get("roots", ())):
-        return "field 'roots' has entries of the wrong type"
-    return None
 
 
 @dataclass(frozen=True)
@@ -105,56 +67,17 @@ class ChunkRecord:
     """What the index keeps of a chunk: the text is re-derived from the term when needed."""
 
     id: str
-    term: int
+    term_position: int  # its term's position in the index's term list ("term" in chunks.jsonl)
     part: int
     sha256: str
 
-
-@dataclass(frozen=True)
-class Manifest:
-    """manifest.json, the record that commits an index generation."""
-
-    encoder: dict[str, Any]
-    chunking: dict[str, Any]
-    roots: tuple[str, ...]
-    files: dict[str, dict[str, Any]]  # corpus source -> {"sha256", "size", "mtime_ns"}
-    counts: dict[str, int]
-    ann: dict[str, Any]
-    data: str  # generation folder name
-    data_files: dict[str, dict[str, Any]]  # role -> {"path", "size", "sha256"}
-    built_at: str = ""
-    build_seconds: float = 0.0
-    semsearch_version: str = ""
-    format: str = FORMAT
-    format_version: int = FORMAT_VERSION
-    skipped: tuple[str, ...] = field(default=())
-    lexical: dict[str, Any] = field(default_factory=dict)  # `lexical.lexical_spec()`; {}: before it
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
+    def to_row(self) -> dict[str, Any]:
+        """Its line in chunks.jsonl."""
+        return {"id": self.id, "term": self.term_position, "part": self.part, "sha256": self.sha256}
 
     @classmethod
-    def from_dict(cls, data: Any, where: Path) -> Manifest:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            # Not ours (some other tool's manifest.json): rebuilding would clobber it, so no FIX here.
-            raise IndexStoreError(f"{where} is not a semsearch index manifest; choose another --index")
-        version = data.get("format_version")
-        if not isinstance(version, int):
-            raise IndexStoreError(f"{where} has no valid format_version; {FIX}")
-        if version > FORMAT_VERSION:
-            raise IndexVersionError(
-                f"{where} was written by a newer semsearch (index format {version}, this one reads "
-                f"up to {FORMAT_VERSION}); upgrade semsearch or {FIX}"
-            )
-        required = [f.name for f in dataclasses.fields(cls) if f.default is f.default_factory is dataclasses.MISSING]
-        missing = [name for name in required if name not in data]
-        problem = f"missing {', '.join(map(repr, missing))}" if missing else _field_problem(data)
-        if problem:
-            raise IndexStoreError(f"{where} is damaged ({problem}); {FIX}")
-        fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        fields["roots"] = tuple(fields["roots"])
-        fields["skipped"] = tuple(fields.get("skipped", ()))
-        return cls(**fields)
+    def from_row(cls, row: dict[str, Any]) -> ChunkRecord:
+        return cls(row["id"], row["term"], row["part"], row["sha256"])
 
 
 @dataclass
@@ -227,11 +150,7 @@ def read_manifest(index_dir: Path) -> Manifest:
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise IndexStoreError(f"cannot read {path} ({error}); {FIX}") from error
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise IndexStoreError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); {FIX}") from None
-    return Manifest.from_dict(data, path)
+    return parse_manifest(raw, path)
 
 
 def _build_fix(index_dir: Path) -> str:
@@ -275,20 +194,16 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
             Term(tuple(r["names"]), r["body"], r["source"], r["line"], tuple(r.get("refs", ())), r.get("url"))
             for r in term_rows
         ]
-        chunks = [ChunkRecord(r["id"], r["term"], r["part"], r["sha256"]) for r in chunk_rows]
+        chunks = [ChunkRecord.from_row(r) for r in chunk_rows]
         ann = AnnIndex.from_bytes(_read_data_file(index_dir, manifest, "vectors"), manifest.ann.get("kind", "flat"))
         lexical = LexicalIndex.from_bytes(
             _read_data_file(index_dir, manifest, "lexical"), _read_data_file(index_dir, manifest, "vocab")
         )
-        if manifest.lexical != lexical_spec():
-            # Built under other TF-IDF features: questions would miss the stored ones. Rebuilt here
-            # (~0.1 s for 300 terms) until a build rewrites it; `open_index` does that when it can.
-            lexical = LexicalIndex.build([term_document(t.names, t.body) for t in terms])
         dense = DenseExtras.from_bytes(_read_data_file(index_dir, manifest, "dense"))
         disagree = (
             len(dense.priors) != len(chunks)
             or lexical.n_docs != len(terms)
-            or any(type(c.term) is not int or not 0 <= c.term < len(terms) for c in chunks)
+            or any(type(c.term_position) is not int or not 0 <= c.term_position < len(terms) for c in chunks)
         )
     except IndexStoreError:
         raise
@@ -352,7 +267,7 @@ def _manifest_is_foreign(index_dir: Path) -> bool:
     except (OSError, ValueError):
         # Garbage (a torn or truncated write, a damaged disk): ours when nothing foreign sits beside it.
         return bool(_foreign_entries(index_dir))
-    return not (isinstance(data, dict) and data.get("format") == FORMAT)
+    return not is_semsearch_manifest(data)
 
 
 def prepare_index_dir(index_dir: Path, *, force: bool = False) -> None:
@@ -431,7 +346,7 @@ def write_index(
     try:
         term_rows = ({"id": tid, **asdict(t)} for tid, t in zip(term_ids, terms, strict=True))
         term_lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in term_rows)
-        chunk_lines = "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks)
+        chunk_lines = "".join(json.dumps(c.to_row(), ensure_ascii=False) + "\n" for c in chunks)
         files = {
             "terms": _write_file(tmp / "terms.jsonl", term_lines.encode("utf-8")),
             "chunks": _write_file(tmp / "chunks.jsonl", chunk_lines.encode("utf-8")),
@@ -468,75 +383,6 @@ def _remove_stale_generations(index_dir: Path, keep: str) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
-
-
-def file_fingerprints(corpus: Corpus) -> dict[str, dict[str, Any]]:
-    """What the manifest records of each corpus file, including files skipped as unreadable
-    (without a hash), so that fixing one of those also makes the index stale."""
-    prints: dict[str, dict[str, Any]] = {
-        f.source: {"sha256": f.sha256, "size": f.size, "mtime_ns": f.mtime_ns} for f in corpus.files
-    }
-    for skipped in corpus.skipped:
-        if skipped.path:
-            try:
-                stat = os.stat(skipped.path)
-            except OSError:  # a broken link or a link loop: recorded, so that it does not look "added"
-                prints[skipped.source] = {"sha256": None, "size": None, "mtime_ns": None, "ctime_ns": None}
-                continue
-            # ctime as well: making a file readable (chmod) changes neither its size nor its mtime.
-            prints[skipped.source] = {
-                "sha256": None,
-                "size": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns,
-                "ctime_ns": stat.st_ctime_ns,
-            }
-    return prints
-
-
-def built_from_other_corpus(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) -> bool:
-    """Whether the index was built from other corpus folders than `roots`."""
-    return resolved_roots(roots) != tuple(manifest.roots)
-
-
-def stale_reason(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) -> str | None:
-    """Why the index no longer matches the corpus under `roots`, or None when it does.
-
-    Size and mtime decide when they match; otherwise the content hash does, so touching a file
-    without changing it does not make the index stale.
-    """
-    if built_from_other_corpus(manifest, roots):
-        return "the corpus folders differ from the ones it was built from"
-    try:
-        found, _ = discover_files(roots)
-    except Exception as error:
-        return f"the corpus cannot be read ({error})"
-    current = {source for source, _ in found}
-    for label, names in (("added", current - set(manifest.files)), ("removed", set(manifest.files) - current)):
-        if names:
-            first, more = sorted(names)[0], len(names) - 1
-            return f"{first} was {label}" + (f" (and {more} more)" if more else "")
-    for source, path in found:
-        entry = manifest.files[source]
-        was_skipped = entry.get("sha256") is None
-        try:
-            stat = path.stat()
-        except OSError:
-            if was_skipped and entry.get("size") is None:
-                continue  # a broken link when built, a broken link now
-            return f"{source} cannot be read"
-        same = stat.st_size == entry.get("size") and stat.st_mtime_ns == entry.get("mtime_ns")
-        if was_skipped:
-            if same and stat.st_ctime_ns == entry.get("ctime_ns", stat.st_ctime_ns):
-                continue
-            return f"{source} changed"
-        if same:
-            continue
-        try:
-            if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
-                return f"{source} changed"
-        except OSError:
-            return f"{source} cannot be read"
-    return None
 
 
 def vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

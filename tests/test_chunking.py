@@ -25,7 +25,7 @@ LONG_BODY = "\n".join(f"- 項目{i}: " + "説明文" * 20 + f"\n  - 詳細{i}" f
 
 def test_every_chunk_starts_with_all_names_and_short_terms_are_one_chunk() -> None:
     chunks = chunk_terms(TERMS)
-    assert [(c.id, c.term, c.part) for c in chunks] == [
+    assert [(c.id, c.term_position, c.part) for c in chunks] == [
         ("g.md::勾配消失問題#0", 0, 0),
         ("g.md::ドロップアウト#0", 1, 0),
         ("g.md::空#0", 2, 0),

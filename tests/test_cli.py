@@ -16,14 +16,14 @@ from conftest import ROOT, FakeEncoder
 from typer.testing import CliRunner, Result
 
 import semsearch
-from semsearch import encoders
 from semsearch.cli import app
+from semsearch.encoders import registry
 from semsearch.errors import EncoderError
 
 ESC = "\x1b"
 HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"}
 ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
-COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell"]
+COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp"]
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +129,7 @@ def test_ask_falls_back_to_tfidf_with_one_warning(
         raise EncoderError("the model weights are missing")
 
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=Unloadable())
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     result = ok(runner.invoke(app, ["ask", "過学習", "--json", "--index", str(tmp_path / "index")]))
     data = json.loads(result.stdout)
     assert data["mode"] == "tfidf"

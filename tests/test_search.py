@@ -13,8 +13,9 @@ import pytest
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import encoders, lexical, search
+from semsearch import lexical, search
 from semsearch.chunking import ChunkSettings, chunk_terms
+from semsearch.encoders import registry
 from semsearch.errors import EncoderError
 from semsearch.search import Index, fuse
 from semsearch.store import read_index
@@ -119,7 +120,7 @@ LONG = {
 def test_a_term_appears_once_at_its_best_chunk(tmp_path: Path) -> None:
     index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
     stored = read_index(tmp_path / "index")
-    chunk_terms_of = np.array([c.term for c in stored.chunks])
+    chunk_terms_of = np.array([c.term_position for c in stored.chunks])
     assert (chunk_terms_of == 0).sum() > 1  # the long term is split
 
     encoder = FakeEncoder()
@@ -302,7 +303,7 @@ def test_an_encoder_that_cannot_load_falls_back_to_tfidf(
     glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=UnloadableEncoder())
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     index = semsearch.load(tmp_path / "index")
     reference = index.query("過学習", k=3, mode="tfidf")
     with caplog.at_level(logging.WARNING, logger="semsearch"):
@@ -330,7 +331,7 @@ def test_a_tfidf_side_built_under_other_features_is_not_answered_from(
     manifest = json.loads(path.read_text(encoding="utf-8"))
     del manifest["lexical"]
     path.write_text(json.dumps(manifest), encoding="utf-8")
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     answer = semsearch.load(tmp_path / "index").query("ユニットを無効化する正則化", k=1)
     assert (answer.mode, answer.hits[0].term) == ("tfidf", "ドロップアウト")
 

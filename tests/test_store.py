@@ -15,7 +15,9 @@ from conftest import FakeEncoder
 import semsearch
 from semsearch.chunking import chunk_terms
 from semsearch.corpus import read_corpus
-from semsearch.store import FORMAT, FORMAT_VERSION, read_index, read_manifest, stale_reason
+from semsearch.manifest import FORMAT, FORMAT_VERSION
+from semsearch.staleness import stale_reason
+from semsearch.store import read_index, read_manifest
 
 WORDS = (
     "gradient loss weight bias layer neuron kernel stride token vector matrix tensor batch epoch "
