@@ -218,7 +218,7 @@ class Index:
         neighbours: the best cosine between the entry's first chunk and any chunk of that term."""
         ann = self._stored.ann
         vector = ann.vector(int(self._first_chunk[position]))
-        rows = np.flatnonzero(np.isin(self._chunk_terms, self.same_term(other)))
+        rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
         return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
 
     def term(self, hit: Hit | str) -> Term:
