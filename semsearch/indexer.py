@@ -10,6 +10,7 @@ stale, and why, is staleness.py's decision. A stale index is read once and its c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -101,7 +102,7 @@ def _recorded_encoder(index_dir: Path, previous: StoredIndex | None) -> Encoder 
 def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> ChunkSettings:
     """The chunking settings a build uses: as given (or the defaults), within the encoder's window."""
     base = settings or ChunkSettings()
-    return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+    return dataclasses.replace(base, max_tokens=min(base.max_tokens, encoder.max_tokens))
 
 
 def _recorded_settings(chunking: dict[str, Any]) -> ChunkSettings | None:
@@ -231,12 +232,14 @@ def _build(
             is None
         ):
             remove_leftovers(index_path, previous.manifest)  # of builds killed after their commit
-            chunks = len(previous.chunks)
-            report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
+            count = len(previous.chunks)
+            report = _report(index_path, corpus_data, count, 0, count, started, False, encoder)
             return Index(previous, encoder, build_report=report)
         replaced = _other_corpus(index_path, previous, corpus_data.roots)
-        same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
-        reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
+        if previous is not None and previous.manifest.encoder.get("id") == encoder.id and not force:
+            reuse, reuse_pseudo = vectors_by_hash(previous)
+        else:
+            reuse, reuse_pseudo = {}, {}
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
         vectors, embedded = _reuse_or_embed(
             [(c.sha256, c.text) for c in chunks], reuse, encoder.encode_passages, encoder.dim, progress
@@ -389,9 +392,9 @@ def open_index(
             raise  # nothing is created: the error names the fix
         if index_path.is_dir():
             prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
-        roots = _roots(corpus)
-        if all(Path(root).is_dir() for root in roots):  # else build's one-line error is all there is to say
-            log.info("no index at %s yet; building it from %s", index_path, ", ".join(map(str, roots)))
+        named = _roots(corpus)
+        if all(Path(root).is_dir() for root in named):  # else build's one-line error is all there is to say
+            log.info("no index at %s yet; building it from %s", index_path, ", ".join(map(str, named)))
         return build(corpus, index_path, **build_options)
     manifest = stored.manifest
     if corpus is not None and built_from_other_corpus(manifest, _roots(corpus)):
