@@ -2,6 +2,8 @@
 
 An `ask` for a running server ($SEMSEARCH_SERVER, --server) is answered by semsearch/client.py
 before typer, rich or numpy is imported; everything else goes on to the command line (cli.py).
+Ctrl-C while either is still importing ends the command quietly (exit 130), like Ctrl-C at any
+later moment.
 """
 
 from __future__ import annotations
@@ -10,9 +12,18 @@ from __future__ import annotations
 def main() -> None:
     import sys
 
-    from .client import run as remote
+    try:
+        from .client import run as remote
 
-    code = remote(sys.argv[1:])
+        code = remote(sys.argv[1:])
+        if code is None:
+            from .cli import main as run
+    except KeyboardInterrupt:
+        import os
+
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+        os._exit(130)
     if code is not None:
         import os
 
@@ -22,8 +33,6 @@ def main() -> None:
             except (OSError, ValueError):
                 pass
         os._exit(code)  # as cli.main: the answer is written, nothing is pending
-    from .cli import main as run
-
     run()
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -34,6 +36,7 @@ from .console import (
     notice,
     out,
     plain,
+    setup_streams,
     state,
     usage_error,
 )
@@ -77,6 +80,11 @@ app = typer.Typer(
 # How long a build waits for another build of the same index (`build --wait` overrides it).
 ENV_WAIT = "SEMSEARCH_WAIT"
 DEFAULT_WAIT = 600.0
+# The limits on runaway input (`build --max-chunks`, `--max-file-mb`), also for the builds `ask` starts.
+ENV_MAX_CHUNKS = "SEMSEARCH_MAX_CHUNKS"
+ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
+# Off a terminal, a long build says how far it is on stderr this often.
+PROGRESS_EVERY = 5.0
 
 # -- shared options -------------------------------------------------------------------------
 
@@ -98,6 +106,8 @@ MinScoreOpt = Annotated[
 def _wait_seconds(wait: float | None) -> float:
     """How long to wait for another build: --wait, else $SEMSEARCH_WAIT, else DEFAULT_WAIT."""
     if wait is not None:
+        if not math.isfinite(wait):
+            raise QueryError(f"--wait must be a number of seconds, not {wait}")
         return wait
     raw = os.environ.get(ENV_WAIT, "").strip()
     if not raw:
@@ -115,6 +125,18 @@ def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
+def _argv_text(text: str, what: str) -> str:
+    """A command-line argument as text. Bytes Python could not decode arrive as lone surrogates:
+    under a C locale without UTF-8 mode (`PYTHONUTF8=0 LC_ALL=C`) that is every non-ASCII byte of
+    a perfectly good UTF-8 argument, so the bytes are decoded again as UTF-8 before refusing them."""
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        try:
+            text = os.fsencode(text).decode("utf-8")
+        except UnicodeError:
+            raise QueryError(f"the {what} is not valid UTF-8 text") from None
+    return text
+
+
 def _question(text: str) -> str:
     """The question from argv, or stdin for "-"; refuses undecodable bytes."""
     if text == "-":
@@ -123,8 +145,7 @@ def _question(text: str) -> str:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
-    if any("\udc80" <= c <= "\udcff" for c in text):  # undecodable argv bytes arrive as lone surrogates
-        raise QueryError("the question is not valid UTF-8 text")
+    text = _argv_text(text, "question")
     if not text.strip():
         raise QueryError("the question is empty")
     return text
@@ -134,10 +155,39 @@ def _locations(corpus: list[Path] | None, index: Path | None) -> Locations:
     return resolve(corpus or None, index)
 
 
+def _limits(max_chunks: int | None = None, max_file_mb: float | None = None) -> dict[str, Any]:
+    """Build options for the runaway-input limits: the options, else the environment, else defaults."""
+    options: dict[str, Any] = {}
+    for value, env, option, kind in (
+        (max_chunks, ENV_MAX_CHUNKS, "--max-chunks", int),
+        (max_file_mb, ENV_MAX_FILE_MB, "--max-file-mb", float),
+    ):
+        raw = os.environ.get(env, "").strip()
+        if value is None and raw:
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = -1
+            if not 0 < value < float("inf"):
+                raise QueryError(f"${env} must be a positive number, not {raw!r}")
+        if value is None:
+            continue
+        if not 0 < value < float("inf"):
+            raise QueryError(f"{option} must be a positive number, not {value:g}")
+        if env == ENV_MAX_CHUNKS:
+            from .chunking import ChunkSettings
+
+            options["settings"] = ChunkSettings(max_chunks=int(value))
+        else:
+            options["max_file_bytes"] = int(value * 1024 * 1024)
+    return options
+
+
 def _open(loc: Locations, **build_options: Any) -> Index:
     from .indexer import open_index
 
     wait = _wait_seconds(None)
+    build_options = {**_limits(), **build_options}
     return open_index(
         loc.index_corpus,
         loc.index,
@@ -148,10 +198,28 @@ def _open(loc: Locations, **build_options: Any) -> Index:
     )
 
 
+def _progress_lines(
+    clock: Callable[[], float] = time.monotonic, every: float | None = None
+) -> Callable[[int, int], None]:
+    """Off a terminal (a log, CI): a line on stderr every PROGRESS_EVERY seconds of a long embedding."""
+    every = PROGRESS_EVERY if every is None else every
+    started = clock()
+    last = started
+
+    def update(done: int, total: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last >= every and total:
+            last = now
+            notice(f"embedding: {done}/{total} chunks ({100 * done // total}%), {now - started:.0f} s")
+
+    return update
+
+
 def _progress_callback() -> Callable[[int, int], None] | None:
-    """A rich progress bar on stderr for embedding, shown only on a terminal."""
+    """Progress of embedding on stderr: a rich bar on a terminal, a line every few seconds elsewhere."""
     if not err.is_terminal:
-        return None
+        return _progress_lines()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     bar = Progress("embedding", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
@@ -161,6 +229,7 @@ def _progress_callback() -> Callable[[int, int], None] | None:
         nonlocal task
         if task is None:
             bar.start()
+            state["live"] = bar  # stopped by the error handling when the build fails or is interrupted
             task = bar.add_task("embed", total=total)
         bar.update(task, completed=done, total=total)
         if done >= total:
@@ -179,6 +248,7 @@ def _root(
 ) -> None:
     """Semantic search over a Japanese/English technical glossary."""
     state["debug"] = debug
+    setup_streams()
     # The library tells its caller things on the "semsearch" logger: notices (INFO) and warnings.
     logger = logging.getLogger("semsearch")
     if not any(isinstance(h, LogHandler) for h in logger.handlers):
@@ -217,6 +287,26 @@ def build(
             show_default=False,
         ),
     ] = None,
+    max_chunks: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chunks",
+            min=1,
+            metavar="N",
+            help=f"Embed at most N pieces of one entry; the rest of a longer one is not embedded "
+            f"(default: ${ENV_MAX_CHUNKS}, else what the index was built with, else 32).",
+            show_default=False,
+        ),
+    ] = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            metavar="MB",
+            help=f"Skip glossary files larger than this many MiB (default: ${ENV_MAX_FILE_MB}, else 64).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
@@ -231,6 +321,7 @@ def build(
         from .encoders import encoder_for
 
         encoder = encoder_for(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
+    seconds = _wait_seconds(wait)
     built = build_index(
         roots,
         loc.index,
@@ -238,8 +329,9 @@ def build(
         force=force,
         strict=strict,
         progress=_progress_callback(),
-        lock_timeout=_wait_seconds(wait),
-        on_wait=_on_wait(loc.index, _wait_seconds(wait)),
+        lock_timeout=seconds,
+        on_wait=_on_wait(loc.index, seconds),
+        **_limits(max_chunks, max_file_mb),
     )
     report = built.build_report
     assert report is not None  # an index from `build` carries its report
@@ -334,9 +426,10 @@ def compare(
             }
         )
         return
-    from .render import compare_table
+    from .render import compare_view
 
-    out.print(compare_table(rankings, k))
+    # A narrow terminal gets lists, one line per hit: left whole for the terminal to wrap.
+    out.print(compare_view(rankings, k, out.width), soft_wrap=True)
 
 
 @app.command("eval")
@@ -384,6 +477,10 @@ def show(
     """Print a term's glossary entries in full, found by any of its names."""
     from .payloads import show_entries, show_object  # shared with `semsearch serve` and `semsearch mcp`
 
+    name = _argv_text(name, "name")
+    source = _argv_text(source, "--source value") if source is not None else None
+    if not name.strip():
+        raise QueryError("the name is empty")
     opened = _open(_locations(corpus, index))
     if as_json:
         emit_json(show_object(opened, name, source))
@@ -405,6 +502,7 @@ def terms(
     """List every term in the index: names, source, line, chunks."""
     from .payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
 
+    source = _argv_text(source, "--source value") if source is not None else None
     data = terms_object(_open(_locations(corpus, index)), source)
     if as_json:
         emit_json(data)
@@ -417,7 +515,7 @@ def terms(
 @app.command()
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
-    """Where the index is, what it was built from and with, and whether it is stale."""
+    """Where the index is, what it was built from and with, and whether it is damaged or stale."""
     from .reports import describe
 
     loc = _locations(corpus, index)
@@ -564,6 +662,10 @@ def main() -> None:
         app(prog_name="semsearch")
     except SystemExit as exit:
         code = exit.code
+    except KeyboardInterrupt:  # outside a command (while typer parses the command line)
+        with contextlib.suppress(Exception):
+            err.print("interrupted")
+        code = 130
     if code is not None and not isinstance(code, int):  # sys.exit("message"), as SystemExit prints it
         print(code, file=sys.stderr)
         code = 1

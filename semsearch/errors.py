@@ -13,6 +13,7 @@ __all__ = [
     "IndexLockedError",
     "IndexVersionError",
     "IndexMismatchError",
+    "IndexWriteError",
     "EncoderError",
     "ServiceError",
 ]
@@ -52,6 +53,13 @@ class IndexVersionError(IndexStoreError):
 
 class IndexMismatchError(IndexStoreError):
     """The index was built from another corpus than the one named: only `semsearch build` replaces it."""
+
+
+class IndexWriteError(IndexStoreError):
+    """The index directory cannot be written (read-only, disk full, a file size limit): nothing
+    was committed, and the previous index, if any, is unchanged."""
+
+    reason = ""  # what the file system said, in a few words ("the file system is read-only")
 
 
 class EncoderError(SemsearchError):

@@ -25,9 +25,9 @@ import numpy as np
 from ._version import __version__
 from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
-from .corpus import Corpus, Listing, discover_files, read_corpus, resolved_roots
+from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
-from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError
+from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
 from .manifest import FIX, MANIFEST
@@ -56,8 +56,23 @@ Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 Progress = Callable[[int, int], None]
 
 
+def _path(value: object, what: str) -> str | os.PathLike[str]:
+    if isinstance(value, bytes):  # a path as the OS gives it (os.listdir(b"."), sys.argv bytes)
+        return os.fsdecode(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
+    return value
+
+
 def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
-    return [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+    if isinstance(corpus, (str, bytes, os.PathLike)):
+        return [_path(corpus, "corpus")]
+    try:
+        return [_path(root, "each corpus folder") for root in corpus]
+    except TypeError:
+        if isinstance(corpus, Sequence):
+            raise
+        raise TypeError(f"corpus must be a folder path or a list of them, not {type(corpus).__name__}") from None
 
 
 def _reason(error: IndexStoreError) -> str:
@@ -69,7 +84,7 @@ def _reason(error: IndexStoreError) -> str:
 
 
 def _previous(
-    index_dir: Path, roots: Sequence[str | os.PathLike[str]], known: StoredIndex | None
+    index_dir: Path, roots: Sequence[str | os.PathLike[str]], known: StoredIndex | None, warn: bool = True
 ) -> StoredIndex | None:
     """The index as it is now, under the build lock: `known` (read before the lock) while the manifest
     still names its generation, else read again; None when there is none or it is unusable."""
@@ -80,7 +95,7 @@ def _previous(
     try:
         return read_index(index_dir)
     except IndexStoreError as error:
-        if (index_dir / MANIFEST).exists():
+        if warn and (index_dir / MANIFEST).exists():
             log.warning(
                 "index at %s is unusable (%s); rebuilding it from %s",
                 index_dir,
@@ -105,11 +120,17 @@ def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> Ch
     return dataclasses.replace(base, max_tokens=min(base.max_tokens, encoder.max_tokens))
 
 
+def _kept_settings(previous: StoredIndex | None) -> ChunkSettings | None:
+    """What a rebuild keeps of the chunking settings the user gave an index (its per-term limit)."""
+    recorded = previous.manifest.chunking.get("max_chunks") if previous is not None else None
+    return ChunkSettings(max_chunks=recorded) if type(recorded) is int and recorded > 0 else None
+
+
 def _recorded_settings(chunking: dict[str, Any]) -> ChunkSettings | None:
     """The settings an index was built with, under this version's rules (None: the defaults)."""
     try:
         return ChunkSettings(**{**chunking, "version": ChunkSettings().version})
-    except TypeError:
+    except (TypeError, ValueError):
         return None
 
 
@@ -171,18 +192,25 @@ def build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    on_start: Callable[[], None] | None = None,
 ) -> Index:
     """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`.
 
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
     Returns the opened index; its `build_report` (a BuildReport) tells what was done. An index
-    already up to date is left untouched unless `force`. Raises CorpusError, IndexStoreError,
-    EncoderError.
+    already up to date is left untouched unless `force` (even in a read-only directory). Without
+    `settings`, a rebuild keeps the per-term chunk limit the index was built with
+    (`ChunkSettings.max_chunks`); files over `max_file_bytes` are skipped with a warning. `on_start`
+    is called once the build has its corpus, lock and encoder, just before it embeds. Raises
+    CorpusError, IndexStoreError (IndexWriteError when the directory cannot be written), EncoderError.
     """
     return _build(
         _roots(corpus),
-        Path(index_dir),
+        Path(_path(index_dir, "index_dir")),
+        max_file_bytes=max_file_bytes,
+        on_start=on_start,
         encoder=encoder,
         model=model,
         force=force,
@@ -208,6 +236,8 @@ def _build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    on_start: Callable[[], None] | None = None,
 ) -> Index:
     """`build`, given what the caller already read: the corpus `listing` and the index `known`."""
     if encoder is None and model is not None:
@@ -215,14 +245,23 @@ def _build(
     started = time.perf_counter()
     if listing is None and roots:
         listing = discover_files(roots)
-    corpus_data = read_corpus(roots, strict=strict, listing=listing)
+    corpus_data = read_corpus(roots, strict=strict, listing=listing, max_file_bytes=max_file_bytes)
     prepare_index_dir(index_path, force=force)
-    with build_lock(index_path, timeout=lock_timeout, on_wait=on_wait):
-        previous = _previous(index_path, roots, known)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(build_lock(index_path, timeout=lock_timeout, on_wait=on_wait))
+            unwritable = None
+        except IndexWriteError as error:
+            if force:
+                raise
+            unwritable = error  # a read-only index may still be up to date: nothing to write then
+        if unwritable is None:
+            remove_leftovers(index_path)  # what failed, killed or replaced builds left behind
+        previous = _previous(index_path, roots, known, warn=unwritable is None)
         # Without an explicit encoder, an index keeps the encoder it was built with (even when
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
-        settings = _settings_for(encoder, settings)
+        settings = _settings_for(encoder, settings or _kept_settings(previous))
         if (
             previous is not None
             and not force
@@ -231,11 +270,14 @@ def _build(
             )
             is None
         ):
-            remove_leftovers(index_path, previous.manifest)  # of builds killed after their commit
             count = len(previous.chunks)
             report = _report(index_path, corpus_data, count, 0, count, started, False, encoder)
             return Index(previous, encoder, build_report=report)
+        if unwritable is not None:
+            raise unwritable
         replaced = _other_corpus(index_path, previous, corpus_data.roots)
+        if on_start is not None:
+            on_start()
         if previous is not None and previous.manifest.encoder.get("id") == encoder.id and not force:
             reuse, reuse_pseudo = vectors_by_hash(previous)
         else:
@@ -371,8 +413,10 @@ def open_index(
     here (IndexMismatchError; only `build` replaces it), and a missing index is built from it. An
     index from a newer semsearch is never rebuilt here. A stale index whose corpus no longer exists
     is used as it is, and so is one whose encoder cannot be loaded while its corpus is unchanged (the
-    query layer then answers from TF-IDF and says why). Every (re)build is announced on the
-    "semsearch" logger: a notice (INFO) for a missing or stale index, a warning for an unusable one.
+    query layer then answers from TF-IDF and says why), and one that cannot be rewritten (a
+    read-only directory, a full disk: with a warning). Every (re)build is announced on the
+    "semsearch" logger once it starts: a notice (INFO) for a missing or stale index, a warning for
+    an unusable one.
     """
     index_path = Path(index_dir)
     try:
@@ -392,10 +436,9 @@ def open_index(
             raise  # nothing is created: the error names the fix
         if index_path.is_dir():
             prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
-        named = _roots(corpus)
-        if all(Path(root).is_dir() for root in named):  # else build's one-line error is all there is to say
-            log.info("no index at %s yet; building it from %s", index_path, ", ".join(map(str, named)))
-        return build(corpus, index_path, **build_options)
+        named = ", ".join(map(str, _roots(corpus)))
+        announce = lambda: log.info("no index at %s yet; building it from %s", index_path, named)  # noqa: E731
+        return build(corpus, index_path, on_start=announce, **build_options)
     manifest = stored.manifest
     if corpus is not None and built_from_other_corpus(manifest, _roots(corpus)):
         raise _mismatch(index_path, manifest.roots, _roots(corpus))
@@ -415,12 +458,21 @@ def open_index(
         reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec())
     if reason is None:
         return Index(stored, encoder)
-    log.info("index at %s is stale: %s; rebuilding", index_path, reason)
     # A refresh keeps how the index was built: its encoder and chunking settings (under this
     # version's rules); unchanged chunks keep their vectors.
     build_options.setdefault("encoder", encoder)
     build_options.setdefault("settings", _recorded_settings(manifest.chunking))
-    return _build(roots, index_path, listing=listing, known=stored, **build_options)
+    announce = lambda: log.info("index at %s is stale: %s; rebuilding", index_path, reason)  # noqa: E731
+    try:
+        return _build(roots, index_path, listing=listing, known=stored, on_start=announce, **build_options)
+    except IndexWriteError as error:
+        log.warning(
+            "index at %s is stale (%s) and cannot be rebuilt: %s; answering from it as built",
+            index_path,
+            reason,
+            error.reason,
+        )
+        return Index(stored, encoder)
 
 
 def _listing(roots: Sequence[str | os.PathLike[str]]) -> Listing | None:

@@ -52,6 +52,9 @@ def show_entries(index: Index, name: str, source: str | None = None) -> tuple[li
     no term has that name.
     """
     found = index.find(name, source)
+    elsewhere = sorted({index.terms[t].source for t in index.find(name)}) if source is not None and not found else []
+    if elsewhere:
+        raise QueryError(f"no term named {name!r} in {source!r}; it is in {', '.join(map(repr, elsewhere))}")
     if not found:
         suggestions = ", ".join(h.term for h in index.search(name, k=3))
         raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))

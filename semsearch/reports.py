@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .encoders import engine_name
+from .errors import IndexStoreError
 from .manifest import Manifest
 from .staleness import stale_reason
-from .store import read_manifest
+from .store import read_index, read_manifest
 
 __all__ = ["BuildReport", "IndexDescription", "describe"]
 
@@ -61,8 +62,8 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class IndexDescription:
-    """What an index is, from its manifest alone (`semsearch info`): it describes an index whose data
-    files are damaged too, and costs no more than reading one JSON file and checking the corpus."""
+    """What an index is, from its manifest (`semsearch info`): it describes an index whose data files
+    are damaged too, and says so (`damage`: why `ask` would refuse it, None when sound)."""
 
     path: Path
     corpus: tuple[str, ...]  # the folders it was built from
@@ -75,10 +76,15 @@ class IndexDescription:
     build_seconds: float
     format_version: int
     stale_reason: str | None  # why a command would rebuild it (staleness.py), None when fresh
+    damage: str | None = None  # why its data files cannot be loaded (with the fix), None when sound
 
     @classmethod
     def of(
-        cls, path: Path, manifest: Manifest, corpus: Sequence[str | os.PathLike[str]] | None = None
+        cls,
+        path: Path,
+        manifest: Manifest,
+        corpus: Sequence[str | os.PathLike[str]] | None = None,
+        damage: str | None = None,
     ) -> IndexDescription:
         roots = list(corpus) if corpus is not None else list(manifest.roots)
         return cls(
@@ -93,6 +99,7 @@ class IndexDescription:
             manifest.build_seconds,
             manifest.format_version,
             stale_reason(manifest, roots),
+            damage,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,13 +117,21 @@ class IndexDescription:
             "format_version": self.format_version,
             "stale": self.stale_reason is not None,
             "stale_reason": self.stale_reason,
+            "damaged": self.damage is not None,
+            "damage": self.damage,
         }
 
 
 def describe(
     index_dir: str | os.PathLike[str] = "index", corpus: Sequence[str | os.PathLike[str]] | None = None
 ) -> IndexDescription:
-    """Describe an index directory from its manifest, without loading the index (`Index.describe`
-    describes an open one). Raises IndexStoreError when there is no usable manifest."""
+    """Describe an index directory from its manifest, its data files checked as `ask` checks them
+    (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable manifest."""
     path = Path(index_dir)
-    return IndexDescription.of(path, read_manifest(path), corpus)
+    manifest = read_manifest(path)
+    try:
+        read_index(path)
+        damage = None
+    except IndexStoreError as error:
+        damage = str(error)
+    return IndexDescription.of(path, manifest, corpus, damage)

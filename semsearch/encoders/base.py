@@ -61,9 +61,16 @@ def encode_in_batches(
         for batch in batches:
             store(*encode(batch))
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             for future in as_completed([pool.submit(encode, batch) for batch in batches]):
                 store(*future.result())
+        except BaseException:
+            # Ctrl-C (or a failed batch): the queued batches are dropped, not waited for; the ones
+            # running finish in the background (a C call cannot be stopped) and are thrown away.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     return normalize_rows(out) if len(texts) else out
 
 
