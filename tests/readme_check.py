@@ -143,7 +143,8 @@ class Local:
             return cache[question, mode]
 
         def similarity(term: str, other: str) -> float:
-            return index.similarity(index.find(term)[0], index.find(other)[0])
+            found, near = index.find(term), index.find(other)
+            return index.similarity(found[0], near[0]) if found and near else -1.0  # -1: not a term here
 
         return cls(relevance, similarity)
 
