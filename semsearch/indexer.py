@@ -10,6 +10,7 @@ stale, and why, is staleness.py's decision. A stale index is read once and its c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -119,7 +120,7 @@ def _recorded_encoder(index_dir: Path, previous: StoredIndex | None) -> Encoder 
 def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> ChunkSettings:
     """The chunking settings a build uses: as given (or the defaults), within the encoder's window."""
     base = settings or ChunkSettings()
-    return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+    return dataclasses.replace(base, max_tokens=min(base.max_tokens, encoder.max_tokens))
 
 
 def _kept_settings(previous: StoredIndex | None) -> ChunkSettings | None:
@@ -304,18 +305,20 @@ def _build(
             )
             is None
         ):
-            chunks = len(previous.chunks)
+            count = len(previous.chunks)
             if second is not None and unwritable is None:
                 second.install(index_path / MODELS)  # when it is not there yet: a folder removed by hand
-            report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder, second=second)
+            report = _report(index_path, corpus_data, count, 0, count, started, False, encoder, second=second)
             return Index(previous, encoder, build_report=report, second=second)
         if unwritable is not None:
             raise unwritable
         replaced = _other_corpus(index_path, previous, corpus_data.roots)
         if on_start is not None:
             on_start()
-        same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
-        reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
+        if previous is not None and previous.manifest.encoder.get("id") == encoder.id and not force:
+            reuse, reuse_pseudo = vectors_by_hash(previous)
+        else:
+            reuse, reuse_pseudo = {}, {}
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
         vectors, embedded = _reuse_or_embed(
             [(c.sha256, c.text) for c in chunks], reuse, encoder.encode_passages, encoder.dim, progress
@@ -324,8 +327,10 @@ def _build(
         dense = _dense_extras(corpus_data, encoder, vectors, reuse_pseudo)
         side, second_embedded = None, 0
         if second is not None:
-            same_second = previous is not None and previous.manifest.second.get("id") == second.id
-            reuse2, reuse2_pseudo = second_vectors_by_hash(previous) if same_second and not force else ({}, {})
+            reuse2: dict[str, np.ndarray] = {}
+            reuse2_pseudo: dict[str, np.ndarray] = {}
+            if previous is not None and not force and previous.manifest.second.get("id") == second.id:
+                reuse2, reuse2_pseudo = second_vectors_by_hash(previous)
             side, second_embedded = _second_side(corpus_data, second, reuse2, reuse2_pseudo)
         ann = build_ann(vectors)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])

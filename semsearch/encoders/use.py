@@ -374,7 +374,8 @@ def _mapped_tokenizer_class() -> type:
     tokenizer = _module("pure_tokenizer.py")
     UsePureTokenizer, _Normalizer = tokenizer.UsePureTokenizer, tokenizer._Normalizer
 
-    class MappedTokenizer(UsePureTokenizer):  # type: ignore[misc]
+    # A base class loaded from a file at run time: mypy cannot know it.
+    class MappedTokenizer(UsePureTokenizer):  # type: ignore[misc,valid-type]
         """The package's tokenizer (its normalizer and Viterbi) over a sorted, memory-mapped
         vocabulary: each text looks up its own substrings with one `searchsorted`, instead of the
         whole vocabulary being loaded into a dict first."""
