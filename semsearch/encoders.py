@@ -227,8 +227,9 @@ class EmbeddedE5(Encoder):
     def _embed_all(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed with the "query: " prefix on one single-threaded engine per core, batch by batch."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Length-sorted batches: similar lengths share a batch, so little work is spent on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # Similar lengths share a batch, and the longest go first, so that the engines finish
+        # together: the last batches handed out are the shortest.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         batches = _batches(order, self.BATCH)
         workers = min(len(batches), os.cpu_count() or 1, self.MAX_ENGINES)
         while len(self._extra) < workers - 1:
