@@ -89,6 +89,10 @@ CorpusOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 KOpt = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="Number of hits.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help=f"Ranking: {', '.join(MODES)}.")]
+MinScoreOpt = Annotated[
+    float | None,
+    typer.Option("--min-score", min=0.0, max=1.0, help="Only hits scoring at least this (scores are 0 to 1)."),
+]
 
 
 def _wait_seconds(wait: float | None) -> float:
@@ -135,9 +139,8 @@ def _open(loc: Locations, **build_options: Any) -> Index:
 
     wait = _wait_seconds(None)
     return open_index(
-        loc.staleness_corpus,
+        loc.index_corpus,
         loc.index,
-        default_corpus=loc.corpus,
         notice=notice,
         progress=_progress_callback(),
         lock_timeout=wait,
@@ -223,15 +226,18 @@ def build(
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
     from .indexer import build as build_index
+    from .indexer import recorded_corpus
 
     loc = _locations(corpus_dirs, index)
+    # An index named without a corpus is rebuilt from its own corpus, never from ./corpus or the bundled one.
+    roots = list(loc.index_corpus) if loc.index_corpus is not None else recorded_corpus(loc.index)
     encoder = None
     if model or query_prompt is not None or passage_prompt is not None:
         from .encoders import encoder_for
 
         encoder = encoder_for(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
     built = build_index(
-        list(loc.corpus),
+        roots,
         loc.index,
         encoder=encoder,
         force=force,
@@ -241,6 +247,8 @@ def build(
         on_wait=_on_wait(loc.index, _wait_seconds(wait)),
     )
     report = built.build_report
+    if report.replaced:
+        notice(f"replaced the index at {loc.index}, built from {', '.join(report.replaced)}")
     if as_json:
         emit_json(
             {
@@ -252,6 +260,7 @@ def build(
                 "skipped": list(report.skipped),
                 "skipped_files": report.skipped_files,
                 "skipped_terms": report.skipped_terms,
+                "replaced": list(report.replaced),
                 "prompts": _prompts(built),
             }
         )
@@ -296,6 +305,7 @@ def ask(
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
     mode: ModeOpt = DEFAULT_MODE,
+    min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -303,7 +313,7 @@ def ask(
     question = _question(question)
     _check_mode(mode)
     opened = _open(_locations(corpus, index))
-    answer = opened.query(question, k=k, mode=mode, related=True)
+    answer = opened.query(question, k=k, mode=mode, related=True, min_score=min_score)
     if as_json:
         emit_json(_answer_json(answer, opened))
         return
@@ -320,12 +330,13 @@ def compare(
     k: KOpt = 5,
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
+    min_score: MinScoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the dense, tfidf and hybrid rankings of a question side by side."""
     question = _question(question)
     opened = _open(_locations(corpus, index))
-    rankings = {mode: opened.query(question, k=k, mode=mode) for mode in MODES}
+    rankings = {mode: opened.query(question, k=k, mode=mode, min_score=min_score) for mode in MODES}
     if as_json:
         emit_json(
             {
@@ -344,7 +355,9 @@ def compare(
 @app.command("eval")
 @handles_errors
 def eval_command(
-    queries: Annotated[Path, typer.Argument(help="Labelled queries (JSON lines).")],
+    queries: Annotated[
+        list[Path], typer.Argument(help="Labelled query files (JSON lines), e.g. a glossary's and the off-topic set.")
+    ],
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     mode: Annotated[list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all).")] = None,
@@ -357,7 +370,7 @@ def eval_command(
     from .evaluation import evaluate, read_queries
 
     modes = [_check_mode(m) for m in (mode or MODES)]
-    labelled = read_queries(queries)
+    labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes)
     if as_json:
@@ -365,7 +378,7 @@ def eval_command(
         return
     from .render import eval_tables, misses_table
 
-    for table in eval_tables(result, title=str(queries)):
+    for table in eval_tables(result, title=" + ".join(map(str, queries))):
         out.print(table)
     if misses:
         for mode_result in result.modes.values():
@@ -381,28 +394,24 @@ def show(
     corpus: CorpusOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print one glossary entry in full, found by any of its names."""
+    """Print a term's glossary entries in full, found by any of its names."""
     opened = _open(_locations(corpus, index))
     found = opened.find(name, source)
     if not found:
         suggestions = ", ".join(h.term for h in opened.search(name, k=3))
         raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
-    if len(found) > 1:
-        candidates = [_term_row(opened, t) for t in found]
-        if as_json:
-            emit_json({"query": name, "ambiguous": True, "candidates": candidates})
-        else:
-            out.print(f"{len(found)} entries are named {plain(name)!r}; pick one with --source:")
-            for row in candidates:
-                out.print(f"  {plain(' | '.join(row['names']))}  [cyan]{plain(row['source'])}:{row['line']}[/cyan]")
-        return
-    term = opened.terms[found[0]]
+    # Entries sharing a name are one term: all of them (--source: that file's), those with a body first,
+    # the ones found by this name before the others.
+    entries = found if source is not None else opened.same_term(found[0])
+    entries = sorted(entries, key=lambda e: (not opened.terms[e].body.strip(), e not in found))
+    names = list(opened.term_names(entries[0])) if source is None else list(opened.terms[entries[0]].names)
     if as_json:
-        emit_json({"query": name, "ambiguous": False, "term": {**_term_row(opened, found[0]), "body": term.body}})
+        rows = [{**_term_row(opened, e), "body": opened.terms[e].body} for e in entries]
+        emit_json({"query": name, "term": {**rows[0], "names": names}, "entries": rows})
         return
     from .render import entry_view
 
-    out.print(entry_view(term, opened.source_path(term)))
+    out.print(entry_view(names, [(opened.terms[e], opened.source_path(opened.terms[e])) for e in entries]))
 
 
 def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
@@ -450,7 +459,7 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
 
     loc = _locations(corpus, index)
     manifest = read_manifest(loc.index)
-    roots = loc.staleness_corpus or [Path(r) for r in manifest.roots]
+    roots = loc.index_corpus or [Path(r) for r in manifest.roots]
     stale = stale_reason(manifest, roots)
     data = {
         "index": str(loc.index.resolve()),
@@ -493,6 +502,7 @@ def shell(
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
     mode: ModeOpt = DEFAULT_MODE,
+    min_score: MinScoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask many questions with the index and encoder kept loaded (:mode, :k, :full, :q).
@@ -502,7 +512,7 @@ def shell(
     from .session import Session
 
     mode = _check_mode(mode)  # before opening: a bad option must not cost an index build
-    session = Session(_open(_locations(corpus, index)), k=k, mode=mode)
+    session = Session(_open(_locations(corpus, index)), k=k, mode=mode, min_score=min_score)
     interactive = sys.stdin.isatty()
     if interactive:
         err.print(f"semsearch shell: {len(session.index)} terms. Ask in Japanese or English; :help for commands.")

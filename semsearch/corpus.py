@@ -29,6 +29,7 @@ __all__ = [
     "ref_names",
     "discover_files",
     "source_prefixes",
+    "resolved_roots",
     "read_corpus",
     "MAX_FILE_BYTES",
 ]
@@ -304,4 +305,9 @@ def read_corpus(roots: Sequence[str | os.PathLike[str]], *, strict: bool = False
         raise CorpusError(f"no markdown files (*.md) in {roots_text}")
     if not terms:
         raise CorpusError(f"no glossary terms ('## ' headings) found in {roots_text}")
-    return Corpus(tuple(str(Path(r).resolve()) for r in roots), tuple(files), tuple(terms), tuple(skipped))
+    return Corpus(resolved_roots(roots), tuple(files), tuple(terms), tuple(skipped))
+
+
+def resolved_roots(roots: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
+    """The corpus folders as an index records them (its identity): absolute, links resolved."""
+    return tuple(str(Path(r).resolve()) for r in roots)

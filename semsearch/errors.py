@@ -12,6 +12,7 @@ __all__ = [
     "IndexStoreError",
     "IndexLockedError",
     "IndexVersionError",
+    "IndexMismatchError",
     "EncoderError",
 ]
 
@@ -46,6 +47,10 @@ class IndexLockedError(IndexStoreError):
 
 class IndexVersionError(IndexStoreError):
     """The index was written by a newer semsearch: never rebuilt implicitly, only by `build --force`."""
+
+
+class IndexMismatchError(IndexStoreError):
+    """The index was built from another corpus than the one named: only `semsearch build` replaces it."""
 
 
 class EncoderError(SemsearchError):

@@ -197,7 +197,8 @@ def evaluate(
     for mode in modes:
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    names_of = [{normalize(n) for n in term.names} for term in index.terms]
+    # Entries sharing a name are one term (one hit): relevant terms are counted per term, not per entry.
+    names_of = [{normalize(n) for m in group for n in index.terms[m].names} for group in index.entry_groups()]
     out: dict[str, ModeResult] = {}
     for mode in modes:
         results = []

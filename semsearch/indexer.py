@@ -21,9 +21,9 @@ import numpy as np
 from . import __version__
 from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
-from .corpus import Corpus, read_corpus
+from .corpus import Corpus, read_corpus, resolved_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
-from .errors import EncoderError, IndexStoreError, IndexVersionError
+from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
 from .search import Index
@@ -35,6 +35,7 @@ from .store import (
     DenseExtras,
     StoredIndex,
     build_lock,
+    built_from_other_corpus,
     file_fingerprints,
     prepare_index_dir,
     read_index,
@@ -45,7 +46,7 @@ from .store import (
     write_index,
 )
 
-__all__ = ["BuildReport", "build", "open_index"]
+__all__ = ["BuildReport", "build", "open_index", "recorded_corpus"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class BuildReport:
     encoder: str
     skipped_files: int = 0  # files (or folders) left out whole
     skipped_terms: int = 0  # headings left out (no names)
+    replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
 
 
 def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
@@ -218,6 +220,7 @@ def build(
             chunks = len(previous.chunks)
             index.build_report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
             return index
+        replaced = _other_corpus(index_path, previous, corpus_data.roots)
         same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
         reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
@@ -259,7 +262,7 @@ def build(
     stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense)
     index = Index(stored, encoder)
     index.build_report = _report(
-        index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder
+        index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder, replaced
     )
     return index
 
@@ -273,6 +276,7 @@ def _report(
     started: float,
     written: bool,
     encoder: Encoder,
+    replaced: tuple[str, ...] = (),
 ) -> BuildReport:
     return BuildReport(
         str(index_dir),
@@ -287,33 +291,70 @@ def _report(
         encoder.id,
         skipped_files=sum(1 for s in corpus.skipped if s.line is None),
         skipped_terms=sum(1 for s in corpus.skipped if s.line is not None),
+        replaced=replaced,
     )
 
 
 def _built_from(index_dir: Path) -> list[str] | None:
     """The corpus folders a damaged index was built from, when its manifest still says and they exist."""
+    roots = _recorded_roots(index_dir)
+    return list(roots) if roots and all(Path(r).exists() for r in roots) else None
+
+
+def _other_corpus(index_dir: Path, previous: StoredIndex | None, roots: tuple[str, ...]) -> tuple[str, ...]:
+    """The corpus folders of the index about to be replaced when they are not `roots` (else ())."""
+    recorded = previous.manifest.roots if previous is not None else _recorded_roots(index_dir)
+    return tuple(recorded) if recorded and tuple(recorded) != roots else ()
+
+
+def _recorded_roots(index_dir: Path) -> tuple[str, ...] | None:
+    """The corpus folders an index's manifest names (None when there is no readable manifest)."""
     try:
-        roots = list(read_manifest(index_dir).roots)
+        return read_manifest(index_dir).roots
     except IndexStoreError:
         return None
-    return roots if roots and all(Path(r).exists() for r in roots) else None
+
+
+def recorded_corpus(index_dir: str | os.PathLike[str]) -> list[str]:
+    """The corpus folders the index at `index_dir` was built from, for rebuilding it from its own corpus.
+
+    Raises IndexStoreError (with the fix) when there is no index there to say.
+    """
+    index_path = Path(index_dir)
+    read_manifest(index_path)  # no index there: its error names the fix
+    roots = _recorded_roots(index_path)
+    if not roots:
+        raise IndexStoreError(
+            f"the index at {index_path} does not say which corpus it was built from; "
+            f"name it: `semsearch build CORPUS --index {index_path} --force`"
+        )
+    return list(roots)
+
+
+def _mismatch(index_path: Path, recorded: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> IndexMismatchError:
+    named = ", ".join(map(str, roots))
+    return IndexMismatchError(
+        f"the index at {index_path} was built from {', '.join(recorded)}, not from {named}; "
+        f"to search it as built, name the index alone (--index {index_path}); "
+        f"to replace it, run `semsearch build {named} --index {index_path}`"
+    )
 
 
 def open_index(
     corpus: Paths | None,
     index_dir: str | os.PathLike[str],
     *,
-    default_corpus: Paths | None = None,
     notice: Callable[[str], None] = log.info,
     **build_options: Any,
 ) -> Index:
-    """The index for `ask`: loaded when fresh, (re)built when missing, stale or unusable.
+    """The index for `ask` and the other commands: loaded when fresh, (re)built when stale or unusable.
 
-    `corpus` None means "whatever the index was built from": a damaged index is rebuilt from the
-    folders its manifest names (never from another glossary; when they are unknown, the error
-    stands), and `default_corpus` is used only when there is no index at all. An index from a newer
-    semsearch is never rebuilt here. A stale index whose corpus no longer exists is used as it is,
-    with a notice. Every (re)build is announced, through `notice` or a logged warning.
+    `corpus` None means "the corpus the index records": a missing index is then an error (nothing is
+    created), and a stale or damaged one is rebuilt from the folders its manifest names. A named
+    `corpus` must be the one the index was built from: an index of another corpus is never replaced
+    here (IndexMismatchError; only `build` replaces it), and a missing index is built from it. An
+    index from a newer semsearch is never rebuilt here. A stale index whose corpus no longer exists
+    is used as it is, with a notice. Every (re)build is announced, through `notice` or a logged warning.
     """
     index_path = Path(index_dir)
     try:
@@ -321,22 +362,26 @@ def open_index(
     except IndexVersionError:
         raise
     except IndexStoreError:
+        recorded = _recorded_roots(index_path)
+        if corpus is not None and recorded and resolved_roots(_roots(corpus)) != recorded:
+            raise _mismatch(index_path, recorded, _roots(corpus)) from None
         if (index_path / MANIFEST).exists():
             source = corpus if corpus is not None else _built_from(index_path)
             if source is None:
                 raise
             return build(source, index_path, **build_options)  # build warns that it replaces the index
-        source = corpus if corpus is not None else default_corpus
-        if source is None:
-            raise
+        if corpus is None:
+            raise  # nothing is created: the error names the fix
         if index_path.is_dir():
             prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
-        roots = _roots(source)
+        roots = _roots(corpus)
         if all(Path(root).is_dir() for root in roots):  # else build's one-line error is all there is to say
             notice(f"no index at {index_path} yet; building it from {', '.join(map(str, roots))}")
-        return build(source, index_path, **build_options)
-    roots = _roots(corpus) if corpus is not None else list(stored.manifest.roots)
-    if corpus is None and not all(Path(r).exists() for r in roots):
+        return build(corpus, index_path, **build_options)
+    if corpus is not None and built_from_other_corpus(stored.manifest, _roots(corpus)):
+        raise _mismatch(index_path, stored.manifest.roots, _roots(corpus))
+    roots = list(stored.manifest.roots)
+    if not all(Path(r).exists() for r in roots):
         notice(f"the corpus this index was built from is gone ({', '.join(map(str, roots))}); using the index as built")
         return Index(stored)
     reason = stale_reason(stored.manifest, roots)

@@ -38,9 +38,9 @@ class Locations:
         return self.index_origin in ("--index", f"${ENV_INDEX}")
 
     @property
-    def staleness_corpus(self) -> tuple[Path, ...] | None:
-        """The corpus an existing index is checked against: None means the one it was built from,
-        so pointing at an index without naming a corpus never rebuilds it from another glossary."""
+    def index_corpus(self) -> tuple[Path, ...] | None:
+        """The corpus a command uses with its index. None means the one the index records: an index
+        named without a corpus is never rebuilt from ./corpus or the bundled glossary."""
         return None if self.index_explicit and not self.corpus_explicit else self.corpus
 
 

@@ -1,4 +1,5 @@
-"""Finding terms by name: exact (after normalisation), forgiving one typo, and by sound.
+"""Finding terms by name: exact (after normalisation), forgiving one typo, and by sound; and which
+entries are one term.
 
 The name tier of the query layer: a question that *is* a term's name or alias puts that term
 first. Names compare by `text.name_key` (NFKC, case, width, katakana/hiragana, separators). A short
@@ -6,6 +7,9 @@ question that misses every name by about one character ("ハイパパラメー�
 matches the single name whose character bigrams it shares most (Dice >= FUZZY_MIN_DICE). A katakana
 question that sounds like an English name ("ディープラーニング" → "Deep Learning") matches it by
 consonant skeleton (kana.py; Dice >= SOUND_MIN_DICE).
+
+Entries that share a name (after normalisation) are one term: a glossary of several files often
+defines 過学習 | Overfitting in two of them. `NameIndex.groups` joins them, transitively.
 """
 
 from __future__ import annotations
@@ -52,6 +56,26 @@ class NameIndex:
         self._terms = terms
         self._sounds: dict[str, set[int]] | None = None  # built by the first katakana question
         self._sound_grams: dict[str, set[str]] = {}
+
+    def groups(self) -> list[int]:
+        """The term group of every entry: entries sharing a name (transitively) share a group.
+
+        Groups are numbered in corpus order of their first entry.
+        """
+        parent = list(range(len(self._terms)))
+
+        def root(position: int) -> int:
+            while parent[position] != position:
+                parent[position] = parent[parent[position]]
+                position = parent[position]
+            return position
+
+        for key, positions in self._exact.items():
+            for other in positions[1:] if key else ():  # a name that normalises to nothing joins nothing
+                a, b = root(positions[0]), root(other)
+                parent[max(a, b)] = min(a, b)
+        numbers: dict[int, int] = {}
+        return [numbers.setdefault(root(position), len(numbers)) for position in range(len(self._terms))]
 
     def exact(self, name: str) -> list[int]:
         """Positions of the terms with this name (in corpus order)."""

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .corpus import Term
 from .evaluation import Evaluation, ModeResult
-from .search import Answer, Hit
+from .search import NOTHING_TO_SEARCH, Answer, Hit
 from .text import match_spans, safe_text
 
 __all__ = ["answer_view", "entry_view", "compare_table", "eval_tables", "score_bar", "latex_as_code"]
@@ -77,6 +77,9 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
         ("  name match", "dim") if hit.named else "",
     )
     details: list[RenderableType] = [_location(hit)]
+    if hit.also_in:
+        places = ", ".join(f"{source}:{line}" for source, line in hit.also_in)
+        details.append(Text("also in: ", style="dim") + Text(safe_text(places), style="dim"))
     if body is not None:
         details.append(_markdown(body))
     elif hit.snippet:
@@ -89,6 +92,10 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
 def answer_view(answer: Answer, bodies: Sequence[str] | None = None) -> RenderableType:
     """All hits of an answer, or the "no confident match" message with suggestions."""
     if not answer.hits:
+        if NOTHING_TO_SEARCH in answer.notices:
+            return Text.assemble(
+                ("No confident match", "bold yellow"), f": nothing to search for in “{safe_text(answer.query)}”."
+            )
         return Text("No matching entry.", style="yellow")
     if not answer.confident:
         suggestions = ", ".join(safe_text(h.term) for h in answer.hits[:3])
@@ -122,16 +129,18 @@ def latex_as_code(markdown: str) -> str:
     return _INLINE_MATH.sub(lambda m: "`" + m.group(1).strip() + "`", markdown)
 
 
-def entry_view(term: Term, path: str = "") -> RenderableType:
-    """A whole glossary entry: names as a heading, source, the body as Markdown."""
-    location = Text(safe_text(f"{term.source}:{term.line}"), style="cyan")
-    if path:
-        location.stylize(f"link {Path(path).as_uri()}")
-    return Group(
-        Text(safe_text(" | ".join(term.names)), style="bold"),
-        location,
-        _markdown(term.body or "*(no body)*"),
-    )
+def entry_view(names: Sequence[str], entries: Sequence[tuple[Term, str]]) -> RenderableType:
+    """A term in full: its names as a heading, then each entry's source (linked to `path` when
+    known) and body as Markdown."""
+    parts: list[RenderableType] = [Text(safe_text(" | ".join(names)), style="bold")]
+    for number, (term, path) in enumerate(entries):
+        location = Text(safe_text(f"{term.source}:{term.line}"), style="cyan")
+        if path:
+            location.stylize(f"link {Path(path).as_uri()}")
+        if number:
+            parts.append(Text(""))
+        parts += [location, _markdown(term.body or "*(no body)*")]
+    return Group(*parts)
 
 
 def compare_table(rankings: dict[str, Answer], k: int) -> Table:

@@ -1,5 +1,8 @@
 """The query layer: an opened index answers questions in three modes, one hit per term.
 
+Entries that share a name are one term (see names.py): a hit stands for the term's best entry with
+a body, carries the names of all its entries, and lists the other places ("also in").
+
     dense   cosine between the question and each chunk (FAISS), a term scored by its best chunk
     tfidf   the TF-IDF side (Latin words, Japanese character bigrams)
     hybrid  both, fused (see `fuse`)
@@ -23,7 +26,7 @@ from .errors import EncoderError, QueryError
 from .modes import DEFAULT_MODE, MODES
 from .names import NameIndex
 from .store import Manifest, StoredIndex, read_index
-from .text import clean_query, lexical_features, name_key
+from .text import clean_query, has_content, lexical_features, name_key
 
 __all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
 
@@ -32,17 +35,18 @@ log = logging.getLogger(__name__)
 # Chunks fetched from FAISS per question when the index is too big to score every chunk.
 DENSE_CANDIDATES = 256
 EXACT_SCORING_MAX_CHUNKS = 50_000
-# Hybrid fusion weight on the dense side, after both sides are min-max scaled over the candidates:
-# dense 1 : lexical 0.1, chosen on the dev halves of bench/queries (README, "Ranking"). A strong
-# dense side wants a light lexical touch; equal weights or RRF lowered MRR@10 there.
-DENSE_WEIGHT = 0.91
+# Hybrid relevance: the dense score plus this much of the TF-IDF cosine, on fixed scales (no
+# per-question rescaling), so that a score means the same on every question. Chosen on the dev
+# halves of bench/queries (docs/ranking.md): a strong dense side wants a light lexical touch.
+LEXICAL_WEIGHT = 0.07
+# The TF-IDF mode's calibration (center, slope, confident), as `Encoder.calibration` is for the
+# dense modes: it depends on the TF-IDF features only.
+TFIDF_CALIBRATION = (0.2391, 14.7, 0.053)
 SNIPPET_CHARS = 160
-# "No confident match" when the best hit is not named by the question, has too little lexical
-# support, and its dense score (cosine minus hubness prior) is below the encoder's calibrated
-# minimum (`Encoder.confident_min`, recorded in the manifest). Calibrated on the dev halves of
-# bench/queries, off-topic questions included; see README, "Confidence".
-LEXICAL_SUPPORT = 0.05  # TF-IDF cosine of the best hit that vouches for it in dense modes
-TFIDF_CONFIDENT_MIN = 0.10  # in tfidf mode (or the fallback), the best hit's TF-IDF cosine
+#: The score of a term the question names (the name tier): it is the term asked for.
+NAMED_SCORE = 1.0
+#: The notice of an answer to a question that holds nothing to search for (`text.has_content`).
+NOTHING_TO_SEARCH = "nothing to search for in the question"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Hit:
     related: tuple[str, ...] = ()
     id: str = ""  # the term's id in the index ("<source>::<first name>")
     named: bool = False  # first because the question names it (the name tier), whatever its score
+    also_in: tuple[tuple[str, int], ...] = ()  # (source, line) of the term's other entries
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -73,6 +78,7 @@ class Hit:
             "related": list(self.related),
             "id": self.id,
             "named": self.named,
+            "also_in": [{"source": source, "line": line} for source, line in self.also_in],
         }
 
 
@@ -88,27 +94,27 @@ class Answer:
     notices: tuple[str, ...] = field(default=())
 
 
-def _scale(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Min-max over the candidates in `mask`; everything else 0."""
-    out = np.zeros_like(scores)
-    if not mask.any():
-        return out
-    lo, hi = float(scores[mask].min()), float(scores[mask].max())
-    out[mask] = (scores[mask] - lo) / (hi - lo) if hi > lo else 1.0
-    return out
+def fuse(dense: np.ndarray, lexical: np.ndarray, lexical_weight: float = LEXICAL_WEIGHT) -> np.ndarray:
+    """Hybrid relevance per term: the dense score plus `lexical_weight` x the TF-IDF cosine.
 
-
-def fuse(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = DENSE_WEIGHT) -> np.ndarray:
-    """Hybrid score per term: a weighted blend of both sides, each min-max scaled over candidates.
-
-    `dense` holds NaN for terms the dense side did not retrieve; they count as its minimum.
-    A term is a candidate when either side retrieved it (dense) or matched it at all (lexical > 0).
+    `dense` holds NaN for terms the dense side did not retrieve (only in indexes too big to score
+    every chunk): a term the lexical side matches counts with the lowest retrieved dense score (its
+    own is at most that); a term neither side found is not a candidate.
     """
     retrieved = ~np.isnan(dense)
+    floor = float(np.nanmin(dense)) if retrieved.any() else 0.0
     candidates = retrieved | (lexical > 0)
-    dense_filled = np.where(retrieved, dense, np.nanmin(dense) if retrieved.any() else 0.0)
-    fused = dense_weight * _scale(dense_filled, candidates) + (1 - dense_weight) * _scale(lexical, candidates)
-    return np.where(candidates, fused, -np.inf)
+    return np.where(candidates, np.where(retrieved, dense, floor) + lexical_weight * lexical, -np.inf)
+
+
+def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarray:
+    """The scores users see: a mode's raw relevance through its logistic calibration, in [0, 1]
+    (raw relevance clipped to [0, 1] for an encoder that has no calibration); -inf stays -inf."""
+    if calibration is None:
+        return np.where(np.isfinite(raw), np.clip(raw, 0.0, 1.0), -np.inf)
+    center, slope = calibration[0], calibration[1]
+    with np.errstate(over="ignore"):
+        return np.where(np.isfinite(raw), 1.0 / (1.0 + np.exp(-slope * (raw - center))), -np.inf)
 
 
 class Index:
@@ -129,6 +135,10 @@ class Index:
         for row in range(len(stored.chunks) - 1, -1, -1):
             self._first_chunk[self._chunk_terms[row]] = row
         self._names = NameIndex(stored.terms)
+        self._group = self._names.groups()
+        self._members: list[list[int]] = [[] for _ in range(max(self._group, default=-1) + 1)]
+        for position, group in enumerate(self._group):
+            self._members[group].append(position)
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -149,6 +159,14 @@ class Index:
         optionally only those from the file `source`."""
         return [t for t in self._names.exact(name) if source is None or self.terms[t].source == source]
 
+    def same_term(self, position: int) -> list[int]:
+        """The entries of the term the entry at `position` belongs to (itself included), in corpus order."""
+        return list(self._members[self._group[position]])
+
+    def entry_groups(self) -> list[list[int]]:
+        """The entries of each term (entries sharing a name are one term), in corpus order."""
+        return [list(members) for members in self._members]
+
     def term_id(self, position: int) -> str:
         return self._stored.term_ids[position]
 
@@ -161,13 +179,12 @@ class Index:
         in the index, then its nearest neighbours among the vectors. An entry of the same term in
         another file (one sharing a name with it) is the term itself, not a related one."""
         names: list[str] = []
-        seen = {name_key(name) for name in self.terms[position].names}
+        seen = {self._group[position]}
 
         def add(other: int) -> None:
-            keys = {name_key(name) for name in self.terms[other].names}
-            if not keys & seen:
+            if self._group[other] not in seen:
                 names.append(self.terms[other].name)
-                seen.update(keys)
+                seen.add(self._group[other])
 
         for ref in self.terms[position].refs:
             for target in ref_names(ref)[:1]:
@@ -260,43 +277,44 @@ class Index:
             log.warning("%s", notices[-1])
         return text
 
-    def _signals(self, query: str, mode: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """(ranking score, dense scores, lexical scores) per term; -inf where a term is not a candidate."""
-        dense = self.dense_scores(query) if mode != "tfidf" else None
-        lexical = self.lexical_scores(query) if mode != "dense" else None
-        if mode == "dense":
-            assert dense is not None
-            return np.where(np.isnan(dense), -np.inf, dense), dense, None
+    def _relevance(self, query: str, mode: str) -> np.ndarray:
+        """The mode's raw relevance per term (see `fuse`); -inf where a term is not a candidate."""
         if mode == "tfidf":
-            assert lexical is not None
-            return np.where(lexical > 0, lexical, -np.inf), None, lexical
-        assert dense is not None and lexical is not None
-        return fuse(dense, lexical), dense, lexical
+            lexical = self.lexical_scores(query)
+            return np.where(lexical > 0, lexical, -np.inf)
+        dense = self.dense_scores(query)
+        if mode == "dense":
+            return np.where(np.isnan(dense), -np.inf, dense)
+        return fuse(dense, self.lexical_scores(query))
 
-    def _confident(self, top: int | None, named: bool, dense: np.ndarray | None, lexical: np.ndarray | None) -> bool:
-        """Whether the best hit is a real answer, not merely the nearest thing (see LEXICAL_SUPPORT)."""
-        if top is None:
-            return False
-        if named:
-            return True
-        lexical_min = LEXICAL_SUPPORT if dense is not None else TFIDF_CONFIDENT_MIN
-        if lexical is not None and lexical[top] >= lexical_min:
-            return True
-        if dense is None:
-            return False
-        dense_min = self.manifest.encoder.get("confident_min")
-        return dense_min is None or bool(dense[top] >= float(dense_min))
+    def calibration(self, mode: str) -> tuple[float, float, float] | None:
+        """(center, slope, confident) of a mode's scores (see `calibrated`); None when the index's
+        encoder is not calibrated."""
+        if mode == "tfidf":
+            return TFIDF_CALIBRATION
+        values = (self.manifest.encoder.get("calibration") or {}).get(mode)
+        return (float(values[0]), float(values[1]), float(values[2])) if values else None
 
-    def query(self, question: str, k: int = 5, mode: str | None = None, related: bool = False) -> Answer:
+    def query(
+        self,
+        question: str,
+        k: int = 5,
+        mode: str | None = None,
+        related: bool = False,
+        min_score: float | None = None,
+    ) -> Answer:
         """Answer a question: the top `k` terms in `mode` (default: the best measured mode).
 
-        With `related`, each hit also lists up to 3 related terms (see `Index.related`).
+        With `related`, each hit also lists up to 3 related terms (see `Index.related`). With
+        `min_score`, only hits scoring at least that much are kept (scores are in [0, 1]).
         """
         mode = mode or DEFAULT_MODE
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if k < 1:
             raise QueryError("k must be at least 1")
+        if min_score is not None and not 0.0 <= min_score <= 1.0:
+            raise QueryError(f"the minimum score must be between 0 and 1, not {min_score!r}")
         if not isinstance(question, str) or not question.strip():
             raise QueryError("the question is empty")
         cleaned = clean_query(question)
@@ -312,20 +330,33 @@ class Index:
         # From here on the question as searched: a 200,000-character question is cut once, here,
         # and never matched against names or snippets whole.
         text = self._truncate(cleaned, notices, dense=used != "tfidf")
-        scores, dense, lexical = self._signals(text, used)
         named = self._names.tier(text)
-        order = self._rank(scores, named)[:k]
+        if not named and not has_content(text):
+            # Punctuation, a lone framing word, one letter repeated: nothing to search for, and
+            # whatever is nearest would be noise.
+            notices.append(NOTHING_TO_SEARCH)
+            return Answer(question, text, used, [], False, tuple(notices))
+        raw = self._relevance(text, used)
+        calibration = self.calibration(used)
+        scores = calibrated(raw, calibration)
+        named_terms = {self._group[t] for t in named}
+        scores[[t for t in range(len(scores)) if self._group[t] in named_terms]] = NAMED_SCORE
+        order = self._one_per_term(self._rank(raw, named), raw)
+        if min_score is not None:
+            order = [(best, shown) for best, shown in order if scores[best] >= min_score]
+        order = order[:k]
         hits = [
-            self._hit(rank, int(t), float(scores[t]), text, related, named=t in named)
-            for rank, t in enumerate(order, start=1)
+            self._hit(rank, shown, float(scores[best]), text, related, named=self._group[best] in named_terms)
+            for rank, (best, shown) in enumerate(order, start=1)
         ]
-        top = order[0] if order else None
-        confident = self._confident(top, top in named, dense, lexical)
+        # Confident: the question names the term, or the best hit scores at least the mode's
+        # calibrated minimum (an uncalibrated encoder's dense side always is).
+        confident = bool(hits) and (hits[0].named or calibration is None or hits[0].score >= calibration[2])
         return Answer(question, text, used, hits, confident, tuple(notices))
 
-    def search(self, question: str, k: int = 5, mode: str | None = None) -> list[Hit]:
+    def search(self, question: str, k: int = 5, mode: str | None = None, min_score: float | None = None) -> list[Hit]:
         """The top `k` hits for a question (see `query` for how they were found)."""
-        return self.query(question, k=k, mode=mode).hits
+        return self.query(question, k=k, mode=mode, min_score=min_score).hits
 
     def _rank(self, scores: np.ndarray, named: list[int]) -> list[int]:
         """Term positions best first: the terms the question names (see names.py), then by score
@@ -334,6 +365,25 @@ class Index:
         tier = sorted(named, key=lambda t: -scores[t] if np.isfinite(scores[t]) else np.inf)
         first = set(tier)
         return tier + [t for t in ranked if t not in first]
+
+    def _one_per_term(self, ranked: list[int], scores: np.ndarray) -> list[tuple[int, int]]:
+        """One (best entry, shown entry) per term, in the order of each term's best entry. The term
+        scores as its best entry; it is shown by that entry or, when its body is empty, by the term's
+        best-scoring entry that has one (an empty entry never hides a full one)."""
+        out: list[tuple[int, int]] = []
+        seen: set[int] = set()
+        for best in ranked:
+            group = self._group[best]
+            if group in seen:
+                continue
+            seen.add(group)
+            shown = best
+            if not self.terms[best].body.strip():
+                bodied = [m for m in self._members[group] if self.terms[m].body.strip()]
+                if bodied:
+                    shown = max(bodied, key=lambda m: (np.nan_to_num(scores[m], nan=-np.inf), -m))
+            out.append((best, shown))
+        return out
 
     def source_path(self, term: Term) -> str:
         """The absolute path of the file a term came from, when it is still there ("" otherwise)."""
@@ -347,13 +397,24 @@ class Index:
                 return str(candidate)
         return ""
 
+    def term_names(self, position: int) -> tuple[str, ...]:
+        """The names of the entry at `position`, then the other names its term has in other entries."""
+        names = list(self.terms[position].names)
+        keys = {name_key(name) for name in names}
+        for other in self.same_term(position):
+            for name in self.terms[other].names:
+                if name_key(name) not in keys:
+                    names.append(name)
+                    keys.add(name_key(name))
+        return tuple(names)
+
     def _hit(self, rank: int, position: int, score: float, query: str, related: bool, named: bool = False) -> Hit:
         term = self.terms[position]
         score = score if np.isfinite(score) else 0.0
         return Hit(
             rank,
             term.name,
-            term.names,
+            self.term_names(position),
             score,
             term.source,
             term.line,
@@ -362,6 +423,7 @@ class Index:
             self.related(position) if related else (),
             self._stored.term_ids[position],
             named,
+            tuple((self.terms[m].source, self.terms[m].line) for m in self.same_term(position) if m != position),
         )
 
 

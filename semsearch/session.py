@@ -34,11 +34,14 @@ class Reply:
 class Session:
     """Questions and `:commands` against one open index."""
 
-    def __init__(self, index: Index, k: int = 5, mode: str = "hybrid", full: bool = False) -> None:
+    def __init__(
+        self, index: Index, k: int = 5, mode: str = "hybrid", full: bool = False, min_score: float | None = None
+    ) -> None:
         self.index = index
         self.k = k
         self.mode = mode
         self.full = full
+        self.min_score = min_score
 
     def handle(self, line: str) -> Reply:
         line = line.strip()
@@ -47,7 +50,9 @@ class Session:
         if line.startswith(":"):
             return self._command(line[1:].split())
         try:
-            return Reply(answer=self.index.query(line, k=self.k, mode=self.mode, related=True))
+            return Reply(
+                answer=self.index.query(line, k=self.k, mode=self.mode, related=True, min_score=self.min_score)
+            )
         except SemsearchError as error:
             return Reply(message=f"error: {error}")
 

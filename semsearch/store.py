@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .ann import AnnIndex
-from .corpus import Corpus, Term, discover_files
+from .corpus import Corpus, Term, discover_files, resolved_roots
 from .errors import IndexLockedError, IndexStoreError, IndexVersionError
 from .lexical import LexicalIndex, lexical_spec, term_document
 
@@ -53,6 +53,7 @@ __all__ = [
     "prepare_index_dir",
     "remove_leftovers",
     "stale_reason",
+    "built_from_other_corpus",
 ]
 
 FORMAT = "semsearch-index"
@@ -212,7 +213,7 @@ def read_manifest(index_dir: Path) -> Manifest:
     """The manifest of an index directory. Raises IndexStoreError with the fix when unusable."""
     path = index_dir / MANIFEST
     if not index_dir.is_dir():
-        raise IndexStoreError(f"no index at {index_dir}; run `semsearch build` first")
+        raise IndexStoreError(f"no index at {index_dir}; build one with `{_build_fix(index_dir)}`")
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -221,7 +222,9 @@ def read_manifest(index_dir: Path) -> Manifest:
             raise IndexStoreError(
                 f"{index_dir} is not a semsearch index (no {MANIFEST}; it holds {foreign[0]!r}); choose another --index"
             ) from None
-        raise IndexStoreError(f"no index at {index_dir} yet (no {MANIFEST}); run `semsearch build`") from None
+        raise IndexStoreError(
+            f"no index at {index_dir} (no {MANIFEST}); build one with `{_build_fix(index_dir)}`"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise IndexStoreError(f"cannot read {path} ({error}); {FIX}") from error
     try:
@@ -229,6 +232,10 @@ def read_manifest(index_dir: Path) -> Manifest:
     except json.JSONDecodeError as error:
         raise IndexStoreError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); {FIX}") from None
     return Manifest.from_dict(data, path)
+
+
+def _build_fix(index_dir: Path) -> str:
+    return f"semsearch build CORPUS --index {index_dir}"
 
 
 def _foreign_entries(index_dir: Path) -> list[str]:
@@ -486,14 +493,18 @@ def file_fingerprints(corpus: Corpus) -> dict[str, dict[str, Any]]:
     return prints
 
 
+def built_from_other_corpus(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) -> bool:
+    """Whether the index was built from other corpus folders than `roots`."""
+    return resolved_roots(roots) != tuple(manifest.roots)
+
+
 def stale_reason(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) -> str | None:
     """Why the index no longer matches the corpus under `roots`, or None when it does.
 
     Size and mtime decide when they match; otherwise the content hash does, so touching a file
     without changing it does not make the index stale.
     """
-    resolved = tuple(str(Path(r).resolve()) for r in roots)
-    if resolved != tuple(manifest.roots):
+    if built_from_other_corpus(manifest, roots):
         return "the corpus folders differ from the ones it was built from"
     try:
         found, _ = discover_files(roots)

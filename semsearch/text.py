@@ -14,6 +14,7 @@ __all__ = [
     "fold_kana",
     "name_key",
     "clean_query",
+    "has_content",
     "lexical_features",
     "is_cjk",
     "safe_text",
@@ -115,6 +116,15 @@ def clean_query(query: str) -> str:
         if stripped:
             text = stripped
     return text
+
+
+def has_content(query: str) -> bool:
+    """Whether a question holds anything to search for: once its framing is stripped, at least two
+    different letters (any script). Punctuation, symbols, emoji, a bare number, one letter repeated
+    ("aaaa") or a framing word alone ("とは", "what is") hold nothing."""
+    text = clean_query(query).rstrip(_TRAILING_PUNCT)
+    framing = _JA_SUFFIX.fullmatch(text) or text in _JA_PREFIXES or f"{text} " in _EN_PREFIXES
+    return not framing and len({c for c in text if c.isalpha()}) >= 2
 
 
 def is_cjk(char: str) -> bool:

@@ -159,6 +159,11 @@ def unknown_backend(work: Path) -> None:
     edit_manifest(encoder={**_manifest(index)["encoder"], "backend": "gone", "id": "gone/model"})(index)
 
 
+def built_and_another(work: Path) -> None:
+    built(work)
+    glossary(work, "other")
+
+
 def empty_folder(work: Path) -> None:
     (work / "empty").mkdir()
 
@@ -223,6 +228,10 @@ CASES = [
     # indexes
     Case("index", "No index yet (`ask`)", ("ask", "dropout", "--index", "index", "--corpus", "corpus"), glossary),
     Case("index", "Index stale (corpus changed)", (*ASK, "--corpus", "corpus"), stale),
+    Case("index", "Index named without a corpus, missing (`ask`)", ("ask", "dropout", "--index", "idx-typo")),
+    Case("index", "... the same with `build`", ("build", "--index", "idx-typo")),
+    Case("index", "Index built from another corpus (`ask`)", (*ASK, "--corpus", "other"), built_and_another),
+    Case("index", "... `build` replaces it", ("build", "other", "--index", "index"), built_and_another),
     Case("index", "Data file missing", ASK, damaged(lambda i: _data(i, "terms").unlink())),
     Case("index", "Truncated FAISS file", ASK, damaged(truncate_faiss)),
     Case("index", "Truncated FAISS file, corpus gone", ASK, damaged(truncate_faiss, corpus_gone=True)),

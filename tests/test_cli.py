@@ -22,7 +22,7 @@ from semsearch.cli import app
 from semsearch.errors import EncoderError
 
 ESC = "\x1b"
-HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named"}
+HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"}
 ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
 COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell"]
 
@@ -151,7 +151,8 @@ def test_ask_off_topic_says_no_confident_match(
 ) -> None:
     result = ok(runner.invoke(app, ["ask", "chicken curry recipe", "--mode", "tfidf", *where]))
     assert result.stdout == "No matching entry.\n"
-    monkeypatch.setattr(FakeEncoder, "confident_min", 2.0)  # nothing reaches it
+    calibration = {"hybrid": (2.0, 10.0, 0.5), "dense": (2.0, 10.0, 0.5)}  # nothing reaches 0.5
+    monkeypatch.setattr(FakeEncoder, "calibration", calibration)
     semsearch.build(where[3], index_dir=where[1], encoder=FakeEncoder(), force=True)
     result = ok(runner.invoke(app, ["ask", "chicken curry recipe", *where]))
     assert re.fullmatch(
@@ -281,18 +282,15 @@ def test_show_finds_an_entry_by_any_name(runner: CliRunner, where: list[str], na
 
 def test_show_json(runner: CliRunner, where: list[str]) -> None:
     data = json.loads(ok(runner.invoke(app, ["show", "dropout", "--json", *where])).stdout)
-    assert data == {
-        "query": "dropout",
-        "ambiguous": False,
-        "term": {
-            "id": "dl.md::ドロップアウト",
-            "term": "ドロップアウト",
-            "names": ["ドロップアウト", "Dropout"],
-            "source": "dl.md",
-            "line": 8,
-            "body": "- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
-        },
+    entry = {
+        "id": "dl.md::ドロップアウト",
+        "term": "ドロップアウト",
+        "names": ["ドロップアウト", "Dropout"],
+        "source": "dl.md",
+        "line": 8,
+        "body": "- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
     }
+    assert data == {"query": "dropout", "term": entry, "entries": [entry]}
 
 
 def test_show_not_found_suggests(runner: CliRunner, where: list[str]) -> None:
@@ -302,27 +300,28 @@ def test_show_not_found_suggests(runner: CliRunner, where: list[str]) -> None:
     assert re.fullmatch(r"error: no term named '勾配消失'; did you mean: 勾配消失問題, [^,]+, [^,]+\n", result.stderr)
 
 
-def test_show_ambiguous_lists_candidates(runner: CliRunner, tmp_path: Path) -> None:
+def test_show_of_a_term_in_several_files_shows_every_entry(runner: CliRunner, tmp_path: Path) -> None:
     root = tmp_path / "g"
     root.mkdir()
-    (root / "dl.md").write_text("## 過学習 | Overfitting\n- 深層学習での説明\n", encoding="utf-8")
-    (root / "ml.md").write_text("## Overfitting\n- 機械学習での説明\n", encoding="utf-8")
+    (root / "a.md").write_text("## Overfitting\n\n## 過学習 | Overfitting\n- 深層学習での説明\n", encoding="utf-8")
+    (root / "ml.md").write_text("## Overfitting | 過剰適合\n- 機械学習での説明\n", encoding="utf-8")
     semsearch.build(root, index_dir=tmp_path / "index", encoder=FakeEncoder())
     where = ["--index", str(tmp_path / "index"), "--corpus", str(root)]
-    result = ok(runner.invoke(app, ["show", "overfitting", *where]))
-    assert result.stdout.splitlines() == [
-        "2 entries are named 'overfitting'; pick one with --source:",
-        "  過学習 | Overfitting  dl.md:1",
-        "  Overfitting  ml.md:1",
+    lines = ok(runner.invoke(app, ["show", "overfitting", *where])).stdout.splitlines()
+    assert [line.strip() for line in lines if line.strip()] == [
+        "過学習 | Overfitting | 過剰適合",
+        "a.md:3",
+        "• 深層学習での説明",
+        "ml.md:1",
+        "• 機械学習での説明",
+        "a.md:1",
+        "(no body)",
     ]
-    data = json.loads(ok(runner.invoke(app, ["show", "overfitting", "--json", *where])).stdout)
-    assert data["ambiguous"] is True
-    assert [(c["id"], c["source"], c["line"]) for c in data["candidates"]] == [
-        ("dl.md::過学習", "dl.md", 1),
-        ("ml.md::Overfitting", "ml.md", 1),
-    ]
+    data = json.loads(ok(runner.invoke(app, ["show", "過剰適合", "--json", *where])).stdout)
+    assert (data["term"]["source"], data["term"]["names"]) == ("ml.md", ["Overfitting", "過剰適合", "過学習"])
+    assert [(e["source"], e["line"]) for e in data["entries"]] == [("ml.md", 1), ("a.md", 3), ("a.md", 1)]
     picked = ok(runner.invoke(app, ["show", "overfitting", "--source", "ml.md", *where])).stdout
-    assert picked.splitlines()[:2] == ["Overfitting", "ml.md:1"]
+    assert picked.splitlines()[:2] == ["Overfitting | 過剰適合", "ml.md:1"]
 
 
 def test_terms(runner: CliRunner, where: list[str]) -> None:
@@ -465,6 +464,7 @@ def test_build_json(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
         "skipped": [],
         "skipped_files": 0,
         "skipped_terms": 0,
+        "replaced": [],
         "prompts": {"query": "", "passage": ""},
     }
     forced = json.loads(
@@ -533,3 +533,10 @@ def test_no_color_is_respected_on_a_terminal(glossary: Path, tmp_path: Path) -> 
     sgr = re.findall(r"\x1b\[([0-9;]*)m", output)
     colours = [s for s in sgr if re.search(r"(^|;)(3[0-9]|4[0-9]|9[0-7]|10[0-7])(;|$)", s)]
     assert colours == []
+
+
+def test_ask_min_score(runner: CliRunner, where: list[str]) -> None:
+    data = json.loads(ok(runner.invoke(app, ["ask", "dropout", "--json", "--min-score", "1", *where])).stdout)
+    assert [h["term"] for h in data["hits"]] == ["ドロップアウト"]  # named: scores 1
+    result = runner.invoke(app, ["ask", "dropout", "--min-score", "2", *where])
+    assert result.exit_code == 2 and "--min-score" in result.stderr

@@ -7,11 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import FakeEncoder
+from conftest import ROOT, FakeEncoder
 
 import semsearch
 from semsearch.errors import QueryError
 from semsearch.evaluation import LabelledQuery, evaluate, rank_metrics, read_queries
+from semsearch.text import normalize
 
 T, F = True, False
 
@@ -164,3 +165,80 @@ def test_evaluate_every_mode_agrees_with_search(glossary: Path, tmp_path: Path, 
         "ontopic_confident",
     }
     assert data["modes"]["tfidf"]["offtopic_rejected"] == [1, 1]
+
+
+# The project's own labelled sets in bench/queries: what `semsearch eval` and the README's tables read.
+
+QUERY_DIR = ROOT / "bench" / "queries"
+QUERY_SETS = {"deep-learning": "dl", "tech-glossary": "tg", "offtopic": "off"}  # set -> id prefix
+KINDS = {"name", "paraphrase", "usecase", "typo", "variant", "offtopic"}
+TOPICS = {"web", "database", "network", "git", "devops", "os", "programming", "security", "spreadsheet"}
+TOPICS |= {"life", "nonsense"}
+
+
+def query_rows(query_set: str, part: str) -> list[dict]:
+    path = QUERY_DIR / f"{query_set}.{part}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_query_files_are_the_known_sets_in_two_halves() -> None:
+    assert sorted(p.name for p in QUERY_DIR.glob("*.jsonl")) == sorted(
+        f"{s}.{part}.jsonl" for s in QUERY_SETS for part in ("dev", "heldout")
+    )
+
+
+@pytest.mark.parametrize("part", ["dev", "heldout"])
+@pytest.mark.parametrize("query_set", sorted(QUERY_SETS))
+def test_query_file_rows_are_well_formed(query_set: str, part: str) -> None:
+    path = QUERY_DIR / f"{query_set}.{part}.jsonl"
+    rows = query_rows(query_set, part)
+    assert [(q.q, q.gold, q.id) for q in read_queries(path)] == [(r["q"], tuple(r["gold"]), r["id"]) for r in rows]
+    prefix = f"{QUERY_SETS[query_set]}-{'dev' if part == 'dev' else 'ho'}-"
+    assert [r["id"] for r in rows] == [f"{prefix}{n:03d}" for n in range(1, len(rows) + 1)]
+    for r in rows:
+        assert set(r) == {"id", "q", "gold", "lang", "kind"} | ({"topic"} if query_set == "offtopic" else set()), r
+        assert r["q"].strip() and r["lang"] in {"ja", "en", "mixed"} and r["kind"] in KINDS, r
+        assert (r["kind"] == "offtopic") == (r["gold"] == []), r
+        assert len(set(r["gold"])) == len(r["gold"]), r
+    if query_set == "offtopic":
+        assert all(r["kind"] == "offtopic" and r["topic"] in TOPICS for r in rows)
+
+
+def test_off_topic_halves_share_every_topic_and_no_question() -> None:
+    dev, heldout = query_rows("offtopic", "dev"), query_rows("offtopic", "heldout")
+    assert {r["topic"] for r in dev} == {r["topic"] for r in heldout} == TOPICS
+    assert len(dev) + len(heldout) >= 80 and abs(len(dev) - len(heldout)) <= 2
+    offtopic = [normalize(r["q"]) for r in dev + heldout]
+    elsewhere = {
+        normalize(r["q"]) for s in QUERY_SETS if s != "offtopic" for p in ("dev", "heldout") for r in query_rows(s, p)
+    }
+    assert len(offtopic) == len(set(offtopic)) and not set(offtopic) & elsewhere
+
+
+def gold_names_missing(query_set: str, corpus_root: Path) -> list[tuple[str, str]]:
+    from semsearch.corpus import read_corpus
+
+    names = {normalize(n) for term in read_corpus([corpus_root]).terms for n in term.names}
+    return [
+        (r["id"], g)
+        for part in ("dev", "heldout")
+        for r in query_rows(query_set, part)
+        for g in r["gold"]
+        if normalize(g) not in names
+    ]
+
+
+def test_every_gold_name_is_a_name_in_the_bundled_glossary() -> None:
+    assert gold_names_missing("deep-learning", ROOT / "corpus") == []
+
+
+def test_every_gold_name_is_a_name_in_the_larger_glossary(tech_glossary: Path) -> None:
+    assert gold_names_missing("tech-glossary", tech_glossary) == []
+
+
+@pytest.mark.parametrize("query_set", ["deep-learning", "tech-glossary"])
+def test_use_cases_are_measured_on_at_least_40_questions_per_glossary(query_set: str) -> None:
+    usecases = {part: [r for r in query_rows(query_set, part) if r["kind"] == "usecase"] for part in ("dev", "heldout")}
+    assert len(usecases["dev"]) + len(usecases["heldout"]) >= 40
+    assert len(usecases["heldout"]) >= 20
+    assert {r["lang"] for rows in usecases.values() for r in rows} == {"ja", "en", "mixed"}

@@ -60,9 +60,9 @@ def test_cache_dirs_differ_per_corpus(tmp_path: Path) -> None:
 
 def test_an_explicit_index_is_checked_against_its_own_corpus(cwd: Path) -> None:
     (cwd / "corpus").mkdir()
-    assert resolve(None, "/some/index", env={}, cwd=cwd).staleness_corpus is None
-    assert resolve(["/c"], "/some/index", env={}, cwd=cwd).staleness_corpus == (Path("/c"),)
-    assert resolve(None, None, env={}, cwd=cwd).staleness_corpus == (Path("corpus"),)
+    assert resolve(None, "/some/index", env={}, cwd=cwd).index_corpus is None
+    assert resolve(["/c"], "/some/index", env={}, cwd=cwd).index_corpus == (Path("/c"),)
+    assert resolve(None, None, env={}, cwd=cwd).index_corpus == (Path("corpus"),)
 
 
 def test_bundled_glossary_in_a_checkout_is_the_project_corpus() -> None:

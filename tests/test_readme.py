@@ -173,3 +173,41 @@ def _write() -> None:
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     _write()
+
+
+def _confidence_rows() -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    """README "Scores and confidence": (glossary, part) -> (rejected, off-topic, confident, on-topic)."""
+    found = re.findall(
+        r"^\| (bundled|tech) \| (dev|heldout) \| (\d+) / (\d+) \(\d+%\) \| (\d+) / (\d+) \(\d+%\) \|$", readme(), re.M
+    )
+    return {(g, part): (int(a), int(b), int(c), int(d)) for g, part, a, b, c, d in found}
+
+
+def _check_confidence(index, glossary: str, query_set: str) -> None:
+    from semsearch.evaluation import evaluate, read_queries
+
+    rows = _confidence_rows()
+    for part in ("dev", "heldout"):
+        queries = [
+            *read_queries(ROOT / "bench" / "queries" / f"{query_set}.{part}.jsonl"),
+            *read_queries(ROOT / "bench" / "queries" / f"offtopic.{part}.jsonl"),
+        ]
+        hybrid = evaluate(index, queries, ["hybrid"]).modes["hybrid"]
+        rejected, offtopic, confident, ontopic = rows[(glossary, part)]
+        assert (hybrid.offtopic_rejected[1], hybrid.ontopic_confident[1]) == (offtopic, ontopic)
+        # A question near the threshold may flip with the CPU's rounding: one question either way.
+        assert abs(hybrid.offtopic_rejected[0] - rejected) <= 1, (glossary, part, hybrid.offtopic_rejected)
+        assert abs(hybrid.ontopic_confident[0] - confident) <= 1, (glossary, part, hybrid.ontopic_confident)
+
+
+@pytest.mark.slow
+def test_readme_confidence_table_for_the_bundled_glossary_holds(bundled_index) -> None:
+    _check_confidence(bundled_index, "bundled", "deep-learning")
+
+
+@pytest.mark.slow
+def test_readme_confidence_table_for_the_larger_glossary_holds(tech_glossary: Path, e5, tmp_path: Path) -> None:
+    import semsearch
+
+    index = semsearch.build(tech_glossary, index_dir=tmp_path / "index", encoder=e5)
+    _check_confidence(index, "tech", "tech-glossary")

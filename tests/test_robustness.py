@@ -455,10 +455,15 @@ def test_index_path_that_is_a_file(runner: CliRunner, glossary: Path, tmp_path: 
 
 
 def test_load_of_a_missing_or_empty_index(tmp_path: Path) -> None:
-    with pytest.raises(IndexStoreError, match=r"^no index at .*; run `semsearch build` first$"):
+    with pytest.raises(
+        IndexStoreError, match=r"^no index at (.*); build one with `semsearch build CORPUS --index \1`$"
+    ):
         semsearch.load(tmp_path / "absent")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(IndexStoreError, match=r"^no index at .* yet \(no manifest\.json\); run `semsearch build`$"):
+    with pytest.raises(
+        IndexStoreError,
+        match=r"^no index at (.*) \(no manifest\.json\); build one with `semsearch build CORPUS --index \1`$",
+    ):
         semsearch.load(tmp_path / "empty")
 
 

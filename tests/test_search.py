@@ -43,25 +43,33 @@ def test_fuse_against_a_hand_computed_example() -> None:
     dense = np.array([0.8, nan, 0.2, 0.5, nan], dtype=np.float32)
     lexical = np.array([0.0, 0.6, 0.3, 0.0, 0.0], dtype=np.float32)
     # Candidates: retrieved by dense (0, 2, 3) or matched lexically (1, 2); term 4 by neither.
-    # Dense, NaN filled with its minimum 0.2, min-max over candidates: [1, 0, 0, 0.5].
-    # Lexical min-max over candidates (0 .. 0.6): [0, 1, 0.5, 0].
-    np.testing.assert_allclose(fuse(dense, lexical, 0.9), [0.9, 0.1, 0.05, 0.45, -np.inf], atol=1e-6)
-    np.testing.assert_allclose(fuse(dense, lexical, 0.5), [0.5, 0.5, 0.25, 0.25, -np.inf], atol=1e-6)
-    np.testing.assert_allclose(fuse(dense, lexical, 1.0), [1.0, 0.0, 0.0, 0.5, -np.inf], atol=1e-6)
+    # Term 1 counts with the lowest retrieved dense score, 0.2. Fixed scales: dense + w * lexical.
+    np.testing.assert_allclose(fuse(dense, lexical, 0.5), [0.8, 0.5, 0.35, 0.5, -np.inf], atol=1e-6)
+    np.testing.assert_allclose(fuse(dense, lexical, 0.0), [0.8, 0.2, 0.2, 0.5, -np.inf], atol=1e-6)
     # The default weight is the module's measured one.
-    np.testing.assert_array_equal(fuse(dense, lexical), fuse(dense, lexical, search.DENSE_WEIGHT))
+    np.testing.assert_array_equal(fuse(dense, lexical), fuse(dense, lexical, search.LEXICAL_WEIGHT))
 
 
 def test_fuse_degenerate_inputs() -> None:
     nan = float("nan")
-    # No dense candidates at all: the lexical side decides; equal dense fills scale to 1.
+    # No dense candidates at all: the lexical side decides.
     np.testing.assert_allclose(
-        fuse(np.array([nan, nan, nan]), np.array([0.2, 0.0, 0.4]), 0.5), [0.5, -np.inf, 1.0], atol=1e-6
+        fuse(np.array([nan, nan, nan]), np.array([0.2, 0.0, 0.4]), 0.5), [0.1, -np.inf, 0.2], atol=1e-6
     )
-    # A single candidate scales to 1 on both sides.
-    np.testing.assert_allclose(fuse(np.array([nan, 0.3]), np.array([0.0, 0.0]), 0.9), [-np.inf, 1.0], atol=1e-6)
     # Nothing retrieved, nothing matched: no candidates.
     assert np.isneginf(fuse(np.array([nan, nan]), np.array([0.0, 0.0]))).all()
+
+
+def test_a_score_means_the_same_on_every_question() -> None:
+    """Calibrated scores depend on a term's own relevance only, not on the other candidates."""
+    calibration = (0.45, 44.4, 0.16)
+    alone = search.calibrated(np.array([0.5]), calibration)
+    crowded = search.calibrated(np.array([0.5, 0.1, 0.9, -np.inf]), calibration)
+    assert crowded[0] == alone[0]
+    np.testing.assert_allclose(search.calibrated(np.array([0.45]), calibration), [0.5])
+    assert 0 < crowded[1] < crowded[0] < crowded[2] < 1 and np.isneginf(crowded[3])
+    # An encoder without calibration: its raw relevance, clipped to [0, 1].
+    np.testing.assert_allclose(search.calibrated(np.array([1.4, 0.3, -0.2]), None), [1.0, 0.3, 0.0])
 
 
 # -- name tier ----------------------------------------------------------------------------------
@@ -124,7 +132,11 @@ def test_a_term_appears_once_at_its_best_chunk(tmp_path: Path) -> None:
         hits = index.search(question, k=10, mode="dense")
         assert len(hits) == len({h.id for h in hits}) == 4
         assert [h.rank for h in hits] == [1, 2, 3, 4]
-        assert [h.score for h in hits] == pytest.approx(sorted(best, reverse=True), abs=1e-5)
+        # The fake encoder is not calibrated: a hit's score is its raw relevance, clipped to [0, 1]
+        # (a term the question names scores 1).
+        expected = np.clip(sorted(best, reverse=True), 0.0, 1.0)
+        expected[: sum(h.named for h in hits)] = 1.0
+        assert [h.score for h in hits] == pytest.approx(expected.tolist(), abs=1e-5)
     assert len(index.search("gradient loss", k=2, mode="dense")) == 2
     assert len(index.search("gradient loss", k=1, mode="hybrid")) == 1
 
@@ -214,12 +226,65 @@ def test_hit_path_with_several_roots(tmp_path: Path) -> None:
 def test_hit_to_dict(index: Index) -> None:
     hit = index.query("dropout", k=1, related=True).hits[0]
     data = hit.to_dict()
-    assert set(data) == {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named"}
+    assert set(data) == {
+        "rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"
+    }  # fmt: skip
     assert data["names"] == ["ドロップアウト", "Dropout"]
     assert data["named"] is True  # "dropout" is its English name
     assert data["score"] == round(hit.score, 4)
     assert data["related"] == list(hit.related) and len(hit.related) == 3
     json.dumps(data)  # plain JSON types only
+
+
+# -- one hit per term -----------------------------------------------------------------------------
+
+SPREAD = {
+    "dl.md": "## 過学習 | Overfitting\n- 訓練データに適合しすぎて汎化しない。\n"
+    "## 早期終了 | Early Stopping\n- 検証損失が悪化したら訓練を止め過学習を防ぐ。\n"
+    "## RAG\n",
+    "ml.md": "## Overfitting\n- 訓練データに適合しすぎる。\n## Early Stopping\n- 過学習を防ぐために訓練を止める。\n"
+    "## ドロップアウト | Dropout\n- 過学習を防ぐ正則化。\n",
+    "llm.md": "## RAG | Retrieval-Augmented Generation\n- 検索した文書を生成に使う。\n",
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_term_in_several_files_is_one_hit(tmp_path: Path, mode: str) -> None:
+    index = build(tmp_path / "g", SPREAD, tmp_path)
+    hits = index.search("過学習を防ぐ", k=10, mode=mode)
+    terms = [h.term for h in hits]
+    assert len(terms) == len(set(terms))
+    assert {"Overfitting", "過学習"} & set(terms) and not {"Overfitting", "過学習"} <= set(terms)
+    early = next(h for h in hits if "Early Stopping" in h.names)
+    assert early.names == ("早期終了", "Early Stopping") or early.names == ("Early Stopping", "早期終了")
+    other = {("dl.md", 3), ("ml.md", 3)} - {(early.source, early.line)}
+    assert early.also_in == tuple(other)
+
+
+def test_names_of_a_term_are_merged_and_its_other_places_listed(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", SPREAD, tmp_path)
+    hits = index.query("Overfitting", k=3).hits
+    hit = hits[0]
+    assert hit.named and sorted(hit.names) == sorted(["過学習", "Overfitting"])
+    assert hit.also_in == ((("ml.md", 1),) if hit.source == "dl.md" else (("dl.md", 1),))
+    assert all("Overfitting" not in h.names for h in hits[1:])
+    assert hit.to_dict()["also_in"] == [{"source": s, "line": n} for s, n in hit.also_in]
+
+
+def test_an_entry_with_no_body_never_takes_the_place_of_one_with_a_body(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", SPREAD, tmp_path)
+    for question in ("RAGとは", "RAG", "retrieval augmented generation"):
+        hit = index.search(question, k=1)[0]
+        assert (hit.source, hit.snippet) == ("llm.md", "検索した文書を生成に使う。"), question
+        assert hit.also_in == (("dl.md", 5),)
+        assert hit.names == ("RAG", "Retrieval-Augmented Generation")
+
+
+def test_entry_groups_join_entries_sharing_a_name_transitively(tmp_path: Path) -> None:
+    files = {"a.md": "## A | B\n- x\n## C\n- y\n", "b.md": "## B | D\n- z\n## D | E\n- w\n## F\n- v\n"}
+    index = build(tmp_path / "g", files, tmp_path)
+    named = [[index.terms[m].name for m in group] for group in index.entry_groups()]
+    assert named == [["A", "B", "D"], ["C"], ["F"]]
 
 
 # -- fallback -----------------------------------------------------------------------------------
@@ -289,56 +354,54 @@ def test_an_unknown_backend_in_the_manifest_falls_back_to_tfidf(index: Index, tm
 
 @pytest.fixture
 def calibrated(index: Index, monkeypatch: pytest.MonkeyPatch) -> Index:
-    monkeypatch.setitem(index.manifest.encoder, "confident_min", 0.5)
-    monkeypatch.setattr(search, "LEXICAL_SUPPORT", 0.05)
-    monkeypatch.setattr(search, "TFIDF_CONFIDENT_MIN", 0.10)
+    """The test index with a calibration for the fake encoder: a hybrid relevance of 0.5 scores 0.5,
+    and the best hit is confident from 0.4 up."""
+    calibration = {"hybrid": [0.5, 20.0, 0.4], "dense": [0.5, 20.0, 0.4]}
+    monkeypatch.setitem(index.manifest.encoder, "calibration", calibration)
     return index
 
 
-def as_array(values: list[float] | None) -> np.ndarray | None:
-    return None if values is None else np.array(values, dtype=np.float32)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("question", ["ドロップアウト", "過学習を防ぐには", "gradient descent", "chicken curry recipe"])
+def test_the_shown_order_follows_the_shown_score(calibrated: Index, mode: str, question: str) -> None:
+    hits = calibrated.search(question, k=6, mode=mode)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= score <= 1.0 for score in scores)
+    assert all(h.score == search.NAMED_SCORE for h in hits if h.named)
 
 
-@pytest.mark.parametrize(
-    ("top", "named", "dense", "lexical", "confident"),
-    [
-        (None, False, None, None, False),  # no hit at all
-        (0, True, [0.0], [0.0], True),  # the question names the term
-        (0, True, None, [0.0], True),
-        (0, False, [0.6], None, True),  # dense mode: above the calibrated minimum
-        (0, False, [0.5], None, True),
-        (0, False, [0.49], None, False),
-        (0, False, [0.1], [0.05], True),  # hybrid: lexical support vouches for a weak dense score
-        (0, False, [0.1], [0.049], False),
-        (0, False, [0.6], [0.0], True),
-        (0, False, None, [0.10], True),  # tfidf mode: its own, higher minimum
-        (0, False, None, [0.07], False),
-        (1, False, [0.9, 0.1], [0.9, 0.0], False),  # only the best hit counts
-    ],
-)
-def test_confidence_rules(
-    calibrated: Index,
-    top: int | None,
-    named: bool,
-    dense: list[float] | None,
-    lexical: list[float] | None,
-    confident: bool,
-) -> None:
-    assert calibrated._confident(top, named, as_array(dense), as_array(lexical)) is confident
+def test_confidence_follows_the_calibrated_score(calibrated: Index) -> None:
+    named = calibrated.query("ドロップアウト")
+    assert named.confident and named.hits[0].named and named.hits[0].score == 1.0
+    off_topic = calibrated.query("chicken curry recipe", mode="hybrid")
+    assert off_topic.hits and not off_topic.confident and off_topic.hits[0].score < 0.4
+    on_topic = calibrated.query("訓練データに適合しすぎる", mode="hybrid")
+    assert on_topic.confident and on_topic.hits[0].term == "過学習" and on_topic.hits[0].score >= 0.4
+    assert calibrated.query("訓練データに適合しすぎる", mode="tfidf").confident
+    assert not calibrated.query("chicken curry recipe", mode="tfidf").confident
 
 
 def test_an_uncalibrated_encoder_is_confident_on_the_dense_side(index: Index) -> None:
-    assert index.manifest.encoder["confident_min"] is None
-    assert index._confident(0, False, np.array([-0.5]), None) is True
-    assert index._confident(0, False, None, np.array([0.01])) is False  # tfidf still has its minimum
+    assert index.manifest.encoder["calibration"] is None
+    assert index.calibration("hybrid") is None and index.calibration("tfidf") == search.TFIDF_CALIBRATION
+    assert index.query("chicken curry recipe", mode="dense").confident
+    assert not index.query("chicken curry recipe", mode="tfidf").confident  # tfidf keeps its calibration
 
 
-def test_confidence_in_answers(calibrated: Index) -> None:
-    assert calibrated.query("ドロップアウト").confident is True  # named
-    assert calibrated.query("訓練データに適合しすぎる", mode="tfidf").confident is True
-    off_topic = calibrated.query("chicken curry recipe", mode="hybrid")
-    assert off_topic.hits and off_topic.confident is False
-    assert calibrated.query("chicken curry recipe", mode="tfidf").confident is False
+@pytest.mark.parametrize(
+    "question", ["とは", "?!?!...。、？", "|", "a" * 100_000, "what is", "42", "🙂🙂", ".*+?[](){}^$"]
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_question_with_nothing_to_search_is_never_confident(calibrated: Index, question: str, mode: str) -> None:
+    answer = calibrated.query(question, mode=mode)
+    assert (answer.hits, answer.confident) == ([], False)
+    assert answer.notices[-1] == "nothing to search for in the question"
+
+
+def test_a_one_letter_name_is_still_found(tmp_path: Path) -> None:
+    index = build(tmp_path / "g", {"langs.md": "## R\n- 統計の言語。\n## C\n- システムの言語。\n"}, tmp_path)
+    answer = index.query("R")
+    assert (answer.hits[0].term, answer.hits[0].named, answer.confident) == ("R", True, True)
 
 
 # -- related terms ------------------------------------------------------------------------------
@@ -432,3 +495,13 @@ def test_a_katakana_rendering_of_an_english_name_comes_first(tmp_path: Path, mod
     )
     assert index.search("ディープラーニングとは", k=1, mode=mode)[0].term == "深層学習"
     assert index.search("トランスファーラーニング", k=1, mode=mode)[0].term == "転移学習"
+
+
+def test_min_score_keeps_only_hits_scoring_at_least_that(calibrated: Index) -> None:
+    every = calibrated.search("訓練データに適合しすぎる", k=6)
+    cut = (every[0].score + every[1].score) / 2
+    kept = calibrated.search("訓練データに適合しすぎる", k=6, min_score=cut)
+    assert [h.term for h in kept] == [every[0].term]
+    assert calibrated.search("訓練データに適合しすぎる", k=6, min_score=1.0) == []
+    with pytest.raises(search.QueryError, match="between 0 and 1"):
+        calibrated.search("dropout", min_score=1.5)

@@ -89,7 +89,7 @@ def test_manifest_contents(built: tuple[semsearch.Index, Path, Path]) -> None:
         "query_prompt": "",
         "passage_prompt": "",
         "hubness_beta": 0.5,
-        "confident_min": None,
+        "calibration": None,
     }
     assert manifest.chunking == {"max_tokens": 512, "version": 2}
     assert manifest.roots == (str(corpus.resolve()),)
