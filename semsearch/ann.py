@@ -2,23 +2,20 @@
 
 Exact `IndexFlatIP` below `APPROX_MIN_VECTORS` vectors; from there up an inverted-file index
 (`IndexIVFFlat`): k-means splits the vectors into `nlist` lists and a query scans the `nprobe`
-lists nearest to it. Chosen from bench/RESULTS.md (`python bench/bench.py`, synthetic vectors
-calibrated on the real e5 vectors, 2 cores): IVF reaches recall@10 0.9991 at 100k and 0.9996 at 1M
-against exact search, builds in 1.1 s and 37 s, and answers in 0.7 and 9 ms; an HNSW graph
-(M=32, efConstruction=80) took 19 s to build at 100k for recall 0.9966. semsearch rebuilds this
-index from stored vectors on every incremental build, so build time counts. Recall depends on the
-data: on a harder stress variant (twice the intrinsic dimensionality) HNSW kept 0.9997 while IVF
-at the default nprobe fell to 0.955 (0.998 at 4x nprobe); `ivf_nprobe` is applied when an index
-is loaded, so raising IVF_NPROBE_FRACTION needs no rebuild. HNSW indexes (kind "hnsw") still build
-with `kind="hnsw"`, load and search. The kind and its parameters are recorded in the manifest
-(`AnnIndex.info()`). faiss is imported here only.
+lists nearest to it. IVF was chosen over an HNSW graph on the benchmark's synthetic vectors
+(calibrated on the real e5 vectors): recall@10 near 1 against exact search at a fraction of HNSW's
+build time, which counts because semsearch rebuilds this index from stored vectors on every
+incremental build (figures: docs/performance.md, "The index kind"; bench/RESULTS.md). Recall depends
+on the data: on a harder stress variant HNSW held up better than IVF at the default nprobe;
+`ivf_nprobe` is applied when an index is loaded, so raising IVF_NPROBE_FRACTION needs no rebuild.
+HNSW indexes (kind "hnsw") still build with `kind="hnsw"`, load and search. The kind and its
+parameters are recorded in the manifest (`AnnIndex.info()`). faiss is imported here only.
 
 An exact index is searched with NumPy, not FAISS: its file is FAISS's own serialisation of an
 `IndexFlatIP` (written by faiss), which is a short header and the vectors, read here without importing
-faiss. That import costs a one-shot `ask` 0.05–0.12 s (`import numpy, faiss` against `import numpy`
-in the bench's start-up rows, quiet and loaded machine); a brute-force inner product over at most
-50,000 vectors is what FAISS computes too, and as fast (14.6 vs 15.7 ms for all 50,000 scores,
-README). A file that does not have exactly that layout is read by faiss.
+faiss, whose import is a large share of a one-shot `ask`; a brute-force inner product over at most
+50,000 vectors is what FAISS computes too, and as fast (docs/performance.md). A file that does not
+have exactly that layout is read by faiss.
 """
 
 from __future__ import annotations
@@ -41,8 +38,8 @@ KINDS = ("flat", "ivf", "hnsw")
 
 # IVF: nlist ~ 2 sqrt(n) (rounded to a power of two: 512 lists at 100k vectors, 2048 at 1M), trained
 # on 40 vectors per list (faiss warns, on stderr, below 39) for 10 k-means iterations; a query scans
-# 1/32 of the lists, at least 16. (In a trial run, 4 sqrt(n) lists gave no better recall at 1M and took
-# 3x longer to build.)
+# 1/32 of the lists, at least 16. (More lists gave no better recall in a trial run and built slower:
+# docs/performance.md.)
 IVF_LISTS_PER_SQRT_N = 2
 IVF_TRAIN_PER_LIST = 40
 IVF_TRAIN_ITERATIONS = 10
@@ -145,7 +142,8 @@ class AnnIndex:
         if self.kind == "ivf" and k > self.ntotal // 2:
             import faiss
 
-            params = faiss.SearchParametersIVF(nprobe=int(self.index.nlist))
+            params = faiss.SearchParametersIVF()
+            params.nprobe = int(self.index.nlist)
             return self.index.search(queries, k, params=params)
         return self.index.search(queries, k)
 
@@ -182,9 +180,10 @@ class AnnIndex:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         if kind == "flat":  # a layout this module does not parse: faiss reads it, NumPy searches it
             return cls.exact(index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d)))
-        if kind == "hnsw":
+        # faiss gives back the index's own class (IndexHNSWFlat, IndexIVFFlat) as its file says.
+        if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
-        elif kind == "ivf":
+        elif isinstance(index, faiss.IndexIVF):
             index.nprobe = ivf_nprobe(int(index.nlist))  # today's policy, whatever the writer used
         return cls(index, kind)
 
@@ -228,5 +227,6 @@ def _trained_ivf(vectors: np.ndarray) -> Any:
     rows = np.sort(np.random.default_rng(TRAIN_SEED).choice(n, sample, replace=False)) if sample < n else slice(None)
     index.train(np.ascontiguousarray(vectors[rows]))
     index.nprobe = ivf_nprobe(nlist)
-    index.set_direct_map_type(faiss.DirectMap.Array)  # reconstruct_n, for vectors() in rebuilds
+    # For reconstruct_n, which vectors() uses in rebuilds (faiss's type stubs lack the DirectMap enum).
+    index.set_direct_map_type(faiss.DirectMap.Array)  # type: ignore[attr-defined]
     return index

@@ -9,37 +9,40 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 # A one-shot command does no large matrix work on the query path, but the BLAS thread pools that
-# numpy and FAISS start at import cost CPU: one thread saved ~9% of a one-shot `ask`'s CPU time
-# here. Set before anything imports numpy; a user's own setting wins. Library use is unaffected.
+# numpy and FAISS start at import cost CPU (measured: docs/performance.md). Set before anything
+# imports numpy; a user's own setting wins. Library use is unaffected.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from ._version import __version__
 from .console import (
     EXIT_CODES,
+    LogHandler,
     UsageError,
-    WarningHandler,
     emit_json,
     err,
     handles_errors,
     notice,
     out,
     plain,
+    setup_streams,
     state,
     usage_error,
 )
 from .errors import QueryError
 from .locate import Locations, resolve
-from .modes import DEFAULT_MODE, MODES
+from .modes import DEFAULT_MODE, MODES, check_mode
 
 if TYPE_CHECKING:
     from .search import Answer, Index
@@ -77,6 +80,11 @@ app = typer.Typer(
 # How long a build waits for another build of the same index (`build --wait` overrides it).
 ENV_WAIT = "SEMSEARCH_WAIT"
 DEFAULT_WAIT = 600.0
+# The limits on runaway input (`build --max-chunks`, `--max-file-mb`), also for the builds `ask` starts.
+ENV_MAX_CHUNKS = "SEMSEARCH_MAX_CHUNKS"
+ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
+# Off a terminal, a long build says how far it is on stderr this often.
+PROGRESS_EVERY = 5.0
 
 # -- shared options -------------------------------------------------------------------------
 
@@ -98,6 +106,8 @@ MinScoreOpt = Annotated[
 def _wait_seconds(wait: float | None) -> float:
     """How long to wait for another build: --wait, else $SEMSEARCH_WAIT, else DEFAULT_WAIT."""
     if wait is not None:
+        if not math.isfinite(wait):
+            raise QueryError(f"--wait must be a number of seconds, not {wait}")
         return wait
     raw = os.environ.get(ENV_WAIT, "").strip()
     if not raw:
@@ -115,6 +125,18 @@ def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
+def _argv_text(text: str, what: str) -> str:
+    """A command-line argument as text. Bytes Python could not decode arrive as lone surrogates:
+    under a C locale without UTF-8 mode (`PYTHONUTF8=0 LC_ALL=C`) that is every non-ASCII byte of
+    a perfectly good UTF-8 argument, so the bytes are decoded again as UTF-8 before refusing them."""
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        try:
+            text = os.fsencode(text).decode("utf-8")
+        except UnicodeError:
+            raise QueryError(f"the {what} is not valid UTF-8 text") from None
+    return text
+
+
 def _question(text: str) -> str:
     """The question from argv, or stdin for "-"; refuses undecodable bytes."""
     if text == "-":
@@ -123,8 +145,7 @@ def _question(text: str) -> str:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
-    if any("\udc80" <= c <= "\udcff" for c in text):  # undecodable argv bytes arrive as lone surrogates
-        raise QueryError("the question is not valid UTF-8 text")
+    text = _argv_text(text, "question")
     if not text.strip():
         raise QueryError("the question is empty")
     return text
@@ -134,14 +155,42 @@ def _locations(corpus: list[Path] | None, index: Path | None) -> Locations:
     return resolve(corpus or None, index)
 
 
+def _limits(max_chunks: int | None = None, max_file_mb: float | None = None) -> dict[str, Any]:
+    """Build options for the runaway-input limits: the options, else the environment, else defaults."""
+    options: dict[str, Any] = {}
+    for value, env, option, kind in (
+        (max_chunks, ENV_MAX_CHUNKS, "--max-chunks", int),
+        (max_file_mb, ENV_MAX_FILE_MB, "--max-file-mb", float),
+    ):
+        raw = os.environ.get(env, "").strip()
+        if value is None and raw:
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = -1
+            if not 0 < value < float("inf"):
+                raise QueryError(f"${env} must be a positive number, not {raw!r}")
+        if value is None:
+            continue
+        if not 0 < value < float("inf"):
+            raise QueryError(f"{option} must be a positive number, not {value:g}")
+        if env == ENV_MAX_CHUNKS:
+            from .chunking import ChunkSettings
+
+            options["settings"] = ChunkSettings(max_chunks=int(value))
+        else:
+            options["max_file_bytes"] = int(value * 1024 * 1024)
+    return options
+
+
 def _open(loc: Locations, **build_options: Any) -> Index:
     from .indexer import open_index
 
     wait = _wait_seconds(None)
+    build_options = {**_limits(), **build_options}
     return open_index(
         loc.index_corpus,
         loc.index,
-        notice=notice,
         progress=_progress_callback(),
         lock_timeout=wait,
         on_wait=_on_wait(loc.index, wait),
@@ -149,10 +198,28 @@ def _open(loc: Locations, **build_options: Any) -> Index:
     )
 
 
+def _progress_lines(
+    clock: Callable[[], float] = time.monotonic, every: float | None = None
+) -> Callable[[int, int], None]:
+    """Off a terminal (a log, CI): a line on stderr every PROGRESS_EVERY seconds of a long embedding."""
+    every = PROGRESS_EVERY if every is None else every
+    started = clock()
+    last = started
+
+    def update(done: int, total: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last >= every and total:
+            last = now
+            notice(f"embedding: {done}/{total} chunks ({100 * done // total}%), {now - started:.0f} s")
+
+    return update
+
+
 def _progress_callback() -> Callable[[int, int], None] | None:
-    """A rich progress bar on stderr for embedding, shown only on a terminal."""
+    """Progress of embedding on stderr: a rich bar on a terminal, a line every few seconds elsewhere."""
     if not err.is_terminal:
-        return None
+        return _progress_lines()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     bar = Progress("embedding", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
@@ -162,18 +229,13 @@ def _progress_callback() -> Callable[[int, int], None] | None:
         nonlocal task
         if task is None:
             bar.start()
+            state["live"] = bar  # stopped by the error handling when the build fails or is interrupted
             task = bar.add_task("embed", total=total)
         bar.update(task, completed=done, total=total)
         if done >= total:
             bar.stop()
 
     return update
-
-
-def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    return mode
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -186,9 +248,12 @@ def _root(
 ) -> None:
     """Semantic search over a Japanese/English technical glossary."""
     state["debug"] = debug
+    setup_streams()
+    # The library tells its caller things on the "semsearch" logger: notices (INFO) and warnings.
     logger = logging.getLogger("semsearch")
-    if not any(isinstance(h, WarningHandler) for h in logger.handlers):
-        logger.addHandler(WarningHandler())
+    if not any(isinstance(h, LogHandler) for h in logger.handlers):
+        logger.addHandler(LogHandler())
+        logger.setLevel(logging.INFO)
         logger.propagate = False
     if version:
         out.print(f"semsearch {__version__}")
@@ -222,6 +287,26 @@ def build(
             show_default=False,
         ),
     ] = None,
+    max_chunks: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chunks",
+            min=1,
+            metavar="N",
+            help=f"Embed at most N pieces of one entry; the rest of a longer one is not embedded "
+            f"(default: ${ENV_MAX_CHUNKS}, else what the index was built with, else 32).",
+            show_default=False,
+        ),
+    ] = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            metavar="MB",
+            help=f"Skip glossary files larger than this many MiB (default: ${ENV_MAX_FILE_MB}, else 64).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
@@ -236,6 +321,7 @@ def build(
         from .encoders import encoder_for
 
         encoder = encoder_for(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
+    seconds = _wait_seconds(wait)
     built = build_index(
         roots,
         loc.index,
@@ -243,27 +329,16 @@ def build(
         force=force,
         strict=strict,
         progress=_progress_callback(),
-        lock_timeout=_wait_seconds(wait),
-        on_wait=_on_wait(loc.index, _wait_seconds(wait)),
+        lock_timeout=seconds,
+        on_wait=_on_wait(loc.index, seconds),
+        **_limits(max_chunks, max_file_mb),
     )
     report = built.build_report
+    assert report is not None  # an index from `build` carries its report
     if report.replaced:
         notice(f"replaced the index at {loc.index}, built from {', '.join(report.replaced)}")
     if as_json:
-        emit_json(
-            {
-                "index": str(loc.index),
-                **{
-                    k: getattr(report, k)
-                    for k in ("files", "terms", "chunks", "embedded", "reused", "seconds", "written", "encoder")
-                },
-                "skipped": list(report.skipped),
-                "skipped_files": report.skipped_files,
-                "skipped_terms": report.skipped_terms,
-                "replaced": list(report.replaced),
-                "prompts": _prompts(built),
-            }
-        )
+        emit_json(report.to_dict())
         return
     status = "built" if report.written else "up to date"
     out.print(
@@ -271,8 +346,9 @@ def build(
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
         soft_wrap=True,
     )
+    prompts = report.to_dict()["prompts"]
     out.print(
-        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(_prompts(built), ensure_ascii=False))}",
+        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(prompts, ensure_ascii=False))}",
         soft_wrap=True,
     )
     if report.skipped:
@@ -282,19 +358,10 @@ def build(
         )
 
 
-def _prompts(index: Index) -> dict[str, str]:
-    spec = index.manifest.encoder
-    return {"query": str(spec.get("query_prompt", "")), "passage": str(spec.get("passage_prompt", ""))}
-
-
 def _answer_json(answer: Answer, index: Index) -> dict[str, Any]:
-    return {
-        "query": answer.query,
-        "mode": answer.mode,
-        "encoder": index.encoder_id,
-        "confident": answer.confident,
-        "hits": [h.to_dict() for h in answer.hits],
-    }
+    from .payloads import answer_object  # the same object `semsearch serve` and `semsearch mcp` return
+
+    return answer_object(answer, index)
 
 
 @app.command()
@@ -308,10 +375,22 @@ def ask(
     min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full.")] = False,
     as_json: JsonOpt = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help="Ask a running `semsearch serve` (default: $SEMSEARCH_SERVER; '' for none); "
+            "answered here when it cannot be reached.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Ask a question in Japanese or English; prints the best glossary entries."""
+    # --server is taken by semsearch/client.py before this command is parsed; here the question
+    # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     question = _question(question)
-    _check_mode(mode)
+    check_mode(mode)
     opened = _open(_locations(corpus, index))
     answer = opened.query(question, k=k, mode=mode, related=True, min_score=min_score)
     if as_json:
@@ -347,9 +426,10 @@ def compare(
             }
         )
         return
-    from .render import compare_table
+    from .render import compare_view
 
-    out.print(compare_table(rankings, k))
+    # A narrow terminal gets lists, one line per hit: left whole for the terminal to wrap.
+    out.print(compare_view(rankings, k, out.width), soft_wrap=True)
 
 
 @app.command("eval")
@@ -369,7 +449,7 @@ def eval_command(
     """Recall@1, Recall@5, MRR@10, nDCG@10 per mode over a labelled query file."""
     from .evaluation import evaluate, read_queries
 
-    modes = [_check_mode(m) for m in (mode or MODES)]
+    modes = [check_mode(m) for m in (mode or MODES)]
     labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes)
@@ -395,37 +475,20 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print a term's glossary entries in full, found by any of its names."""
+    from .payloads import show_entries, show_object  # shared with `semsearch serve` and `semsearch mcp`
+
+    name = _argv_text(name, "name")
+    source = _argv_text(source, "--source value") if source is not None else None
+    if not name.strip():
+        raise QueryError("the name is empty")
     opened = _open(_locations(corpus, index))
-    found = opened.find(name, source)
-    if not found:
-        suggestions = ", ".join(h.term for h in opened.search(name, k=3))
-        raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
-    # Entries sharing a name are one term: all of them (--source: that file's), those with a body first,
-    # the ones found by this name before the others.
-    entries = found if source is not None else opened.same_term(found[0])
-    entries = sorted(entries, key=lambda e: (not opened.terms[e].body.strip(), e not in found))
-    names = list(opened.term_names(entries[0])) if source is None else list(opened.terms[entries[0]].names)
     if as_json:
-        rows = [{**_term_row(opened, e), "body": opened.terms[e].body} for e in entries]
-        emit_json({"query": name, "term": {**rows[0], "names": names}, "entries": rows})
+        emit_json(show_object(opened, name, source))
         return
+    names, entries = show_entries(opened, name, source)
     from .render import entry_view
 
     out.print(entry_view(names, [(opened.terms[e], opened.source_path(opened.terms[e])) for e in entries]))
-
-
-def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
-    term = index.terms[position]
-    row: dict[str, Any] = {
-        "id": index.term_id(position),
-        "term": term.name,
-        "names": list(term.names),
-        "source": term.source,
-        "line": term.line,
-    }
-    if chunks is not None:
-        row["chunks"] = chunks[position]
-    return row
 
 
 @app.command()
@@ -437,62 +500,33 @@ def terms(
     as_json: JsonOpt = False,
 ) -> None:
     """List every term in the index: names, source, line, chunks."""
-    opened = _open(_locations(corpus, index))
-    chunks = opened.chunk_counts()
-    rows = [_term_row(opened, i, chunks) for i, t in enumerate(opened.terms) if source in (None, t.source)]
-    if source is not None and not rows:
-        sources = sorted({t.source for t in opened.terms})
-        raise QueryError(f"no terms from {source!r}; sources are: {', '.join(sources[:10])}")
+    from .payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
+
+    source = _argv_text(source, "--source value") if source is not None else None
+    data = terms_object(_open(_locations(corpus, index)), source)
     if as_json:
-        emit_json({"terms": rows})
+        emit_json(data)
         return
     from .render import terms_table
 
-    out.print(terms_table(rows))
+    out.print(terms_table(data["terms"]))
 
 
 @app.command()
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
-    """Where the index is, what it was built from and with, and whether it is stale."""
-    from .store import read_manifest, stale_reason
+    """Where the index is, what it was built from and with, and whether it is damaged or stale."""
+    from .reports import describe
 
     loc = _locations(corpus, index)
-    manifest = read_manifest(loc.index)
-    roots = loc.index_corpus or [Path(r) for r in manifest.roots]
-    stale = stale_reason(manifest, roots)
-    data = {
-        "index": str(loc.index.resolve()),
-        "index_origin": loc.index_origin,
-        "corpus": list(manifest.roots),
-        "encoder": manifest.encoder,
-        "engine": _engine_name(manifest.encoder),
-        "chunking": manifest.chunking,
-        "ann": manifest.ann,
-        "counts": manifest.counts,
-        "built_at": manifest.built_at,
-        "build_seconds": manifest.build_seconds,
-        "format_version": manifest.format_version,
-        "stale": stale is not None,
-        "stale_reason": stale,
-    }
+    described = describe(loc.index, loc.index_corpus).to_dict()
+    data = {"index": described.pop("index"), "index_origin": loc.index_origin, **described}
     if as_json:
         emit_json(data)
         return
     from .render import info_table
 
     out.print(info_table(data))
-
-
-def _engine_name(spec: dict[str, Any]) -> str | None:
-    """For the embedded encoder: which C engine embeds questions here (semsearch/e5fast.py)."""
-    from .encoders import EmbeddedE5
-
-    if spec.get("backend") != EmbeddedE5.backend:
-        return None
-    from .e5fast import engine
-
-    return engine().name
 
 
 @app.command()
@@ -511,7 +545,7 @@ def shell(
     """
     from .session import Session
 
-    mode = _check_mode(mode)  # before opening: a bad option must not cost an index build
+    mode = check_mode(mode)  # before opening: a bad option must not cost an index build
     session = Session(_open(_locations(corpus, index)), k=k, mode=mode, min_score=min_score)
     interactive = sys.stdin.isatty()
     if interactive:
@@ -531,6 +565,63 @@ def shell(
 
             bodies = [session.index.term(h).body for h in reply.answer.hits] if session.full else None
             out.print(answer_view(reply.answer, bodies))
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only; see docs/server.md).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one, named at start).")
+    ] = 8765,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Keep the index warm behind an HTTP JSON API (/ask, /show, /terms, /health) until Ctrl-C.
+
+    `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A changed corpus is
+    rebuilt in the background while the old index answers. See docs/server.md.
+    """
+    from .resident import Resident, check_poll
+    from .server import make_server
+    from .server import serve as run_server
+
+    check_poll(poll)
+    server = make_server(host, port)  # a bad option or a taken port fails before the index is opened
+    server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
+    opened = server.resident.index
+    run_server(
+        server, on_ready=lambda url: notice(f"serving {opened.path} ({len(opened)} terms) at {url}; Ctrl-C to stop")
+    )
+
+
+@app.command("mcp")
+@handles_errors
+def mcp_command(
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Serve the index to coding agents and editors over MCP (stdio): tools ask, show, terms.
+
+    Needs the MCP SDK: pip install 'semsearch[mcp]'. See docs/server.md for client configurations.
+    """
+    from .mcp_server import require_sdk
+    from .mcp_server import run as run_mcp
+    from .resident import Resident, check_poll
+
+    check_poll(poll)
+    require_sdk()  # before opening the index
+    run_mcp(Resident(_open(_locations(corpus, index)), poll=poll, notice=notice))
 
 
 def _read_lines(interactive: bool):
@@ -561,7 +652,7 @@ def main() -> None:
 
     A command is finished once its output is flushed, so the process ends there with `os._exit`,
     skipping the interpreter's teardown: a full garbage collection and the freeing of every module
-    and of the encoder, ~0.06 s of a one-shot `ask` on this machine (bench/RESULTS.md).
+    and of the encoder, a measurable share of a one-shot `ask` (docs/performance.md, bench/RESULTS.md).
     Nothing is pending by then: index writes complete before a command returns (atomic replace),
     the shell saves its history itself, and logging writes each line as it happens. An exception
     that escapes the error handling still ends the normal way, with its traceback.
@@ -571,6 +662,10 @@ def main() -> None:
         app(prog_name="semsearch")
     except SystemExit as exit:
         code = exit.code
+    except KeyboardInterrupt:  # outside a command (while typer parses the command line)
+        with contextlib.suppress(Exception):
+            err.print("interrupted")
+        code = 130
     if code is not None and not isinstance(code, int):  # sys.exit("message"), as SystemExit prints it
         print(code, file=sys.stderr)
         code = 1

@@ -6,7 +6,7 @@ and "attract" questions meant for other terms. Each chunk gets a prior: its mean
 nearest pseudo-questions, where the pseudo-questions are the glossary's own term names embedded as
 queries. A chunk that is near everything has a high prior, and its score is lowered by
 `beta * prior`, beta being the encoder's `hubness_beta` (recorded in the manifest; 0.5 for the
-embedded e5, where it was measured on bench/queries, see README "Ranking"; 0 elsewhere).
+embedded e5, where it was measured on bench/queries, see docs/ranking.md; 0 elsewhere).
 """
 
 from __future__ import annotations

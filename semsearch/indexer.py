@@ -1,51 +1,53 @@
-"""Building an index: corpus -> chunks -> vectors -> index directory, incrementally.
+"""Building an index: corpus -> chunks -> vectors -> index directory, incrementally; and opening the
+index a command needs (built when missing, rebuilt when stale).
 
 A rebuild embeds only chunks whose content hash the previous index does not hold (for the same
-encoder) and reuses the stored vectors of the rest; `force` embeds everything.
+encoder) and reuses the stored vectors of the rest; `force` embeds everything. Whether an index is
+stale, and why, is staleness.py's decision. A stale index is read once and its corpus listed once:
+`open_index` hands both to the build.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
-from .corpus import Corpus, read_corpus, resolved_roots
+from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
-from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError
+from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
+from .manifest import FIX, MANIFEST
+from .reports import BuildReport
 from .search import Index
+from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
 from .store import (
-    FIX,
-    FORMAT_VERSION,
-    MANIFEST,
     ChunkRecord,
     DenseExtras,
     StoredIndex,
     build_lock,
-    built_from_other_corpus,
-    file_fingerprints,
     prepare_index_dir,
     read_index,
     read_manifest,
     remove_leftovers,
-    stale_reason,
     vectors_by_hash,
     write_index,
 )
 
+# BuildReport is defined in reports.py; it is here too, beside the build that makes it.
 __all__ = ["BuildReport", "build", "open_index", "recorded_corpus"]
 
 log = logging.getLogger(__name__)
@@ -54,27 +56,23 @@ Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class BuildReport:
-    """What a build did."""
-
-    index_dir: str
-    files: int
-    terms: int
-    chunks: int
-    embedded: int
-    reused: int
-    skipped: tuple[str, ...]
-    seconds: float
-    written: bool  # False when the index was already up to date
-    encoder: str
-    skipped_files: int = 0  # files (or folders) left out whole
-    skipped_terms: int = 0  # headings left out (no names)
-    replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
+def _path(value: object, what: str) -> str | os.PathLike[str]:
+    if isinstance(value, bytes):  # a path as the OS gives it (os.listdir(b"."), sys.argv bytes)
+        return os.fsdecode(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
+    return value
 
 
 def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
-    return [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+    if isinstance(corpus, (str, bytes, os.PathLike)):
+        return [_path(corpus, "corpus")]
+    try:
+        return [_path(root, "each corpus folder") for root in corpus]
+    except TypeError:
+        if isinstance(corpus, Sequence):
+            raise
+        raise TypeError(f"corpus must be a folder path or a list of them, not {type(corpus).__name__}") from None
 
 
 def _reason(error: IndexStoreError) -> str:
@@ -85,11 +83,19 @@ def _reason(error: IndexStoreError) -> str:
     return text
 
 
-def _previous(index_dir: Path, roots: Sequence[str | os.PathLike[str]]) -> StoredIndex | None:
+def _previous(
+    index_dir: Path, roots: Sequence[str | os.PathLike[str]], known: StoredIndex | None, warn: bool = True
+) -> StoredIndex | None:
+    """The index as it is now, under the build lock: `known` (read before the lock) while the manifest
+    still names its generation, else read again; None when there is none or it is unusable."""
+    if known is not None:
+        with contextlib.suppress(IndexStoreError):
+            if read_manifest(index_dir).data == known.manifest.data:
+                return known
     try:
         return read_index(index_dir)
     except IndexStoreError as error:
-        if (index_dir / MANIFEST).exists():
+        if warn and (index_dir / MANIFEST).exists():
             log.warning(
                 "index at %s is unusable (%s); rebuilding it from %s",
                 index_dir,
@@ -111,28 +117,21 @@ def _recorded_encoder(index_dir: Path, previous: StoredIndex | None) -> Encoder 
 def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> ChunkSettings:
     """The chunking settings a build uses: as given (or the defaults), within the encoder's window."""
     base = settings or ChunkSettings()
-    return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+    return dataclasses.replace(base, max_tokens=min(base.max_tokens, encoder.max_tokens))
+
+
+def _kept_settings(previous: StoredIndex | None) -> ChunkSettings | None:
+    """What a rebuild keeps of the chunking settings the user gave an index (its per-term limit)."""
+    recorded = previous.manifest.chunking.get("max_chunks") if previous is not None else None
+    return ChunkSettings(max_chunks=recorded) if type(recorded) is int and recorded > 0 else None
 
 
 def _recorded_settings(chunking: dict[str, Any]) -> ChunkSettings | None:
     """The settings an index was built with, under this version's rules (None: the defaults)."""
     try:
         return ChunkSettings(**{**chunking, "version": ChunkSettings().version})
-    except TypeError:
+    except (TypeError, ValueError):
         return None
-
-
-def _up_to_date(
-    previous: StoredIndex, roots: Sequence[str | os.PathLike[str]], encoder: Encoder, settings: ChunkSettings
-) -> bool:
-    manifest = previous.manifest
-    return (
-        manifest.format_version == FORMAT_VERSION
-        and manifest.encoder == encoder.spec()
-        and manifest.chunking == settings.to_dict()
-        and manifest.lexical == lexical_spec()
-        and stale_reason(manifest, roots) is None
-    )
 
 
 def _reuse_or_embed(
@@ -193,41 +192,101 @@ def build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    on_start: Callable[[], None] | None = None,
 ) -> Index:
     """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`.
 
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
-    Returns the opened index; `index.build_report` tells what was done. An index already up to
-    date is left untouched unless `force`. Raises CorpusError, IndexStoreError, EncoderError.
+    Returns the opened index; its `build_report` (a BuildReport) tells what was done. An index
+    already up to date is left untouched unless `force` (even in a read-only directory). Without
+    `settings`, a rebuild keeps the per-term chunk limit the index was built with
+    (`ChunkSettings.max_chunks`); files over `max_file_bytes` are skipped with a warning. `on_start`
+    is called once the build has its corpus, lock and encoder, just before it embeds. Raises
+    CorpusError, IndexStoreError (IndexWriteError when the directory cannot be written), EncoderError.
     """
+    return _build(
+        _roots(corpus),
+        Path(_path(index_dir, "index_dir")),
+        max_file_bytes=max_file_bytes,
+        on_start=on_start,
+        encoder=encoder,
+        model=model,
+        force=force,
+        strict=strict,
+        settings=settings,
+        progress=progress,
+        lock_timeout=lock_timeout,
+        on_wait=on_wait,
+    )
+
+
+def _build(
+    roots: list[str | os.PathLike[str]],
+    index_path: Path,
+    *,
+    listing: Listing | None = None,
+    known: StoredIndex | None = None,
+    encoder: Encoder | None = None,
+    model: str | None = None,
+    force: bool = False,
+    strict: bool = False,
+    settings: ChunkSettings | None = None,
+    progress: Progress | None = None,
+    lock_timeout: float = 600.0,
+    on_wait: Callable[[], None] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    on_start: Callable[[], None] | None = None,
+) -> Index:
+    """`build`, given what the caller already read: the corpus `listing` and the index `known`."""
     if encoder is None and model is not None:
         encoder = encoder_for(model)
     started = time.perf_counter()
-    roots = _roots(corpus)
-    index_path = Path(index_dir)
-    corpus_data = read_corpus(roots, strict=strict)
+    if listing is None and roots:
+        listing = discover_files(roots)
+    corpus_data = read_corpus(roots, strict=strict, listing=listing, max_file_bytes=max_file_bytes)
     prepare_index_dir(index_path, force=force)
-    with build_lock(index_path, timeout=lock_timeout, on_wait=on_wait):
-        previous = _previous(index_path, roots)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(build_lock(index_path, timeout=lock_timeout, on_wait=on_wait))
+            unwritable = None
+        except IndexWriteError as error:
+            if force:
+                raise
+            unwritable = error  # a read-only index may still be up to date: nothing to write then
+        if unwritable is None:
+            remove_leftovers(index_path)  # what failed, killed or replaced builds left behind
+        previous = _previous(index_path, roots, known, warn=unwritable is None)
         # Without an explicit encoder, an index keeps the encoder it was built with (even when
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
-        settings = _settings_for(encoder, settings)
-        if previous is not None and not force and _up_to_date(previous, roots, encoder, settings):
-            remove_leftovers(index_path, previous.manifest)  # of builds killed after their commit
-            index = Index(previous, encoder)
-            chunks = len(previous.chunks)
-            index.build_report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder)
-            return index
+        settings = _settings_for(encoder, settings or _kept_settings(previous))
+        if (
+            previous is not None
+            and not force
+            and stale_reason(
+                previous.manifest, roots, files=listing, encoder=encoder.spec(), chunking=settings.to_dict()
+            )
+            is None
+        ):
+            count = len(previous.chunks)
+            report = _report(index_path, corpus_data, count, 0, count, started, False, encoder)
+            return Index(previous, encoder, build_report=report)
+        if unwritable is not None:
+            raise unwritable
         replaced = _other_corpus(index_path, previous, corpus_data.roots)
-        same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
-        reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
+        if on_start is not None:
+            on_start()
+        if previous is not None and previous.manifest.encoder.get("id") == encoder.id and not force:
+            reuse, reuse_pseudo = vectors_by_hash(previous)
+        else:
+            reuse, reuse_pseudo = {}, {}
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
         vectors, embedded = _reuse_or_embed(
             [(c.sha256, c.text) for c in chunks], reuse, encoder.encode_passages, encoder.dim, progress
         )
-        records = [ChunkRecord(c.id, c.term, c.part, c.sha256) for c in chunks]
+        records = [ChunkRecord(c.id, c.term_position, c.part, c.sha256) for c in chunks]
         dense = _dense_extras(corpus_data, encoder, vectors, reuse_pseudo)
         ann = build_ann(vectors)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])
@@ -260,11 +319,10 @@ def build(
             },
         )
     stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense)
-    index = Index(stored, encoder)
-    index.build_report = _report(
+    report = _report(
         index_path, corpus_data, len(records), embedded, len(records) - embedded, started, True, encoder, replaced
     )
-    return index
+    return Index(stored, encoder, build_report=report)
 
 
 def _report(
@@ -291,6 +349,8 @@ def _report(
         encoder.id,
         skipped_files=sum(1 for s in corpus.skipped if s.line is None),
         skipped_terms=sum(1 for s in corpus.skipped if s.line is not None),
+        query_prompt=encoder.query_prompt,
+        passage_prompt=encoder.passage_prompt,
         replaced=replaced,
     )
 
@@ -343,8 +403,6 @@ def _mismatch(index_path: Path, recorded: Sequence[str], roots: Sequence[str | o
 def open_index(
     corpus: Paths | None,
     index_dir: str | os.PathLike[str],
-    *,
-    notice: Callable[[str], None] = log.info,
     **build_options: Any,
 ) -> Index:
     """The index for `ask` and the other commands: loaded when fresh, (re)built when stale or unusable.
@@ -354,7 +412,11 @@ def open_index(
     `corpus` must be the one the index was built from: an index of another corpus is never replaced
     here (IndexMismatchError; only `build` replaces it), and a missing index is built from it. An
     index from a newer semsearch is never rebuilt here. A stale index whose corpus no longer exists
-    is used as it is, with a notice. Every (re)build is announced, through `notice` or a logged warning.
+    is used as it is, and so is one whose encoder cannot be loaded while its corpus is unchanged (the
+    query layer then answers from TF-IDF and says why), and one that cannot be rewritten (a
+    read-only directory, a full disk: with a warning). Every (re)build is announced on the
+    "semsearch" logger once it starts: a notice (INFO) for a missing or stale index, a warning for
+    an unusable one.
     """
     index_path = Path(index_dir)
     try:
@@ -374,35 +436,49 @@ def open_index(
             raise  # nothing is created: the error names the fix
         if index_path.is_dir():
             prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
-        roots = _roots(corpus)
-        if all(Path(root).is_dir() for root in roots):  # else build's one-line error is all there is to say
-            notice(f"no index at {index_path} yet; building it from {', '.join(map(str, roots))}")
-        return build(corpus, index_path, **build_options)
-    if corpus is not None and built_from_other_corpus(stored.manifest, _roots(corpus)):
-        raise _mismatch(index_path, stored.manifest.roots, _roots(corpus))
-    roots = list(stored.manifest.roots)
+        named = ", ".join(map(str, _roots(corpus)))
+        announce = lambda: log.info("no index at %s yet; building it from %s", index_path, named)  # noqa: E731
+        return build(corpus, index_path, on_start=announce, **build_options)
+    manifest = stored.manifest
+    if corpus is not None and built_from_other_corpus(manifest, _roots(corpus)):
+        raise _mismatch(index_path, manifest.roots, _roots(corpus))
+    roots: list[str | os.PathLike[str]] = list(manifest.roots)
     if not all(Path(r).exists() for r in roots):
-        notice(f"the corpus this index was built from is gone ({', '.join(map(str, roots))}); using the index as built")
+        gone = ", ".join(map(str, roots))
+        log.info("the corpus this index was built from is gone (%s); using the index as built", gone)
         return Index(stored)
-    reason = stale_reason(stored.manifest, roots)
+    listing = _listing(roots)
+    try:
+        encoder: Encoder | None = load_encoder(manifest.encoder)
+    except EncoderError:
+        encoder = None
+    if encoder is None:  # only a changed corpus is worth a build that will fail on the encoder
+        reason = stale_reason(manifest, roots, files=listing, checks=("corpus",))
+    else:
+        reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec())
     if reason is None:
-        try:
-            encoder = load_encoder(stored.manifest.encoder)
-        except EncoderError:
-            return Index(stored)  # the query layer falls back to TF-IDF and says why
-        same_chunking = stored.manifest.chunking.get("version") == ChunkSettings().version
-        same_lexical = stored.manifest.lexical == lexical_spec()
-        if encoder.spec() == stored.manifest.encoder and same_chunking and same_lexical:
-            return Index(stored, encoder)
-        if not same_chunking:  # this semsearch cuts chunks differently; unchanged chunks keep their vectors
-            reason = "it was chunked by another semsearch version"
-            build_options.setdefault("settings", _recorded_settings(stored.manifest.chunking))
-        elif encoder.id != stored.manifest.encoder.get("id"):
-            reason = f"its encoder changed ({stored.manifest.encoder.get('id')} -> {encoder.id})"
-        elif encoder.spec() != stored.manifest.encoder:  # same vectors, other ranking settings: all reused
-            reason = "its encoder settings changed"
-        else:  # every vector is reused
-            reason = "its TF-IDF side was built by another semsearch version"
-        build_options.setdefault("encoder", encoder)
-    notice(f"index at {index_path} is stale: {reason}; rebuilding")
-    return build(roots, index_path, **build_options)
+        return Index(stored, encoder)
+    # A refresh keeps how the index was built: its encoder and chunking settings (under this
+    # version's rules); unchanged chunks keep their vectors.
+    build_options.setdefault("encoder", encoder)
+    build_options.setdefault("settings", _recorded_settings(manifest.chunking))
+    announce = lambda: log.info("index at %s is stale: %s; rebuilding", index_path, reason)  # noqa: E731
+    try:
+        return _build(roots, index_path, listing=listing, known=stored, on_start=announce, **build_options)
+    except IndexWriteError as error:
+        log.warning(
+            "index at %s is stale (%s) and cannot be rebuilt: %s; answering from it as built",
+            index_path,
+            reason,
+            error.reason,
+        )
+        return Index(stored, encoder)
+
+
+def _listing(roots: Sequence[str | os.PathLike[str]]) -> Listing | None:
+    """The corpus files under `roots`, or None when they cannot be listed (the check and the
+    build then say why)."""
+    try:
+        return discover_files(roots)
+    except Exception:
+        return None

@@ -1,9 +1,19 @@
-"""The ranking modes. Kept free of heavy imports: the CLI needs them to parse options."""
+"""The ranking modes, and the one check of a mode's name. Kept free of heavy imports: the CLI needs
+them to parse options."""
 
 from __future__ import annotations
 
-__all__ = ["MODES", "DEFAULT_MODE"]
+from .errors import QueryError
+
+__all__ = ["MODES", "DEFAULT_MODE", "check_mode"]
 
 MODES = ("dense", "tfidf", "hybrid")
-#: The best measured mode (README, "Ranking").
+#: The best measured mode (docs/ranking.md).
 DEFAULT_MODE = "hybrid"
+
+
+def check_mode(mode: str) -> str:
+    """`mode` when it is one of MODES; else QueryError naming them."""
+    if mode not in MODES:
+        raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    return mode

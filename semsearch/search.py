@@ -14,6 +14,7 @@ alias equals the cleaned question first (the name tier).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,13 @@ import numpy as np
 from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder
 from .errors import EncoderError, QueryError
-from .modes import DEFAULT_MODE, MODES
+from .lexical import LexicalIndex, term_document
+from .manifest import Manifest
+from .modes import DEFAULT_MODE, MODES, check_mode
 from .names import NameIndex
-from .store import Manifest, StoredIndex, read_index
+from .reports import BuildReport, IndexDescription
+from .staleness import tfidf_current
+from .store import StoredIndex, read_index
 from .text import clean_query, has_content, lexical_features, name_key
 
 __all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
@@ -43,6 +48,9 @@ LEXICAL_WEIGHT = 0.07
 # dense modes: it depends on the TF-IDF features only.
 TFIDF_CALIBRATION = (0.2391, 14.7, 0.053)
 SNIPPET_CHARS = 160
+# A snippet is chosen from this much of an entry's beginning: every line of a runaway entry (a book
+# under one heading) would be scored on every question that ranks it.
+SNIPPET_SCAN_CHARS = 20_000
 #: The score of a term the question names (the name tier): it is the term asked for.
 NAMED_SCORE = 1.0
 #: The notice of an answer to a question that holds nothing to search for (`text.has_content`).
@@ -118,22 +126,31 @@ def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarr
 
 
 class Index:
-    """An opened semsearch index: terms, vectors, the TF-IDF side, and (lazily) its encoder."""
+    """An opened semsearch index: terms, vectors, the TF-IDF side, and (lazily) its encoder.
 
-    #: Set by `semsearch.build`: what the build did (an `indexer.BuildReport`).
-    build_report = None
+    `build_report` is what the build that produced it did (`semsearch.build`), None for an index
+    loaded as it was (`semsearch.load`).
+    """
 
-    def __init__(self, stored: StoredIndex, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self, stored: StoredIndex, encoder: Encoder | None = None, *, build_report: BuildReport | None = None
+    ) -> None:
         self._stored = stored
         self._encoder = encoder
+        self._build_report = build_report
         self._encoder_error: EncoderError | None = None
         self._last_question: tuple[str, np.ndarray] | None = None
-        self._chunk_terms = np.array([c.term for c in stored.chunks], dtype=np.int64)
+        self._lexical = stored.lexical
+        if not tfidf_current(stored.manifest):
+            # Built under other TF-IDF features, questions would miss the stored ones: rebuilt here,
+            # in memory, until a build rewrites it (`open_index` does that when it can).
+            self._lexical = LexicalIndex.build([term_document(t.names, t.body) for t in stored.terms])
+        self._term_of_chunk = np.array([c.term_position for c in stored.chunks], dtype=np.int64)
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
         # The row of each term's first chunk (its vector stands for the term among neighbours).
         self._first_chunk = np.full(len(stored.terms), -1, dtype=np.int64)
         for row in range(len(stored.chunks) - 1, -1, -1):
-            self._first_chunk[self._chunk_terms[row]] = row
+            self._first_chunk[self._term_of_chunk[row]] = row
         self._names = NameIndex(stored.terms)
         self._group = self._names.groups()
         self._members: list[list[int]] = [[] for _ in range(max(self._group, default=-1) + 1)]
@@ -172,7 +189,7 @@ class Index:
 
     def chunk_counts(self) -> list[int]:
         """How many vectors each term has."""
-        return np.bincount(self._chunk_terms, minlength=len(self.terms)).tolist()
+        return np.bincount(self._term_of_chunk, minlength=len(self.terms)).tolist()
 
     def related(self, position: int, n: int = 3) -> tuple[str, ...]:
         """Up to `n` related terms (first names): the entry's own cross-references that name a term
@@ -196,8 +213,16 @@ class Index:
             _, ids = ann.search(vector, 4 * n + 4)
             for chunk in ids[0]:
                 if chunk >= 0 and len(names) < n:
-                    add(int(self._chunk_terms[chunk]))
+                    add(int(self._term_of_chunk[chunk]))
         return tuple(names[:n])
+
+    def similarity(self, position: int, other: int) -> float:
+        """How near the term of entry `other` is to the entry at `position`, as `related` ranks
+        neighbours: the best cosine between the entry's first chunk and any chunk of that term."""
+        ann = self._stored.ann
+        vector = ann.vector(int(self._first_chunk[position]))
+        rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
+        return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
 
     def term(self, hit: Hit | str) -> Term:
         """The full entry behind a hit (or a term id)."""
@@ -206,6 +231,16 @@ class Index:
     @property
     def encoder_id(self) -> str:
         return str(self.manifest.encoder.get("id", ""))
+
+    @property
+    def build_report(self) -> BuildReport | None:
+        """What the build that produced this index did; None when it was loaded as it was."""
+        return self._build_report
+
+    def describe(self, corpus: Sequence[str | os.PathLike[str]] | None = None) -> IndexDescription:
+        """What this index is: where, built from what and with what, and whether it is stale for
+        `corpus` (default: the folders it was built from)."""
+        return IndexDescription.of(self.path, self.manifest, corpus)
 
     def __len__(self) -> int:
         return len(self._stored.terms)
@@ -238,10 +273,14 @@ class Index:
     def dense_scores(self, query: str) -> np.ndarray:
         """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
         no chunk among the candidates."""
-        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once.
-        if self._last_question is None or self._last_question[0] != query:
-            self._last_question = (query, self.encoder.encode_queries([query]))
-        vector = self._last_question[1]
+        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once. Read
+        # and replaced as one tuple, so that threads sharing the index (`semsearch serve`) never
+        # pair one question with another's vector.
+        last = self._last_question
+        if last is None or last[0] != query:
+            last = (query, self.encoder.encode_queries([query]))
+            self._last_question = last
+        vector = last[1]
         ann = self._stored.ann
         k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
         scores, ids = ann.search(vector, k)
@@ -252,13 +291,13 @@ class Index:
         beta = float(self.manifest.encoder.get("hubness_beta") or 0.0)
         corrected = scores[keep] - beta * self._stored.dense.priors[ids]
         out = np.full(len(self.terms), -np.inf, dtype=np.float32)
-        np.maximum.at(out, self._chunk_terms[ids], corrected)
+        np.maximum.at(out, self._term_of_chunk[ids], corrected)
         out[np.isneginf(out)] = np.nan
         return out
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """TF-IDF cosine per term."""
-        return self._stored.lexical.scores(query)
+        return self._lexical.scores(query)
 
     def _truncate(self, query: str, notices: list[str], dense: bool) -> str:
         """The longest prefix of `query` that fits the encoder's window (a notice when cut)."""
@@ -308,9 +347,7 @@ class Index:
         With `related`, each hit also lists up to 3 related terms (see `Index.related`). With
         `min_score`, only hits scoring at least that much are kept (scores are in [0, 1]).
         """
-        mode = mode or DEFAULT_MODE
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        mode = check_mode(mode or DEFAULT_MODE)
         if k < 1:
             raise QueryError("k must be at least 1")
         if min_score is not None and not 0.0 <= min_score <= 1.0:
@@ -432,8 +469,9 @@ def snippet(body: str, query: str, width: int = SNIPPET_CHARS, names: Sequence[s
 
     Features of the term's own `names` do not count: every line of an entry is about its term, so a
     question that names it ("コーパスって何？") gets the definition, not the line that repeats the name.
+    Only the first SNIPPET_SCAN_CHARS characters of the body are looked at.
     """
-    lines = [line.strip(" \t-*") for line in body.split("\n") if line.strip(" \t-*$")]
+    lines = [line.strip(" \t-*") for line in body[:SNIPPET_SCAN_CHARS].split("\n") if line.strip(" \t-*$")]
     if not lines:
         return ""
     wanted = set(lexical_features(query)).difference(*(lexical_features(name) for name in names))

@@ -6,13 +6,13 @@ The session only interprets lines; reading them and printing answers is the CLI'
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SemsearchError
-from .search import MODES, Answer, Index
+from .modes import DEFAULT_MODE, MODES, check_mode
+from .search import Answer, Index
 
 __all__ = ["Reply", "Session", "readline_history", "HELP"]
 
@@ -35,11 +35,11 @@ class Session:
     """Questions and `:commands` against one open index."""
 
     def __init__(
-        self, index: Index, k: int = 5, mode: str = "hybrid", full: bool = False, min_score: float | None = None
+        self, index: Index, k: int = 5, mode: str = DEFAULT_MODE, full: bool = False, min_score: float | None = None
     ) -> None:
         self.index = index
         self.k = k
-        self.mode = mode
+        self.mode = check_mode(mode)
         self.full = full
         self.min_score = min_score
 
@@ -60,8 +60,11 @@ class Session:
         name, args = (words[0].lower(), words[1:]) if words else ("", [])
         if name in ("q", "quit", "exit"):
             return Reply(quit=True)
-        if name == "mode" and len(args) == 1 and args[0] in MODES:
-            self.mode = args[0]
+        if name == "mode" and len(args) == 1:
+            try:
+                self.mode = check_mode(args[0])
+            except SemsearchError as error:
+                return Reply(message=f"error: {error}")
             return Reply(message=f"mode: {self.mode}")
         if name == "k" and len(args) == 1 and args[0].isdigit() and 0 < int(args[0]) <= 1000:
             self.k = int(args[0])
@@ -74,9 +77,12 @@ class Session:
         return Reply(message=f"unknown command ':{' '.join(words)}'. {HELP}")
 
 
-def _history_path() -> Path:
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "semsearch" / "history"
+def _history_path() -> Path | None:
+    """Where the shell keeps its history; None (no history) without a usable home folder."""
+    from .locate import user_dir
+
+    base = user_dir("XDG_STATE_HOME", ".local/state")
+    return base / "semsearch" / "history" if base is not None else None
 
 
 @contextlib.contextmanager
@@ -88,6 +94,9 @@ def readline_history() -> Iterator[None]:
         yield
         return
     path = _history_path()
+    if path is None:
+        yield
+        return
     with contextlib.suppress(OSError):
         readline.read_history_file(path)
     readline.set_history_length(1000)

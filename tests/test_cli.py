@@ -10,21 +10,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 import typer
 from conftest import ROOT, FakeEncoder
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import semsearch
-from semsearch import encoders
 from semsearch.cli import app
+from semsearch.encoders import registry
 from semsearch.errors import EncoderError
 
 ESC = "\x1b"
 HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"}
 ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
-COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell"]
+COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp"]
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +41,7 @@ def where(glossary: Path, tmp_path: Path) -> list[str]:
     return ["--index", str(tmp_path / "index"), "--corpus", str(glossary)]
 
 
-def ok(result: click.testing.Result) -> click.testing.Result:
+def ok(result: Result) -> Result:
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert ESC not in result.stdout and ESC not in result.stderr
     return result
@@ -130,7 +129,7 @@ def test_ask_falls_back_to_tfidf_with_one_warning(
         raise EncoderError("the model weights are missing")
 
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=Unloadable())
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     result = ok(runner.invoke(app, ["ask", "過学習", "--json", "--index", str(tmp_path / "index")]))
     data = json.loads(result.stdout)
     assert data["mode"] == "tfidf"
@@ -486,7 +485,7 @@ def test_help_lists_every_command_with_help_text(runner: CliRunner) -> None:
     for name, command in group.commands.items():
         assert command.help and command.help.strip(), name
         for param in command.params:
-            if isinstance(param, click.Option):
+            if param.param_type_name == "option":
                 assert param.help, f"{name} {param.opts}"
         assert ok(runner.invoke(app, [name, "--help"])).stdout.startswith(f"Usage: root {name}")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEncoder
+from conftest import FakeEncoder, Told
 
 import semsearch
-from semsearch import encoders
+from semsearch.encoders import registry
 from semsearch.indexer import open_index
 from semsearch.lexical import lexical_spec
 from semsearch.store import read_index, read_manifest
@@ -98,40 +98,37 @@ def test_identical_chunks_are_embedded_once(tmp_path: Path) -> None:
     assert encoder.passages_embedded == 1
 
 
-def test_open_index_builds_a_missing_index_and_announces_it(glossary: Path, tmp_path: Path) -> None:
-    notices: list[str] = []
+def test_open_index_builds_a_missing_index_and_announces_it(glossary: Path, tmp_path: Path, told: Told) -> None:
     index_dir = tmp_path / "index"
-    index = open_index([glossary], index_dir, notice=notices.append, encoder=FakeEncoder())
-    assert notices == [f"no index at {index_dir} yet; building it from {glossary}"]
+    index = open_index([glossary], index_dir, encoder=FakeEncoder())
+    assert told.notices() == [f"no index at {index_dir} yet; building it from {glossary}"]
     assert index.build_report is not None and index.build_report.embedded == ALL_CHUNKS
     assert read_manifest(index_dir).counts["terms"] == 6
 
 
-def test_open_index_loads_a_fresh_index_silently(glossary: Path, tmp_path: Path) -> None:
+def test_open_index_loads_a_fresh_index_silently(glossary: Path, tmp_path: Path, told: Told) -> None:
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())
-    notices: list[str] = []
-    index = open_index([glossary], tmp_path / "index", notice=notices.append)
-    assert notices == []
+    index = open_index([glossary], tmp_path / "index")
+    assert told == []
     assert index.build_report is None  # loaded, not built
     assert index.encoder.id == "fake/hashed-features-64"  # rebuilt from the manifest's spec
 
 
-def test_open_index_rebuilds_a_stale_index_and_says_why(glossary: Path, tmp_path: Path) -> None:
+def test_open_index_rebuilds_a_stale_index_and_says_why(glossary: Path, tmp_path: Path, told: Told) -> None:
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())
     edit_dropout(glossary)
-    notices: list[str] = []
-    index = open_index([glossary], tmp_path / "index", notice=notices.append)
-    assert notices == [f"index at {tmp_path / 'index'} is stale: dl.md changed; rebuilding"]
+    index = open_index([glossary], tmp_path / "index")
+    assert told.notices() == [f"index at {tmp_path / 'index'} is stale: dl.md changed; rebuilding"]
     assert (index.build_report.embedded, index.build_report.reused) == (1, ALL_CHUNKS - 1)
     # Without a corpus argument, the index is checked against the folders it was built from.
     edit_dropout(glossary)
-    notices.clear()
-    open_index(None, tmp_path / "index", notice=notices.append)
-    assert notices == [f"index at {tmp_path / 'index'} is stale: dl.md changed; rebuilding"]
+    told.clear()
+    open_index(None, tmp_path / "index")
+    assert told.notices() == [f"index at {tmp_path / 'index'} is stale: dl.md changed; rebuilding"]
 
 
 def test_open_index_rebuilds_when_the_encoder_changed(
-    glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, told: Told
 ) -> None:
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())
 
@@ -140,10 +137,9 @@ def test_open_index_rebuilds_when_the_encoder_changed(
         def id(self) -> str:
             return "fake/hashed-features-64-v2"
 
-    monkeypatch.setitem(encoders._BACKENDS, "fake", NewerFake)
-    notices: list[str] = []
-    index = open_index([glossary], tmp_path / "index", notice=notices.append)
-    assert notices == [
+    monkeypatch.setitem(registry._BACKENDS, "fake", NewerFake)
+    index = open_index([glossary], tmp_path / "index")
+    assert told.notices() == [
         f"index at {tmp_path / 'index'} is stale: its encoder changed "
         "(fake/hashed-features-64 -> fake/hashed-features-64-v2); rebuilding"
     ]
@@ -151,20 +147,21 @@ def test_open_index_rebuilds_when_the_encoder_changed(
     assert read_manifest(tmp_path / "index").encoder["id"] == "fake/hashed-features-64-v2"
 
 
-def test_open_index_rebuilds_a_tfidf_side_built_under_other_features(glossary: Path, tmp_path: Path) -> None:
+def test_open_index_rebuilds_a_tfidf_side_built_under_other_features(
+    glossary: Path, tmp_path: Path, told: Told
+) -> None:
     index_dir = tmp_path / "index"
     semsearch.build(glossary, index_dir=index_dir, encoder=FakeEncoder())
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     del manifest["lexical"]  # as written before the features were versioned
     (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    notices: list[str] = []
-    index = open_index([glossary], index_dir, notice=notices.append)
+    index = open_index([glossary], index_dir)
     why = "its TF-IDF side was built by another semsearch version"
-    assert notices == [f"index at {index_dir} is stale: {why}; rebuilding"]
+    assert told.notices() == [f"index at {index_dir} is stale: {why}; rebuilding"]
     assert (index.build_report.embedded, index.build_report.reused) == (0, ALL_CHUNKS)  # only TF-IDF is redone
     assert read_manifest(index_dir).lexical == lexical_spec()
     slip, right = index.lexical_scores("ドロツプ"), index.lexical_scores("ドロップ")  # an IME slip: ツ for ッ
     assert right.max() > 0 and np.allclose(slip, right)
-    notices.clear()
-    open_index([glossary], index_dir, notice=notices.append)
-    assert notices == []
+    told.clear()
+    open_index([glossary], index_dir)
+    assert told == []

@@ -13,8 +13,9 @@ import pytest
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import encoders, lexical, search
+from semsearch import lexical, search
 from semsearch.chunking import ChunkSettings, chunk_terms
+from semsearch.encoders import registry
 from semsearch.errors import EncoderError
 from semsearch.search import Index, fuse
 from semsearch.store import read_index
@@ -119,7 +120,7 @@ LONG = {
 def test_a_term_appears_once_at_its_best_chunk(tmp_path: Path) -> None:
     index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
     stored = read_index(tmp_path / "index")
-    chunk_terms_of = np.array([c.term for c in stored.chunks])
+    chunk_terms_of = np.array([c.term_position for c in stored.chunks])
     assert (chunk_terms_of == 0).sum() > 1  # the long term is split
 
     encoder = FakeEncoder()
@@ -302,7 +303,7 @@ def test_an_encoder_that_cannot_load_falls_back_to_tfidf(
     glossary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     semsearch.build(glossary, index_dir=tmp_path / "index", encoder=UnloadableEncoder())
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     index = semsearch.load(tmp_path / "index")
     reference = index.query("過学習", k=3, mode="tfidf")
     with caplog.at_level(logging.WARNING, logger="semsearch"):
@@ -330,7 +331,7 @@ def test_a_tfidf_side_built_under_other_features_is_not_answered_from(
     manifest = json.loads(path.read_text(encoding="utf-8"))
     del manifest["lexical"]
     path.write_text(json.dumps(manifest), encoding="utf-8")
-    monkeypatch.setitem(encoders._BACKENDS, "unloadable", refuse)
+    monkeypatch.setitem(registry._BACKENDS, "unloadable", refuse)
     answer = semsearch.load(tmp_path / "index").query("ユニットを無効化する正則化", k=1)
     assert (answer.mode, answer.hits[0].term) == ("tfidf", "ドロップアウト")
 
@@ -473,6 +474,26 @@ def test_related_from_the_chunked_dense_side_never_lists_the_term_itself(tmp_pat
     assert len(chunk_terms(index.terms, ChunkSettings(max_tokens=40))) > len(index.terms)
     assert "長い用語" not in index.related(0)
     assert sorted(index.related(0)) == ["Gradient", "Loss", "Weight"]
+
+
+def test_similarity_is_what_related_ranks_neighbours_by(tmp_path: Path) -> None:
+    """`similarity` (the README check judges related terms' near-ties with it) agrees with the
+    vectors, and with the order of the neighbours `related` lists."""
+    index = build(tmp_path / "g", RENDERED, tmp_path)
+    vectors = read_index(tmp_path / "index").ann.vectors()
+    assert index.similarity(0, 0) == pytest.approx(1.0, abs=1e-6)
+    assert index.similarity(0, 2) == pytest.approx(float(vectors[2] @ vectors[0]), abs=1e-6)
+    neighbours = [index.find(name)[0] for name in index.related(0)[1:]]  # after the cross-reference
+    assert [index.similarity(0, n) for n in neighbours] == sorted(
+        (index.similarity(0, n) for n in neighbours), reverse=True
+    )
+    long = build(tmp_path / "long", LONG, tmp_path / "l", settings=ChunkSettings(max_tokens=40))
+    stored = read_index(tmp_path / "l" / "index")
+    of_term = np.array([c.term_position for c in stored.chunks])
+    chunks = stored.ann.vectors()
+    assert (of_term == 0).sum() > 1  # a term of several chunks is as near as its nearest chunk
+    gradient = chunks[np.flatnonzero(of_term == 1)[0]]
+    assert long.similarity(1, 0) == pytest.approx(float(np.max(chunks[of_term == 0] @ gradient)), abs=1e-6)
 
 
 def test_the_same_question_in_several_modes_is_embedded_once(index: Index) -> None:

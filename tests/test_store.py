@@ -15,7 +15,9 @@ from conftest import FakeEncoder
 import semsearch
 from semsearch.chunking import chunk_terms
 from semsearch.corpus import read_corpus
-from semsearch.store import FORMAT, FORMAT_VERSION, read_index, read_manifest, stale_reason
+from semsearch.manifest import FORMAT, FORMAT_VERSION
+from semsearch.staleness import stale_reason
+from semsearch.store import read_index, read_manifest
 
 WORDS = (
     "gradient loss weight bias layer neuron kernel stride token vector matrix tensor batch epoch "
@@ -91,7 +93,7 @@ def test_manifest_contents(built: tuple[semsearch.Index, Path, Path]) -> None:
         "hubness_beta": 0.5,
         "calibration": None,
     }
-    assert manifest.chunking == {"max_tokens": 512, "version": 2}
+    assert manifest.chunking == {"max_tokens": 512, "max_chunks": 32, "version": 3}
     assert manifest.roots == (str(corpus.resolve()),)
     assert sorted(manifest.files) == ["part0.md", "part1.md"]
     for source, entry in manifest.files.items():

