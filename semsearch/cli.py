@@ -81,7 +81,12 @@ DEFAULT_WAIT = 600.0
 # -- shared options -------------------------------------------------------------------------
 
 IndexOpt = Annotated[
-    Path | None, typer.Option("--index", help="Index directory (default: see README, 'Where things live').")
+    str | None,
+    typer.Option(
+        "--index",
+        help="Index directory, or a Qdrant store: qdrant+local:///PATH, qdrant://HOST:PORT/NAME "
+        "(default: see README, 'Where things live').",
+    ),
 ]
 CorpusOpt = Annotated[
     list[Path] | None, typer.Option("--corpus", help="Glossary folder; repeat for several.", show_default=False)
@@ -111,7 +116,7 @@ def _wait_seconds(wait: float | None) -> float:
     return seconds
 
 
-def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
+def _on_wait(index: object, seconds: float) -> Callable[[], None]:
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
@@ -130,7 +135,7 @@ def _question(text: str) -> str:
     return text
 
 
-def _locations(corpus: list[Path] | None, index: Path | None) -> Locations:
+def _locations(corpus: list[Path] | None, index: str | None) -> Locations:
     return resolve(corpus or None, index)
 
 

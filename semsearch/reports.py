@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from .encoders import engine_name
+from .location import IndexLocation, location_text
 from .manifest import Manifest
 from .staleness import stale_reason
-from .store import read_manifest
+from .stores import open_store
 
 __all__ = ["BuildReport", "IndexDescription", "describe"]
 
@@ -38,6 +38,7 @@ class BuildReport:
     query_prompt: str = ""
     passage_prompt: str = ""
     replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
+    store: dict[str, Any] = field(default_factory=dict)  # what an engine-backed store wrote ({} for a directory)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as `semsearch build --json` prints it."""
@@ -56,6 +57,7 @@ class BuildReport:
             "skipped_terms": self.skipped_terms,
             "replaced": list(self.replaced),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+            **({"store": self.store} if self.store else {}),
         }
 
 
@@ -64,7 +66,7 @@ class IndexDescription:
     """What an index is, from its manifest alone (`semsearch info`): it describes an index whose data
     files are damaged too, and costs no more than reading one JSON file and checking the corpus."""
 
-    path: Path
+    path: IndexLocation  # its directory, or the Qdrant store
     corpus: tuple[str, ...]  # the folders it was built from
     encoder: dict[str, Any]  # the encoder's spec
     engine: str | None  # for the embedded encoder, the C engine that embeds questions here
@@ -78,7 +80,7 @@ class IndexDescription:
 
     @classmethod
     def of(
-        cls, path: Path, manifest: Manifest, corpus: Sequence[str | os.PathLike[str]] | None = None
+        cls, path: IndexLocation, manifest: Manifest, corpus: Sequence[str | os.PathLike[str]] | None = None
     ) -> IndexDescription:
         roots = list(corpus) if corpus is not None else list(manifest.roots)
         return cls(
@@ -98,7 +100,7 @@ class IndexDescription:
     def to_dict(self) -> dict[str, Any]:
         """The description as `semsearch info --json` prints it."""
         return {
-            "index": str(self.path.resolve()),
+            "index": location_text(self.path),
             "corpus": list(self.corpus),
             "encoder": self.encoder,
             "engine": self.engine,
@@ -114,9 +116,10 @@ class IndexDescription:
 
 
 def describe(
-    index_dir: str | os.PathLike[str] = "index", corpus: Sequence[str | os.PathLike[str]] | None = None
+    index_dir: str | os.PathLike[str] | IndexLocation = "index",
+    corpus: Sequence[str | os.PathLike[str]] | None = None,
 ) -> IndexDescription:
-    """Describe an index directory from its manifest, without loading the index (`Index.describe`
-    describes an open one). Raises IndexStoreError when there is no usable manifest."""
-    path = Path(index_dir)
-    return IndexDescription.of(path, read_manifest(path), corpus)
+    """Describe an index (a directory or a Qdrant store) from its manifest, without loading the index
+    (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable manifest."""
+    store = open_store(index_dir)
+    return IndexDescription.of(store.location, store.read_manifest(), corpus)
