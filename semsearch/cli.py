@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,7 @@ class _Commands(TyperGroup):
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         state["json"] = "--json" in args
+        args = _ray_option(args)
         try:
             return super().make_context(info_name, args, parent, **extra)
         except UsageError as error:
@@ -63,6 +65,27 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except UsageError as error:
             raise usage_error(error) from None
+
+
+def _ray_option(args: list[str]) -> list[str]:
+    """`build --ray` alone means Ray on this machine: click options take a value or none, not either,
+    so a bare `--ray` becomes `--ray=local` (a following Ray address is kept as its value)."""
+    if "build" not in args or "--ray" not in args:
+        return args
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if arg == "--ray":
+            following = args[i + 1] if i + 1 < len(args) else ""
+            if not _RAY_ADDRESS.match(following):
+                arg = "--ray=local"
+        out.append(arg)
+    return out
+
+
+# What follows a bare --ray as its value: a Ray address (auto, local, ray://…, host:port), not a corpus folder.
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[A-Za-z0-9.-]+:\d+)$")
 
 
 app = typer.Typer(
@@ -222,6 +245,16 @@ def build(
             show_default=False,
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Embed as a Ray Data job: `--ray` starts Ray on this machine; with an address "
+            "(auto, ray://HEAD:10001) on a Ray cluster. Needs semsearch[ray].",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
@@ -245,6 +278,7 @@ def build(
         progress=_progress_callback(),
         lock_timeout=_wait_seconds(wait),
         on_wait=_on_wait(loc.index, _wait_seconds(wait)),
+        ray=ray,
     )
     report = built.build_report
     assert report is not None  # an index from `build` carries its report

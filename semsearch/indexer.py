@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from .search import Index
 from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
 from .store import ChunkRecord, DenseExtras
 from .stores import Generation, Opened, Store, open_store
+
+if TYPE_CHECKING:
+    from .ray_embed import Embeddings
 
 # BuildReport is defined in reports.py; it is here too, beside the build that makes it.
 __all__ = ["BuildReport", "build", "open_index", "recorded_corpus"]
@@ -136,6 +139,18 @@ def _reuse_or_embed(
     return vectors, len(missing)
 
 
+def _embed_on_ray(
+    chunks: Sequence[Any], reuse: dict[str, np.ndarray], encoder: Encoder, address: str, progress: Progress | None
+) -> dict[str, np.ndarray]:
+    """The vectors of the chunks `reuse` does not hold, embedded as a Ray Data job (ray_embed.py)."""
+    missing = {c.sha256: c.text for c in chunks if c.sha256 not in reuse}
+    if not missing:
+        return {}
+    from .ray_embed import embed_on_ray
+
+    return embed_on_ray(missing, encoder, address, progress=progress).by_hash(encoder.id)
+
+
 def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: dict[str, np.ndarray]) -> DenseExtras:
     """Hubness priors of the chunks, from the glossary's names embedded as queries (none, and no
     query encoding, for encoders that do not use them)."""
@@ -159,6 +174,8 @@ def build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    ray: str | None = None,
+    embeddings: Embeddings | None = None,
 ) -> Index:
     """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`: a
     directory, or a Qdrant store named by a URI (`qdrant+local:///path`, `qdrant://host:6333/name`;
@@ -169,6 +186,10 @@ def build(
     Returns the opened index; its `build_report` (a BuildReport) tells what was done. An index
     already up to date is left untouched unless `force`. Raises CorpusError, IndexStoreError,
     EncoderError.
+
+    `ray`: embed the chunks that need it as a Ray Data job (ray_embed.py): "local" starts Ray on this
+    machine, an address (`auto`, `ray://head:10001`) uses a cluster. `embeddings`: an embedding cache
+    (rows of encoder id, chunk sha256, vector) whose vectors are reused like a previous index's.
     """
     return _build(
         _roots(corpus),
@@ -181,6 +202,8 @@ def build(
         progress=progress,
         lock_timeout=lock_timeout,
         on_wait=on_wait,
+        ray=ray,
+        embeddings=embeddings,
     )
 
 
@@ -198,6 +221,8 @@ def _build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    ray: str | None = None,
+    embeddings: Embeddings | None = None,
 ) -> Index:
     """`build`, given what the caller already read: the corpus `listing` and the index `known`."""
     if not isinstance(store, Store):
@@ -231,9 +256,14 @@ def _build(
         same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
         reuse, reuse_pseudo = store.vectors_by_hash(previous) if previous and same_encoder and not force else ({}, {})
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
+        if embeddings is not None:  # keyed by the hash of what was embedded: chunks, and questions (pseudo)
+            reuse = {**embeddings.by_hash(encoder.id), **reuse}
+            reuse_pseudo = {**embeddings.by_hash(encoder.id), **reuse_pseudo}
+        on_ray = _embed_on_ray(chunks, reuse, encoder, ray, progress) if ray is not None else {}
         vectors, embedded = _reuse_or_embed(
-            [(c.sha256, c.text) for c in chunks], reuse, encoder.encode_passages, encoder.dim, progress
+            [(c.sha256, c.text) for c in chunks], {**reuse, **on_ray}, encoder.encode_passages, encoder.dim, progress
         )
+        embedded += len(on_ray)
         records = [ChunkRecord(c.id, c.term_position, c.part, c.sha256) for c in chunks]
         dense = _dense_extras(corpus_data, encoder, vectors, reuse_pseudo)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])

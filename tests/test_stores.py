@@ -203,7 +203,8 @@ def test_force_and_a_new_encoder_build_a_new_generation(corpus: Path, where: str
         report = forced.build_report
         assert report is not None and report.store["new_generation"] is True
         store = open_store(where)
-        assert store.engine().generations() == [forced.manifest.data]  # the old one is gone
+        current = forced.manifest.data
+        assert store.engine().generations() == [current, f"{current}-meta"]  # the old generation is gone
     assert semsearch.load(where).search("dropout", k=1)[0].term == "ドロップアウト"
 
 
@@ -226,14 +227,14 @@ def rewrite_manifest(where: str, manifest: dict) -> None:
     if isinstance(location, Path):
         (location / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         return
-    from semsearch.stores.qdrant import MANIFEST_ID
+    from semsearch.stores.qdrant import MANIFEST_ID, meta_of
     from semsearch.stores.qdrant_engines import PointSpec
 
     store = open_store(location)
     engine, current = store.engine(), store.engine().current()
     assert current is not None
-    payload = engine.retrieve(current, [MANIFEST_ID])[MANIFEST_ID]
-    engine.upsert(current, [PointSpec(MANIFEST_ID, {**payload, "manifest": json.dumps(manifest)}, {})])
+    payload = engine.retrieve(meta_of(current), [MANIFEST_ID])[MANIFEST_ID]
+    engine.upsert(meta_of(current), [PointSpec(MANIFEST_ID, {**payload, "manifest": json.dumps(manifest)}, {})])
 
 
 def test_a_stale_index_is_brought_up_to_date_when_opened(corpus: Path, where: str) -> None:
@@ -276,10 +277,11 @@ def test_a_folder_that_holds_other_things_is_never_written_into(kind: str, corpu
 def test_a_damaged_qdrant_index_is_rebuilt_from_its_corpus(corpus: Path, tmp_path: Path) -> None:
     where = location_of("local", tmp_path)
     first = build(corpus, where)
-    from semsearch.stores.qdrant import point_id
+    from semsearch.stores.qdrant import bucket_id, meta_of
 
     store = open_store(where)
-    store.engine().delete(first.manifest.data, [point_id("term", first.term_id(0))])
+    held_by = bucket_id("term", first.term_id(0), first.manifest.ann["buckets"]["term"])
+    store.engine().delete(meta_of(first.manifest.data), [held_by])
     with pytest.raises(IndexStoreError, match="term records"):
         semsearch.load(where)
     index = open_index(None, where, encoder=FakeEncoder())

@@ -1,4 +1,5 @@
-"""An index in Qdrant: a collection (one generation) behind an alias (the index's name).
+"""An index in Qdrant: a collection (one generation) behind an alias (the index's name), and its
+sibling `<collection>-meta` for everything that is not a chunk.
 
 What the engine holds and does, and what stays in semsearch:
 
@@ -6,11 +7,18 @@ What the engine holds and does, and what stays in semsearch:
                     semsearch's own features and IDF: server tokenisers do not split Japanese), and
                     payload: its term's id, the term it belongs to ("group": entries sharing a name
                     are one term), its hubness prior, its content hash
-    term points     the entry itself (names, body, source, line, …): loaded when the index opens, for
-                    the name tier and the presentation
-    feature points  each TF-IDF feature's IDF and sparse index: a question's features are looked up
-    pseudo points   the hubness pseudo-questions' vectors ("pseudo"), reused by rebuilds
+    term points     the entries themselves (names, body, source, line, …): loaded when the index opens,
+                    for the name tier and the presentation
+    feature points  the TF-IDF features' IDFs and sparse indexes: a question looks up the points its
+                    features fall in
+    pseudo points   the hubness pseudo-questions' vectors, reused by rebuilds
     manifest point  the manifest (encoder id, format version, corpus identity), checked before answering
+
+Chunk points live in the collection the alias names, the others in its `-meta` sibling: a vector
+search then sees only chunks (local mode scans every point of a collection in Python). Terms,
+features and pseudo-questions are kept about 64 to a point, in buckets by a hash of their key (a
+term's id, a feature, a question's hash): a store holds a few hundred such points rather than tens of
+thousands (local mode commits every point to disk on its own).
 
 A question is one engine query: the dense and sparse sides prefetched, fused by a formula query into
 `dense - beta x prior + 0.07 x tfidf` (search.relevance_formula, the same relevance search.fuse
@@ -31,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -46,7 +55,7 @@ from ..manifest import FIX, Manifest, parse_manifest
 from ..names import NameIndex
 from ..store import DenseExtras
 from .base import EngineIndex, Generation, Opened, Relevance, Store
-from .qdrant_engines import DENSE, PSEUDO, Engine, PointSpec, Search, connect, local_folder_problem, new_generation_name
+from .qdrant_engines import DENSE, Engine, PointSpec, Search, connect, local_folder_problem, new_generation_name
 
 __all__ = ["QdrantStore", "QdrantIndex", "LAYOUT", "CANDIDATES", "SyncReport"]
 
@@ -66,6 +75,35 @@ def point_id(kind: str, key: str) -> str:
 
 
 MANIFEST_ID = point_id("manifest", "")
+META = "-meta"
+#: Records per bucket point, about (the bucket count of each kind is a power of two, in the manifest).
+PER_BUCKET = 64
+BUCKETED = ("term", "feature", "pseudo")
+
+
+def bucket_count(records: int) -> int:
+    """How many buckets hold `records` records: a power of two, so it changes only when their number doubles."""
+    return 1 << max(0, math.ceil(math.log2(max(1, records) / PER_BUCKET)))
+
+
+def bucket_id(kind: str, key: str, buckets: int) -> str:
+    """The id of the point holding the record `key` of `kind`, among `buckets` buckets."""
+    bucket = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") % buckets
+    return point_id(kind, f"{buckets}/{bucket}")
+
+
+def records(engine: Engine, collection: str, kind: str) -> dict[str, Any]:
+    """Every record of `kind` in its bucket points: key -> record."""
+    return {
+        key: value
+        for _, p, _ in engine.scroll(collection, kind, ["records"], None)
+        for key, value in p.get("records", {}).items()
+    }
+
+
+def meta_of(collection: str) -> str:
+    """The collection that holds a generation's term, feature, pseudo-question and manifest points."""
+    return f"{collection}{META}"
 
 
 def _digest(value: Any) -> str:
@@ -128,7 +166,7 @@ class QdrantStore(Store):
         return current
 
     def _manifest_payload(self, collection: str) -> dict[str, Any]:
-        payload = self.engine().retrieve(collection, [MANIFEST_ID]).get(MANIFEST_ID)
+        payload = self.engine().retrieve(meta_of(collection), [MANIFEST_ID]).get(MANIFEST_ID)
         if payload is None or not isinstance(payload.get("manifest"), str):
             raise IndexStoreError(f"{self.location} is damaged (its collection {collection} has no manifest); {FIX}")
         return payload
@@ -156,10 +194,8 @@ class QdrantStore(Store):
                 "the index at %s is being updated, or an update was interrupted; answers may mix old and new entries",
                 self.location,
             )
-        rows = sorted(
-            (p for _, p, _ in engine.scroll(collection, "term", None, None)), key=lambda p: p.get("position", -1)
-        )
         try:
+            rows = sorted(records(engine, meta_of(collection), "term").values(), key=lambda r: r["position"])
             terms = [
                 Term(tuple(r["names"]), r["body"], r["source"], r["line"], tuple(r.get("refs", ())), r.get("url"))
                 for r in rows
@@ -192,7 +228,7 @@ class QdrantStore(Store):
                 "choose another --index"
             )
         current = self.engine().current()
-        if current is not None and MANIFEST_ID not in self.engine().retrieve(current, [MANIFEST_ID]):
+        if current is not None and MANIFEST_ID not in self.engine().retrieve(meta_of(current), [MANIFEST_ID]):
             # An alias of ours names something without a manifest: not semsearch's, never clobbered.
             raise IndexStoreError(
                 f"{self.location} is not a semsearch index (its collection {current} has no semsearch manifest); "
@@ -207,11 +243,7 @@ class QdrantStore(Store):
             for _, p, v in engine.scroll(collection, "chunk", ["sha256"], DENSE)
             if v is not None
         }
-        pseudo = {
-            p["sha256"]: np.asarray(v, dtype=np.float32)
-            for _, p, v in engine.scroll(collection, "pseudo", ["sha256"], PSEUDO)
-            if v is not None
-        }
+        pseudo = {h: np.asarray(v, dtype=np.float32) for h, v in records(engine, meta_of(collection), "pseudo").items()}
         return chunks, pseudo
 
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> QdrantIndex:
@@ -231,20 +263,23 @@ class QdrantStore(Store):
         )
         if in_place:
             assert current is not None
-            features = {p["f"]: int(p["i"]) for _, p, _ in engine.scroll(current, "feature", ["f", "i"], None)}
+            features = {f: int(entry[0]) for f, entry in records(engine, meta_of(current), "feature").items()}
             layout = _Layout(generation, features)
             report = self._update(current, layout)
             collection = current
         else:
             collection = new_generation_name(self.location.name)
             layout = _Layout(generation, {})
-            engine.create(collection, dim)
             try:
-                engine.upsert(collection, list(layout.points.values()))
-                engine.upsert(collection, [self._manifest_point(layout, collection, updating=False)])
+                engine.create(collection, dim, chunks=True)
+                engine.create(meta_of(collection), dim, chunks=False)
+                engine.upsert(collection, [p for p in layout.points.values() if p.payload["kind"] == "chunk"])
+                engine.upsert(meta_of(collection), [p for p in layout.points.values() if p.payload["kind"] != "chunk"])
+                engine.upsert(meta_of(collection), [self._manifest_point(layout, collection, updating=False)])
                 engine.switch(collection)  # the commit point
             except BaseException:
                 engine.drop(collection)
+                engine.drop(meta_of(collection))
                 raise
             report = SyncReport(collection, True, len(layout.chunk_ids), 0, 0)
         manifest = layout.manifest(collection)
@@ -271,28 +306,33 @@ class QdrantStore(Store):
 
     def _update(self, collection: str, layout: _Layout) -> SyncReport:
         """Bring the current generation to `layout` in place, writing only what differs."""
-        engine = self.engine()
-        existing: dict[str, str] = {}
-        for kind in ("chunk", "term", "feature", "pseudo"):
-            existing.update((pid, str(p.get("h", ""))) for pid, p, _ in engine.scroll(collection, kind, ["h"], None))
+        engine, meta = self.engine(), meta_of(collection)
+        existing: dict[str, tuple[str, str]] = {}  # id -> (collection, hash of its payload)
+        for where, kind in ((collection, "chunk"), *((meta, kind) for kind in BUCKETED)):
+            existing.update(
+                (pid, (where, str(p.get("h", "")))) for pid, p, _ in engine.scroll(where, kind, ["h"], None)
+            )
         wanted = layout.points
         gone = [pid for pid in existing if pid not in wanted]
         new = [spec for pid, spec in wanted.items() if pid not in existing]
-        moved = [spec for pid, spec in wanted.items() if pid in existing and existing[pid] != spec.payload["h"]]
+        moved = [spec for pid, spec in wanted.items() if pid in existing and existing[pid][1] != spec.payload["h"]]
         upserted = sum(1 for spec in new if spec.payload["kind"] == "chunk")
         if gone or new or moved:
             marker = self._manifest_payload(collection)
-            engine.upsert(collection, [PointSpec(MANIFEST_ID, {**marker, "updating": True}, {})])
-            engine.upsert(collection, new + moved)
-            engine.delete(collection, gone)
-        engine.upsert(collection, [self._manifest_point(layout, collection, updating=False)])
+            engine.upsert(meta, [PointSpec(MANIFEST_ID, {**marker, "updating": True}, {})])
+            writes = new + moved
+            engine.upsert(collection, [spec for spec in writes if spec.payload["kind"] == "chunk"])
+            engine.upsert(meta, [spec for spec in writes if spec.payload["kind"] != "chunk"])
+            engine.delete(collection, [pid for pid in gone if existing[pid][0] == collection])
+            engine.delete(meta, [pid for pid in gone if existing[pid][0] == meta])
+        engine.upsert(meta, [self._manifest_point(layout, collection, updating=False)])
         return SyncReport(collection, False, upserted, len(new) - upserted + len(moved), len(gone))
 
     def remove_leftovers(self, manifest: Manifest) -> None:
         engine = self.engine()
         current = engine.current()
         for name in engine.generations():
-            if name != current:
+            if name not in (current, meta_of(current or "")):
                 engine.drop(name)
 
     def close(self) -> None:
@@ -346,10 +386,9 @@ class _Layout:
             self.chunk_counts[position] += 1
             if not self.first_chunk[position]:
                 self.first_chunk[position] = pid
+        entries: dict[str, Any] = {}
         for position, (term, term_id) in enumerate(zip(terms, term_ids, strict=True)):
-            pid = point_id("term", term_id)
-            record = {
-                "kind": "term",
+            entries[term_id] = {
                 "id": term_id,
                 "position": position,
                 "names": list(term.names),
@@ -361,24 +400,39 @@ class _Layout:
                 "chunks": self.chunk_counts[position],
                 "first": self.first_chunk[position],
             }
-            record["h"] = _digest(record)
-            self.points[pid] = PointSpec(pid, record, {})
         idf = generation.lexical.idf
-        for feature, index in self.features.items():
-            pid = point_id("feature", feature)
-            record = {"kind": "feature", "f": feature, "i": index, "idf": float(idf[vocab[feature]])}
-            record["h"] = _digest(record)
-            self.points[pid] = PointSpec(pid, record, {})
         dense: DenseExtras = generation.dense
-        for digest, vector in zip(dense.pseudo_sha256, dense.pseudo_vectors, strict=True):
-            pid = point_id("pseudo", digest)
-            record = {"kind": "pseudo", "sha256": digest}
-            record["h"] = _digest(record)
-            self.points[pid] = PointSpec(pid, record, {PSEUDO: np.asarray(vector, dtype=np.float32).tolist()})
+        self.buckets: dict[str, int] = {}
+        self._bucket("term", entries)
+        self._bucket("feature", {f: [i, float(idf[vocab[f]])] for f, i in self.features.items()})
+        self._bucket(
+            "pseudo",
+            {
+                digest: np.asarray(vector, dtype=np.float32).tolist()
+                for digest, vector in zip(dense.pseudo_sha256, dense.pseudo_vectors, strict=True)
+            },
+        )
+
+    def _bucket(self, kind: str, items: dict[str, Any]) -> None:
+        """Points holding the records `items` of `kind` (key -> record), about PER_BUCKET a point."""
+        buckets = self.buckets[kind] = bucket_count(len(items))
+        grouped: dict[str, dict[str, Any]] = {}
+        for key in sorted(items):
+            grouped.setdefault(bucket_id(kind, key, buckets), {})[key] = items[key]
+        for pid, held in grouped.items():
+            payload = {"kind": kind, "records": held}
+            payload["h"] = _digest(payload)
+            self.points[pid] = PointSpec(pid, payload, {})
 
     def manifest(self, collection: str) -> Manifest:
         fields = self.generation.manifest_fields
-        ann = {"kind": "qdrant", "layout": LAYOUT, "collection": collection, "ntotal": len(self.chunk_ids)}
+        ann = {
+            "kind": "qdrant",
+            "layout": LAYOUT,
+            "collection": collection,
+            "ntotal": len(self.chunk_ids),
+            "buckets": self.buckets,
+        }
         return Manifest(**{**fields, "data": collection, "data_files": {}, "ann": ann})
 
 
@@ -415,11 +469,13 @@ class QdrantIndex(EngineIndex):
         """(sparse index, IDF) of each of `features` the index knows, looked up in the engine once."""
         missing = [f for f in features if f not in self._idf_cache]
         if missing:
-            ids = {point_id("feature", f): f for f in missing}
-            found = self.engine.retrieve(self.collection, list(ids))
-            for pid, feature in ids.items():
-                payload = found.get(pid)
-                self._idf_cache[feature] = (int(payload["i"]), float(payload["idf"])) if payload else None
+            buckets = int(self.manifest.ann.get("buckets", {}).get("feature", 1))
+            ids = {bucket_id("feature", f, buckets) for f in missing}
+            found = self.engine.retrieve(meta_of(self.collection), sorted(ids))
+            known = {f: entry for payload in found.values() for f, entry in payload.get("records", {}).items()}
+            for feature in missing:
+                entry = known.get(feature)
+                self._idf_cache[feature] = (int(entry[0]), float(entry[1])) if entry else None
         return {f: known for f in features if (known := self._idf_cache.get(f)) is not None}
 
     def _sparse_query(self, text: str) -> tuple[list[int], list[float]] | None:

@@ -37,7 +37,7 @@ __all__ = ["Engine", "PointSpec", "Search", "connect"]
 
 log = logging.getLogger(__name__)
 
-DENSE, PSEUDO, LEXICAL = "dense", "pseudo", "lexical"
+DENSE, LEXICAL = "dense", "lexical"
 BATCH = 256
 SCROLL_PAGE = 1024
 # A server or cluster answers within this many seconds, or the command says it cannot reach it.
@@ -134,14 +134,15 @@ class Engine(ABC):
 
     @abstractmethod
     def generations(self) -> list[str]:
-        """Every generation of this index that exists, the current one included."""
+        """Every collection of this index's generations that exists, the current ones included."""
 
     @abstractmethod
     def is_foreign(self) -> str | None:
         """What is at the location that is not a semsearch store (None: nothing, or ours)."""
 
     @abstractmethod
-    def create(self, name: str, dim: int) -> None: ...
+    def create(self, name: str, dim: int, *, chunks: bool) -> None:
+        """A new, empty collection: for chunks (a dense and a sparse vector), or for the rest (payload only)."""
 
     @abstractmethod
     def drop(self, name: str) -> None: ...
@@ -242,18 +243,17 @@ class ClientEngine(Engine):
         return None
 
     @_engine_errors
-    def create(self, name: str, dim: int) -> None:
+    def create(self, name: str, dim: int, *, chunks: bool) -> None:
         m = self.models
-        self.client.create_collection(
-            name,
-            vectors_config={
-                DENSE: m.VectorParams(size=dim, distance=m.Distance.COSINE),
-                PSEUDO: m.VectorParams(size=dim, distance=m.Distance.COSINE),
-            },
-            sparse_vectors_config={LEXICAL: m.SparseVectorParams()},
-        )
+        cosine = m.VectorParams(size=dim, distance=m.Distance.COSINE)
+        if chunks:
+            self.client.create_collection(
+                name, vectors_config={DENSE: cosine}, sparse_vectors_config={LEXICAL: m.SparseVectorParams()}
+            )
+        else:
+            self.client.create_collection(name, vectors_config={})
         if self.location.engine == "server":  # local mode has no payload indexes (and warns about them)
-            for field in ("kind", "term", "group"):
+            for field in ("kind", "term", "group") if chunks else ("kind",):
                 self.client.create_payload_index(name, field, m.PayloadSchemaType.KEYWORD)
 
     @_engine_errors
@@ -494,15 +494,13 @@ class EdgeEngine(Engine):
         return _EDGE_SHARDS[key]
 
     @_engine_errors
-    def create(self, name: str, dim: int) -> None:
+    def create(self, name: str, dim: int, *, chunks: bool) -> None:
         e = self.edge
-        config = e.EdgeConfig(
-            vectors={
-                DENSE: e.EdgeVectorParams(size=dim, distance=e.Distance.Cosine),
-                PSEUDO: e.EdgeVectorParams(size=dim, distance=e.Distance.Cosine),
-            },
-            sparse_vectors={LEXICAL: e.EdgeSparseVectorParams()},
-        )
+        cosine = e.EdgeVectorParams(size=dim, distance=e.Distance.Cosine)
+        if chunks:
+            config = e.EdgeConfig(vectors={DENSE: cosine}, sparse_vectors={LEXICAL: e.EdgeSparseVectorParams()})
+        else:  # a shard needs some vector; the meta shard's points have none
+            config = e.EdgeConfig(sparse_vectors={LEXICAL: e.EdgeSparseVectorParams()})
         self.path.mkdir(parents=True, exist_ok=True)
         key = str((self.path / name).resolve())
         _EDGE_SHARDS[key] = e.EdgeShard.create(key, config)
