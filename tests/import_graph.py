@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("_version", "errors", "modes", "text", "kana", "ann", "hubness", "location", "locate"),
     ),
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
-    ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports")),
+    ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports", "ray_embed")),
     ("the query layer", ("search",)),
     ("building, measuring, sessions", ("indexer", "evaluation", "session")),
     ("what the command shows", ("render", "console")),
