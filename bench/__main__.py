@@ -10,7 +10,8 @@ Run from the repository root:
 Sections, one module each: startup (one-shot `semsearch ask`, `--help`, import costs), query
 (in-process latency per mode), build (full and incremental builds), encoders (embedded e5 vs
 sentence-transformers vs the compute bound), faiss (synthetic vectors at 1k/100k/1M: exact vs
-approximate; bench/scale.py); report.py writes the goals and the Markdown. Programs that must run in
+approximate; bench/scale.py), qdrant (the index in Qdrant against the directory, and the embedding on
+Ray against a local build; bench/qdrant.py); report.py writes the goals and the Markdown. Programs that must run in
 a fresh process are modules in bench/children/. Every figure is a median over >= 5 runs (`--runs`)
 unless its row says otherwise. The larger glossary is read from $SEMSEARCH_TECH_GLOSSARY or
 ../shared/corpora/tech-glossary and is never modified: edits happen in a temporary copy. Indexes used
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--faiss-kinds-large",
         default="ivf",
         help="approximate kinds above 100k vectors (default ivf: an HNSW build of 1M takes tens of minutes here)",
+    )
+    parser.add_argument(
+        "--qdrant-sizes", default="300,10000,50000", help="synthetic chunks per store (default 300,10000,50000)"
     )
     parser.add_argument("--work", type=Path, default=None, help="where to keep benchmark indexes")
     parser.add_argument("--out", type=Path, default=None, help="the Markdown report (a .json is written beside it)")
