@@ -6,6 +6,8 @@
     qdrant+edge:///path/to/store    Qdrant Edge: Qdrant's Rust engine in-process (qdrant-edge-py)
     qdrant://host:6333/name         a Qdrant server or cluster, the index behind the alias `name`
     qdrants://host:6333/name        the same over HTTPS; the API key comes from $QDRANT_API_KEY
+    qdrant://host:6333/name?shards=6&replicas=2
+                                    how a cluster spreads the collections a build creates
 
 Anything without `scheme://` is a path. Standard library only: a location is parsed on every
 command, and `semsearch ask` on a directory never imports an engine client.
@@ -17,7 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import QueryError
 
@@ -42,12 +44,17 @@ class QdrantLocation:
     name: str = LOCAL_NAME
     path: Path | None = None
     url: str | None = None
+    shards: int = 0  # a new collection's shards on a cluster (0: the server's default)
+    replicas: int = 0  # and its replication factor (0: the server's default)
 
     def __str__(self) -> str:
         if self.engine == "server":
             assert self.url is not None
             scheme, rest = self.url.split("://", 1)
-            return f"{'qdrants' if scheme == 'https' else 'qdrant'}://{rest}/{self.name}"
+            options = "&".join(f"{k}={v}" for k, v in (("shards", self.shards), ("replicas", self.replicas)) if v)
+            return f"{'qdrants' if scheme == 'https' else 'qdrant'}://{rest}/{self.name}" + (
+                f"?{options}" if options else ""
+            )
         return f"qdrant+{self.engine}://{self.path}"
 
     @property
@@ -97,7 +104,15 @@ def _server(value: str, scheme: str) -> QdrantLocation:
         )
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     http = "https" if scheme == "qdrants" else "http"
-    return QdrantLocation("server", name=name, url=f"{http}://{host}:{port}")
+    options = {"shards": 0, "replicas": 0}
+    for key, values in parse_qs(parts.query, keep_blank_values=True).items():
+        if key not in options or len(values) != 1 or not values[0].isdigit() or not 0 < int(values[0]) <= 1000:
+            raise QueryError(
+                f"index location {value!r}: unknown or invalid option {key!r}; a server URI takes "
+                "?shards=N&replicas=N (whole numbers from 1)"
+            )
+        options[key] = int(values[0])
+    return QdrantLocation("server", name=name, url=f"{http}://{host}:{port}", **options)
 
 
 def location_text(location: IndexLocation) -> str:

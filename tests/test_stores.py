@@ -311,6 +311,10 @@ def test_a_missing_engine_names_the_extra(monkeypatch: pytest.MonkeyPatch, corpu
         ("qdrant://db.example:6333/glossary", QdrantLocation("server", name="glossary", url="http://db.example:6333")),
         ("qdrants://db.example/glossary", QdrantLocation("server", name="glossary", url="https://db.example:6333")),
         ("qdrant://[::1]:7000/g", QdrantLocation("server", name="g", url="http://[::1]:7000")),
+        (
+            "qdrant://db.example:6333/g?shards=6&replicas=2",
+            QdrantLocation("server", name="g", url="http://db.example:6333", shards=6, replicas=2),
+        ),
     ],
 )
 def test_locations(text: str, parsed: object) -> None:
@@ -329,6 +333,8 @@ def test_locations(text: str, parsed: object) -> None:
         ("qdrant://user:secret@host/x", "QDRANT_API_KEY"),
         ("qdrant://host:99999/x", "invalid port"),
         ("qdrant:///x", "names no host"),
+        ("qdrant://host/x?shards=0", "invalid option 'shards'"),
+        ("qdrant://host/x?timeout=5", "invalid option 'timeout'"),
     ],
 )
 def test_bad_locations(text: str, message: str) -> None:

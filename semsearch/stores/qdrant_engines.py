@@ -246,12 +246,17 @@ class ClientEngine(Engine):
     def create(self, name: str, dim: int, *, chunks: bool) -> None:
         m = self.models
         cosine = m.VectorParams(size=dim, distance=m.Distance.COSINE)
+        spread: dict[str, int] = {}  # on a cluster, as the URI asks (?shards=N&replicas=N)
+        if self.location.shards:
+            spread["shard_number"] = self.location.shards
+        if self.location.replicas:
+            spread["replication_factor"] = self.location.replicas
         if chunks:
             self.client.create_collection(
-                name, vectors_config={DENSE: cosine}, sparse_vectors_config={LEXICAL: m.SparseVectorParams()}
+                name, vectors_config={DENSE: cosine}, sparse_vectors_config={LEXICAL: m.SparseVectorParams()}, **spread
             )
         else:
-            self.client.create_collection(name, vectors_config={})
+            self.client.create_collection(name, vectors_config={}, **spread)
         if self.location.engine == "server":  # local mode has no payload indexes (and warns about them)
             for field in ("kind", "term", "group") if chunks else ("kind",):
                 self.client.create_payload_index(name, field, m.PayloadSchemaType.KEYWORD)
