@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import build, encoders, qdrant, query, scale, startup
+from . import build, encoders, qdrant, query, scale, serve, startup
 from .common import ms, secs, table
 
 # Section name (as `--only` takes it) -> its module: `run(args, work)` measures, `report(results)` writes.
@@ -17,6 +17,7 @@ SECTIONS: dict[str, Any] = {
     "build": build,
     "encoders": encoders,
     "faiss": scale,
+    "serve": serve,
     "qdrant": qdrant,
 }
 

@@ -8,10 +8,15 @@ hits = index.search("勾配消失とは", k=5)
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import SemsearchError
+
+# A library does not print: without this, Python's last-resort handler would write semsearch's
+# warnings (skipped files, truncated questions) to stderr of any program that uses it.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["build", "load", "evaluate", "Index", "Hit", "Answer", "BuildReport", "SemsearchError", "__version__"]
 

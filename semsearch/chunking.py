@@ -1,13 +1,19 @@
 """Term -> Chunk records. Pure functions: same terms and settings, same chunks.
 
-Every chunk's text begins with all of its term's names, so a query naming the term matches any
-piece of it. A body too long for the encoder's window is split at top-level bullet boundaries
-(then at nested bullets, then at lines), and the pieces are packed greedily up to the window.
+Every chunk's text begins with its term's names, so a query naming the term matches any piece of
+it. The names a chunk carries are bounded (a quarter of the window): a term with hundreds of
+aliases would otherwise repeat a header longer than the window in every piece, leaving the body
+invisible to the encoder (all its names still count for the name tier and TF-IDF). A body too long
+for the window is split at top-level bullet boundaries (then at nested bullets, then at lines),
+and the pieces are packed greedily up to the window, at most `max_chunks` of them per term: a
+runaway entry (a whole book under one heading) is embedded only as far as its first pieces, with
+a warning, instead of taking hours.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -15,7 +21,17 @@ from dataclasses import asdict, dataclass
 from .corpus import Term
 from .text import is_cjk
 
-__all__ = ["Chunk", "ChunkSettings", "chunk_terms", "term_ids", "estimate_tokens", "embed_text"]
+__all__ = ["Chunk", "ChunkSettings", "chunk_terms", "term_ids", "estimate_tokens", "embed_text", "MAX_CHUNKS"]
+
+log = logging.getLogger(__name__)
+
+#: Pieces embedded per term by default (`ChunkSettings.max_chunks`): 32 windows is a long article;
+#: no entry of the glossaries here comes near it.
+MAX_CHUNKS = 32
+# Before it is split, a body is cut to this many characters per token of its allowance, so that a
+# 50 MB entry is never tokenized whole. Prose and CJK text take far fewer characters per token,
+# so the cut only ever falls in text beyond the pieces kept.
+_CHARS_PER_TOKEN_BOUND = 8
 
 
 @dataclass(frozen=True)
@@ -23,7 +39,14 @@ class ChunkSettings:
     """How terms are cut into chunks; recorded in the manifest (a change means re-chunking)."""
 
     max_tokens: int = 512
-    version: int = 2  # bumped when the cutting rules change: indexes are then rebuilt
+    max_chunks: int = MAX_CHUNKS  # per term; the rest of a longer body is not embedded
+    version: int = 3  # bumped when the cutting rules change: indexes are then rebuilt
+
+    def __post_init__(self) -> None:
+        for name in ("max_tokens", "max_chunks"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"ChunkSettings.{name} must be a positive integer, not {value!r}")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -98,23 +121,47 @@ def _units(block: list[str], budget: int, count: Callable[[str], int]) -> list[t
     return units
 
 
-def _pieces(body: str, budget: int, count: Callable[[str], int]) -> list[str]:
+def _pieces(body: str, budget: int, count: Callable[[str], int], limit: int) -> tuple[list[str], bool]:
     """Split a body into pieces under `budget` tokens, preferring the largest structural units,
-    packed greedily. Token counts add up per unit (each count includes the model's special
-    tokens, so the sum over-estimates slightly): linear in the body, however long."""
+    packed greedily; at most `limit` pieces (and whether the body had more). Token counts add up
+    per unit (each count includes the model's special tokens, so the sum over-estimates slightly):
+    linear in the body, however long."""
+    cap = limit * budget * _CHARS_PER_TOKEN_BOUND
+    cut = len(body) > cap
+    body = body[:cap]
     if count(body) <= budget:
-        return [body] if body else []
-    units = [unit for block in _blocks(body.split("\n"), _TOP_BULLET) for unit in _units(block, budget, count)]
+        return ([body] if body else []), cut
     pieces: list[str] = []
     used = 0
-    for text, tokens in units:
-        if pieces and used + tokens <= budget:
-            pieces[-1] += "\n" + text
-            used += tokens
-        else:
-            pieces.append(text)
-            used = tokens
-    return pieces
+    for block in _blocks(body.split("\n"), _TOP_BULLET):
+        for text, tokens in _units(block, budget, count):
+            if pieces and used + tokens <= budget:
+                pieces[-1] += "\n" + text
+                used += tokens
+            elif len(pieces) == limit:
+                return pieces, True
+            else:
+                pieces.append(text)
+                used = tokens
+    return pieces, cut
+
+
+def _header(names: Sequence[str], limit: int, count: Callable[[str], int]) -> str:
+    """The names a chunk starts with: as many as fit in `limit` tokens, in order (the first always,
+    cut by characters when it alone is longer)."""
+    header = names[0]
+    if count(header) > limit:
+        lo, hi = 1, len(header)
+        while lo < hi:  # the longest prefix within the limit
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if count(header[:mid]) <= limit else (lo, mid - 1)
+        return header[:lo]
+    for name in names[1:]:
+        longer = f"{header} | {name}"
+        if count(longer) > limit:
+            break
+        header = longer
+    return header
 
 
 def term_ids(terms: Sequence[Term]) -> list[str]:
@@ -133,13 +180,24 @@ def chunk_terms(
     settings: ChunkSettings = ChunkSettings(),
     count_tokens: Callable[[str], int] = estimate_tokens,
 ) -> list[Chunk]:
-    """Cut every term into chunks whose text starts with all its names."""
+    """Cut every term into chunks whose text starts with its names (as many as a quarter of the
+    window holds). A term with more than `settings.max_chunks` pieces keeps its first ones, and
+    a warning names it."""
     chunks: list[Chunk] = []
     for position, (term, term_id) in enumerate(zip(terms, term_ids(terms), strict=True)):
-        header = " | ".join(term.names)
+        header = _header(term.names, max(8, settings.max_tokens // 4), count_tokens)
         budget = max(16, settings.max_tokens - count_tokens(header) - 2)
-        pieces = _pieces(embed_text(term.body), budget, count_tokens) or [""]
-        for part, piece in enumerate(pieces):
+        pieces, cut = _pieces(embed_text(term.body), budget, count_tokens, settings.max_chunks)
+        if cut:
+            log.warning(
+                "%s:%s: the entry %r is too long: only its first %d pieces are embedded (the rest is still "
+                "searched by TF-IDF and shown in full; `semsearch build --max-chunks N` raises the limit)",
+                term.source,
+                term.line,
+                term.name,
+                settings.max_chunks,
+            )
+        for part, piece in enumerate(pieces or [""]):
             text = f"{header}\n{piece}".rstrip()
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             chunks.append(Chunk(f"{term_id}#{part}", position, part, text, digest))

@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,6 +37,7 @@ from .console import (
     notice,
     out,
     plain,
+    setup_streams,
     state,
     usage_error,
 )
@@ -100,6 +103,11 @@ app = typer.Typer(
 # How long a build waits for another build of the same index (`build --wait` overrides it).
 ENV_WAIT = "SEMSEARCH_WAIT"
 DEFAULT_WAIT = 600.0
+# The limits on runaway input (`build --max-chunks`, `--max-file-mb`), also for the builds `ask` starts.
+ENV_MAX_CHUNKS = "SEMSEARCH_MAX_CHUNKS"
+ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
+# Off a terminal, a long build says how far it is on stderr this often.
+PROGRESS_EVERY = 5.0
 
 # -- shared options -------------------------------------------------------------------------
 
@@ -126,6 +134,8 @@ MinScoreOpt = Annotated[
 def _wait_seconds(wait: float | None) -> float:
     """How long to wait for another build: --wait, else $SEMSEARCH_WAIT, else DEFAULT_WAIT."""
     if wait is not None:
+        if not math.isfinite(wait):
+            raise QueryError(f"--wait must be a number of seconds, not {wait}")
         return wait
     raw = os.environ.get(ENV_WAIT, "").strip()
     if not raw:
@@ -143,6 +153,18 @@ def _on_wait(index: object, seconds: float) -> Callable[[], None]:
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
+def _argv_text(text: str, what: str) -> str:
+    """A command-line argument as text. Bytes Python could not decode arrive as lone surrogates:
+    under a C locale without UTF-8 mode (`PYTHONUTF8=0 LC_ALL=C`) that is every non-ASCII byte of
+    a perfectly good UTF-8 argument, so the bytes are decoded again as UTF-8 before refusing them."""
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        try:
+            text = os.fsencode(text).decode("utf-8")
+        except UnicodeError:
+            raise QueryError(f"the {what} is not valid UTF-8 text") from None
+    return text
+
+
 def _question(text: str) -> str:
     """The question from argv, or stdin for "-"; refuses undecodable bytes."""
     if text == "-":
@@ -151,8 +173,7 @@ def _question(text: str) -> str:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
-    if any("\udc80" <= c <= "\udcff" for c in text):  # undecodable argv bytes arrive as lone surrogates
-        raise QueryError("the question is not valid UTF-8 text")
+    text = _argv_text(text, "question")
     if not text.strip():
         raise QueryError("the question is empty")
     return text
@@ -162,10 +183,39 @@ def _locations(corpus: list[Path] | None, index: str | None) -> Locations:
     return resolve(corpus or None, index)
 
 
+def _limits(max_chunks: int | None = None, max_file_mb: float | None = None) -> dict[str, Any]:
+    """Build options for the runaway-input limits: the options, else the environment, else defaults."""
+    options: dict[str, Any] = {}
+    for value, env, option, kind in (
+        (max_chunks, ENV_MAX_CHUNKS, "--max-chunks", int),
+        (max_file_mb, ENV_MAX_FILE_MB, "--max-file-mb", float),
+    ):
+        raw = os.environ.get(env, "").strip()
+        if value is None and raw:
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = -1
+            if not 0 < value < float("inf"):
+                raise QueryError(f"${env} must be a positive number, not {raw!r}")
+        if value is None:
+            continue
+        if not 0 < value < float("inf"):
+            raise QueryError(f"{option} must be a positive number, not {value:g}")
+        if env == ENV_MAX_CHUNKS:
+            from .chunking import ChunkSettings
+
+            options["settings"] = ChunkSettings(max_chunks=int(value))
+        else:
+            options["max_file_bytes"] = int(value * 1024 * 1024)
+    return options
+
+
 def _open(loc: Locations, **build_options: Any) -> Index:
     from .indexer import open_index
 
     wait = _wait_seconds(None)
+    build_options = {**_limits(), **build_options}
     return open_index(
         loc.index_corpus,
         loc.index,
@@ -176,10 +226,28 @@ def _open(loc: Locations, **build_options: Any) -> Index:
     )
 
 
+def _progress_lines(
+    clock: Callable[[], float] = time.monotonic, every: float | None = None
+) -> Callable[[int, int], None]:
+    """Off a terminal (a log, CI): a line on stderr every PROGRESS_EVERY seconds of a long embedding."""
+    every = PROGRESS_EVERY if every is None else every
+    started = clock()
+    last = started
+
+    def update(done: int, total: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last >= every and total:
+            last = now
+            notice(f"embedding: {done}/{total} chunks ({100 * done // total}%), {now - started:.0f} s")
+
+    return update
+
+
 def _progress_callback() -> Callable[[int, int], None] | None:
-    """A rich progress bar on stderr for embedding, shown only on a terminal."""
+    """Progress of embedding on stderr: a rich bar on a terminal, a line every few seconds elsewhere."""
     if not err.is_terminal:
-        return None
+        return _progress_lines()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     bar = Progress("embedding", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
@@ -189,6 +257,7 @@ def _progress_callback() -> Callable[[int, int], None] | None:
         nonlocal task
         if task is None:
             bar.start()
+            state["live"] = bar  # stopped by the error handling when the build fails or is interrupted
             task = bar.add_task("embed", total=total)
         bar.update(task, completed=done, total=total)
         if done >= total:
@@ -207,6 +276,7 @@ def _root(
 ) -> None:
     """Semantic search over a Japanese/English technical glossary."""
     state["debug"] = debug
+    setup_streams()
     # The library tells its caller things on the "semsearch" logger: notices (INFO) and warnings.
     logger = logging.getLogger("semsearch")
     if not any(isinstance(h, LogHandler) for h in logger.handlers):
@@ -245,6 +315,26 @@ def build(
             show_default=False,
         ),
     ] = None,
+    max_chunks: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chunks",
+            min=1,
+            metavar="N",
+            help=f"Embed at most N pieces of one entry; the rest of a longer one is not embedded "
+            f"(default: ${ENV_MAX_CHUNKS}, else what the index was built with, else 32).",
+            show_default=False,
+        ),
+    ] = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            metavar="MB",
+            help=f"Skip glossary files larger than this many MiB (default: ${ENV_MAX_FILE_MB}, else 64).",
+            show_default=False,
+        ),
+    ] = None,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -269,6 +359,7 @@ def build(
         from .encoders import encoder_for
 
         encoder = encoder_for(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
+    seconds = _wait_seconds(wait)
     built = build_index(
         roots,
         loc.index,
@@ -276,9 +367,10 @@ def build(
         force=force,
         strict=strict,
         progress=_progress_callback(),
-        lock_timeout=_wait_seconds(wait),
-        on_wait=_on_wait(loc.index, _wait_seconds(wait)),
+        lock_timeout=seconds,
+        on_wait=_on_wait(loc.index, seconds),
         ray=ray,
+        **_limits(max_chunks, max_file_mb),
     )
     report = built.build_report
     assert report is not None  # an index from `build` carries its report
@@ -306,13 +398,9 @@ def build(
 
 
 def _answer_json(answer: Answer, index: Index) -> dict[str, Any]:
-    return {
-        "query": answer.query,
-        "mode": answer.mode,
-        "encoder": index.encoder_id,
-        "confident": answer.confident,
-        "hits": [h.to_dict() for h in answer.hits],
-    }
+    from .payloads import answer_object  # the same object `semsearch serve` and `semsearch mcp` return
+
+    return answer_object(answer, index)
 
 
 @app.command()
@@ -326,8 +414,20 @@ def ask(
     min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full.")] = False,
     as_json: JsonOpt = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help="Ask a running `semsearch serve` (default: $SEMSEARCH_SERVER; '' for none); "
+            "answered here when it cannot be reached.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Ask a question in Japanese or English; prints the best glossary entries."""
+    # --server is taken by semsearch/client.py before this command is parsed; here the question
+    # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     question = _question(question)
     check_mode(mode)
     opened = _open(_locations(corpus, index))
@@ -365,9 +465,10 @@ def compare(
             }
         )
         return
-    from .render import compare_table
+    from .render import compare_view
 
-    out.print(compare_table(rankings, k))
+    # A narrow terminal gets lists, one line per hit: left whole for the terminal to wrap.
+    out.print(compare_view(rankings, k, out.width), soft_wrap=True)
 
 
 @app.command("eval")
@@ -413,37 +514,20 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print a term's glossary entries in full, found by any of its names."""
+    from .payloads import show_entries, show_object  # shared with `semsearch serve` and `semsearch mcp`
+
+    name = _argv_text(name, "name")
+    source = _argv_text(source, "--source value") if source is not None else None
+    if not name.strip():
+        raise QueryError("the name is empty")
     opened = _open(_locations(corpus, index))
-    found = opened.find(name, source)
-    if not found:
-        suggestions = ", ".join(h.term for h in opened.search(name, k=3))
-        raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
-    # Entries sharing a name are one term: all of them (--source: that file's), those with a body first,
-    # the ones found by this name before the others.
-    entries = found if source is not None else opened.same_term(found[0])
-    entries = sorted(entries, key=lambda e: (not opened.terms[e].body.strip(), e not in found))
-    names = list(opened.term_names(entries[0])) if source is None else list(opened.terms[entries[0]].names)
     if as_json:
-        rows = [{**_term_row(opened, e), "body": opened.terms[e].body} for e in entries]
-        emit_json({"query": name, "term": {**rows[0], "names": names}, "entries": rows})
+        emit_json(show_object(opened, name, source))
         return
+    names, entries = show_entries(opened, name, source)
     from .render import entry_view
 
     out.print(entry_view(names, [(opened.terms[e], opened.source_path(opened.terms[e])) for e in entries]))
-
-
-def _term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
-    term = index.terms[position]
-    row: dict[str, Any] = {
-        "id": index.term_id(position),
-        "term": term.name,
-        "names": list(term.names),
-        "source": term.source,
-        "line": term.line,
-    }
-    if chunks is not None:
-        row["chunks"] = chunks[position]
-    return row
 
 
 @app.command()
@@ -455,24 +539,22 @@ def terms(
     as_json: JsonOpt = False,
 ) -> None:
     """List every term in the index: names, source, line, chunks."""
-    opened = _open(_locations(corpus, index))
-    chunks = opened.chunk_counts()
-    rows = [_term_row(opened, i, chunks) for i, t in enumerate(opened.terms) if source in (None, t.source)]
-    if source is not None and not rows:
-        sources = sorted({t.source for t in opened.terms})
-        raise QueryError(f"no terms from {source!r}; sources are: {', '.join(sources[:10])}")
+    from .payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
+
+    source = _argv_text(source, "--source value") if source is not None else None
+    data = terms_object(_open(_locations(corpus, index)), source)
     if as_json:
-        emit_json({"terms": rows})
+        emit_json(data)
         return
     from .render import terms_table
 
-    out.print(terms_table(rows))
+    out.print(terms_table(data["terms"]))
 
 
 @app.command()
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
-    """Where the index is, what it was built from and with, and whether it is stale."""
+    """Where the index is, what it was built from and with, and whether it is damaged or stale."""
     from .reports import describe
 
     loc = _locations(corpus, index)
@@ -524,6 +606,63 @@ def shell(
             out.print(answer_view(reply.answer, bodies))
 
 
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only; see docs/server.md).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one, named at start).")
+    ] = 8765,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Keep the index warm behind an HTTP JSON API (/ask, /show, /terms, /health) until Ctrl-C.
+
+    `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A changed corpus is
+    rebuilt in the background while the old index answers. See docs/server.md.
+    """
+    from .resident import Resident, check_poll
+    from .server import make_server
+    from .server import serve as run_server
+
+    check_poll(poll)
+    server = make_server(host, port)  # a bad option or a taken port fails before the index is opened
+    server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
+    opened = server.resident.index
+    run_server(
+        server, on_ready=lambda url: notice(f"serving {opened.path} ({len(opened)} terms) at {url}; Ctrl-C to stop")
+    )
+
+
+@app.command("mcp")
+@handles_errors
+def mcp_command(
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
+    ] = 2.0,
+) -> None:
+    """Serve the index to coding agents and editors over MCP (stdio): tools ask, show, terms.
+
+    Needs the MCP SDK: pip install 'semsearch[mcp]'. See docs/server.md for client configurations.
+    """
+    from .mcp_server import require_sdk
+    from .mcp_server import run as run_mcp
+    from .resident import Resident, check_poll
+
+    check_poll(poll)
+    require_sdk()  # before opening the index
+    run_mcp(Resident(_open(_locations(corpus, index)), poll=poll, notice=notice))
+
+
 def _read_lines(interactive: bool):
     """Lines typed at a prompt (readline editing and a history file), or read from stdin."""
     if not interactive:
@@ -562,6 +701,10 @@ def main() -> None:
         app(prog_name="semsearch")
     except SystemExit as exit:
         code = exit.code
+    except KeyboardInterrupt:  # outside a command (while typer parses the command line)
+        with contextlib.suppress(Exception):
+            err.print("interrupted")
+        code = 130
     if code is not None and not isinstance(code, int):  # sys.exit("message"), as SystemExit prints it
         print(code, file=sys.stderr)
         code = 1

@@ -8,6 +8,7 @@ Click's own usage errors (missing argument, unknown option, bad value) are shown
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
 import json
@@ -26,11 +27,14 @@ from .errors import SemsearchError
 __all__ = [
     "EXIT_CODES",
     "LogHandler",
+    "OutputError",
+    "setup_streams",
     "UsageError",
     "emit_json",
     "err",
     "fail",
     "handles_errors",
+    "json_text",
     "notice",
     "out",
     "plain",
@@ -41,23 +45,68 @@ __all__ = [
 # Recent typer vendors its own click: reach its UsageError through a public typer class.
 UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
-out = Console(highlight=False, soft_wrap=False)  # results
+
+class OutputError(Exception):
+    """The results could not be written (a full disk, a closed pipe); `error` is the OSError."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Stdout:
+    """sys.stdout as it is at each call (a test runner swaps it), whose write failures are OutputError:
+    a failure to show the results is told apart from a failure inside semsearch."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as error:
+            raise OutputError(error) from error
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as error:
+            raise OutputError(error) from error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stdout, name)
+
+
+STDOUT = _Stdout()
+out = Console(file=STDOUT, highlight=False, soft_wrap=False)  # type: ignore[arg-type]  # results
 err = Console(stderr=True, highlight=False)  # notices, warnings, errors, progress
-state = {"debug": False, "json": False}  # --debug, and whether the command line asked for --json
+# Narrower than this, cards and tables have no room left for their text (COLUMNS=5 is a mistake).
+MIN_WIDTH = 20
+# --debug, whether the command line asked for --json, and a progress display to stop on failure.
+state: dict[str, Any] = {"debug": False, "json": False, "live": None}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES = {"ok": 0, "internal": 1, "usage": 2, "corpus": 3, "index": 4, "encoder": 5}
 
 
+def _utf(stream: Any) -> bool:
+    return str(getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-").startswith("utf")
+
+
 def emit_json(data: object) -> None:
-    """One JSON object, one line, on stdout."""
-    text = json.dumps(data, ensure_ascii=False)
-    # json escapes C0 controls only; DEL and the C1 range (U+009B is a one-character CSI) are escaped
-    # too, so JSON printed to a terminal cannot carry escape sequences either.
-    text = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    """One JSON object, one line, on stdout (all ASCII when stdout cannot encode the rest)."""
+    STDOUT.write(json_text(data, ascii_only=not _utf(sys.stdout)) + "\n")
+    STDOUT.flush()
+
+
+def json_text(data: object, ascii_only: bool = False) -> str:
+    """A JSON object as `--json` prints it (also what `semsearch serve` sends)."""
+    text = json.dumps(data, ensure_ascii=ascii_only)
+    # json escapes C0 controls only; DEL, the C1 range (U+009B is a one-character CSI) and the bidi
+    # controls are escaped too, so JSON printed to a terminal cannot carry escape sequences either.
+    return re.sub(
+        "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]",
+        lambda m: f"\\u{ord(m.group()):04x}",
+        text,
+    )
 
 
 def notice(message: str) -> None:
@@ -65,9 +114,43 @@ def notice(message: str) -> None:
 
 
 def plain(message: str) -> str:
-    from .text import safe_text
+    """A message as one line of console text: control and bidi characters escaped, no markup."""
+    from .text import safe_line
 
-    return safe_text(message).replace("[", "\\[")
+    return safe_line(message).replace("[", "\\[")
+
+
+_ESCAPE_ERRORS = "semsearch-escape"
+
+
+def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
+    """What stdout cannot encode is shown as \\u escapes, with one warning the first time."""
+    if not state.get("warned_encoding"):
+        state["warned_encoding"] = True
+        encoding = getattr(sys.stdout, "encoding", "?")
+        err.print(
+            f"[yellow]warning:[/yellow] the output encoding ({plain(str(encoding))}) cannot show every character; "
+            "they are shown as \\u escapes (set PYTHONIOENCODING=utf-8 or a UTF-8 locale)",
+            soft_wrap=True,
+        )
+    return codecs.backslashreplace_errors(error)
+
+
+codecs.register_error(_ESCAPE_ERRORS, _escape_unencodable)
+
+
+def setup_streams() -> None:
+    """Before a command speaks: a stdout that cannot encode Japanese (PYTHONIOENCODING=ascii, a C
+    locale without UTF-8 mode) shows escapes instead of failing; COLUMNS=0 (meaningless) is ignored
+    and a tiny COLUMNS is raised to MIN_WIDTH."""
+    if not _utf(sys.stdout):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            sys.stdout.reconfigure(errors=_ESCAPE_ERRORS)  # type: ignore[union-attr]
+    raw = os.environ.get("COLUMNS", "").strip()
+    width = int(raw) if raw.isdigit() else 0
+    for console in (out, err):
+        # None: the terminal's own width, else 80 (rich reads COLUMNS=0 at start-up as a width of 0).
+        console._width = max(width, MIN_WIDTH) if width else None
 
 
 class LogHandler(logging.Handler):
@@ -96,13 +179,21 @@ def handles_errors(command: F) -> F:
                 raise
             fail(type(error).__name__, str(error), error.exit_code, as_json)
         except KeyboardInterrupt:
+            _stop_live()
             err.print("interrupted")
             raise typer.Exit(130) from None
+        except OutputError as failure:
+            _stop_live()
+            if isinstance(failure.error, BrokenPipeError):
+                _silence_stdout()
+                raise typer.Exit(1) from None
+            _silence_stdout()
+            reason = failure.error.strerror or str(failure.error)
+            with contextlib.suppress(Exception):
+                err.print(f"[red]error:[/red] cannot write the output ({plain(reason)})", soft_wrap=True)
+            raise typer.Exit(EXIT_CODES["usage"]) from None
         except BrokenPipeError:
-            # The reader went away (`semsearch ask ... | head -1`): nothing left to say to anyone,
-            # and Python's final flush of stdout must not complain either.
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _silence_stdout()
             raise typer.Exit(1) from None
         except Exception as error:
             if state["debug"]:
@@ -117,7 +208,23 @@ def handles_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _silence_stdout() -> None:
+    """The reader went away (`semsearch ask ... | head -1`) or stdout cannot be written: nothing more
+    goes there, and Python's final flush of stdout must not complain either."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _stop_live() -> None:
+    """Stop a progress display (it hides the cursor) before anything else is said."""
+    live, state["live"] = state["live"], None
+    if live is not None:
+        with contextlib.suppress(Exception):
+            live.stop()
+
+
 def fail(kind: str, message: str, code: int, as_json: bool) -> None:
+    _stop_live()
     if as_json:
         emit_json({"error": {"type": kind, "message": message}})
     else:

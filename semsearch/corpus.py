@@ -37,7 +37,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Files larger than this are skipped with a warning: a glossary file this size is almost surely a mistake.
+#: Files larger than this are skipped with a warning: a glossary file this size is almost surely a
+#: mistake. `read_corpus(max_file_bytes=...)`, `semsearch build --max-file-mb` or $SEMSEARCH_MAX_FILE_MB
+#: change it.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -250,7 +252,29 @@ def discover_files(roots: Sequence[str | os.PathLike[str]]) -> Listing:
     return found, skipped
 
 
-def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
+def _size_text(size: int) -> str:
+    mib = size / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 and mib == int(mib) else f"{size} bytes"
+
+
+def _utf16(data: bytes) -> str | None:
+    """The codec of a UTF-16 file (Windows editors save "Unicode" so), or None. With a byte order
+    mark, "utf-16" reads either byte order. Without one, every ASCII character of UTF-16 (the `## `,
+    the `|`, the newlines) puts a NUL byte at the same parity of position and none at the other,
+    which binary formats do not do across their first kilobytes."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and not data.startswith(b"\xff\xfe\x00\x00"):
+        return "utf-16"
+    head = data[:4096]
+    if len(head) >= 16:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if odd >= 4 and not even:
+            return "utf-16-le"
+        if even >= 4 and not odd:
+            return "utf-16-be"
+    return None
+
+
+def _read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceFile, str] | Skipped:
     def skip(reason: str) -> Skipped:
         return Skipped(source, reason, path=str(path.absolute()))
 
@@ -258,8 +282,10 @@ def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
         stat = path.stat()
         if not S_ISREG(stat.st_mode):  # a FIFO or device would block or never end
             return skip("not a regular file")
-        if stat.st_size > MAX_FILE_BYTES:
-            return skip(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB ({stat.st_size} bytes)")
+        if stat.st_size > max_bytes:
+            return skip(
+                f"larger than {_size_text(max_bytes)} ({stat.st_size} bytes; raise the limit with --max-file-mb)"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         return skip("broken link or file vanished while reading")
@@ -267,20 +293,28 @@ def _read_file(source: str, path: Path) -> tuple[SourceFile, str] | Skipped:
         return skip("not readable (permission denied)")
     except OSError as error:
         return skip(f"not readable ({error.strerror or error})")
-    if b"\x00" in data:
+    encoding = _utf16(data)
+    if encoding is None and b"\x00" in data:
         return skip("binary file (contains NUL bytes)")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as error:
+        if encoding:
+            return skip(f"UTF-16 that does not decode (invalid bytes at offset {error.start}); save it as UTF-8")
         return skip(f"not UTF-8 (invalid byte at offset {error.start})")
     digest = hashlib.sha256(data).hexdigest()
     return SourceFile(source, str(path.resolve()), digest, len(data), stat.st_mtime_ns), text
 
 
 def read_corpus(
-    roots: Sequence[str | os.PathLike[str]], *, strict: bool = False, listing: Listing | None = None
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    strict: bool = False,
+    listing: Listing | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Corpus:
-    """Read every glossary file under the roots (as `listing` found them, when given).
+    """Read every glossary file under the roots (as `listing` found them, when given; files over
+    `max_file_bytes` are skipped).
 
     Files that cannot be read as UTF-8 markdown and headings without names are skipped with a
     warning (logged, and listed in `Corpus.skipped`); with `strict`, the first one raises.
@@ -293,7 +327,7 @@ def read_corpus(
     files: list[SourceFile] = []
     terms: list[Term] = []
     for source, path in found:
-        result = _read_file(source, path)
+        result = _read_file(source, path, max_file_bytes)
         if isinstance(result, Skipped):
             skipped.append(result)
             continue

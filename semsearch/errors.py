@@ -13,7 +13,9 @@ __all__ = [
     "IndexLockedError",
     "IndexVersionError",
     "IndexMismatchError",
+    "IndexWriteError",
     "EncoderError",
+    "ServiceError",
 ]
 
 
@@ -53,7 +55,21 @@ class IndexMismatchError(IndexStoreError):
     """The index was built from another corpus than the one named: only `semsearch build` replaces it."""
 
 
+class IndexWriteError(IndexStoreError):
+    """The index directory cannot be written (read-only, disk full, a file size limit): nothing
+    was committed, and the previous index, if any, is unchanged."""
+
+    reason = ""  # what the file system said, in a few words ("the file system is read-only")
+
+
 class EncoderError(SemsearchError):
     """The encoder cannot be loaded or used (package or weights missing, model not available offline)."""
 
     exit_code = 5
+
+
+class ServiceError(SemsearchError):
+    """`semsearch serve` or `semsearch mcp` cannot start: the address is taken or not allowed, or the
+    optional package the command needs is not installed."""
+
+    exit_code = 2

@@ -190,11 +190,14 @@ def _group(results: Sequence[QueryResult], key: str) -> dict[str, Metrics]:
 
 
 def evaluate(
-    index: Index, queries: Sequence[LabelledQuery] | str | os.PathLike[str], modes: Sequence[str] = MODES
+    index: Index, queries: Sequence[LabelledQuery] | str | os.PathLike[str], modes: Sequence[str] | str = MODES
 ) -> Evaluation:
-    """Run every query (a list, or a query file's path) in every mode and average the metrics."""
+    """Run every query (a list, or a query file's path) in every mode (a list, or one mode's name)
+    and average the metrics."""
     if isinstance(queries, (str, os.PathLike)):
         queries = read_queries(queries)
+    if isinstance(modes, str):  # evaluate(index, queries, "dense"), not the modes "d", "e", "n", ...
+        modes = [modes]
     modes = [check_mode(mode) for mode in modes]
     # Entries sharing a name are one term (one hit): relevant terms are counted per term, not per entry.
     names_of = [{normalize(n) for m in group for n in index.terms[m].names} for group in index.entry_groups()]

@@ -24,12 +24,12 @@ import numpy as np
 
 from ._version import __version__
 from .chunking import ChunkSettings, chunk_terms, term_ids
-from .corpus import Corpus, Listing, discover_files, read_corpus, resolved_roots
+from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
-from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError
+from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
-from .location import IndexLocation
+from .location import IndexLocation, QdrantLocation
 from .manifest import FIX
 from .reports import BuildReport
 from .search import Index
@@ -49,8 +49,23 @@ Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 Progress = Callable[[int, int], None]
 
 
+def _path(value: object, what: str) -> str | os.PathLike[str]:
+    if isinstance(value, bytes):  # a path as the OS gives it (os.listdir(b"."), sys.argv bytes)
+        return os.fsdecode(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (str or os.PathLike), not {type(value).__name__}")
+    return value
+
+
 def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
-    return [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+    if isinstance(corpus, (str, bytes, os.PathLike)):
+        return [_path(corpus, "corpus")]
+    try:
+        return [_path(root, "each corpus folder") for root in corpus]
+    except TypeError:
+        if isinstance(corpus, Sequence):
+            raise
+        raise TypeError(f"corpus must be a folder path or a list of them, not {type(corpus).__name__}") from None
 
 
 def _reason(error: IndexStoreError) -> str:
@@ -61,7 +76,9 @@ def _reason(error: IndexStoreError) -> str:
     return text
 
 
-def _previous(store: Store, roots: Sequence[str | os.PathLike[str]], known: Opened | None) -> Opened | None:
+def _previous(
+    store: Store, roots: Sequence[str | os.PathLike[str]], known: Opened | None, warn: bool = True
+) -> Opened | None:
     """The index as it is now, under the build lock: `known` (read before the lock) while the manifest
     still names its generation, else read again; None when there is none or it is unusable."""
     if known is not None:
@@ -71,7 +88,7 @@ def _previous(store: Store, roots: Sequence[str | os.PathLike[str]], known: Open
     try:
         return store.read()
     except IndexStoreError as error:
-        if store.has_manifest():
+        if warn and store.has_manifest():
             log.warning(
                 "index at %s is unusable (%s); rebuilding it from %s",
                 store,
@@ -96,11 +113,17 @@ def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> Ch
     return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
 
 
+def _kept_settings(previous: Opened | None) -> ChunkSettings | None:
+    """What a rebuild keeps of the chunking settings the user gave an index (its per-term limit)."""
+    recorded = previous.manifest.chunking.get("max_chunks") if previous is not None else None
+    return ChunkSettings(max_chunks=recorded) if type(recorded) is int and recorded > 0 else None
+
+
 def _recorded_settings(chunking: dict[str, Any]) -> ChunkSettings | None:
     """The settings an index was built with, under this version's rules (None: the defaults)."""
     try:
         return ChunkSettings(**{**chunking, "version": ChunkSettings().version})
-    except TypeError:
+    except (TypeError, ValueError):
         return None
 
 
@@ -164,7 +187,7 @@ def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: 
 
 def build(
     corpus: Paths,
-    index_dir: str | os.PathLike[str] | IndexLocation = "index",
+    index_dir: str | os.PathLike[str] = "index",
     *,
     encoder: Encoder | None = None,
     model: str | None = None,
@@ -174,6 +197,8 @@ def build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    on_start: Callable[[], None] | None = None,
     ray: str | None = None,
     embeddings: Embeddings | None = None,
 ) -> Index:
@@ -184,16 +209,22 @@ def build(
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
     Returns the opened index; its `build_report` (a BuildReport) tells what was done. An index
-    already up to date is left untouched unless `force`. Raises CorpusError, IndexStoreError,
-    EncoderError.
+    already up to date is left untouched unless `force` (even in a read-only directory). Without
+    `settings`, a rebuild keeps the per-term chunk limit the index was built with
+    (`ChunkSettings.max_chunks`); files over `max_file_bytes` are skipped with a warning. `on_start`
+    is called once the build has its corpus, lock and encoder, just before it embeds. Raises
+    CorpusError, IndexStoreError (IndexWriteError when the directory cannot be written), EncoderError.
 
     `ray`: embed the chunks that need it as a Ray Data job (ray_embed.py): "local" starts Ray on this
     machine, an address (`auto`, `ray://head:10001`) uses a cluster. `embeddings`: an embedding cache
     (rows of encoder id, chunk sha256, vector) whose vectors are reused like a previous index's.
     """
+    where = index_dir if isinstance(index_dir, QdrantLocation) else _path(index_dir, "index_dir")
     return _build(
         _roots(corpus),
-        open_store(index_dir, timeout=lock_timeout, on_wait=on_wait),
+        open_store(where, timeout=lock_timeout, on_wait=on_wait),
+        max_file_bytes=max_file_bytes,
+        on_start=on_start,
         encoder=encoder,
         model=model,
         force=force,
@@ -221,6 +252,8 @@ def _build(
     progress: Progress | None = None,
     lock_timeout: float = 600.0,
     on_wait: Callable[[], None] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    on_start: Callable[[], None] | None = None,
     ray: str | None = None,
     embeddings: Embeddings | None = None,
 ) -> Index:
@@ -232,14 +265,23 @@ def _build(
     started = time.perf_counter()
     if listing is None and roots:
         listing = discover_files(roots)
-    corpus_data = read_corpus(roots, strict=strict, listing=listing)
+    corpus_data = read_corpus(roots, strict=strict, listing=listing, max_file_bytes=max_file_bytes)
     store.prepare(force=force)
-    with store.lock(timeout=lock_timeout, on_wait=on_wait):
-        previous = _previous(store, roots, known)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(store.lock(timeout=lock_timeout, on_wait=on_wait))
+            unwritable = None
+        except IndexWriteError as error:
+            if force:
+                raise
+            unwritable = error  # a read-only index may still be up to date: nothing to write then
+        if unwritable is None:
+            store.remove_leftovers()  # what failed, killed or replaced builds left behind
+        previous = _previous(store, roots, known, warn=unwritable is None)
         # Without an explicit encoder, an index keeps the encoder it was built with (even when
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(store, previous) or default_encoder()
-        settings = _settings_for(encoder, settings)
+        settings = _settings_for(encoder, settings or _kept_settings(previous))
         if (
             previous is not None
             and not force
@@ -248,11 +290,14 @@ def _build(
             )
             is None
         ):
-            store.remove_leftovers(previous.manifest)  # of builds killed after their commit
             chunks = int(previous.manifest.counts.get("chunks", 0))
             report = _report(store, corpus_data, chunks, 0, chunks, started, False, encoder)
             return Index(previous, encoder, build_report=report)
+        if unwritable is not None:
+            raise unwritable
         replaced = _other_corpus(store, previous, corpus_data.roots)
+        if on_start is not None:
+            on_start()
         same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
         reuse, reuse_pseudo = store.vectors_by_hash(previous) if previous and same_encoder and not force else ({}, {})
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
@@ -392,8 +437,10 @@ def open_index(
     here (IndexMismatchError; only `build` replaces it), and a missing index is built from it. An
     index from a newer semsearch is never rebuilt here. A stale index whose corpus no longer exists
     is used as it is, and so is one whose encoder cannot be loaded while its corpus is unchanged (the
-    query layer then answers from TF-IDF and says why). Every (re)build is announced on the
-    "semsearch" logger: a notice (INFO) for a missing or stale index, a warning for an unusable one.
+    query layer then answers from TF-IDF and says why), and one that cannot be rewritten (a
+    read-only directory, a full disk: with a warning). Every (re)build is announced on the
+    "semsearch" logger once it starts: a notice (INFO) for a missing or stale index, a warning for
+    an unusable one.
     """
     store = open_store(
         index_dir, timeout=build_options.get("lock_timeout", 600.0), on_wait=build_options.get("on_wait")
@@ -415,10 +462,9 @@ def open_index(
             raise  # nothing is created: the error names the fix
         if store.exists():
             store.prepare()  # refuses a foreign directory before announcing a build
-        roots = _roots(corpus)
-        if all(Path(root).is_dir() for root in roots):  # else build's one-line error is all there is to say
-            log.info("no index at %s yet; building it from %s", store, ", ".join(map(str, roots)))
-        return _build(roots, store, **build_options)
+        named = ", ".join(map(str, _roots(corpus)))
+        announce = lambda: log.info("no index at %s yet; building it from %s", store, named)  # noqa: E731
+        return _build(_roots(corpus), store, on_start=announce, **build_options)
     manifest = stored.manifest
     if corpus is not None and built_from_other_corpus(manifest, _roots(corpus)):
         raise _mismatch(store, manifest.roots, _roots(corpus))
@@ -438,12 +484,21 @@ def open_index(
         reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec())
     if reason is None:
         return Index(stored, encoder)
-    log.info("index at %s is stale: %s; rebuilding", store, reason)
     # A refresh keeps how the index was built: its encoder and chunking settings (under this
     # version's rules); unchanged chunks keep their vectors.
     build_options.setdefault("encoder", encoder)
     build_options.setdefault("settings", _recorded_settings(manifest.chunking))
-    return _build(roots, store, listing=listing, known=stored, **build_options)
+    announce = lambda: log.info("index at %s is stale: %s; rebuilding", store, reason)  # noqa: E731
+    try:
+        return _build(roots, store, listing=listing, known=stored, on_start=announce, **build_options)
+    except IndexWriteError as error:
+        log.warning(
+            "index at %s is stale (%s) and cannot be rebuilt: %s; answering from it as built",
+            store,
+            reason,
+            error.reason,
+        )
+        return Index(stored, encoder)
 
 
 def _listing(roots: Sequence[str | os.PathLike[str]]) -> Listing | None:

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import IndexStoreError
 from .location import IndexLocation, parse_location
 
-__all__ = ["Locations", "bundled_corpus", "cache_index_dir", "resolve"]
+__all__ = ["Locations", "bundled_corpus", "cache_index_dir", "user_dir", "resolve"]
 
 ENV_CORPUS = "SEMSEARCH_CORPUS"
 ENV_INDEX = "SEMSEARCH_INDEX"
@@ -56,9 +57,43 @@ def bundled_corpus() -> Path:
     return package / "glossary"  # reading it will say it is missing
 
 
+def _home(env: Mapping[str, str]) -> Path | None:
+    """The user's home folder when it is usable: $HOME (an existing absolute folder), else, when
+    $HOME is empty or unset, the account's home from the password database."""
+    home = env.get("HOME", "")
+    if not home:
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError, OSError):
+            return None
+    return Path(home) if os.path.isabs(home) and os.path.isdir(home) else None
+
+
+def user_dir(variable: str, fallback: str, env: Mapping[str, str] = os.environ) -> Path | None:
+    """An XDG base directory: $variable when it is an absolute path (the XDG spec says a relative
+    one is ignored), else `fallback` under the home folder; None when there is no usable home
+    (HOME=/nonexistent): semsearch then creates no tree there, nor at the root."""
+    value = env.get(variable, "")
+    if value and os.path.isabs(value):
+        return Path(value)
+    home = _home(env)
+    return home / fallback if home is not None else None
+
+
 def cache_index_dir(corpus: Sequence[Path], env: Mapping[str, str] = os.environ) -> Path:
-    """A per-user index directory for a corpus, keyed by the corpus path(s)."""
-    base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semsearch" / "indexes"
+    """A per-user index directory for a corpus, keyed by the corpus path(s). Raises IndexStoreError
+    when there is no usable cache folder."""
+    cache = user_dir("XDG_CACHE_HOME", ".cache", env)
+    if cache is None:
+        home = env.get("HOME", "")
+        why = f"$HOME ({home}) is not a folder" if home else "$HOME is not set"
+        raise IndexStoreError(
+            f"no per-user cache folder for the index: {why}; give --index DIR, or set "
+            f"${ENV_INDEX} or $XDG_CACHE_HOME to an absolute path"
+        )
+    base = cache / "semsearch" / "indexes"
     resolved = "\n".join(str(p.resolve()) for p in corpus)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus[0].resolve().name or "corpus")[:40]
     return base / f"{slug}-{hashlib.sha256(resolved.encode()).hexdigest()[:12]}"

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import QueryError
 
-__all__ = ["QdrantLocation", "IndexLocation", "parse_location", "location_text", "ENV_QDRANT_API_KEY"]
+__all__ = ["QdrantLocation", "IndexLocation", "parse_location", "location_text", "same_location", "ENV_QDRANT_API_KEY"]
 
 ENV_QDRANT_API_KEY = "QDRANT_API_KEY"
 DEFAULT_PORT = 6333
@@ -113,6 +113,13 @@ def _server(value: str, scheme: str) -> QdrantLocation:
             )
         options[key] = int(values[0])
     return QdrantLocation("server", name=name, url=f"{http}://{host}:{port}", **options)
+
+
+def same_location(a: IndexLocation, b: IndexLocation) -> bool:
+    """Whether two locations name the same index (paths compared resolved)."""
+    if isinstance(a, Path) and isinstance(b, Path):
+        return a.resolve() == b.resolve()
+    return a == b
 
 
 def location_text(location: IndexLocation) -> str:

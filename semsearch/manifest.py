@@ -18,6 +18,8 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "FIX", "Manifest", "parse_man
 
 FORMAT = "semsearch-index"
 FORMAT_VERSION = 1
+# No semsearch will reach this index format: a larger number is damage, not a newer semsearch.
+MAX_PLAUSIBLE_FORMAT_VERSION = 1000
 MANIFEST = "manifest.json"
 FIX = "run `semsearch build --force` to rebuild it"
 
@@ -81,7 +83,7 @@ class Manifest:
             # Not ours (some other tool's manifest.json): rebuilding would clobber it, so no FIX here.
             raise IndexStoreError(f"{where} is not a semsearch index manifest; choose another --index")
         version = data.get("format_version")
-        if not isinstance(version, int):
+        if type(version) is not int or not 1 <= version <= MAX_PLAUSIBLE_FORMAT_VERSION:
             raise IndexStoreError(f"{where} has no valid format_version; {FIX}")
         if version > FORMAT_VERSION:
             raise IndexVersionError(
@@ -110,4 +112,7 @@ def parse_manifest(raw: str, where: Path) -> Manifest:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
         raise IndexStoreError(f"{where} is not valid JSON ({error.msg} at line {error.lineno}); {FIX}") from None
+    except (ValueError, RecursionError) as error:  # a 5,000-digit number; nesting deeper than the stack
+        reason = "nested too deeply" if isinstance(error, RecursionError) else "a number too large"
+        raise IndexStoreError(f"{where} is damaged ({reason}); {FIX}") from None
     return Manifest.from_dict(data, where)

@@ -1,8 +1,10 @@
 """Rich renderables for the CLI: result cards, tables, entries. Builds things; never prints.
 
-Everything that came from a corpus file (names, bodies, file names) passes through `safe_text`
-before it reaches the terminal, and is wrapped in `Text` (never parsed as rich markup), so a
-glossary cannot inject terminal escapes or markup.
+Everything that came from a corpus file or the user passes through `safe_line` (names, file
+names, questions, snippets: every control and bidi character escaped, so nothing can forge or
+reorder a line) or `safe_text` (entry bodies, which keep their newlines) before it reaches the
+terminal, and is wrapped in `Text` (never parsed as rich markup), so a glossary cannot inject
+terminal escapes or markup.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from rich.text import Text
 from .corpus import Term
 from .evaluation import Evaluation, ModeResult
 from .search import NOTHING_TO_SEARCH, Answer, Hit
-from .text import match_spans, safe_text
+from .text import match_spans, safe_line, safe_text
 
-__all__ = ["answer_view", "entry_view", "compare_table", "eval_tables", "score_bar", "latex_as_code"]
+__all__ = ["answer_view", "entry_view", "compare_table", "compare_view", "eval_tables", "score_bar", "latex_as_code"]
 
 BAR_WIDTH = 10
+# Below this width the three rankings of `compare` are listed one after another, not side by side.
+COMPARE_TABLE_MIN_WIDTH = 60
 
 
 def score_bar(score: float, width: int = BAR_WIDTH) -> Text:
@@ -34,14 +38,16 @@ def score_bar(score: float, width: int = BAR_WIDTH) -> Text:
 
 def highlighted(text: str, query: str) -> Text:
     """`text` with the parts that match the question in bold (Japanese by character bigrams)."""
-    out = Text(safe_text(text))
+    # One line (a snippet): escaping may lengthen it, so spans are matched on the escaped text.
+    text = safe_line(text)
+    out = Text(text)
     for start, end in match_spans(text, query):
         out.stylize("bold yellow", start, end)
     return out
 
 
 def _location(hit: Hit) -> Text:
-    label = safe_text(f"{hit.source}:{hit.line}")
+    label = safe_line(f"{hit.source}:{hit.line}")
     if hit.path:
         # A clickable link where the terminal supports OSC 8; plain text elsewhere.
         return Text(label, style=f"cyan link {Path(hit.path).as_uri()}")
@@ -69,7 +75,7 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
     """One hit: rank, names, score bar, source:line, snippet (or the whole entry), related terms."""
     head = Text.assemble(
         (f"{hit.rank:>2}  ", "bold"),
-        (safe_text(" | ".join(hit.names)), "bold"),
+        (safe_line(" | ".join(hit.names)), "bold"),
         "  ",
         score_bar(hit.score),
         f" {hit.score:.3f}",
@@ -79,13 +85,13 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
     details: list[RenderableType] = [_location(hit)]
     if hit.also_in:
         places = ", ".join(f"{source}:{line}" for source, line in hit.also_in)
-        details.append(Text("also in: ", style="dim") + Text(safe_text(places), style="dim"))
+        details.append(Text("also in: ", style="dim") + Text(safe_line(places), style="dim"))
     if body is not None:
         details.append(_markdown(body))
     elif hit.snippet:
         details.append(highlighted(hit.snippet, query))
     if hit.related:
-        details.append(Text("related: ", style="dim") + Text(safe_text(", ".join(hit.related)), style="dim"))
+        details.append(Text("related: ", style="dim") + Text(safe_line(", ".join(hit.related)), style="dim"))
     return Group(head, Indented(details))
 
 
@@ -94,14 +100,14 @@ def answer_view(answer: Answer, bodies: Sequence[str] | None = None) -> Renderab
     if not answer.hits:
         if NOTHING_TO_SEARCH in answer.notices:
             return Text.assemble(
-                ("No confident match", "bold yellow"), f": nothing to search for in “{safe_text(answer.query)}”."
+                ("No confident match", "bold yellow"), f": nothing to search for in “{safe_line(answer.query)}”."
             )
         return Text("No matching entry.", style="yellow")
     if not answer.confident:
-        suggestions = ", ".join(safe_text(h.term) for h in answer.hits[:3])
+        suggestions = ", ".join(safe_line(h.term) for h in answer.hits[:3])
         return Text.assemble(
             ("No confident match", "bold yellow"),
-            f" for “{safe_text(answer.query)}”. Did you mean: ",
+            f" for “{safe_line(answer.query)}”. Did you mean: ",
             (suggestions, "bold"),
             "?",
         )
@@ -132,9 +138,9 @@ def latex_as_code(markdown: str) -> str:
 def entry_view(names: Sequence[str], entries: Sequence[tuple[Term, str]]) -> RenderableType:
     """A term in full: its names as a heading, then each entry's source (linked to `path` when
     known) and body as Markdown."""
-    parts: list[RenderableType] = [Text(safe_text(" | ".join(names)), style="bold")]
+    parts: list[RenderableType] = [Text(safe_line(" | ".join(names)), style="bold")]
     for number, (term, path) in enumerate(entries):
-        location = Text(safe_text(f"{term.source}:{term.line}"), style="cyan")
+        location = Text(safe_line(f"{term.source}:{term.line}"), style="cyan")
         if path:
             location.stylize(f"link {Path(path).as_uri()}")
         if number:
@@ -155,11 +161,24 @@ def compare_table(rankings: dict[str, Answer], k: int) -> Table:
         for answer in rankings.values():
             if row < len(answer.hits):
                 hit = answer.hits[row]
-                cells += [Text(safe_text(hit.term)), f"{hit.score:.3f}"]
+                cells += [Text(safe_line(hit.term)), f"{hit.score:.3f}"]
             else:
                 cells += ["", ""]
         table.add_row(*cells)
     return table
+
+
+def compare_view(rankings: dict[str, Answer], k: int, width: int) -> RenderableType:
+    """`compare`: the rankings side by side, or one after another when the terminal is too narrow
+    for a table of seven columns (its cells would be blank)."""
+    if width >= COMPARE_TABLE_MIN_WIDTH:
+        return compare_table(rankings, k)
+    parts: list[RenderableType] = []
+    for mode, answer in rankings.items():
+        parts.append(Text(mode if answer.mode == mode else f"{mode}→{answer.mode}", style="bold"))
+        for hit in answer.hits[:k]:
+            parts.append(Text.assemble(f"{hit.rank:>2}  ", safe_line(hit.term), f"  {hit.score:.3f}"))
+    return Group(*parts)
 
 
 def _metrics_row(label: str, m: dict[str, float | int]) -> list[str]:
@@ -169,7 +188,7 @@ def _metrics_row(label: str, m: dict[str, float | int]) -> list[str]:
 def eval_tables(evaluation: Evaluation, title: str = "") -> list[Table]:
     """One table per mode: overall, then by language and by kind; off-topic handling last."""
     tables = []
-    summary = Table(title=safe_text(title) or None)
+    summary = Table(title=safe_line(title) or None)
     for column in ("mode", "n", "R@1", "R@5", "MRR@10", "nDCG@10"):
         summary.add_column(column, justify="left" if column == "mode" else "right")
     for mode, result in evaluation.modes.items():
@@ -181,7 +200,7 @@ def eval_tables(evaluation: Evaluation, title: str = "") -> list[Table]:
             detail.add_column(column, justify="left" if column == "slice" else "right")
         for prefix, groups in (("lang", result.by_lang), ("kind", result.by_kind)):
             for name, metrics in groups.items():
-                detail.add_row(*_metrics_row(f"{prefix}={safe_text(name)}", metrics.to_dict()))
+                detail.add_row(*_metrics_row(f"{prefix}={safe_line(name)}", metrics.to_dict()))
         rejected, offtopic = result.offtopic_rejected
         confident, ontopic = result.ontopic_confident
         if offtopic:
@@ -201,12 +220,12 @@ def misses_table(result: ModeResult) -> Table:
     for r in result.misses:
         miss = r.miss()
         table.add_row(
-            safe_text(miss["id"]),
-            safe_text(miss["kind"]),
-            Text(safe_text(miss["q"])),
-            Text(safe_text(", ".join(miss["gold"]))),
+            Text(safe_line(miss["id"])),
+            Text(safe_line(miss["kind"])),
+            Text(safe_line(miss["q"])),
+            Text(safe_line(", ".join(miss["gold"]))),
             str(miss["rank"] or "-"),
-            Text(safe_text(", ".join(miss["got"]))),
+            Text(safe_line(", ".join(miss["got"]))),
         )
     return table
 
@@ -221,8 +240,8 @@ def terms_table(rows: Sequence[dict[str, object]]) -> Table:
         names = row["names"]
         assert isinstance(names, list)
         table.add_row(
-            Text(safe_text(" | ".join(names))),
-            Text(safe_text(f"{row['source']}:{row['line']}")),
+            Text(safe_line(" | ".join(names))),
+            Text(safe_line(f"{row['source']}:{row['line']}")),
             str(row.get("chunks", "")),
         )
     table.caption = f"{len(rows)} terms"
@@ -250,8 +269,9 @@ def info_table(data: dict[str, object]) -> Table:
         ("counts", ", ".join(f"{v} {k}" for k, v in counts.items())),
         ("vectors", f"{data['ann']}"),
         ("built", f"{data['built_at']} in {data['build_seconds']} s"),
+        *([("damaged", f"yes: {data['damage']}")] if data.get("damaged") else []),
         ("stale", stale),
     ]
     for key, value in rows:
-        table.add_row(key, Text(safe_text(value)))
+        table.add_row(key, Text(safe_line(value)))
     return table

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .encoders import engine_name
+from .errors import IndexStoreError
 from .location import IndexLocation, location_text
 from .manifest import Manifest
 from .staleness import stale_reason
@@ -63,8 +64,8 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class IndexDescription:
-    """What an index is, from its manifest alone (`semsearch info`): it describes an index whose data
-    files are damaged too, and costs no more than reading one JSON file and checking the corpus."""
+    """What an index is, from its manifest (`semsearch info`): it describes an index whose data files
+    are damaged too, and says so (`damage`: why `ask` would refuse it, None when sound)."""
 
     path: IndexLocation  # its directory, or the Qdrant store
     corpus: tuple[str, ...]  # the folders it was built from
@@ -77,10 +78,15 @@ class IndexDescription:
     build_seconds: float
     format_version: int
     stale_reason: str | None  # why a command would rebuild it (staleness.py), None when fresh
+    damage: str | None = None  # why its data files cannot be loaded (with the fix), None when sound
 
     @classmethod
     def of(
-        cls, path: IndexLocation, manifest: Manifest, corpus: Sequence[str | os.PathLike[str]] | None = None
+        cls,
+        path: IndexLocation,
+        manifest: Manifest,
+        corpus: Sequence[str | os.PathLike[str]] | None = None,
+        damage: str | None = None,
     ) -> IndexDescription:
         roots = list(corpus) if corpus is not None else list(manifest.roots)
         return cls(
@@ -95,6 +101,7 @@ class IndexDescription:
             manifest.build_seconds,
             manifest.format_version,
             stale_reason(manifest, roots),
+            damage,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +119,8 @@ class IndexDescription:
             "format_version": self.format_version,
             "stale": self.stale_reason is not None,
             "stale_reason": self.stale_reason,
+            "damaged": self.damage is not None,
+            "damage": self.damage,
         }
 
 
@@ -119,7 +128,14 @@ def describe(
     index_dir: str | os.PathLike[str] | IndexLocation = "index",
     corpus: Sequence[str | os.PathLike[str]] | None = None,
 ) -> IndexDescription:
-    """Describe an index (a directory or a Qdrant store) from its manifest, without loading the index
-    (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable manifest."""
+    """Describe an index (a directory or a Qdrant store) from its manifest, its data checked as `ask`
+    checks it (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable
+    manifest."""
     store = open_store(index_dir)
-    return IndexDescription.of(store.location, store.read_manifest(), corpus)
+    manifest = store.read_manifest()
+    try:
+        store.read()
+        damage = None
+    except IndexStoreError as error:
+        damage = str(error)
+    return IndexDescription.of(store.location, manifest, corpus, damage)

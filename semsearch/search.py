@@ -50,6 +50,9 @@ LEXICAL_WEIGHT = 0.07
 # dense modes: it depends on the TF-IDF features only.
 TFIDF_CALIBRATION = (0.2391, 14.7, 0.053)
 SNIPPET_CHARS = 160
+# A snippet is chosen from this much of an entry's beginning: every line of a runaway entry (a book
+# under one heading) would be scored on every question that ranks it.
+SNIPPET_SCAN_CHARS = 20_000
 #: The score of a term the question names (the name tier): it is the term asked for.
 NAMED_SCORE = 1.0
 #: The notice of an answer to a question that holds nothing to search for (`text.has_content`).
@@ -285,10 +288,14 @@ class Index:
 
     def _question_vector(self, query: str) -> np.ndarray:
         """The question's embedding, (1, dim)."""
-        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once.
-        if self._last_question is None or self._last_question[0] != query:
-            self._last_question = (query, self.encoder.encode_queries([query]))
-        return self._last_question[1]
+        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once. Read
+        # and replaced as one tuple, so that threads sharing the index (`semsearch serve`) never
+        # pair one question with another's vector.
+        last = self._last_question
+        if last is None or last[0] != query:
+            last = (query, self.encoder.encode_queries([query]))
+            self._last_question = last
+        return last[1]
 
     def _beta(self) -> float:
         return float(self.manifest.encoder.get("hubness_beta") or 0.0)
@@ -527,8 +534,9 @@ def snippet(body: str, query: str, width: int = SNIPPET_CHARS, names: Sequence[s
 
     Features of the term's own `names` do not count: every line of an entry is about its term, so a
     question that names it ("コーパスって何？") gets the definition, not the line that repeats the name.
+    Only the first SNIPPET_SCAN_CHARS characters of the body are looked at.
     """
-    lines = [line.strip(" \t-*") for line in body.split("\n") if line.strip(" \t-*$")]
+    lines = [line.strip(" \t-*") for line in body[:SNIPPET_SCAN_CHARS].split("\n") if line.strip(" \t-*$")]
     if not lines:
         return ""
     wanted = set(lexical_features(query)).difference(*(lexical_features(name) for name in names))

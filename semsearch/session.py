@@ -6,7 +6,6 @@ The session only interprets lines; reading them and printing answers is the CLI'
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +77,12 @@ class Session:
         return Reply(message=f"unknown command ':{' '.join(words)}'. {HELP}")
 
 
-def _history_path() -> Path:
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "semsearch" / "history"
+def _history_path() -> Path | None:
+    """Where the shell keeps its history; None (no history) without a usable home folder."""
+    from .locate import user_dir
+
+    base = user_dir("XDG_STATE_HOME", ".local/state")
+    return base / "semsearch" / "history" if base is not None else None
 
 
 @contextlib.contextmanager
@@ -92,6 +94,9 @@ def readline_history() -> Iterator[None]:
         yield
         return
     path = _history_path()
+    if path is None:
+        yield
+        return
     with contextlib.suppress(OSError):
         readline.read_history_file(path)
     readline.set_history_length(1000)

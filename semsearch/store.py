@@ -14,18 +14,26 @@ renames it to `data-<stamp>/`, and only then replaces `manifest.json` with `os.r
 Readers open the manifest first and read only the generation it names, so they see the old index
 or the new one, never a mixture; a build killed at any moment leaves the old index in place.
 Nothing here uses pickle: JSON, JSON lines, `.npz` read with `allow_pickle=False`, FAISS bytes.
+
+Nothing here follows a symbolic link inside the index directory, reading or writing: an index
+unpacked from someone else's archive can carry links to anywhere. Files are created fresh
+(`O_EXCL | O_NOFOLLOW`), a leftover at a fixed name (`.tmp-manifest.json`, `.lock`) is replaced
+rather than followed, and a manifest or data file that is a link is refused as damage.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
 import shutil
+import stat
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -36,7 +44,7 @@ import numpy as np
 
 from .ann import AnnIndex
 from .corpus import Term
-from .errors import IndexLockedError, IndexStoreError, IndexVersionError
+from .errors import IndexLockedError, IndexStoreError, IndexVersionError, IndexWriteError
 from .lexical import LexicalIndex
 from .manifest import FIX, MANIFEST, Manifest, is_semsearch_manifest, parse_manifest
 
@@ -60,6 +68,23 @@ TMP_PREFIX = ".tmp-"
 VERIFY_HASH_MAX_BYTES = 64 * 1024 * 1024
 # How many times a reader re-reads the manifest when builds keep replacing the generation under it.
 READ_ATTEMPTS = 5
+# What a damaged data file can raise while it is parsed (numpy, zipfile, struct, json, faiss).
+_PARSE_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    RuntimeError,
+    OSError,
+    EOFError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+    zipfile.BadZipFile,
+)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True)
@@ -132,13 +157,31 @@ def _inside(index_dir: Path, relative: str) -> Path:
     return target
 
 
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file, never through a symbolic link (nor from a FIFO or device).
+
+    Raises IndexStoreError (with the fix) for a link or a special file, OSError otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP or path.is_symlink():
+            raise IndexStoreError(
+                f"{path} is a symbolic link, which semsearch never writes and does not follow; {FIX}"
+            ) from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IndexStoreError(f"{path} is not a regular file; {FIX}")
+        return handle.read()
+
+
 def read_manifest(index_dir: Path) -> Manifest:
     """The manifest of an index directory. Raises IndexStoreError with the fix when unusable."""
     path = index_dir / MANIFEST
     if not index_dir.is_dir():
         raise IndexStoreError(f"no index at {index_dir}; build one with `{_build_fix(index_dir)}`")
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = _read_regular(path).decode("utf-8")
     except FileNotFoundError:
         foreign = _foreign_entries(index_dir)
         if foreign:
@@ -170,9 +213,13 @@ def _read_data_file(index_dir: Path, manifest: Manifest, role: str) -> bytes:
     entry = manifest.data_files.get(role)
     if not isinstance(entry, dict) or "path" not in entry:
         raise IndexStoreError(f"index manifest in {index_dir} lists no {role} file; {FIX}")
-    path = _inside(index_dir, f"{manifest.data}/{entry['path']}")
+    relative = f"{manifest.data}/{entry['path']}"
+    for link in (index_dir / manifest.data, index_dir / relative):  # before resolving them below
+        if link.is_symlink():
+            raise IndexStoreError(f"{link} is a symbolic link, which semsearch never writes and does not follow; {FIX}")
+    path = _inside(index_dir, relative)
     try:
-        data = path.read_bytes()
+        data = _read_regular(index_dir / relative)
     except OSError as error:
         raise IndexStoreError(f"index file {path} is missing or unreadable ({error.strerror}); {FIX}") from None
     if len(data) != entry.get("size"):
@@ -183,23 +230,58 @@ def _read_data_file(index_dir: Path, manifest: Manifest, role: str) -> bytes:
 
 
 def _jsonl(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    if not all(isinstance(row, dict) for row in rows):
+        raise ValueError("a row is not a JSON object")
+    return rows
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _term(row: dict[str, Any]) -> Term:
+    """A term row as written by `write_index`; ValueError for anything else (a row with no names
+    would break every query that ranks it)."""
+    names, refs, url = row["names"], row.get("refs", []), row.get("url")
+    if not (_strings(names) and names and all(n.strip() for n in names)):
+        raise ValueError("a term has no names")
+    if not (isinstance(row["body"], str) and isinstance(row["source"], str) and _strings(refs)):
+        raise ValueError("a term row has fields of the wrong type")
+    if type(row["line"]) is not int or not (url is None or isinstance(url, str)):
+        raise ValueError("a term row has fields of the wrong type")
+    return Term(tuple(names), row["body"], row["source"], row["line"], tuple(refs), url)
+
+
+def _chunk(row: dict[str, Any]) -> ChunkRecord:
+    chunk = ChunkRecord(row["id"], row["term"], row["part"], row["sha256"])
+    if not (isinstance(chunk.id, str) and type(chunk.part) is int and isinstance(chunk.sha256, str)):
+        raise ValueError("a chunk row has fields of the wrong type")
+    return chunk
+
+
+def _finite(name: str, *arrays: np.ndarray | None) -> None:
+    for array in arrays:
+        if array is not None and array.size and not np.isfinite(array).all():
+            raise ValueError(f"{name} hold NaN or infinite values")
 
 
 def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
     try:
         term_rows = _jsonl(_read_data_file(index_dir, manifest, "terms"))
         chunk_rows = _jsonl(_read_data_file(index_dir, manifest, "chunks"))
-        terms = [
-            Term(tuple(r["names"]), r["body"], r["source"], r["line"], tuple(r.get("refs", ())), r.get("url"))
-            for r in term_rows
-        ]
-        chunks = [ChunkRecord.from_row(r) for r in chunk_rows]
+        terms = [_term(r) for r in term_rows]
+        chunks = [_chunk(r) for r in chunk_rows]
         ann = AnnIndex.from_bytes(_read_data_file(index_dir, manifest, "vectors"), manifest.ann.get("kind", "flat"))
         lexical = LexicalIndex.from_bytes(
             _read_data_file(index_dir, manifest, "lexical"), _read_data_file(index_dir, manifest, "vocab")
         )
         dense = DenseExtras.from_bytes(_read_data_file(index_dir, manifest, "dense"))
+        # A flat index's vectors are at hand (a NumPy pass over them, small beside the checksum);
+        # an approximate index's vectors live inside FAISS and are not re-read here.
+        _finite("vectors", ann.matrix)
+        _finite("hubness priors", dense.priors, dense.pseudo_vectors)
+        _finite("TF-IDF weights", lexical.idf, lexical.weights)
         disagree = (
             len(dense.priors) != len(chunks)
             or lexical.n_docs != len(terms)
@@ -207,7 +289,7 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         )
     except IndexStoreError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError, OSError) as error:
+    except _PARSE_ERRORS as error:
         raise IndexStoreError(f"index in {index_dir} is damaged ({type(error).__name__}: {error}); {FIX}") from None
     if ann.ntotal != len(chunks):
         raise IndexStoreError(f"index in {index_dir} has {ann.ntotal} vectors for {len(chunks)} chunks; {FIX}")
@@ -246,11 +328,43 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_file(path: Path, data: bytes) -> dict[str, Any]:
-    with open(path, "wb") as f:
+    """Write a new file (never through a link, never into an existing file) and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     return {"path": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _unlink_leftover(path: Path) -> None:
+    """Remove what sits at a fixed name semsearch writes (a file, or a link: the link, never its target)."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+_WRITE_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "a file would pass the file size limit, `ulimit -f`",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+def write_failure(index_dir: Path, error: OSError) -> IndexWriteError:
+    """The one-line error for an index directory that cannot be written."""
+    reason = _WRITE_REASONS.get(error.errno or 0) or error.strerror or str(error)
+    failure = IndexWriteError(
+        f"cannot write the index in {index_dir} ({reason}); nothing was changed: "
+        "free space or make it writable, or choose another --index"
+    )
+    failure.reason = reason
+    return failure
 
 
 def _refuse(index_dir: Path, holds: str) -> IndexStoreError:
@@ -263,8 +377,8 @@ def _refuse(index_dir: Path, holds: str) -> IndexStoreError:
 def _manifest_is_foreign(index_dir: Path) -> bool:
     """Whether an unusable manifest.json belongs to something other than semsearch."""
     try:
-        data = json.loads((index_dir / MANIFEST).read_bytes())
-    except (OSError, ValueError):
+        data = json.loads(_read_regular(index_dir / MANIFEST))
+    except (OSError, ValueError, RecursionError, IndexStoreError):
         # Garbage (a torn or truncated write, a damaged disk): ours when nothing foreign sits beside it.
         return bool(_foreign_entries(index_dir))
     return not is_semsearch_manifest(data)
@@ -280,7 +394,7 @@ def prepare_index_dir(index_dir: Path, *, force: bool = False) -> None:
     if index_dir.exists() and not index_dir.is_dir():
         raise IndexStoreError(f"{index_dir} exists and is not a directory; choose another --index")
     if index_dir.is_dir():
-        if (index_dir / MANIFEST).exists():
+        if (index_dir / MANIFEST).exists() or (index_dir / MANIFEST).is_symlink():
             try:
                 read_manifest(index_dir)
             except IndexVersionError:
@@ -296,7 +410,30 @@ def prepare_index_dir(index_dir: Path, *, force: bool = False) -> None:
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise IndexStoreError(f"cannot create index directory {index_dir} ({error.strerror})") from None
+        reason = _WRITE_REASONS.get(error.errno or 0) or error.strerror
+        raise IndexWriteError(f"cannot create index directory {index_dir} ({reason}); choose another --index") from None
+
+
+def _open_lock(index_dir: Path) -> int:
+    """A descriptor of the index's `.lock` file, never through a link: a link or other leftover
+    there is replaced by a fresh file. Raises IndexWriteError when the directory is not writable."""
+    path = index_dir / LOCK
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, 0o644)
+        except OSError as error:
+            if error.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO) and not path.is_symlink():
+                raise write_failure(index_dir, error) from None
+            fd = -1
+        if fd >= 0 and stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+        if fd >= 0:
+            os.close(fd)
+        try:
+            _unlink_leftover(path)
+        except OSError as error:
+            raise write_failure(index_dir, error) from None
+    raise IndexStoreError(f"{path} keeps being replaced by something that is not a lock file; remove it")
 
 
 @contextlib.contextmanager
@@ -304,27 +441,38 @@ def build_lock(index_dir: Path, timeout: float = 600.0, on_wait: Callable[[], No
     """Hold the index's build lock; wait (calling `on_wait` once) up to `timeout` seconds."""
     import fcntl
 
-    with open(index_dir / LOCK, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited and on_wait:
-                    on_wait()
-                waited = True
-                if time.monotonic() >= deadline:
-                    raise IndexLockedError(
-                        f"another semsearch build is writing {index_dir} and did not finish within "
-                        f"{timeout:g} s; try again later, or wait longer (`--wait SECONDS` or $SEMSEARCH_WAIT)"
-                    ) from None
-                time.sleep(0.1)
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        fd = _open_lock(index_dir)
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if not waited and on_wait:
+                on_wait()
+            waited = True
+            if time.monotonic() >= deadline:
+                raise IndexLockedError(
+                    f"another semsearch build is writing {index_dir} and did not finish within "
+                    f"{timeout:g} s; try again later, or wait longer (`--wait SECONDS` or $SEMSEARCH_WAIT)"
+                ) from None
+            time.sleep(0.1)
+            continue
+        # Another process may have replaced a leftover `.lock` between our open and our lock: the
+        # lock counts only on the file that is at the name now.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(index_dir / LOCK, follow_symlinks=False))
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def write_index(
@@ -338,7 +486,26 @@ def write_index(
     dense: DenseExtras,
     manifest_fields: dict[str, Any],
 ) -> Manifest:
-    """Write a new generation and commit it atomically. The caller holds `build_lock`."""
+    """Write a new generation and commit it atomically. The caller holds `build_lock`.
+
+    Raises IndexWriteError, leaving the previous index as it was, when the directory cannot be
+    written (disk full, read-only, a file size limit)."""
+    try:
+        return _write_index(index_dir, terms, term_ids, chunks, ann, lexical, dense, manifest_fields)
+    except OSError as error:
+        raise write_failure(index_dir, error) from None
+
+
+def _write_index(
+    index_dir: Path,
+    terms: Sequence[Term],
+    term_ids: Sequence[str],
+    chunks: Sequence[ChunkRecord],
+    ann: AnnIndex,
+    lexical: LexicalIndex,
+    dense: DenseExtras,
+    manifest_fields: dict[str, Any],
+) -> Manifest:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     name = f"{DATA_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
     tmp = index_dir / f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}"
@@ -363,26 +530,49 @@ def write_index(
         raise
     manifest = Manifest(**{**manifest_fields, "data": name, "data_files": files, "ann": ann.info()})
     manifest_tmp = index_dir / f"{TMP_PREFIX}{MANIFEST}"
-    _write_file(manifest_tmp, manifest.to_json().encode("utf-8"))
-    os.replace(manifest_tmp, index_dir / MANIFEST)  # the commit point
+    try:
+        _unlink_leftover(manifest_tmp)  # a killed build's, or a planted link: replaced, never followed
+        _write_file(manifest_tmp, manifest.to_json().encode("utf-8"))
+        os.replace(manifest_tmp, index_dir / MANIFEST)  # the commit point
+    except BaseException:
+        with contextlib.suppress(OSError):
+            _unlink_leftover(manifest_tmp)
+        shutil.rmtree(index_dir / name, ignore_errors=True)
+        raise
     _fsync_dir(index_dir)
-    _remove_stale_generations(index_dir, keep=name)
+    with contextlib.suppress(OSError):  # committed: what is left over goes on the next build
+        _remove_stale_generations(index_dir, keep=name)
     return manifest
 
 
-def remove_leftovers(index_dir: Path, manifest: Manifest) -> None:
-    """Remove what killed or replaced builds left beside the committed generation. Hold `build_lock`."""
-    _remove_stale_generations(index_dir, keep=manifest.data)
+def remove_leftovers(index_dir: Path, manifest: Manifest | None = None) -> None:
+    """Remove what killed, failed or replaced builds left beside the committed generation (the
+    manifest's, read here when not given). Without a readable manifest, only `.tmp-*` goes: the
+    generations of a damaged index stay until a build replaces it. Hold `build_lock`."""
+    if manifest is None:
+        try:
+            manifest = read_manifest(index_dir)
+        except IndexStoreError:
+            manifest = None
+    with contextlib.suppress(OSError):  # a read-only directory: nothing can be removed, nothing needs to be
+        if manifest is not None:
+            _remove_stale_generations(index_dir, keep=manifest.data)
+        else:
+            _remove_stale_generations(index_dir, keep=None, prefixes=(TMP_PREFIX,))
 
 
-def _remove_stale_generations(index_dir: Path, keep: str) -> None:
-    """Old generations and leftovers of killed builds. Only called under the build lock."""
+def _remove_stale_generations(
+    index_dir: Path, keep: str | None, prefixes: tuple[str, ...] = (DATA_PREFIX, TMP_PREFIX)
+) -> None:
+    """Old generations and leftovers of killed builds (a link: the link, never what it points to).
+    Only called under the build lock."""
     for path in index_dir.iterdir():
-        if path.name != keep and path.name.startswith((DATA_PREFIX, TMP_PREFIX)):
-            if path.is_dir():
+        if path.name != keep and path.name.startswith(prefixes):
+            if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

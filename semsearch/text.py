@@ -18,6 +18,7 @@ __all__ = [
     "lexical_features",
     "is_cjk",
     "safe_text",
+    "safe_line",
     "match_spans",
 ]
 
@@ -191,13 +192,32 @@ def _latin_words(text: str) -> list[str]:
     return [_stem(w) for w in _LATIN_WORD.findall(text) if w not in _STOPWORDS]
 
 
+# Characters that reorder what a terminal shows (bidi embeddings, overrides, isolates and marks):
+# U+202E makes "evil\u202egpj.md" look like "evilmd.jpg".
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # C0/C1 control characters and the escape sequences they start; kept out of anything printed.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
+# In one line (a name, a path, a question, a message) newlines and tabs are controls too.
+_LINE_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029{_BIDI}]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def safe_text(text: str) -> str:
-    """Text with control characters (terminal escapes) replaced, for printing file names and snippets."""
+    """Text with control characters (terminal escapes, bidi overrides) replaced, for printing the
+    body of an entry: newlines and tabs stay."""
     return _CONTROL.sub("\ufffd", text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def safe_line(text: str) -> str:
+    """One line as it may be printed: every control character (newlines and tabs included) and
+    every bidi control shown as its escape (`\\n`, `\\x1b`, `\\u202e`), so that a file named
+    "evil\\nerror: fake.md" cannot forge a line of output, nor reorder one."""
+    return _LINE_CONTROL.sub(_escape, text)
 
 
 def _char_key(char: str) -> str:

@@ -4,6 +4,11 @@ SIGKILL itself at a chosen moment of the build. The fault injection lives here, 
     python tests/build_child.py api CORPUS INDEX [--force]    semsearch.build(CORPUS, INDEX)
     python tests/build_child.py loop CORPUS INDEX N            N forced rebuilds, toggling CORPUS/canary.md
     python tests/build_child.py cli ARGS...                    the `semsearch` command with ARGS
+    python tests/build_child.py entry ARGS...                  the same through the entry point (which asks
+                                                               $SEMSEARCH_SERVER first: semsearch/client.py)
+
+The `cli` and `entry` modes are also how the server tests run `semsearch serve` and `semsearch mcp`
+on an index of the fake encoder (CHILD_MARKER and CHILD_HOLD then catch a background rebuild midway).
 
 Environment:
     CHILD_DELAY    seconds slept per embedding batch of 8 passages (default 0)
@@ -151,6 +156,12 @@ def main(argv: list[str]) -> int:
 
         sys.argv = ["semsearch", *rest]
         cli_main()
+        return 0
+    if mode == "entry":
+        from semsearch.__main__ import main as entry_main
+
+        sys.argv = ["semsearch", *rest]
+        entry_main()
         return 0
     raise SystemExit(f"unknown mode {mode!r}")
 

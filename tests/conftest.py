@@ -47,6 +47,7 @@ class FakeEncoder(Encoder):
     backend = "fake"
     DIM = 64
     hubness_beta = 0.5  # exercise the hubness correction like the embedded encoder does
+    reentrant = True  # pure NumPy (the counters are only read by tests that ask from one thread)
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         self.passages_embedded = 0

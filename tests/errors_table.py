@@ -11,16 +11,19 @@ still matches what the CLI says, so the documentation cannot drift from the code
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import struct
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -28,8 +31,8 @@ from conftest import GLOSSARY, FakeEncoder  # registers the "fake" backend
 from typer.testing import CliRunner
 
 import semsearch
+from semsearch import console, indexer, store
 from semsearch import corpus as corpus_module
-from semsearch import indexer, store
 from semsearch.cli import app
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
@@ -45,6 +48,10 @@ class Case:
     args: tuple[str, ...]
     setup: Callable[[Path], None] = lambda work: None
     stdin: str | bytes | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    # A fault in force while the command runs (a full disk, a read-only directory), given the work folder.
+    fault: Callable[[Path], contextlib.AbstractContextManager[Any]] | None = None
+    charset: str = "utf-8"  # the encoding of the command's stdout
 
 
 # -- scratch material -----------------------------------------------------------------------------
@@ -86,6 +93,151 @@ def _manifest(index: Path) -> dict:
 def _data(index: Path, role: str) -> Path:
     m = _manifest(index)
     return index / m["data"] / m["data_files"][role]["path"]
+
+
+def rewrite(index: Path, role: str, data: bytes) -> None:
+    """Replace a data file and make the manifest's size and checksum match (damage a checksum misses)."""
+    m = _manifest(index)
+    _data(index, role).write_bytes(data)
+    m["data_files"][role].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (index / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+
+
+def garbage_npz(index: Path) -> None:
+    rewrite(index, "lexical", b"PK\x03\x04 not a zip file")
+
+
+def nameless_term(index: Path) -> None:
+    lines = _data(index, "terms").read_text(encoding="utf-8").splitlines()
+    first = {**json.loads(lines[0]), "names": []}
+    rewrite(index, "terms", "\n".join([json.dumps(first, ensure_ascii=False), *lines[1:]]).encode() + b"\n")
+
+
+def nan_vectors(index: Path) -> None:
+    data = bytearray(_data(index, "vectors").read_bytes())
+    header = struct.calcsize("<4siqqqBiq")
+    data[header : header + 4] = struct.pack("<f", float("nan"))
+    rewrite(index, "vectors", bytes(data))
+
+
+def huge_version(index: Path) -> None:
+    text = (index / "manifest.json").read_text(encoding="utf-8")
+    (index / "manifest.json").write_text(text.replace('"format_version": 1', '"format_version": ' + "9" * 5000))
+
+
+def deep_manifest(index: Path) -> None:
+    (index / "manifest.json").write_text('{"format": "semsearch-index", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def manifest_link(index: Path) -> None:
+    elsewhere = index.parent / "elsewhere.json"
+    shutil.copy(index / "manifest.json", elsewhere)
+    (index / "manifest.json").unlink()
+    (index / "manifest.json").symlink_to(elsewhere)
+
+
+def data_link(index: Path) -> None:
+    path = _data(index, "terms")
+    copy = index.parent / "copied-terms.jsonl"
+    shutil.copy(path, copy)
+    path.unlink()
+    path.symlink_to(copy)
+
+
+def planted_links(work: Path) -> None:
+    index = built(work)
+    (work / "victim.txt").write_text("precious")
+    (index / ".tmp-manifest.json").symlink_to(work / "victim.txt")
+    (index / ".lock").unlink()
+    (index / ".lock").symlink_to(work / "created-outside")
+
+
+def leftovers(work: Path) -> None:
+    index = built(work)
+    (index / "data-20000101T000000-deadbeef").mkdir()
+    (index / ".tmp-deadbeef").mkdir()
+
+
+def corpus_changed(work: Path) -> None:
+    stale(work)
+
+
+def with_aliases(work: Path) -> None:
+    names = " | ".join(["ドロップアウト", *(f"別名{i}" for i in range(300))])
+    (glossary(work) / "aliases.md").write_text(f"## {names}\n- 正則化手法。\n", encoding="utf-8")
+
+
+def runaway_entry(work: Path) -> None:
+    body = "\n".join(f"- 段落{i}: " + "説明文" * 30 for i in range(400))
+    (glossary(work) / "book.md").write_text(f"## 本 | Book\n{body}\n", encoding="utf-8")
+
+
+def utf16_file(work: Path) -> None:
+    (glossary(work) / "windows.md").write_bytes("## 正則化 | Regularization\n- 過学習を抑える。\n".encode("utf-16"))
+
+
+def forged_line(work: Path) -> None:
+    (glossary(work) / "evil\nerror: fake line.md").write_bytes(b"\xff")
+
+
+def bidi_name(work: Path) -> None:
+    (glossary(work) / "rtl\u202egpj.md").write_bytes(b"\xff")
+
+
+@contextlib.contextmanager
+def failing_writes(code: int) -> Iterator[None]:
+    """Every write of an index file fails with `code` (ENOSPC: a full disk; EFBIG: `ulimit -f`)."""
+    real = store._write_file
+
+    def write_file(path: Path, data: bytes) -> dict:
+        raise OSError(code, os.strerror(code), str(path))
+
+    store._write_file = write_file  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        store._write_file = real  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Writes under `folder` fail with EROFS, as on a read-only mount (root ignores chmod)."""
+    real_open, real_mkdir = os.open, os.mkdir
+    inside = str(folder.resolve())
+
+    def guarded(path: Any) -> bool:
+        return str(Path(os.fspath(path)).resolve()).startswith(inside)
+
+    def fake_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and guarded(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def fake_mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        if guarded(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        real_mkdir(path, *args, **kwargs)
+
+    os.open, os.mkdir = fake_open, fake_mkdir  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os.open, os.mkdir = real_open, real_mkdir  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def full_stdout() -> Iterator[None]:
+    """stdout on a full disk (`> /dev/full`); tests/test_output.py does it with a real /dev/full."""
+
+    def write(text: str) -> int:
+        raise console.OutputError(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    real = console.STDOUT.write
+    console.STDOUT.write = write  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        console.STDOUT.write = real  # type: ignore[method-assign]
 
 
 def truncate_faiss(index: Path) -> None:
@@ -210,6 +362,11 @@ CASES = [
     Case("question", "Bad option value", ("ask", "dropout", "-k", "0")),
     Case("question", "Unknown mode", ("ask", "dropout", "--mode", "psychic", "--index", "index"), built),
     Case("question", "Any error with `--json`", ("ask", "   ", "--index", "index", "--json"), built),
+    Case("question", "Undecodable bytes for `show`", ("show", "drop\udcffout", "--index", "index"), built),
+    Case("question", "`show NAME --source` naming another file", ("show", "dropout", "--source", "x.md"), built),
+    Case("question", "`--wait nan`", (*BUILD, "--wait", "nan"), glossary),
+    Case("question", "`--max-chunks 0`", (*BUILD, "--max-chunks", "0"), glossary),
+    Case("question", "Bad `$SEMSEARCH_MAX_FILE_MB`", BUILD, glossary, env={"SEMSEARCH_MAX_FILE_MB": "lots"}),
     # corpora
     Case("corpus", "Corpus folder missing", ("build", "nowhere", "--index", "index")),
     Case("corpus", "Corpus folder empty", ("build", "empty", "--index", "index"), empty_folder),
@@ -225,6 +382,17 @@ CASES = [
     Case("corpus", "Any skippable problem with `--strict`", (*BUILD, "--strict"), with_file("image.md", b"\x00")),
     Case("corpus", "Nothing left to index", BUILD, nothing_left),
     Case("corpus", "Escape sequences in a file name", BUILD, hostile_name),
+    Case("corpus", "A newline in a file name (`evil\\nerror: fake line.md`)", BUILD, forged_line),
+    Case("corpus", "A bidi override (U+202E) in a file name", BUILD, bidi_name),
+    Case("corpus", "UTF-16 file (with or without a byte order mark)", BUILD, utf16_file),
+    Case("corpus", "A term with 300 aliases", BUILD, with_aliases),
+    Case(
+        "corpus",
+        "An entry longer than `--max-chunks` pieces (default 32)",
+        (*BUILD, "--max-chunks", "4"),
+        runaway_entry,
+    ),
+    Case("corpus", "Larger than `--max-file-mb`", (*BUILD, "--max-file-mb", "0.001"), runaway_entry),
     # indexes
     Case("index", "No index yet (`ask`)", ("ask", "dropout", "--index", "index", "--corpus", "corpus"), glossary),
     Case("index", "Index stale (corpus changed)", (*ASK, "--corpus", "corpus"), stale),
@@ -244,8 +412,45 @@ CASES = [
     Case("index", "Someone else's `manifest.json`", BUILD, foreign_manifest),
     Case("index", "`--index` is a file", ("build", "corpus", "--index", "corpus/dl.md"), glossary),
     Case("index", "Another build holds the lock", (*BUILD, "--force", "--wait", "0.1"), built),
+    Case("index", "Damaged `.npz` whose checksum matches, corpus gone", ASK, damaged(garbage_npz, corpus_gone=True)),
+    Case("index", "`terms.jsonl` row without names, corpus gone", ASK, damaged(nameless_term, corpus_gone=True)),
+    Case("index", "NaN in the vector file, corpus gone", ASK, damaged(nan_vectors, corpus_gone=True)),
+    Case("index", "5,000-digit `format_version`", ASK, damaged(huge_version)),
+    Case("index", "Manifest nested 100,000 deep", ASK, damaged(deep_manifest)),
+    Case("index", "`manifest.json` is a symbolic link", ASK, damaged(manifest_link)),
+    Case("index", "A data file is a symbolic link", ASK, damaged(data_link)),
+    Case("index", "Planted `.tmp-manifest.json` and `.lock` links", (*BUILD, "--force"), planted_links),
+    Case("index", "Leftovers of failed or killed builds", BUILD, leftovers),
+    Case("index", "Disk full while writing the index", (*BUILD, "--force"), built, fault=lambda w: failing_writes(28)),
+    Case("index", "File size limit (`ulimit -f`)", (*BUILD, "--force"), built, fault=lambda w: failing_writes(27)),
+    Case(
+        "index", "Read-only index, nothing to rebuild (`build`)", BUILD, built, fault=lambda w: read_only(w / "index")
+    ),
+    Case("index", "Read-only index, corpus changed (`build`)", BUILD, stale, fault=lambda w: read_only(w / "index")),
+    Case(
+        "index",
+        "Read-only index, corpus changed (`ask`)",
+        (*ASK, "--corpus", "corpus", "-k", "1"),
+        stale,
+        fault=lambda w: read_only(w / "index"),
+    ),
+    Case(
+        "index",
+        "No index yet, folder not writable (`ask`)",
+        ("ask", "dropout", "--index", "ro/index", "--corpus", "corpus"),
+        lambda w: (glossary(w), (w / "ro").mkdir()),
+        fault=lambda w: read_only(w / "ro"),
+    ),
+    Case(
+        "index", "No usable home for the cache (`HOME=/nonexistent`)", ("ask", "dropout"), env={"HOME": "/nonexistent"}
+    ),
     Case("encoder", "Index's encoder not installed (`ask`)", ASK, unknown_backend),
     Case("encoder", "Index's encoder not installed (`build`)", BUILD, unknown_backend),
+    # output
+    Case("output", "stdout cannot be written (`> /dev/full`)", ASK, built, fault=lambda w: full_stdout()),
+    Case(
+        "output", "stdout cannot encode Japanese (`PYTHONIOENCODING=ascii`)", (*ASK, "-k", "1"), built, charset="ascii"
+    ),
     Case("qdrant", "Unknown URI scheme in `--index`", ("ask", "dropout", "--index", "s3://bucket/index")),
     Case("qdrant", "Server URI without an index name", ("ask", "dropout", "--index", "qdrant://localhost:6333")),
     Case("qdrant", "Credentials in the URI", ("ask", "dropout", "--index", "qdrant://me:secret@localhost/g")),
@@ -290,7 +495,8 @@ def _normalise(text: str, work: Path) -> str:
 def run_case(case: Case, work: Path) -> tuple[str, int]:
     """What the user sees for a case (stderr lines; the JSON on stdout for --json) and the exit code."""
     case.setup(work)
-    runner = CliRunner()
+    runner = CliRunner(charset=case.charset)
+    env = {"XDG_CACHE_HOME": "", **case.env}
     with contextlib.ExitStack() as stack:
         if case.failure.startswith("Another build"):
             stack.enter_context(store.build_lock(work / "index"))
@@ -298,7 +504,9 @@ def run_case(case: Case, work: Path) -> tuple[str, int]:
             stack.enter_context(unreadable_dl_md())
         if case.failure.startswith("qdrant-client not"):
             stack.enter_context(_without("qdrant_client"))
-        result = runner.invoke(app, list(case.args), input=case.stdin, prog_name="semsearch")
+        if case.fault is not None:
+            stack.enter_context(case.fault(work))
+        result = runner.invoke(app, list(case.args), input=case.stdin, prog_name="semsearch", env=env)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     if "--json" in case.args:
         lines.append(result.stdout.strip())
@@ -312,6 +520,7 @@ GROUPS = {
     "corpus": "Corpora",
     "index": "Indexes",
     "encoder": "Encoders",
+    "output": "Output",
     "qdrant": "Qdrant stores (`--index qdrant+local://…`, `qdrant://…`)",
 }
 HEADER = ["| Case | What you see (stderr; stdout with `--json`) | Exit |", "|---|---|---|"]

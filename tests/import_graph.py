@@ -32,9 +32,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
     ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports", "ray_embed")),
     ("the query layer", ("search",)),
-    ("building, measuring, sessions", ("indexer", "evaluation", "session")),
+    ("building, measuring, sessions", ("indexer", "evaluation", "session", "payloads", "resident")),
     ("what the command shows", ("render", "console")),
-    ("the command and the public face", ("cli", "__main__", "semsearch")),
+    ("the index as a service: HTTP and MCP", ("server", "mcp_server")),
+    ("the command and the public face", ("cli", "__main__", "client", "semsearch")),
 )
 
 

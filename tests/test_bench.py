@@ -19,6 +19,7 @@ SECTION_HEADINGS = (
     "## Builds",
     "## Encoder throughput and the compute bound",
     "## FAISS with synthetic vectors",
+    "## Resident server (`semsearch serve`, bundled glossary)",
     "## Beyond one machine: Qdrant stores and Ray (bench/qdrant.py)",
 )
 

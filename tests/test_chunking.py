@@ -111,3 +111,70 @@ def test_term_ids_repeats_inside_one_file_and_across_files() -> None:
         "dl.md::Dropout#0",
         "ml.md::Dropout~3#0",
     ]
+
+
+# -- runaway input (issue 16): hundreds of aliases, a whole book under one heading ---------------------
+
+ALIASES = ("ドロップアウト", "Dropout", *(f"dropout variant {i} 別名{i}" for i in range(300)))
+BODY = "\n".join(f"- 学習時にユニットをランダムに無効化する正則化手法 {i}。" for i in range(8))
+
+
+def test_the_names_a_chunk_carries_are_bounded_and_the_body_stays_visible() -> None:
+    settings = ChunkSettings(max_tokens=512)
+    chunks = chunk_terms([term(ALIASES, BODY)], settings)
+    assert len(chunks) == 1  # the body fits one window beside the bounded header
+    header, _, piece = chunks[0].text.partition("\n")
+    assert header.startswith("ドロップアウト | Dropout | dropout variant 0 別名0 | ")
+    assert estimate_tokens(header) <= settings.max_tokens // 4
+    assert piece == BODY
+    assert estimate_tokens(chunks[0].text) <= settings.max_tokens
+
+
+def test_a_thousand_aliases_do_not_multiply_the_chunks() -> None:
+    many = ("過学習", *(f"別名{i}" for i in range(1000)))
+    assert len(chunk_terms([term(many, BODY)])) == len(chunk_terms([term(("過学習",), BODY)]))
+
+
+def test_a_single_name_longer_than_the_header_limit_is_cut() -> None:
+    name = "とても長い名前" * 100
+    [chunk] = chunk_terms([term((name,), "- 本文。")], ChunkSettings(max_tokens=128), count_tokens=len)
+    header, _, piece = chunk.text.partition("\n")
+    assert header == name[:32] and piece == "- 本文。"
+
+
+def test_a_runaway_entry_is_embedded_only_as_far_as_max_chunks_with_a_warning(caplog) -> None:
+    book = "\n".join(f"- 段落{i}: " + "説明文" * 30 for i in range(2000))
+    with caplog.at_level("WARNING", logger="semsearch"):
+        chunks = chunk_terms([term(("本",), book, line=7)], ChunkSettings(max_tokens=128, max_chunks=5))
+    assert [c.part for c in chunks] == [0, 1, 2, 3, 4]
+    assert chunks[0].text.startswith("本\n- 段落0: ")
+    [record] = caplog.records
+    assert record.getMessage().startswith("g.md:7: the entry '本' is too long: only its first 5 pieces are embedded")
+
+
+def test_an_entry_within_max_chunks_gives_no_warning(caplog) -> None:
+    with caplog.at_level("WARNING", logger="semsearch"):
+        chunks = chunk_terms([term(("長い用語",), LONG_BODY)], ChunkSettings(max_tokens=128, max_chunks=10))
+    assert len(chunks) == 10 and not caplog.records
+
+
+def test_a_50_mb_entry_is_never_tokenized_whole() -> None:
+    longest = 0
+
+    def count(text: str) -> int:
+        nonlocal longest
+        longest = max(longest, len(text))
+        return estimate_tokens(text)
+
+    huge = "- Dropout randomly zeroes units during training.\n" * 1_000_000  # 50 MB
+    chunks = chunk_terms([term(("Huge",), huge)], ChunkSettings(max_tokens=512, max_chunks=32), count_tokens=count)
+    assert len(chunks) == 32
+    assert longest <= 32 * 512 * 8
+
+
+def test_chunk_settings_refuse_nonsense() -> None:
+    import pytest
+
+    for bad in ({"max_chunks": 0}, {"max_tokens": -1}, {"max_chunks": "3"}):
+        with pytest.raises(ValueError, match="must be a positive integer"):
+            ChunkSettings(**bad)

@@ -24,7 +24,7 @@ from semsearch.errors import EncoderError
 ESC = "\x1b"
 HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"}
 ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
-COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell"]
+COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp"]
 
 
 @pytest.fixture(autouse=True)

@@ -28,8 +28,10 @@ from semsearch.errors import (
     IndexMismatchError,
     IndexStoreError,
     IndexVersionError,
+    IndexWriteError,
     QueryError,
     SemsearchError,
+    ServiceError,
 )
 
 ESC = "\x1b"
@@ -64,7 +66,9 @@ def test_every_error_class_has_a_documented_exit_code() -> None:
         IndexLockedError: EXIT_CODES["index"],
         IndexVersionError: EXIT_CODES["index"],
         IndexMismatchError: EXIT_CODES["index"],
+        IndexWriteError: EXIT_CODES["index"],
         EncoderError: EXIT_CODES["encoder"],
+        ServiceError: EXIT_CODES["usage"],
     }
     assert {getattr(errors, name) for name in errors.__all__} == set(expected)
     for cls, code in expected.items():
@@ -331,10 +335,11 @@ def test_escape_sequences_never_reach_the_terminal(runner: CliRunner, hostile_gl
     outputs = []
     built = runner.invoke(app, ["build", str(hostile_glossary), "--index", index])
     assert built.exit_code == 0, built.stderr
-    assert "warning: skipped skip\ufffd[5mme.md: not UTF-8" in built.stderr
+    assert "warning: skipped skip\\x1b[5mme.md: not UTF-8" in built.stderr
     outputs.append(built)
     for args in (["ask", "hostile term"], ["ask", "hostile term", "--full"], ["compare", "hostile term"]):
-        result = runner.invoke(app, [*args, "--index", index])
+        # Wide enough for compare's table to show the name whole: escaped, it is 30 characters long.
+        result = runner.invoke(app, [*args, "--index", index], env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.stderr
         assert "Evil" in result.stdout
         outputs.append(result)

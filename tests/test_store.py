@@ -93,7 +93,7 @@ def test_manifest_contents(built: tuple[semsearch.Index, Path, Path]) -> None:
         "hubness_beta": 0.5,
         "calibration": None,
     }
-    assert manifest.chunking == {"max_tokens": 512, "version": 2}
+    assert manifest.chunking == {"max_tokens": 512, "max_chunks": 32, "version": 3}
     assert manifest.roots == (str(corpus.resolve()),)
     assert sorted(manifest.files) == ["part0.md", "part1.md"]
     for source, entry in manifest.files.items():

@@ -61,9 +61,16 @@ def encode_in_batches(
         for batch in batches:
             store(*encode(batch))
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             for future in as_completed([pool.submit(encode, batch) for batch in batches]):
                 store(*future.result())
+        except BaseException:
+            # Ctrl-C (or a failed batch): the queued batches are dropped, not waited for; the ones
+            # running finish in the background (a C call cannot be stopped) and are thrown away.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     return normalize_rows(out) if len(texts) else out
 
 
@@ -99,6 +106,10 @@ class Encoder(ABC):
 
     #: How much a chunk's hubness prior lowers its score (hubness.py). 0 unless measured for the model.
     hubness_beta: float = 0.0
+    #: Whether `encode_queries` and `count_tokens` may run in several threads at once on one instance
+    #: (`semsearch serve` answers concurrent questions). Off unless known: a Hugging Face fast
+    #: tokenizer, for one, refuses concurrent use ("Already borrowed").
+    reentrant: bool = False
     #: How a mode's raw relevance becomes the score users see, per mode ("dense", "hybrid"):
     #: (center, slope, confident) for score = 1 / (1 + exp(-slope * (raw - center))), the best hit
     #: being a confident answer from `confident` up (search.py). None when not calibrated for the

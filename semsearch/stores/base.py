@@ -147,8 +147,8 @@ class Store(ABC):
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> Opened:
         """Write `generation` and make it the index, atomically; returns it opened. Hold `lock`."""
 
-    def remove_leftovers(self, manifest: Manifest) -> None:  # noqa: B027 - a store may leave nothing behind
-        """Remove what killed or replaced builds left beside the committed generation. Hold `lock`."""
+    def remove_leftovers(self, manifest: Manifest | None = None) -> None:  # noqa: B027 - a store may leave nothing
+        """Remove what failed, killed or replaced builds left beside the committed generation. Hold `lock`."""
 
     def close(self) -> None:  # noqa: B027 - a store may hold nothing open
         """Release what the store holds open."""

@@ -74,5 +74,5 @@ class DirectoryStore(Store):
             generation.dense,
         )
 
-    def remove_leftovers(self, manifest: Manifest) -> None:
+    def remove_leftovers(self, manifest: Manifest | None = None) -> None:
         store.remove_leftovers(self.path, manifest)

@@ -328,7 +328,7 @@ class QdrantStore(Store):
         engine.upsert(meta, [self._manifest_point(layout, collection, updating=False)])
         return SyncReport(collection, False, upserted, len(new) - upserted + len(moved), len(gone))
 
-    def remove_leftovers(self, manifest: Manifest) -> None:
+    def remove_leftovers(self, manifest: Manifest | None = None) -> None:
         engine = self.engine()
         current = engine.current()
         for name in engine.generations():

@@ -1,0 +1,524 @@
+"""`semsearch serve`: the index kept warm behind a small HTTP JSON API (standard library only).
+
+    GET /ask?q=...&k=5&mode=hybrid&min_score=0.3   the object `semsearch ask --json` prints
+    GET /show?term=...&source=FILE                   the object `semsearch show --json` prints
+    GET /terms?source=FILE                           the object `semsearch terms --json` prints
+    GET /health                                      index, corpus, encoder, counts, built at, rebuilds
+    GET /cli/ask?...                                 `semsearch ask` as printed, for the thin client
+
+Errors are `{"error": {"type", "message"}}` with a 4xx status (a bad question or parameter, an
+unknown path or method) or 500 (a bug: logged with its traceback, never sent). Each connection gets
+a thread (`ThreadingHTTPServer`); questions run in parallel on the shared index (semsearch/resident.py
+says why that is safe). SIGINT and SIGTERM stop it: no new connections, the requests under way
+finish (a few seconds at most), the port is released, exit 0.
+
+The thin client (semsearch/client.py) sends its terminal's settings (is it a terminal, its width,
+the variables rich reads) and gets back exactly what a local `semsearch ask` would have written
+on stdout and stderr, and its exit code, so it prints without importing rich or numpy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import os
+import re
+import signal
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ._version import __version__
+from .errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
+from .location import location_text, parse_location, same_location
+from .modes import DEFAULT_MODE, MODES
+from .resident import Resident
+
+__all__ = ["serve", "make_server", "health_object", "THIN_PROTOCOL", "DEFAULT_PORT"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+#: The version of the /cli/ask exchange (client.py sends it; another one is refused with 400).
+THIN_PROTOCOL = "1"
+#: The environment variables rich reads to decide colours and width; the thin client sends these.
+CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
+K_MAX = 1000  # as `ask -k`
+# How long a stop waits for the requests under way.
+DRAIN_SECONDS = 5.0
+# An idle keep-alive connection is closed after this long (its thread ends).
+IDLE_SECONDS = 30.0
+
+_PARAMS = {
+    "/ask": ("q", "k", "mode", "min_score"),
+    "/show": ("term", "source"),
+    "/terms": ("source",),
+    "/health": (),
+    "/cli/ask": tuple("v q k mode min_score full json index corpus out_tty err_tty size env".split()),
+}
+_REPEATABLE = {"corpus", "env"}
+
+
+class HTTPError(Exception):
+    """A request semsearch refuses: the status, and the error object's type and message."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+
+
+# -- the JSON objects ---------------------------------------------------------------------------
+
+
+def health_object(resident: Resident) -> dict[str, Any]:
+    """What GET /health answers: which index, from which corpus, with which encoder, how big, built
+    when, and what the background refresh is doing."""
+    index = resident.index
+    manifest = index.manifest
+    encoder = index._encoder
+    return {
+        "status": "ok",
+        "version": __version__,
+        "pid": os.getpid(),
+        "index": location_text(index.path),
+        "corpus": list(manifest.roots),
+        "encoder": index.encoder_id,
+        "engine": getattr(encoder, "engine", None) if encoder is not None else None,
+        "counts": dict(manifest.counts),
+        "terms": len(index),
+        "built_at": manifest.built_at,
+        "generation": resident.generation,
+        "rebuilding": resident.rebuilding,
+        "last_rebuild": resident.last_rebuild.to_dict() if resident.last_rebuild else None,
+    }
+
+
+# -- parameters ---------------------------------------------------------------------------------
+
+
+def parse_query(path: str, query: str) -> dict[str, list[str]]:
+    """The query string's parameters, decoded as UTF-8 (raw bytes in the request line included).
+
+    Refuses (400) undecodable text, parameters the path does not take, and a parameter given twice.
+    """
+    params: dict[str, list[str]] = {}
+    allowed = _PARAMS[path]
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        raw_key, _, raw_value = pair.partition("=")
+        try:
+            # http.server decoded the request line as Latin-1: back to its bytes, then percent-decoding.
+            key, value = (
+                urllib.parse.unquote_to_bytes(part.replace("+", " ").encode("latin-1")).decode("utf-8")
+                for part in (raw_key, raw_value)
+            )
+        except UnicodeError:
+            raise HTTPError(400, "QueryError", "the query string is not valid UTF-8") from None
+        if key not in allowed:
+            takes = ", ".join(allowed) if allowed else "no parameters"
+            raise HTTPError(400, "QueryError", f"unknown parameter {key!r}; {path} takes {takes}")
+        if key in params and key not in _REPEATABLE:
+            raise HTTPError(400, "QueryError", f"parameter {key!r} given more than once")
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def _one(params: dict[str, list[str]], key: str) -> str | None:
+    return params[key][0] if key in params else None
+
+
+def _k(raw: str | None) -> int:
+    if raw is None:
+        return 5
+    if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= K_MAX:
+        raise HTTPError(400, "QueryError", f"k must be a whole number from 1 to {K_MAX}, not {raw!r}")
+    return int(raw)
+
+
+def _mode(raw: str | None) -> str:
+    if raw is None:
+        return DEFAULT_MODE
+    if raw not in MODES:
+        raise HTTPError(400, "QueryError", f"unknown mode {raw!r}; choose one of {', '.join(MODES)}")
+    return raw
+
+
+def _min_score(raw: str | None) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise HTTPError(400, "QueryError", f"min_score must be a number from 0 to 1, not {raw!r}")
+    return value
+
+
+def _question(params: dict[str, list[str]]) -> str:
+    question = _one(params, "q")
+    if question is None:
+        raise HTTPError(400, "QueryError", "missing parameter 'q' (the question)")
+    return question
+
+
+def _flag(params: dict[str, list[str]], key: str) -> bool:
+    raw = _one(params, key)
+    if raw not in (None, "", "0", "1"):
+        raise HTTPError(400, "QueryError", f"{key} must be 0 or 1, not {raw!r}")
+    return raw == "1"
+
+
+# -- the thin client's answer -------------------------------------------------------------------
+
+
+class _Screen(io.StringIO):
+    """A rich Console's file standing in for the client's stdout or stderr."""
+
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+def _console_size(env: dict[str, str], dumb: bool, fd_size: tuple[int, int] | None) -> tuple[int, int]:
+    """The width and height rich's Console would find in the client's process (rich's own rules,
+    Console.__init__ and Console.size, with the client's terminal size for the one it reads)."""
+    columns, lines = env.get("COLUMNS", ""), env.get("LINES", "")
+    width = int(columns) if columns.isdigit() else None
+    height = int(lines) if lines.isdigit() else None
+    if width is not None and height is not None:
+        return width, height
+    if dumb:
+        return 80, 25
+    found_w, found_h = fd_size or (0, 0)
+    return (width if width is not None else found_w or 80), (height if height is not None else found_h or 25)
+
+
+def _client_console(tty: bool, env: dict[str, str], fd_size: tuple[int, int] | None, **options: Any) -> Any:
+    from rich.console import Console
+
+    probe = Console(file=_Screen(tty), _environ=env, legacy_windows=False)
+    width, height = _console_size(env, probe.is_dumb_terminal, fd_size)
+    return Console(
+        file=_Screen(tty), _environ=env, legacy_windows=False, width=width, height=height, highlight=False, **options
+    )
+
+
+class _WarningsOfThisThread(logging.Handler):
+    """Collects the library's warnings logged by the thread answering a thin client, which a local
+    `ask` would have printed as 'warning:' lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def collect(self) -> Iterator[list[str]]:
+        self._local.messages = messages = []
+        try:
+            yield messages
+        finally:
+            self._local.messages = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        messages = getattr(self._local, "messages", None)
+        if messages is not None:
+            messages.append(record.getMessage())
+
+
+_warnings = _WarningsOfThisThread()
+
+
+def _same_index(resident: Resident, params: dict[str, list[str]]) -> None:
+    """The thin client named an index or corpus (--index, --corpus, $SEMSEARCH_INDEX or _CORPUS):
+    refuse (409) when it is not the one served, so that the client answers locally instead."""
+    from .corpus import resolved_roots
+
+    index = resident.index
+    named = _one(params, "index")
+    if named and not same_location(parse_location(named), index.path):
+        raise HTTPError(
+            409, IndexMismatchError.__name__, f"this server answers from the index at {index.path}, not from {named}"
+        )
+    corpus = params.get("corpus")
+    if corpus and resolved_roots(corpus) != tuple(index.manifest.roots):
+        raise HTTPError(
+            409,
+            IndexMismatchError.__name__,
+            f"this server answers from the index of {', '.join(index.manifest.roots)}, not of {', '.join(corpus)}",
+        )
+
+
+def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str, str]:
+    """`semsearch ask` as a local run would print it, for the thin client: (exit code, stdout, stderr)."""
+    from .console import json_text, plain
+    from .payloads import answer_object
+    from .render import answer_view
+
+    if _one(params, "v") != THIN_PROTOCOL:
+        raise HTTPError(400, "QueryError", f"this server speaks version {THIN_PROTOCOL} of /cli/ask")
+    _same_index(resident, params)
+    question, k, mode = _question(params), _k(_one(params, "k")), _mode(_one(params, "mode"))
+    min_score, full, as_json = _min_score(_one(params, "min_score")), _flag(params, "full"), _flag(params, "json")
+    pairs = (item.partition("=") for item in params.get("env", []))
+    env = {name: value for name, sep, value in pairs if sep and name in CONSOLE_ENV}
+    size = re.fullmatch(r"([0-9]{1,5})x([0-9]{1,5})", _one(params, "size") or "")
+    fd_size = (int(size[1]), int(size[2])) if size else None
+    out = _client_console(_flag(params, "out_tty"), env, fd_size, soft_wrap=False)
+    err = _client_console(_flag(params, "err_tty"), env, fd_size)
+    failure: SemsearchError | None = None
+    with _warnings.collect() as warnings:
+        try:
+            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
+        except SemsearchError as error:
+            failure = error
+    # As console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
+    for message in warnings:
+        err.print(f"[yellow]warning:[/yellow] {plain(message)}", soft_wrap=True)
+    if failure is not None:
+        if as_json:
+            return (
+                failure.exit_code,
+                json_text({"error": {"type": type(failure).__name__, "message": str(failure)}}) + "\n",
+                err.file.getvalue(),
+            )
+        err.print(f"[red]error:[/red] {plain(str(failure))}", soft_wrap=True)
+        return failure.exit_code, "", err.file.getvalue()
+    if as_json:
+        return 0, json_text(answer_object(answer, index)) + "\n", err.file.getvalue()
+    bodies = [index.term(h).body for h in answer.hits] if full else None
+    out.print(answer_view(answer, bodies))
+    return 0, out.file.getvalue(), err.file.getvalue()
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection: GET requests routed to the index; everything else a JSON error."""
+
+    server: SemsearchHTTPServer
+    server_version = f"semsearch/{__version__}"
+    protocol_version = "HTTP/1.1"  # keep-alive: a client asking many questions keeps its connection
+    timeout = IDLE_SECONDS
+    # Headers and body leave in two writes: with Nagle's algorithm the second waits for the client's
+    # delayed ACK of the first, ~40 ms on Linux, more than a question takes (bench/RESULTS.md).
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        self.server.track(+1)
+        try:
+            self._answer()
+        finally:
+            self.server.track(-1)
+
+    def _answer(self) -> None:
+        try:
+            split = urllib.parse.urlsplit(self.path)
+            path = split.path.rstrip("/") or "/"
+            if path not in _PARAMS:
+                raise HTTPError(404, "NotFound", f"no such endpoint {path!r}; try {', '.join(sorted(_PARAMS))}")
+            params = parse_query(path, split.query)
+            if path == "/cli/ask":
+                code, stdout, stderr = cli_ask(self.server.resident, params)
+                self._send_thin(code, stdout, stderr)
+                return
+            self._send_json(200, self._route(path, params))
+        except HTTPError as error:
+            self._send_json(error.status, {"error": {"type": error.kind, "message": error.message}})
+        except SemsearchError as error:
+            status = 404 if isinstance(error, QueryError) and self._lookup() else 400 if error.exit_code == 2 else 500
+            if status == 500:
+                log.error("%s answering %s", error, self.path[:200])
+            self._send_json(status, {"error": {"type": type(error).__name__, "message": str(error)}})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away: nobody to answer
+        except Exception as error:
+            log.exception("internal error answering %s", self.path[:200])
+            self._send_json(
+                500,
+                {"error": {"type": "InternalError", "message": f"internal error: {type(error).__name__}: {error}"}},
+            )
+
+    def _lookup(self) -> bool:
+        """A request that looks something up by name (/show, /terms?source=): not found is a 404."""
+        return self.path.startswith(("/show", "/terms"))
+
+    def _route(self, path: str, params: dict[str, list[str]]) -> dict[str, Any]:
+        from .payloads import answer_object, show_object, terms_object
+
+        resident = self.server.resident
+        if path == "/ask":
+            question, k, mode, min_score = (
+                _question(params),
+                _k(_one(params, "k")),
+                _mode(_one(params, "mode")),
+                _min_score(_one(params, "min_score")),
+            )
+            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
+            return answer_object(answer, index)
+        if path == "/show":
+            term = _one(params, "term")
+            if term is None or not term.strip():
+                raise HTTPError(400, "QueryError", "missing parameter 'term' (any of the term's names)")
+            index = resident.index
+            with resident.guard(index):  # a name not found is answered with suggestions (a search)
+                return show_object(index, term, _one(params, "source"))
+        if path == "/terms":
+            return terms_object(resident.index, _one(params, "source"))
+        return health_object(resident)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, data: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        from .console import json_text
+
+        self._send(status, (json_text(data) + "\n").encode("utf-8"), "application/json; charset=utf-8", headers)
+
+    def _send_thin(self, code: int, stdout: str, stderr: str) -> None:
+        err = stderr.encode("utf-8")
+        body = err + stdout.encode("utf-8")
+        headers = {"X-Semsearch-Exit": str(code), "X-Semsearch-Stderr": str(len(err))}
+        self._send(200, body, "application/octet-stream", headers)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, a header too long, a method it has
+        no handler for) as JSON errors too; any method but GET is 405."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # an unparseable request line: still answer with a status
+            self.request_version = "HTTP/1.0"
+        known = code in HTTPStatus._value2member_map_
+        status, kind = code, HTTPStatus(code).phrase.replace(" ", "") if known else "Error"
+        headers = {}
+        if code == HTTPStatus.NOT_IMPLEMENTED or (self.command and self.command != "GET" and code < 500):
+            status, kind = 405, "MethodNotAllowed"
+            message = f"method {self.command} not allowed; semsearch serve answers GET"
+            headers["Allow"] = "GET"
+        text = message or (HTTPStatus(code).phrase if known else "error")
+        with contextlib.suppress(OSError):  # the client may be gone already
+            self._send_json(status, {"error": {"type": kind, "message": text}}, headers)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+# Every other method is refused the same way (http.server looks for do_<METHOD>).
+for _method in ("POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT"):
+    setattr(Handler, f"do_{_method}", lambda self: self.send_error(HTTPStatus.NOT_IMPLEMENTED))
+
+
+class SemsearchHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, each a daemon (a stop does not wait for idle keep-alive connections,
+    only, briefly, for the requests under way: `track`)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    resident: Resident  # set before `serve`
+
+    def __init__(self, address: tuple[str, int], resident: Resident | None = None) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        if resident is not None:
+            self.resident = resident
+        self._busy = 0
+        self._busy_lock = threading.Condition()
+        super().__init__(address, Handler)
+
+    def track(self, delta: int) -> None:
+        with self._busy_lock:
+            self._busy += delta
+            self._busy_lock.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until no request is being answered (at most `timeout` s)."""
+        with self._busy_lock:
+            return self._busy_lock.wait_for(lambda: self._busy == 0, timeout)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+
+
+def make_server(
+    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, resident: Resident | None = None
+) -> SemsearchHTTPServer:
+    """Bind the address (port 0: any free one); set `.resident` before `serve` when not given here.
+    Raises ServiceError when the address cannot be bound."""
+    try:
+        return SemsearchHTTPServer((host, port), resident)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ServiceError(f"cannot listen on {host}:{port} ({reason}); choose another --port or --host") from None
+    except OverflowError:
+        raise ServiceError(f"port {port} is out of range (0-65535)") from None
+
+
+def serve(server: SemsearchHTTPServer, on_ready: Callable[[str], None] | None = None) -> None:
+    """Answer requests until SIGINT or SIGTERM (or `server.shutdown()`), then stop cleanly: the
+    requests under way finish, the port is released, the corpus watcher stops."""
+    resident = server.resident
+    logging.getLogger("semsearch").addHandler(_warnings)
+    # An internal error is logged with its traceback on stderr (the client gets one JSON line).
+    errors = logging.StreamHandler()
+    errors.setLevel(logging.ERROR)
+    errors.setFormatter(logging.Formatter("semsearch serve: %(asctime)s %(message)s"))
+    log.addHandler(errors)
+    log.propagate = False
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            # shutdown() waits for serve_forever to return: never from the thread running it.
+            threading.Thread(target=server.shutdown, name="semsearch-stop", daemon=True).start()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if main_thread:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        resident.start()
+        if on_ready:
+            on_ready(server.url)
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()  # the listening socket: the port is free from here
+        resident.stop()
+        started = time.monotonic()
+        server.drain(DRAIN_SECONDS)
+        log.debug("drained in %.3f s", time.monotonic() - started)
+        logging.getLogger("semsearch").removeHandler(_warnings)
+        log.removeHandler(errors)
+        log.propagate = True
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

