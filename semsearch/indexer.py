@@ -110,7 +110,7 @@ def _recorded_encoder(store: Store, previous: Opened | None) -> Encoder | None:
 def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> ChunkSettings:
     """The chunking settings a build uses: as given (or the defaults), within the encoder's window."""
     base = settings or ChunkSettings()
-    return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+    return dataclasses.replace(base, max_tokens=min(base.max_tokens, encoder.max_tokens))
 
 
 def _kept_settings(previous: Opened | None) -> ChunkSettings | None:
@@ -187,7 +187,7 @@ def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: 
 
 def build(
     corpus: Paths,
-    index_dir: str | os.PathLike[str] = "index",
+    index_dir: str | os.PathLike[str] | QdrantLocation = "index",
     *,
     encoder: Encoder | None = None,
     model: str | None = None,
@@ -290,16 +290,18 @@ def _build(
             )
             is None
         ):
-            chunks = int(previous.manifest.counts.get("chunks", 0))
-            report = _report(store, corpus_data, chunks, 0, chunks, started, False, encoder)
+            count = int(previous.manifest.counts.get("chunks", 0))
+            report = _report(store, corpus_data, count, 0, count, started, False, encoder)
             return Index(previous, encoder, build_report=report)
         if unwritable is not None:
             raise unwritable
         replaced = _other_corpus(store, previous, corpus_data.roots)
         if on_start is not None:
             on_start()
-        same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
-        reuse, reuse_pseudo = store.vectors_by_hash(previous) if previous and same_encoder and not force else ({}, {})
+        if previous is not None and previous.manifest.encoder.get("id") == encoder.id and not force:
+            reuse, reuse_pseudo = store.vectors_by_hash(previous)
+        else:
+            reuse, reuse_pseudo = {}, {}
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
         if embeddings is not None:  # keyed by the hash of what was embedded: chunks, and questions (pseudo)
             reuse = {**embeddings.by_hash(encoder.id), **reuse}

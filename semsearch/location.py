@@ -112,7 +112,9 @@ def _server(value: str, scheme: str) -> QdrantLocation:
                 "?shards=N&replicas=N (whole numbers from 1)"
             )
         options[key] = int(values[0])
-    return QdrantLocation("server", name=name, url=f"{http}://{host}:{port}", **options)
+    return QdrantLocation(
+        "server", name=name, url=f"{http}://{host}:{port}", shards=options["shards"], replicas=options["replicas"]
+    )
 
 
 def same_location(a: IndexLocation, b: IndexLocation) -> bool:

@@ -134,6 +134,23 @@ def test_a_store_answers_as_the_directory_does(corpus: Path, where: str, referen
         same_hits(loaded, reference, question, mode)
 
 
+def test_similarity_is_the_directory_cosine_of_each_pair(corpus: Path, where: str, reference: Index) -> None:
+    """`similarity` (the cosine `related` ranks neighbours by; readme_check holds the README to it):
+    the best chunk of a term with several chunks counts, an entry is nearest to itself."""
+    index = build(corpus, where)
+    long = next(p for p, count in enumerate(reference.chunk_counts()) if count >= 2)
+    for position in (0, long):
+        assert index.similarity(position, position) == pytest.approx(1.0, abs=1e-5)
+        got = [index.similarity(position, other) for other in range(len(reference))]
+        want = [reference.similarity(position, other) for other in range(len(reference))]
+        np.testing.assert_allclose(got, want, atol=1e-5)
+        np.testing.assert_allclose(
+            [reference.similarity(other, position) for other in range(len(reference))],
+            [index.similarity(other, position) for other in range(len(reference))],
+            atol=1e-5,
+        )
+
+
 def test_the_engine_scores_every_term_as_fuse_does(corpus: Path, where: str, reference: Index) -> None:
     """The relevance formula mirrored: each side alone, and fused, for every term."""
     index = build(corpus, where)

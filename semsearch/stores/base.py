@@ -97,6 +97,11 @@ class EngineIndex(ABC):
     def neighbours(self, position: int, n: int) -> list[int]:
         """Entry positions of the `n` chunks nearest the first chunk of the entry at `position`."""
 
+    @abstractmethod
+    def similarity(self, position: int, others: Sequence[int]) -> float:
+        """The best cosine between the first chunk of the entry at `position` and any chunk of the
+        entries `others` (NaN when there is none)."""
+
     def close(self) -> None:  # noqa: B027 - nothing to release unless an engine says so
         """Release the engine (a local store's lock)."""
 

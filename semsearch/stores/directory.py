@@ -20,6 +20,8 @@ __all__ = ["DirectoryStore"]
 class DirectoryStore(Store):
     """An index directory (see store.py for its layout and how a generation is committed)."""
 
+    location: Path
+
     def __init__(self, path: Path) -> None:
         self.location = Path(path)
 

@@ -134,6 +134,8 @@ class SyncReport:
 class QdrantStore(Store):
     """An index kept by Qdrant (see the module docstring)."""
 
+    location: QdrantLocation
+
     def __init__(
         self, location: QdrantLocation, *, timeout: float = 600.0, on_wait: Callable[[], None] | None = None
     ) -> None:
@@ -476,7 +478,7 @@ class QdrantIndex(EngineIndex):
             for feature in missing:
                 entry = known.get(feature)
                 self._idf_cache[feature] = (int(entry[0]), float(entry[1])) if entry else None
-        return {f: known for f in features if (known := self._idf_cache.get(f)) is not None}
+        return {f: cached for f in features if (cached := self._idf_cache.get(f)) is not None}
 
     def _sparse_query(self, text: str) -> tuple[list[int], list[float]] | None:
         known: dict[str, tuple[int, float]] = {}
@@ -538,6 +540,16 @@ class QdrantIndex(EngineIndex):
             return []
         found = self.engine.nearest(self.collection, first, n)
         return [p for payload in found if (p := self._positions.get(str(payload.get("term")))) is not None]
+
+    def similarity(self, position: int, others: Sequence[int]) -> float:
+        first = self._first_chunk[position] if 0 <= position < len(self._first_chunk) else ""
+        vector = self.engine.vector(self.collection, first) if first else None
+        wanted = tuple(self.term_ids[p] for p in others if 0 <= p < len(self.term_ids))
+        if vector is None or not wanted:
+            return float("nan")
+        search = Search(Relevance(1.0, 0.0, 0.0), vector, None, max(1, self.chunk_total), 1, terms=wanted)
+        hits = self.engine.search(self.collection, search)
+        return max((score for _, score in hits), default=float("nan"))
 
     def close(self) -> None:
         self.engine.close()

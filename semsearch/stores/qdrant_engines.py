@@ -176,6 +176,10 @@ class Engine(ABC):
     def nearest(self, name: str, point_id: str, limit: int) -> list[dict]:
         """The payloads of the `limit` chunks nearest the chunk `point_id` (itself excluded)."""
 
+    @abstractmethod
+    def vector(self, name: str, point_id: str) -> list[float] | None:
+        """The dense vector of the chunk `point_id`, or None when there is no such point."""
+
     def close(self) -> None:  # noqa: B027 - an engine in this process holds nothing to release
         """Release the connection (a server's); local folders stay open for the process (see below)."""
 
@@ -375,6 +379,13 @@ class ClientEngine(Engine):
     def nearest(self, name: str, point_id: str, limit: int) -> list[dict]:
         points = self.client.query_points(name, query=point_id, using=DENSE, limit=limit, with_payload=["term"]).points
         return [p.payload or {} for p in points]
+
+    @_engine_errors
+    def vector(self, name: str, point_id: str) -> list[float] | None:
+        records = self.client.retrieve(name, [point_id], with_payload=False, with_vectors=[DENSE])
+        vectors = records[0].vector if records and isinstance(records[0].vector, dict) else {}
+        found = vectors.get(DENSE)
+        return [float(x) for x in found] if isinstance(found, list) else None
 
     def close(self) -> None:
         if self.location.engine == "server":
@@ -620,6 +631,14 @@ class EdgeEngine(Engine):
         vector = records[0].vector[DENSE] if isinstance(records[0].vector, dict) else records[0].vector
         request = e.QueryRequest(limit=limit + 1, query=e.Query.Nearest(list(vector), using=DENSE), with_payload=True)
         return [dict(p.payload or {}) for p in shard.query(request) if str(p.id) != point_id][:limit]
+
+    @_engine_errors
+    def vector(self, name: str, point_id: str) -> list[float] | None:
+        records = self._shard(name).retrieve([point_id], False, [DENSE])
+        if not records:
+            return None
+        found = records[0].vector[DENSE] if isinstance(records[0].vector, dict) else records[0].vector
+        return [float(x) for x in found] if found is not None else None
 
 
 def connect(location: QdrantLocation, timeout: float = 600.0, on_wait: Callable[[], None] | None = None) -> Engine:
