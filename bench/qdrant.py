@@ -107,6 +107,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return {"stores": run_stores(args), "ray": run_ray(args)}
 
 
+def _ratio(x: float) -> str:
+    """A same-run ratio with two significant figures (0.41x, 3.1x, 45x)."""
+    return f"{x:.2g}x" if x < 10 else f"{x:.0f}x"
+
+
 def report(results: dict[str, Any]) -> str:
     stores, ray = results["stores"], results["ray"]
     lines = [
@@ -118,8 +123,9 @@ def report(results: dict[str, Any]) -> str:
         "new generation committed: in place for Qdrant). Each phase runs in its own process "
         "(`python -m bench.children.store_ops`); medians of the runs shown. `open` includes importing the "
         "engine's client. Qdrant local mode commits each point to SQLite on its own, so its build time "
-        "grows with the disk's fsync time; at 50k chunks it ran once. Load average "
-        f"{stores['load_start']} at the start, {stores['load_end']} at the end.\n",
+        "grows with the disk's fsync time"
+        + (f"; at {ONE_RUN_FROM:,} chunks and more it ran once" if max(stores["sizes"]) >= ONE_RUN_FROM else "")
+        + f". Load average {stores['load_start']} at the start, {stores['load_end']} at the end.\n",
     ]
     rows = []
     for row in stores["rows"]:
@@ -141,7 +147,7 @@ def report(results: dict[str, Any]) -> str:
     lines.append(table(("store", "chunks", "runs", "build", "open", "query p50", "query p90", "edit one term"), rows))
     directory = {r["chunks"]: r for r in stores["rows"] if r["store"] == "directory" and "error" not in r}
     ratio_rows = [
-        (r["store"], f"{r['chunks']:,}", f"{r['build'] / d['build']:.0f}x", f"{r['p50'] / d['p50']:.0f}x")
+        (r["store"], f"{r['chunks']:,}", _ratio(r["build"] / d["build"]), _ratio(r["p50"] / d["p50"]))
         for r in stores["rows"]
         if r["store"] != "directory" and "error" not in r and (d := directory.get(r["chunks"]))
     ]
