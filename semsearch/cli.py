@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class _Commands(TyperGroup):
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         state["json"] = "--json" in args
+        args = _ray_option(args)
         try:
             return super().make_context(info_name, args, parent, **extra)
         except UsageError as error:
@@ -66,6 +68,27 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except UsageError as error:
             raise usage_error(error) from None
+
+
+def _ray_option(args: list[str]) -> list[str]:
+    """`build --ray` alone means Ray on this machine: click options take a value or none, not either,
+    so a bare `--ray` becomes `--ray=local` (a following Ray address is kept as its value)."""
+    if "build" not in args or "--ray" not in args:
+        return args
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if arg == "--ray":
+            following = args[i + 1] if i + 1 < len(args) else ""
+            if not _RAY_ADDRESS.match(following):
+                arg = "--ray=local"
+        out.append(arg)
+    return out
+
+
+# What follows a bare --ray as its value: a Ray address (auto, local, ray://…, host:port), not a corpus folder.
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[A-Za-z0-9.-]+:\d+)$")
 
 
 app = typer.Typer(
@@ -89,7 +112,12 @@ PROGRESS_EVERY = 5.0
 # -- shared options -------------------------------------------------------------------------
 
 IndexOpt = Annotated[
-    Path | None, typer.Option("--index", help="Index directory (default: see README, 'Where things live').")
+    str | None,
+    typer.Option(
+        "--index",
+        help="Index directory, or a Qdrant store: qdrant+local:///PATH, qdrant://HOST:PORT/NAME "
+        "(default: see README, 'Where things live').",
+    ),
 ]
 CorpusOpt = Annotated[
     list[Path] | None, typer.Option("--corpus", help="Glossary folder; repeat for several.", show_default=False)
@@ -121,7 +149,7 @@ def _wait_seconds(wait: float | None) -> float:
     return seconds
 
 
-def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
+def _on_wait(index: object, seconds: float) -> Callable[[], None]:
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
@@ -151,7 +179,7 @@ def _question(text: str) -> str:
     return text
 
 
-def _locations(corpus: list[Path] | None, index: Path | None) -> Locations:
+def _locations(corpus: list[Path] | None, index: str | None) -> Locations:
     return resolve(corpus or None, index)
 
 
@@ -307,6 +335,16 @@ def build(
             show_default=False,
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Embed as a Ray Data job: `--ray` starts Ray on this machine; with an address "
+            "(auto, ray://HEAD:10001) on a Ray cluster. Needs semsearch[ray].",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index of a glossary (only changed chunks are re-embedded)."""
@@ -331,6 +369,7 @@ def build(
         progress=_progress_callback(),
         lock_timeout=seconds,
         on_wait=_on_wait(loc.index, seconds),
+        ray=ray,
         **_limits(max_chunks, max_file_mb),
     )
     report = built.build_report

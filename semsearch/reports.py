@@ -13,9 +13,11 @@ from typing import Any
 
 from .encoders import engine_name
 from .errors import IndexStoreError
+from .location import IndexLocation, location_text
 from .manifest import Manifest
 from .staleness import stale_reason
-from .store import MODELS, read_index, read_manifest
+from .store import MODELS
+from .stores import open_store
 
 __all__ = ["BuildReport", "IndexDescription", "describe"]
 
@@ -41,6 +43,7 @@ class BuildReport:
     replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
     second_encoder: str = ""  # the id of the second encoder whose side the index has ("": none)
     second_embedded: int = 0  # texts the second encoder embedded (the rest of its side was reused)
+    store: dict[str, Any] = field(default_factory=dict)  # what an engine-backed store wrote ({} for a directory)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as `semsearch build --json` prints it."""
@@ -62,6 +65,7 @@ class BuildReport:
             "second": {"encoder": self.second_encoder, "embedded": self.second_embedded}
             if self.second_encoder
             else None,
+            **({"store": self.store} if self.store else {}),
         }
 
 
@@ -70,7 +74,7 @@ class IndexDescription:
     """What an index is, from its manifest (`semsearch info`): it describes an index whose data files
     are damaged too, and says so (`damage`: why `ask` would refuse it, None when sound)."""
 
-    path: Path
+    path: IndexLocation  # its directory, or the Qdrant store
     corpus: tuple[str, ...]  # the folders it was built from
     encoder: dict[str, Any]  # the encoder's spec
     engine: str | None  # for the embedded encoder, the C engine that embeds questions here
@@ -88,7 +92,7 @@ class IndexDescription:
     @classmethod
     def of(
         cls,
-        path: Path,
+        path: IndexLocation,
         manifest: Manifest,
         corpus: Sequence[str | os.PathLike[str]] | None = None,
         damage: str | None = None,
@@ -114,7 +118,7 @@ class IndexDescription:
     def to_dict(self) -> dict[str, Any]:
         """The description as `semsearch info --json` prints it."""
         return {
-            "index": str(self.path.resolve()),
+            "index": location_text(self.path),
             "corpus": list(self.corpus),
             "encoder": self.encoder,
             "engine": self.engine,
@@ -133,8 +137,8 @@ class IndexDescription:
         }
 
 
-def _second_weights(path: Path, manifest: Manifest) -> str | None:
-    if not manifest.second:
+def _second_weights(path: IndexLocation, manifest: Manifest) -> str | None:
+    if not manifest.second or not isinstance(path, Path):  # only an index directory has the side
         return None
     from .encoders.use import weights_note
 
@@ -142,15 +146,17 @@ def _second_weights(path: Path, manifest: Manifest) -> str | None:
 
 
 def describe(
-    index_dir: str | os.PathLike[str] = "index", corpus: Sequence[str | os.PathLike[str]] | None = None
+    index_dir: str | os.PathLike[str] | IndexLocation = "index",
+    corpus: Sequence[str | os.PathLike[str]] | None = None,
 ) -> IndexDescription:
-    """Describe an index directory from its manifest, its data files checked as `ask` checks them
-    (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable manifest."""
-    path = Path(index_dir)
-    manifest = read_manifest(path)
+    """Describe an index (a directory or a Qdrant store) from its manifest, its data checked as `ask`
+    checks it (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable
+    manifest."""
+    store = open_store(index_dir)
+    manifest = store.read_manifest()
     try:
-        read_index(path)
+        store.read()
         damage = None
     except IndexStoreError as error:
         damage = str(error)
-    return IndexDescription.of(path, manifest, corpus, damage)
+    return IndexDescription.of(store.location, manifest, corpus, damage)

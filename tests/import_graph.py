@@ -27,10 +27,10 @@ END = "<!-- end of import graph -->"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "foundations: no semsearch imports but errors",
-        ("_version", "errors", "modes", "text", "kana", "ann", "hubness", "locate"),
+        ("_version", "errors", "modes", "text", "kana", "ann", "hubness", "location", "locate"),
     ),
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
-    ("vectors and the index on disk", ("encoders", "manifest", "store", "staleness", "reports")),
+    ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports", "ray_embed")),
     ("the query layer", ("search",)),
     ("building, measuring, sessions", ("indexer", "evaluation", "session", "payloads", "resident")),
     ("what the command shows", ("render", "console")),
