@@ -27,13 +27,13 @@ END = "<!-- end of import graph -->"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "foundations: no semsearch imports but errors",
-        ("_version", "errors", "modes", "text", "kana", "ann", "hubness", "locate"),
+        ("_version", "errors", "modes", "text", "kana", "ann", "hubness", "locate", "linebreak", "mdtext", "editor"),
     ),
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
     ("vectors and the index on disk", ("encoders", "manifest", "store", "staleness", "reports")),
     ("the query layer", ("search",)),
-    ("building, measuring, sessions", ("indexer", "evaluation", "session", "payloads", "resident")),
-    ("what the command shows", ("render", "console")),
+    ("building, measuring, sessions", ("indexer", "evaluation", "session", "payloads", "resident", "caches")),
+    ("what the command shows", ("render", "console", "formats")),
     ("the index as a service: HTTP and MCP", ("server", "mcp_server")),
     ("the command and the public face", ("cli", "__main__", "client", "semsearch")),
 )

@@ -67,6 +67,9 @@ def run_example(command: str, index_dir: Path) -> str:
         "COLUMNS": "100",
         "NO_COLOR": "1",
     }
+    if "|" not in command.split("semsearch", 1)[1]:
+        # What a terminal shows (without styles: a dumb one); piped into a command, what a pipe gets.
+        env.update(TTY_COMPATIBLE="1", TERM="dumb", LINES="50")
     result = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (command, result.stderr)
     return "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines())
