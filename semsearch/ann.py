@@ -142,7 +142,8 @@ class AnnIndex:
         if self.kind == "ivf" and k > self.ntotal // 2:
             import faiss
 
-            params = faiss.SearchParametersIVF(nprobe=int(self.index.nlist))
+            params = faiss.SearchParametersIVF()
+            params.nprobe = int(self.index.nlist)
             return self.index.search(queries, k, params=params)
         return self.index.search(queries, k)
 
@@ -179,9 +180,10 @@ class AnnIndex:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         if kind == "flat":  # a layout this module does not parse: faiss reads it, NumPy searches it
             return cls.exact(index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d)))
-        if kind == "hnsw":
+        # faiss gives back the index's own class (IndexHNSWFlat, IndexIVFFlat) as its file says.
+        if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
-        elif kind == "ivf":
+        elif isinstance(index, faiss.IndexIVF):
             index.nprobe = ivf_nprobe(int(index.nlist))  # today's policy, whatever the writer used
         return cls(index, kind)
 
@@ -225,5 +227,6 @@ def _trained_ivf(vectors: np.ndarray) -> Any:
     rows = np.sort(np.random.default_rng(TRAIN_SEED).choice(n, sample, replace=False)) if sample < n else slice(None)
     index.train(np.ascontiguousarray(vectors[rows]))
     index.nprobe = ivf_nprobe(nlist)
-    index.set_direct_map_type(faiss.DirectMap.Array)  # reconstruct_n, for vectors() in rebuilds
+    # For reconstruct_n, which vectors() uses in rebuilds (faiss's type stubs lack the DirectMap enum).
+    index.set_direct_map_type(faiss.DirectMap.Array)  # type: ignore[attr-defined]
     return index

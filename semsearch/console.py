@@ -184,7 +184,7 @@ def plain(message: str) -> str:
 _ESCAPE_ERRORS = "semsearch-escape"
 
 
-def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
+def _escape_unencodable(error: UnicodeError) -> tuple[str | bytes, int]:
     """What stdout cannot encode is shown as \\u escapes, with one warning the first time."""
     if not state.get("warned_encoding"):
         state["warned_encoding"] = True

@@ -10,6 +10,7 @@ stale, and why, is staleness.py's decision. A stale index is read once and its c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -116,7 +117,7 @@ def _recorded_encoder(index_dir: Path, previous: StoredIndex | None) -> Encoder 
 def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> ChunkSettings:
     """The chunking settings a build uses: as given (or the defaults), within the encoder's window."""
     base = settings or ChunkSettings()
-    return ChunkSettings(**{**base.to_dict(), "max_tokens": min(base.max_tokens, encoder.max_tokens)})
+    return dataclasses.replace(base, max_tokens=min(base.max_tokens, encoder.max_tokens))
 
 
 def _kept_settings(previous: StoredIndex | None) -> ChunkSettings | None:
@@ -316,16 +317,18 @@ def _build(
             )
             is None
         ):
-            chunks = len(previous.chunks)
-            report = _report(index_path, corpus_data, chunks, 0, chunks, started, False, encoder, warnings=warnings)
+            count = len(previous.chunks)
+            report = _report(index_path, corpus_data, count, 0, count, started, False, encoder, warnings=warnings)
             return Index(previous, encoder, build_report=report)
         if unwritable is not None:
             raise unwritable
         replaced = _other_corpus(index_path, previous, corpus_data.roots)
         if on_start is not None:
             on_start()
-        same_encoder = previous is not None and previous.manifest.encoder.get("id") == encoder.id
-        reuse, reuse_pseudo = vectors_by_hash(previous) if same_encoder and not force else ({}, {})
+        if previous is not None and previous.manifest.encoder.get("id") == encoder.id and not force:
+            reuse, reuse_pseudo = vectors_by_hash(previous)
+        else:
+            reuse, reuse_pseudo = {}, {}
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens, warn=warnings)
         vectors, embedded = _reuse_or_embed(
             [(c.sha256, c.text) for c in chunks], reuse, encoder.encode_passages, encoder.dim, progress

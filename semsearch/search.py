@@ -218,6 +218,14 @@ class Index:
                     add(int(self._term_of_chunk[chunk]))
         return tuple(names[:n])
 
+    def similarity(self, position: int, other: int) -> float:
+        """How near the term of entry `other` is to the entry at `position`, as `related` ranks
+        neighbours: the best cosine between the entry's first chunk and any chunk of that term."""
+        ann = self._stored.ann
+        vector = ann.vector(int(self._first_chunk[position]))
+        rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
+        return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
+
     def term(self, hit: Hit | str) -> Term:
         """The full entry behind a hit (or a term id)."""
         return self.terms[self._positions[hit.id if isinstance(hit, Hit) else hit]]

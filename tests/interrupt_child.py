@@ -6,6 +6,7 @@ encoder, whose engines append a line to a log file as they start each batch.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class LoggedE5(EmbeddedE5):
 registry.default_encoder = indexer.default_encoder = LoggedE5
 
 if __name__ == "__main__":
+    # Ctrl-C as at a terminal, even when this process was started with SIGINT ignored (a job run in
+    # the background by a shell without job control inherits that, and Python then keeps it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.argv = ["semsearch", *sys.argv[2:]]
     from semsearch.cli import main
 

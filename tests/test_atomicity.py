@@ -23,6 +23,8 @@ import semsearch
 from semsearch import store
 from semsearch.errors import IndexStoreError
 
+pytestmark = pytest.mark.slow  # real builds of the larger glossary, in child processes
+
 CHILD = Path(__file__).resolve().parent / "build_child.py"
 CANARY = "## 検証用カナリア | Canary Term\n- 並行再構築の検証でだけ現れる用語。\n"
 TIMEOUT = 120

