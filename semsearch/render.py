@@ -623,7 +623,9 @@ def _ago(seconds: float) -> str:
     hours = seconds / 3600
     if hours >= 2:
         return f"{hours:.0f} hours ago"
-    return f"{max(0, seconds) / 60:.0f} min ago"
+    if seconds < 60:
+        return "just now"
+    return f"{seconds / 60:.0f} min ago"
 
 
 def cache_view(base: Path | None, entries: Sequence[Any], now: float) -> RenderableType:

@@ -550,6 +550,8 @@ def test_cache_lists_prunes_and_removes(runner: CliRunner, corpus: Path, tmp_pat
     then = time.time() - 40 * 86400
     for name in (".used", "manifest.json"):
         os.utime(Path(names["glossary"]["path"]) / name, (then, then))
+    row = next(line for line in run(runner, ["cache"], env).stdout.splitlines() if line.startswith("glossary-"))
+    assert row.endswith("  40 days ago") and f"  {corpus}  " in row
     dry = run(runner, ["cache", "prune", "--older-than", "30", "--dry-run"], env).stdout
     assert dry.splitlines()[0].startswith(f"would remove {names['glossary']['name']}  ")
     assert Path(names["glossary"]["path"]).exists()
