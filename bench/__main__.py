@@ -10,9 +10,11 @@ Run from the repository root:
 Sections, one module each: startup (one-shot `semsearch ask`, `--help`, import costs), query
 (in-process latency per mode), build (full and incremental builds), encoders (embedded e5 vs
 sentence-transformers vs the compute bound), faiss (synthetic vectors at 1k/100k/1M: exact vs
-approximate; bench/scale.py); report.py writes the goals and the Markdown. Programs that must run in
-a fresh process are modules in bench/children/. Every figure is a median over >= 5 runs (`--runs`)
-unless its row says otherwise. The larger glossary is read from $SEMSEARCH_TECH_GLOSSARY or
+approximate; bench/scale.py), serve, throughput (the C engine by batch size and text length on
+both kernels, a question's CPU time, before/after with --baseline REV, and `semsearch build --force`
+against sentence-transformers in the same run); report.py writes the goals and the Markdown.
+Programs that must run in a fresh process are modules in bench/children/. Every figure is a median
+over >= 5 runs (`--runs`) unless its row says otherwise. The larger glossary is read from $SEMSEARCH_TECH_GLOSSARY or
 ../shared/corpora/tech-glossary and is never modified: edits happen in a temporary copy. Indexes used
 by the start-up and query sections are kept in --work (default ~/.cache/semsearch-bench) and brought
 up to date incrementally.
@@ -44,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--faiss-kinds-large",
         default="ivf",
         help="approximate kinds above 100k vectors (default ivf: an HNSW build of 1M takes tens of minutes here)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="throughput: also run semsearch and its C engine as they were at this git revision",
     )
     parser.add_argument("--work", type=Path, default=None, help="where to keep benchmark indexes")
     parser.add_argument("--out", type=Path, default=None, help="the Markdown report (a .json is written beside it)")

