@@ -102,10 +102,11 @@ def _katakana(char: str) -> bool:
     return ("\u30a1" <= char <= "\u30fa" or char == "\u30fc" or "\uff66" <= char <= "\uff9f") and char != "\u30fb"
 
 
-def _preferred(text: str, points: list[int]) -> list[int]:
-    """The break points outside katakana words: a loanword (ニューラルネットワーク) is broken only
-    when it is wider than a line."""
-    return [p for p in points if not (_katakana(text[p - 1]) and _katakana(text[p]))]
+def _preferred(text: str, points: list[int], prefer: Iterable[tuple[int, int]] = ()) -> list[int]:
+    """The break points outside katakana words and outside the spans `prefer`: a loanword
+    (ニューラルネットワーク) or a term's name in a list is broken only when it is wider than a line."""
+    inside = {i for start, end in prefer for i in range(start + 1, end)}
+    return [p for p in points if not (_katakana(text[p - 1]) and _katakana(text[p])) and p not in inside]
 
 
 def wrap(
@@ -115,18 +116,22 @@ def wrap(
     first_width: int | None = None,
     measure: Callable[[str], int] = cell_width,
     keep: Iterable[tuple[int, int]] = (),
+    prefer: Iterable[tuple[int, int]] = (),
 ) -> list[tuple[int, int]]:
     """Greedy wrapping of one line of text: (start, end) of each line, in order. The first line has
     `first_width` cells (default `width`), the others `width`. Spaces where a line breaks are in
-    neither line. A piece wider than its line is a line of its own, whole."""
+    neither line. The spans `keep` (start, end) are never broken; the spans `prefer` are kept whole
+    as a katakana word is, unless one is wider than a line. A piece that cannot be broken and is
+    wider than its line is a line of its own, whole."""
     if "\n" in text:
         raise ValueError("wrap takes one line; split paragraphs first")
     text_end = len(text.rstrip())
     if text_end == 0:
         return [(0, 0)]
     allowed = [p for p in break_points(text, keep) if p < text_end]
-    bounds = [0, *_preferred(text, allowed), len(text)]
-    # A piece wider than a line is cut where it may be (inside a katakana word), else left whole.
+    bounds = [0, *_preferred(text, allowed, prefer), len(text)]
+    # A piece wider than a line is cut where it may be (inside a katakana word or a preferred
+    # span), else left whole.
     pieces: list[tuple[int, int]] = []
     for piece_start, piece_stop in itertools.pairwise(bounds):
         if measure(text[piece_start:piece_stop].rstrip()) > width:

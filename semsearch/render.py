@@ -86,10 +86,21 @@ def file_link(path: str, line: int | None = None) -> str:
 # -- layout: paragraphs, indented blocks, tables ------------------------------------------------
 
 
+def name_spans(names: Sequence[str], sep: str, start: int = 0) -> list[tuple[int, int]]:
+    """Where each name lies in `sep.join(names)` placed at `start`: the spans a list of names
+    would rather not be broken inside."""
+    spans = []
+    for name in names:
+        spans.append((start, start + len(name)))
+        start += len(name) + len(sep)
+    return spans
+
+
 class Flow:
     """A paragraph: on a terminal wrapped to the width at the places Japanese and English allow
     (linebreak.py), continuation lines indented by `indent` cells (default: the prefix's width);
-    elsewhere one line, never wrapped. `keep`: (start, end) spans of `text` never broken."""
+    elsewhere one line, never wrapped. `keep`: (start, end) spans of `text` never broken; `prefer`:
+    spans broken only when wider than a line (term names in a list)."""
 
     def __init__(
         self,
@@ -97,11 +108,13 @@ class Flow:
         prefix: Text | str = "",
         indent: int | None = None,
         keep: Sequence[tuple[int, int]] = (),
+        prefer: Sequence[tuple[int, int]] = (),
     ) -> None:
         self.text = text
         self.prefix = prefix if isinstance(prefix, Text) else Text(prefix)
         self.indent = cell_len(self.prefix.plain) if indent is None else indent
         self.keep = keep
+        self.prefer = prefer
 
     def _pieces(self, width: int | None) -> list[tuple[Text, Text]]:
         """(lead, line) pairs: the prefix or the indent, and the text of each line."""
@@ -110,7 +123,7 @@ class Flow:
         plain = self.text.plain
         first = max(1, width - cell_len(self.prefix.plain))
         rest = max(1, width - self.indent)
-        spans = wrap(plain, rest, first_width=first, measure=cell_len, keep=self.keep)
+        spans = wrap(plain, rest, first_width=first, measure=cell_len, keep=self.keep, prefer=self.prefer)
         pieces = []
         for number, (start, end) in enumerate(spans):
             lead = self.prefix if number == 0 else Text(" " * self.indent)
@@ -340,7 +353,8 @@ class _CardHead:
 
     def _flow(self, bar: bool) -> Flow:
         hit = self.hit
-        names = Text(safe_line(" | ".join(hit.names)), style="bold")
+        shown = [safe_line(name) for name in hit.names]
+        names = Text(" | ".join(shown), style="bold")
         tail = Text("  ")
         if bar:
             tail += score_bar(hit.score) + Text(" ")
@@ -352,7 +366,9 @@ class _CardHead:
         last_word = len(names.plain.rstrip()) - len(names.plain.rstrip().split(" ")[-1])
         text = names + tail
         rank = Text(f"{hit.rank:>2}  ", style="bold")
-        return Flow(text, prefix=rank, indent=CARD_INDENT, keep=[(last_word, len(text))])
+        return Flow(
+            text, prefix=rank, indent=CARD_INDENT, keep=[(last_word, len(text))], prefer=name_spans(shown, " | ")
+        )
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         full = self._flow(bar=True)
@@ -371,8 +387,9 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
     elif hit.snippet:
         details.append(Flow(highlighted(hit.snippet, query)))
     if hit.related:
-        related = Text(safe_line(", ".join(hit.related)), style="dim")
-        details.append(Flow(related, prefix=Text("related: ", style="dim")))
+        names = [safe_line(name) for name in hit.related]
+        related = Text(", ".join(names), style="dim")
+        details.append(Flow(related, prefix=Text("related: ", style="dim"), prefer=name_spans(names, ", ")))
     return Group(_CardHead(hit), Indented(details))
 
 
@@ -387,14 +404,11 @@ def answer_view(answer: Answer, bodies: Sequence[str] | None = None) -> Renderab
             )
         return Flow(Text("No matching entry.", style="yellow"))
     if not answer.confident:
-        suggestions = ", ".join(safe_line(h.term) for h in answer.hits[:3])
+        names = [safe_line(h.term) for h in answer.hits[:3]]
+        lead = f" for “{safe_line(answer.query)}”. Did you mean: "
         return Flow(
-            Text.assemble(
-                ("No confident match", "bold yellow"),
-                f" for “{safe_line(answer.query)}”. Did you mean: ",
-                (suggestions, "bold"),
-                "?",
-            )
+            Text.assemble(("No confident match", "bold yellow"), lead, (", ".join(names), "bold"), "?"),
+            prefer=name_spans(names, ", ", len("No confident match") + len(lead)),
         )
     cards: list[RenderableType] = []
     for i, hit in enumerate(answer.hits):

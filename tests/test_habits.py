@@ -135,6 +135,14 @@ def test_on_a_terminal_lines_break_where_japanese_and_english_allow(
     assert score_line.strip() != "1.000" and re.search(r"\S+\s+(?:[█░]{10} )?1\.000", score_line)
     shown = visible(run(runner, ["show", "sgd", *where], env).stdout)
     assert_wrapped_well(shown, width)
+    # A term's name is not broken across lines (in the card's names, "related", "Did you mean").
+    data = json.loads(run(runner, ["ask", "確率的勾配降下法", "-k", "2", "--json", *where]).stdout)
+    for hit in data["hits"]:
+        for name in [*hit["names"], *hit["related"]]:
+            assert any(name in line for line in card), (name, card)
+    unsure = visible(run(runner, ["ask", "明日の大阪の天気は", *where], env).stdout)
+    suggested = json.loads(run(runner, ["ask", "明日の大阪の天気は", "--json", *where]).stdout)["hits"][:3]
+    assert suggested and all(any(hit["term"] in line for line in unsure) for hit in suggested), unsure
 
 
 def test_a_real_terminal_wraps_and_links_file_and_line(where: list[str], corpus: Path) -> None:

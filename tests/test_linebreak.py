@@ -96,3 +96,15 @@ def test_wrapping_keeps_the_text_and_the_rules(pieces: list[str], width: int) ->
         if cell_width(line) > width:
             indent = len(line) - len(line.lstrip())
             assert not [p for p in break_points(text) if start + indent < p < end], (text, line, width)
+
+
+def test_names_in_a_list_are_broken_only_when_wider_than_a_line() -> None:
+    text = "related: プロンプトエンジニアリング, 基盤モデル, 教師あり学習"
+    names = [
+        (text.index(n), text.index(n) + len(n)) for n in ("プロンプトエンジニアリング", "基盤モデル", "教師あり学習")
+    ]
+    lines = [text[a:b] for a, b in wrap(text, 56, prefer=names)]
+    assert lines == ["related: プロンプトエンジニアリング, 基盤モデル,", "教師あり学習"]
+    assert [text[a:b] for a, b in wrap(text, 56)][1] == "り学習"  # without: wherever Japanese allows
+    # A name wider than the line is broken where it may be, not left to overflow.
+    assert all(cell_width(text[a:b]) <= 12 for a, b in wrap(text, 12, prefer=names))
