@@ -12,7 +12,8 @@ Sections, one module each: startup (one-shot `semsearch ask`, `--help`, import c
 sentence-transformers vs the compute bound), faiss (synthetic vectors at 1k/100k/1M: exact vs
 approximate; bench/scale.py), serve, throughput (the C engine by batch size and text length on
 both kernels, a question's CPU time, before/after with --baseline REV, and `semsearch build --force`
-against sentence-transformers in the same run); report.py writes the goals and the Markdown.
+against sentence-transformers in the same run), qdrant (the index in Qdrant against the directory, and
+the embedding on Ray against a local build; bench/qdrant.py); report.py writes the goals and the Markdown.
 Programs that must run in a fresh process are modules in bench/children/. Every figure is a median
 over >= 5 runs (`--runs`) unless its row says otherwise. The larger glossary is read from $SEMSEARCH_TECH_GLOSSARY or
 ../shared/corpora/tech-glossary and is never modified: edits happen in a temporary copy. Indexes used
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--baseline",
         default=None,
         help="throughput: also run semsearch and its C engine as they were at this git revision",
+    )
+    parser.add_argument(
+        "--qdrant-sizes", default="300,10000,50000", help="synthetic chunks per store (default 300,10000,50000)"
     )
     parser.add_argument("--work", type=Path, default=None, help="where to keep benchmark indexes")
     parser.add_argument("--out", type=Path, default=None, help="the Markdown report (a .json is written beside it)")

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,7 @@ class _Commands(TyperGroup):
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         state["json"] = _asks_for_json(args)
+        args = _ray_option(args)
         try:
             return super().make_context(info_name, args, parent, **extra)
         except UsageError as error:
@@ -91,6 +93,27 @@ def _asks_for_json(args: list[str]) -> bool:
         if arg.startswith("--format=") and arg.split("=", 1)[1].lower() in JSON_FORMATS:
             return True
     return False
+
+
+def _ray_option(args: list[str]) -> list[str]:
+    """`build --ray` alone means Ray on this machine: click options take a value or none, not either,
+    so a bare `--ray` becomes `--ray=local` (a following Ray address is kept as its value)."""
+    if "build" not in args or "--ray" not in args:
+        return args
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if arg == "--ray":
+            following = args[i + 1] if i + 1 < len(args) else ""
+            if not _RAY_ADDRESS.match(following):
+                arg = "--ray=local"
+        out.append(arg)
+    return out
+
+
+# What follows a bare --ray as its value: a Ray address (auto, local, ray://…, host:port), not a corpus folder.
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[A-Za-z0-9.-]+:\d+)$")
 
 
 app = typer.Typer(
@@ -137,13 +160,13 @@ assert tuple(m.value for m in Mode) == MODES
 DEFAULT = Mode(DEFAULT_MODE)
 
 IndexOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--index",
         metavar="DIR",
-        help="Index directory (default: $SEMSEARCH_INDEX, else ./index when the corpus is ./corpus, else the "
-        "index `semsearch build --index` made of this corpus, else a per-user cache folder; `semsearch info` "
-        "says which).",
+        help="Index directory, or a Qdrant store: qdrant+local:///PATH, qdrant://HOST:PORT/NAME (default: "
+        "$SEMSEARCH_INDEX, else ./index when the corpus is ./corpus, else the index `semsearch build --index` "
+        "made of this corpus, else a per-user cache folder; `semsearch info` says which).",
         show_default=False,
     ),
 ]
@@ -224,7 +247,7 @@ def _wait_seconds(wait: float | None) -> float:
     return seconds
 
 
-def _on_wait(index: Path, seconds: float) -> Callable[[], None]:
+def _on_wait(index: object, seconds: float) -> Callable[[], None]:
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
@@ -269,11 +292,11 @@ def _interactive_stdin() -> bool:
         return False
 
 
-def _locations(corpus: list[Path] | None, index: Path | None) -> Locations:
+def _locations(corpus: list[Path] | None, index: str | None) -> Locations:
     """Where the corpus and the index are. An index the user built of this corpus elsewhere
     (`semsearch build CORPUS --index DIR`) is used rather than a second copy in the cache."""
     loc = resolve(corpus or None, index)
-    if loc.index_origin == "cache" and not (loc.index / "manifest.json").exists():
+    if loc.index_origin == "cache" and isinstance(loc.index, Path) and not (loc.index / "manifest.json").exists():
         from .caches import remembered
 
         known = remembered(loc.corpus)
@@ -323,7 +346,7 @@ def _open(loc: Locations, **build_options: Any) -> Index:
         on_wait=_on_wait(loc.index, wait),
         **build_options,
     )
-    if loc.index_origin == "cache":
+    if loc.index_origin == "cache" and isinstance(loc.index, Path):
         from .caches import mark_used
 
         mark_used(loc.index)  # for `semsearch cache`: when it was last used
@@ -529,6 +552,16 @@ def build(
             show_default=False,
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Embed as a Ray Data job: `--ray` starts Ray on this machine; with an address "
+            "(auto, ray://HEAD:10001) on a Ray cluster. Needs semsearch[ray].",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index of a glossary. Only entries whose text changed are embedded again;
@@ -561,11 +594,12 @@ def build(
         progress=_progress_callback(),
         lock_timeout=seconds,
         on_wait=_on_wait(loc.index, seconds),
+        ray=ray,
         **_limits(max_chunks, max_file_mb),
     )
     report = built.build_report
     assert report is not None  # an index from `build` carries its report
-    if loc.index_origin != "cache":
+    if loc.index_origin != "cache" and isinstance(loc.index, Path):  # a directory, not a Qdrant store
         from .caches import remember
 
         remember(loc.index, built.manifest.roots)  # so that `ask --corpus` finds it, not the cache
@@ -577,7 +611,7 @@ def build(
     _build_summary(loc.index, report)
 
 
-def _build_summary(index: Path, report: BuildReport) -> None:
+def _build_summary(index: object, report: BuildReport) -> None:
     """What `build` says when it is done, for people: counts, the encoder, what was skipped."""
     status = "built" if report.written else "up to date"
     counts = f"{_plural(report.files, 'file')}, {_plural(report.terms, 'term')}, {_plural(report.chunks, 'chunk')}"

@@ -223,8 +223,8 @@ def _target(prefix: str, options: dict) -> str:
     # The index the question is meant for, when this command line or environment names one: the
     # server refuses to answer from another. (As locate.py: the option, else the variable.)
     index = options["index"] or env.get("SEMSEARCH_INDEX")
-    if index:
-        params.append(("index", os.path.abspath(index)))
+    if index:  # a path, made absolute; a Qdrant URI (scheme://…) as it is
+        params.append(("index", index if "://" in index else os.path.abspath(index)))
     corpus = options["corpus"] or [p for p in env.get("SEMSEARCH_CORPUS", "").split(os.pathsep) if p]
     params += [("corpus", os.path.abspath(path)) for path in corpus]
     params += [("out_tty", "1" if _isatty(sys.stdout) else "0"), ("err_tty", "1" if _isatty(sys.stderr) else "0")]

@@ -18,34 +18,27 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._version import __version__
-from .ann import build_ann
 from .chunking import ChunkSettings, chunk_terms, term_ids
 from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
 from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
-from .manifest import FIX, MANIFEST
+from .location import IndexLocation, QdrantLocation
+from .manifest import FIX
 from .reports import BuildReport
 from .search import Index
 from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
-from .store import (
-    ChunkRecord,
-    DenseExtras,
-    StoredIndex,
-    build_lock,
-    prepare_index_dir,
-    read_index,
-    read_manifest,
-    remove_leftovers,
-    vectors_by_hash,
-    write_index,
-)
+from .store import ChunkRecord, DenseExtras
+from .stores import Generation, Opened, Store, open_store
+
+if TYPE_CHECKING:
+    from .ray_embed import Embeddings
 
 # BuildReport is defined in reports.py; it is here too, beside the build that makes it.
 __all__ = ["BuildReport", "build", "open_index", "recorded_corpus"]
@@ -84,32 +77,32 @@ def _reason(error: IndexStoreError) -> str:
 
 
 def _previous(
-    index_dir: Path, roots: Sequence[str | os.PathLike[str]], known: StoredIndex | None, warn: bool = True
-) -> StoredIndex | None:
+    store: Store, roots: Sequence[str | os.PathLike[str]], known: Opened | None, warn: bool = True
+) -> Opened | None:
     """The index as it is now, under the build lock: `known` (read before the lock) while the manifest
     still names its generation, else read again; None when there is none or it is unusable."""
     if known is not None:
         with contextlib.suppress(IndexStoreError):
-            if read_manifest(index_dir).data == known.manifest.data:
+            if store.read_manifest().data == known.manifest.data:
                 return known
     try:
-        return read_index(index_dir)
+        return store.read()
     except IndexStoreError as error:
-        if warn and (index_dir / MANIFEST).exists():
+        if warn and store.has_manifest():
             log.warning(
                 "index at %s is unusable (%s); rebuilding it from %s",
-                index_dir,
+                store,
                 _reason(error),
                 ", ".join(map(str, roots)),
             )
         return None
 
 
-def _recorded_encoder(index_dir: Path, previous: StoredIndex | None) -> Encoder | None:
+def _recorded_encoder(store: Store, previous: Opened | None) -> Encoder | None:
     if previous is not None:
         return load_encoder(previous.manifest.encoder)
     try:
-        return load_encoder(read_manifest(index_dir).encoder)
+        return load_encoder(store.read_manifest().encoder)
     except IndexStoreError:
         return None
 
@@ -120,7 +113,7 @@ def _settings_for(encoder: Encoder, settings: ChunkSettings | None = None) -> Ch
     return dataclasses.replace(base, max_tokens=min(base.max_tokens, encoder.max_tokens))
 
 
-def _kept_settings(previous: StoredIndex | None) -> ChunkSettings | None:
+def _kept_settings(previous: Opened | None) -> ChunkSettings | None:
     """What a rebuild keeps of the chunking settings the user gave an index (its per-term limit)."""
     recorded = previous.manifest.chunking.get("max_chunks") if previous is not None else None
     return ChunkSettings(max_chunks=recorded) if type(recorded) is int and recorded > 0 else None
@@ -169,6 +162,18 @@ def _reuse_or_embed(
     return vectors, len(missing)
 
 
+def _embed_on_ray(
+    chunks: Sequence[Any], reuse: dict[str, np.ndarray], encoder: Encoder, address: str, progress: Progress | None
+) -> dict[str, np.ndarray]:
+    """The vectors of the chunks `reuse` does not hold, embedded as a Ray Data job (ray_embed.py)."""
+    missing = {c.sha256: c.text for c in chunks if c.sha256 not in reuse}
+    if not missing:
+        return {}
+    from .ray_embed import embed_on_ray
+
+    return embed_on_ray(missing, encoder, address, progress=progress).by_hash(encoder.id)
+
+
 def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: dict[str, np.ndarray]) -> DenseExtras:
     """Hubness priors of the chunks, from the glossary's names embedded as queries (none, and no
     query encoding, for encoders that do not use them)."""
@@ -182,7 +187,7 @@ def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: 
 
 def build(
     corpus: Paths,
-    index_dir: str | os.PathLike[str] = "index",
+    index_dir: str | os.PathLike[str] | QdrantLocation = "index",
     *,
     encoder: Encoder | None = None,
     model: str | None = None,
@@ -194,8 +199,12 @@ def build(
     on_wait: Callable[[], None] | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
     on_start: Callable[[], None] | None = None,
+    ray: str | None = None,
+    embeddings: Embeddings | None = None,
 ) -> Index:
-    """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`.
+    """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`: a
+    directory, or a Qdrant store named by a URI (`qdrant+local:///path`, `qdrant://host:6333/name`;
+    see location.py).
 
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
@@ -205,10 +214,15 @@ def build(
     (`ChunkSettings.max_chunks`); files over `max_file_bytes` are skipped with a warning. `on_start`
     is called once the build has its corpus, lock and encoder, just before it embeds. Raises
     CorpusError, IndexStoreError (IndexWriteError when the directory cannot be written), EncoderError.
+
+    `ray`: embed the chunks that need it as a Ray Data job (ray_embed.py): "local" starts Ray on this
+    machine, an address (`auto`, `ray://head:10001`) uses a cluster. `embeddings`: an embedding cache
+    (rows of encoder id, chunk sha256, vector) whose vectors are reused like a previous index's.
     """
+    where = index_dir if isinstance(index_dir, QdrantLocation) else _path(index_dir, "index_dir")
     return _build(
         _roots(corpus),
-        Path(_path(index_dir, "index_dir")),
+        open_store(where, timeout=lock_timeout, on_wait=on_wait),
         max_file_bytes=max_file_bytes,
         on_start=on_start,
         encoder=encoder,
@@ -219,6 +233,8 @@ def build(
         progress=progress,
         lock_timeout=lock_timeout,
         on_wait=on_wait,
+        ray=ray,
+        embeddings=embeddings,
     )
 
 
@@ -227,11 +243,11 @@ class _Warnings:
     manifest records them) about the same file, unchanged since; so that a rebuild says what
     changed, not every skipped file again. Called as `warn(message, source)`."""
 
-    def __init__(self, index_path: Path, known: StoredIndex | None, listing: Listing | None) -> None:
+    def __init__(self, store: Store, known: Opened | None, listing: Listing | None) -> None:
         self.manifest = known.manifest if known is not None else None
         if self.manifest is None:
             with contextlib.suppress(IndexStoreError):
-                self.manifest = read_manifest(index_path)
+                self.manifest = store.read_manifest()
         before: tuple[str, ...] = ()
         if self.manifest is not None:
             # An index written before warnings were recorded: its skipped files were said.
@@ -270,10 +286,10 @@ class _Warnings:
 
 def _build(
     roots: list[str | os.PathLike[str]],
-    index_path: Path,
+    store: Store | str | os.PathLike[str] | IndexLocation,
     *,
     listing: Listing | None = None,
-    known: StoredIndex | None = None,
+    known: Opened | None = None,
     encoder: Encoder | None = None,
     model: str | None = None,
     force: bool = False,
@@ -284,30 +300,34 @@ def _build(
     on_wait: Callable[[], None] | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
     on_start: Callable[[], None] | None = None,
+    ray: str | None = None,
+    embeddings: Embeddings | None = None,
 ) -> Index:
     """`build`, given what the caller already read: the corpus `listing` and the index `known`."""
+    if not isinstance(store, Store):
+        store = open_store(store, timeout=lock_timeout, on_wait=on_wait)
     if encoder is None and model is not None:
         encoder = encoder_for(model)
     started = time.perf_counter()
     if listing is None and roots:
         listing = discover_files(roots)
-    warnings = _Warnings(index_path, known, listing)
+    warnings = _Warnings(store, known, listing)
     corpus_data = read_corpus(roots, strict=strict, listing=listing, max_file_bytes=max_file_bytes, warn=warnings)
-    prepare_index_dir(index_path, force=force)
+    store.prepare(force=force)
     with contextlib.ExitStack() as held:
         try:
-            held.enter_context(build_lock(index_path, timeout=lock_timeout, on_wait=on_wait))
+            held.enter_context(store.lock(timeout=lock_timeout, on_wait=on_wait))
             unwritable = None
         except IndexWriteError as error:
             if force:
                 raise
             unwritable = error  # a read-only index may still be up to date: nothing to write then
         if unwritable is None:
-            remove_leftovers(index_path)  # what failed, killed or replaced builds left behind
-        previous = _previous(index_path, roots, known, warn=unwritable is None)
+            store.remove_leftovers()  # what failed, killed or replaced builds left behind
+        previous = _previous(store, roots, known, warn=unwritable is None)
         # Without an explicit encoder, an index keeps the encoder it was built with (even when
         # its data files are damaged, as long as its manifest can still say which).
-        encoder = encoder or _recorded_encoder(index_path, previous) or default_encoder()
+        encoder = encoder or _recorded_encoder(store, previous) or default_encoder()
         settings = _settings_for(encoder, settings or _kept_settings(previous))
         if (
             previous is not None
@@ -317,34 +337,37 @@ def _build(
             )
             is None
         ):
-            count = len(previous.chunks)
-            report = _report(index_path, corpus_data, count, 0, count, started, False, encoder, warnings=warnings)
+            count = int(previous.manifest.counts.get("chunks", 0))
+            report = _report(store, corpus_data, count, 0, count, started, False, encoder, warnings=warnings)
             return Index(previous, encoder, build_report=report)
         if unwritable is not None:
             raise unwritable
-        replaced = _other_corpus(index_path, previous, corpus_data.roots)
+        replaced = _other_corpus(store, previous, corpus_data.roots)
         if on_start is not None:
             on_start()
         if previous is not None and previous.manifest.encoder.get("id") == encoder.id and not force:
-            reuse, reuse_pseudo = vectors_by_hash(previous)
+            reuse, reuse_pseudo = store.vectors_by_hash(previous)
         else:
             reuse, reuse_pseudo = {}, {}
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens, warn=warnings)
+        if embeddings is not None:  # keyed by the hash of what was embedded: chunks, and questions (pseudo)
+            reuse = {**embeddings.by_hash(encoder.id), **reuse}
+            reuse_pseudo = {**embeddings.by_hash(encoder.id), **reuse_pseudo}
+        on_ray = _embed_on_ray(chunks, reuse, encoder, ray, progress) if ray is not None else {}
         vectors, embedded = _reuse_or_embed(
-            [(c.sha256, c.text) for c in chunks], reuse, encoder.encode_passages, encoder.dim, progress
+            [(c.sha256, c.text) for c in chunks], {**reuse, **on_ray}, encoder.encode_passages, encoder.dim, progress
         )
+        embedded += len(on_ray)
         records = [ChunkRecord(c.id, c.term_position, c.part, c.sha256) for c in chunks]
         dense = _dense_extras(corpus_data, encoder, vectors, reuse_pseudo)
-        ann = build_ann(vectors)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])
         ids = term_ids(corpus_data.terms)
         seconds = time.perf_counter() - started
-        manifest = write_index(
-            index_path,
+        generation = Generation(
             terms=corpus_data.terms,
             term_ids=ids,
             chunks=records,
-            ann=ann,
+            vectors=vectors,
             lexical=lexical,
             dense=dense,
             manifest_fields={
@@ -366,9 +389,9 @@ def _build(
                 "semsearch_version": __version__,
             },
         )
-    stored = StoredIndex(index_path, manifest, list(corpus_data.terms), ids, records, ann, lexical, dense)
+        stored = store.commit(generation, previous, force=force)
     report = _report(
-        index_path,
+        store,
         corpus_data,
         len(records),
         embedded,
@@ -379,11 +402,14 @@ def _build(
         replaced,
         warnings,
     )
+    sync = getattr(stored, "sync", None)  # what an engine-backed store wrote
+    if sync is not None:
+        report = dataclasses.replace(report, store=sync.to_dict())
     return Index(stored, encoder, build_report=report)
 
 
 def _report(
-    index_dir: Path,
+    store: Store,
     corpus: Corpus,
     chunks: int,
     embedded: int,
@@ -395,7 +421,7 @@ def _report(
     warnings: _Warnings | None = None,
 ) -> BuildReport:
     return BuildReport(
-        str(index_dir),
+        str(store),
         len(corpus.files),
         len(corpus.terms),
         chunks,
@@ -415,54 +441,54 @@ def _report(
     )
 
 
-def _built_from(index_dir: Path) -> list[str] | None:
+def _built_from(store: Store) -> list[str] | None:
     """The corpus folders a damaged index was built from, when its manifest still says and they exist."""
-    roots = _recorded_roots(index_dir)
+    roots = _recorded_roots(store)
     return list(roots) if roots and all(Path(r).exists() for r in roots) else None
 
 
-def _other_corpus(index_dir: Path, previous: StoredIndex | None, roots: tuple[str, ...]) -> tuple[str, ...]:
+def _other_corpus(store: Store, previous: Opened | None, roots: tuple[str, ...]) -> tuple[str, ...]:
     """The corpus folders of the index about to be replaced when they are not `roots` (else ())."""
-    recorded = previous.manifest.roots if previous is not None else _recorded_roots(index_dir)
+    recorded = previous.manifest.roots if previous is not None else _recorded_roots(store)
     return tuple(recorded) if recorded and tuple(recorded) != roots else ()
 
 
-def _recorded_roots(index_dir: Path) -> tuple[str, ...] | None:
+def _recorded_roots(store: Store) -> tuple[str, ...] | None:
     """The corpus folders an index's manifest names (None when there is no readable manifest)."""
     try:
-        return read_manifest(index_dir).roots
+        return store.read_manifest().roots
     except IndexStoreError:
         return None
 
 
-def recorded_corpus(index_dir: str | os.PathLike[str]) -> list[str]:
+def recorded_corpus(index_dir: str | os.PathLike[str] | IndexLocation) -> list[str]:
     """The corpus folders the index at `index_dir` was built from, for rebuilding it from its own corpus.
 
     Raises IndexStoreError (with the fix) when there is no index there to say.
     """
-    index_path = Path(index_dir)
-    read_manifest(index_path)  # no index there: its error names the fix
-    roots = _recorded_roots(index_path)
+    store = open_store(index_dir)
+    store.read_manifest()  # no index there: its error names the fix
+    roots = _recorded_roots(store)
     if not roots:
         raise IndexStoreError(
-            f"the index at {index_path} does not say which corpus it was built from; "
-            f"name it: `semsearch build CORPUS --index {index_path} --force`"
+            f"the index at {store} does not say which corpus it was built from; "
+            f"name it: `semsearch build CORPUS --index {store} --force`"
         )
     return list(roots)
 
 
-def _mismatch(index_path: Path, recorded: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> IndexMismatchError:
+def _mismatch(store: Store, recorded: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> IndexMismatchError:
     named = ", ".join(map(str, roots))
     return IndexMismatchError(
-        f"the index at {index_path} was built from {', '.join(recorded)}, not from {named}; "
-        f"to search it as built, name the index alone (--index {index_path}); "
-        f"to replace it, run `semsearch build {named} --index {index_path}`"
+        f"the index at {store} was built from {', '.join(recorded)}, not from {named}; "
+        f"to search it as built, name the index alone (--index {store}); "
+        f"to replace it, run `semsearch build {named} --index {store}`"
     )
 
 
 def open_index(
     corpus: Paths | None,
-    index_dir: str | os.PathLike[str],
+    index_dir: str | os.PathLike[str] | IndexLocation,
     **build_options: Any,
 ) -> Index:
     """The index for `ask` and the other commands: loaded when fresh, (re)built when stale or unusable.
@@ -478,30 +504,32 @@ def open_index(
     "semsearch" logger once it starts: a notice (INFO) for a missing or stale index, a warning for
     an unusable one.
     """
-    index_path = Path(index_dir)
+    store = open_store(
+        index_dir, timeout=build_options.get("lock_timeout", 600.0), on_wait=build_options.get("on_wait")
+    )
     try:
-        stored = read_index(index_path)
+        stored = store.read()
     except IndexVersionError:
         raise
     except IndexStoreError:
-        recorded = _recorded_roots(index_path)
+        recorded = _recorded_roots(store)
         if corpus is not None and recorded and resolved_roots(_roots(corpus)) != recorded:
-            raise _mismatch(index_path, recorded, _roots(corpus)) from None
-        if (index_path / MANIFEST).exists():
-            source = corpus if corpus is not None else _built_from(index_path)
+            raise _mismatch(store, recorded, _roots(corpus)) from None
+        if store.has_manifest():
+            source = corpus if corpus is not None else _built_from(store)
             if source is None:
                 raise
-            return build(source, index_path, **build_options)  # build warns that it replaces the index
+            return _build(_roots(source), store, **build_options)  # build warns that it replaces the index
         if corpus is None:
             raise  # nothing is created: the error names the fix
-        if index_path.is_dir():
-            prepare_index_dir(index_path)  # refuses a foreign directory before announcing a build
+        if store.exists():
+            store.prepare()  # refuses a foreign directory before announcing a build
         named = ", ".join(map(str, _roots(corpus)))
-        announce = lambda: log.info("no index at %s yet; building it from %s", index_path, named)  # noqa: E731
-        return build(corpus, index_path, on_start=announce, **build_options)
+        announce = lambda: log.info("no index at %s yet; building it from %s", store, named)  # noqa: E731
+        return _build(_roots(corpus), store, on_start=announce, **build_options)
     manifest = stored.manifest
     if corpus is not None and built_from_other_corpus(manifest, _roots(corpus)):
-        raise _mismatch(index_path, manifest.roots, _roots(corpus))
+        raise _mismatch(store, manifest.roots, _roots(corpus))
     roots: list[str | os.PathLike[str]] = list(manifest.roots)
     if not all(Path(r).exists() for r in roots):
         gone = ", ".join(map(str, roots))
@@ -522,13 +550,13 @@ def open_index(
     # version's rules); unchanged chunks keep their vectors.
     build_options.setdefault("encoder", encoder)
     build_options.setdefault("settings", _recorded_settings(manifest.chunking))
-    announce = lambda: log.info("index at %s is stale: %s; rebuilding", index_path, reason)  # noqa: E731
+    announce = lambda: log.info("index at %s is stale: %s; rebuilding", store, reason)  # noqa: E731
     try:
-        return _build(roots, index_path, listing=listing, known=stored, on_start=announce, **build_options)
+        return _build(roots, store, listing=listing, known=stored, on_start=announce, **build_options)
     except IndexWriteError as error:
         log.warning(
             "index at %s is stale (%s) and cannot be rebuilt: %s; answering from it as built",
-            index_path,
+            store,
             reason,
             error.reason,
         )

@@ -11,14 +11,14 @@ import io
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .text import lexical_features
 
-__all__ = ["FEATURES_VERSION", "LexicalIndex", "lexical_spec", "term_document"]
+__all__ = ["FEATURES_VERSION", "LexicalIndex", "lexical_spec", "term_document", "query_weights"]
 
 #: Bumped when `text.lexical_features` or the weighting changes: the manifest records it, and an index
 #: built under another version has its TF-IDF side rebuilt (its vectors are reused).
@@ -34,6 +34,17 @@ def lexical_spec() -> dict[str, int]:
 def _weights(counts: Counter[str]) -> dict[str, float]:
     # Sublinear tf: a word said five times is not five times as relevant.
     return {f: 1.0 + math.log(c) for f, c in counts.items()}
+
+
+def query_weights(query: str, idf: Callable[[Collection[str]], Mapping[str, float]]) -> dict[str, float]:
+    """The question's TF-IDF vector, cosine-normalised, over the features the index knows: `idf`
+    gives the IDF of those of the features it is asked about that are in the vocabulary (an
+    engine-backed store looks them up there). The same weighting as `LexicalIndex.scores`."""
+    counts = Counter(lexical_features(query))
+    known = idf(counts.keys()) if counts else {}
+    weighted = {f: w * float(known[f]) for f, w in _weights(Counter({f: counts[f] for f in known})).items()}
+    norm = math.sqrt(sum(v * v for v in weighted.values()))
+    return {f: v / norm for f, v in weighted.items()} if norm else {}
 
 
 @dataclass
@@ -70,18 +81,26 @@ class LexicalIndex:
         weights = np.array([w for _, w in flat], dtype=np.float32)
         return cls(vocab, idf, indptr, docs, weights, n)
 
+    def idf_of(self, features: Collection[str]) -> dict[str, float]:
+        """The IDF of each of `features` that is in the vocabulary."""
+        return {f: float(self.idf[self.vocab[f]]) for f in features if f in self.vocab}
+
     def scores(self, query: str) -> np.ndarray:
         """Cosine similarity of the query to every document, (n_docs,) float32."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        counts = Counter(f for f in lexical_features(query) if f in self.vocab)
-        if not counts:
-            return out
-        weighted = {f: w * float(self.idf[self.vocab[f]]) for f, w in _weights(counts).items()}
-        norm = math.sqrt(sum(v * v for v in weighted.values()))
-        for f, v in weighted.items():
+        for f, v in query_weights(query, self.idf_of).items():
             i = self.vocab[f]
             lo, hi = self.indptr[i], self.indptr[i + 1]
-            np.add.at(out, self.docs[lo:hi], self.weights[lo:hi] * (v / norm))
+            np.add.at(out, self.docs[lo:hi], self.weights[lo:hi] * v)
+        return out
+
+    def documents(self) -> list[dict[str, float]]:
+        """Each document's stored TF-IDF vector (cosine-normalised), feature -> weight."""
+        out: list[dict[str, float]] = [{} for _ in range(self.n_docs)]
+        for feature, i in self.vocab.items():
+            lo, hi = self.indptr[i], self.indptr[i + 1]
+            for doc, weight in zip(self.docs[lo:hi].tolist(), self.weights[lo:hi].tolist(), strict=True):
+                out[doc][feature] = weight
         return out
 
     def to_bytes(self) -> tuple[bytes, bytes]:

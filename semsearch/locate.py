@@ -3,6 +3,7 @@
 corpus: --corpus, else $SEMSEARCH_CORPUS, else ./corpus if present, else the bundled glossary
 index:  --index,  else $SEMSEARCH_INDEX,  else ./index when the corpus is ./corpus,
         else a per-user cache directory keyed by the corpus path
+        (--index and $SEMSEARCH_INDEX may be a Qdrant URI: location.py)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IndexStoreError
+from .location import IndexLocation, parse_location
 
 __all__ = ["Locations", "bundled_corpus", "cache_base", "cache_index_dir", "user_dir", "resolve"]
 
@@ -27,7 +29,7 @@ class Locations:
     """Where the corpus and the index are, and which rule chose each."""
 
     corpus: tuple[Path, ...]
-    index: Path
+    index: IndexLocation  # a directory, or a Qdrant store
     corpus_origin: str  # "--corpus", "$SEMSEARCH_CORPUS", "./corpus", "bundled"
     index_origin: str  # "--index", "$SEMSEARCH_INDEX", "./index", "cache"
 
@@ -123,9 +125,9 @@ def resolve(
         paths, corpus_origin = (bundled_corpus(),), "bundled"
 
     if index:
-        return Locations(paths, Path(index), corpus_origin, "--index")
+        return Locations(paths, parse_location(index), corpus_origin, "--index")
     if env.get(ENV_INDEX):
-        return Locations(paths, Path(env[ENV_INDEX]), corpus_origin, f"${ENV_INDEX}")
+        return Locations(paths, parse_location(env[ENV_INDEX]), corpus_origin, f"${ENV_INDEX}")
     if len(paths) == 1 and (cwd / paths[0]).resolve() == local_corpus.resolve():
         return Locations(paths, Path("index"), corpus_origin, "./index")
     return Locations(paths, cache_index_dir(paths, env), corpus_origin, "cache")

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from .encoders import engine_name
 from .errors import IndexStoreError
+from .location import IndexLocation, location_text
 from .manifest import Manifest
 from .staleness import stale_reason
-from .store import read_index, read_manifest
+from .stores import open_store
 
 __all__ = ["BuildReport", "IndexDescription", "describe"]
 
@@ -43,6 +43,7 @@ class BuildReport:
     # build before it said them (a rebuild repeats nothing it has not changed).
     warnings: tuple[str, ...] = ()
     repeated: tuple[str, ...] = ()
+    store: dict[str, Any] = field(default_factory=dict)  # what an engine-backed store wrote ({} for a directory)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as `semsearch build --json` prints it."""
@@ -62,6 +63,7 @@ class BuildReport:
             "replaced": list(self.replaced),
             "warnings": list(self.warnings),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+            **({"store": self.store} if self.store else {}),
         }
 
 
@@ -70,7 +72,7 @@ class IndexDescription:
     """What an index is, from its manifest (`semsearch info`): it describes an index whose data files
     are damaged too, and says so (`damage`: why `ask` would refuse it, None when sound)."""
 
-    path: Path
+    path: IndexLocation  # its directory, or the Qdrant store
     corpus: tuple[str, ...]  # the folders it was built from
     encoder: dict[str, Any]  # the encoder's spec
     engine: str | None  # for the embedded encoder, the C engine that embeds questions here
@@ -86,7 +88,7 @@ class IndexDescription:
     @classmethod
     def of(
         cls,
-        path: Path,
+        path: IndexLocation,
         manifest: Manifest,
         corpus: Sequence[str | os.PathLike[str]] | None = None,
         damage: str | None = None,
@@ -110,7 +112,7 @@ class IndexDescription:
     def to_dict(self) -> dict[str, Any]:
         """The description as `semsearch info --json` prints it."""
         return {
-            "index": str(self.path.resolve()),
+            "index": location_text(self.path),
             "corpus": list(self.corpus),
             "encoder": self.encoder,
             "engine": self.engine,
@@ -128,15 +130,17 @@ class IndexDescription:
 
 
 def describe(
-    index_dir: str | os.PathLike[str] = "index", corpus: Sequence[str | os.PathLike[str]] | None = None
+    index_dir: str | os.PathLike[str] | IndexLocation = "index",
+    corpus: Sequence[str | os.PathLike[str]] | None = None,
 ) -> IndexDescription:
-    """Describe an index directory from its manifest, its data files checked as `ask` checks them
-    (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable manifest."""
-    path = Path(index_dir)
-    manifest = read_manifest(path)
+    """Describe an index (a directory or a Qdrant store) from its manifest, its data checked as `ask`
+    checks it (`Index.describe` describes an open one). Raises IndexStoreError when there is no usable
+    manifest."""
+    store = open_store(index_dir)
+    manifest = store.read_manifest()
     try:
-        read_index(path)
+        store.read()
         damage = None
     except IndexStoreError as error:
         damage = str(error)
-    return IndexDescription.of(path, manifest, corpus, damage)
+    return IndexDescription.of(store.location, manifest, corpus, damage)

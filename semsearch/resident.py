@@ -28,7 +28,7 @@ from typing import Any
 from .errors import EncoderError, IndexStoreError, QueryError, SemsearchError
 from .search import Answer, Index
 from .staleness import stale_reason
-from .store import read_index, read_manifest
+from .stores import open_store
 
 __all__ = ["Resident", "Rebuild", "check_poll"]
 
@@ -172,7 +172,7 @@ class Resident:
         """Why the index answering now no longer matches its corpus or its directory (None: it does)."""
         index = self._index
         try:
-            on_disk = read_manifest(index.path)
+            on_disk = open_store(index.path).read_manifest()
         except IndexStoreError as error:
             return f"the index on disk cannot be read ({error})"
         if on_disk.data != index.manifest.data:
@@ -219,9 +219,10 @@ class Resident:
         from .indexer import build
 
         encoder = old._encoder if old._encoder is not None and old._encoder.reentrant else None
-        on_disk = read_manifest(old.path)
+        store = open_store(old.path)
+        on_disk = store.read_manifest()
         if on_disk.data != old.manifest.data:
-            stored = read_index(old.path)
+            stored = store.read()
             roots = list(stored.manifest.roots)
             fresh = not all(Path(r).exists() for r in roots) or stale_reason(stored.manifest, roots) is None
             if fresh:

@@ -25,15 +25,17 @@ from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder
 from .errors import EncoderError, QueryError
 from .lexical import LexicalIndex, term_document
+from .location import IndexLocation
 from .manifest import Manifest
 from .modes import DEFAULT_MODE, MODES, check_mode
 from .names import NameIndex
 from .reports import BuildReport, IndexDescription
 from .staleness import tfidf_current
-from .store import StoredIndex, read_index
+from .store import StoredIndex
+from .stores import EngineIndex, Opened, Relevance, open_store
 from .text import clean_query, has_content, lexical_features, name_key
 
-__all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse"]
+__all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse", "relevance_formula"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,16 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, lexical_weight: float = LEXICAL
     return np.where(candidates, np.where(retrieved, dense, floor) + lexical_weight * lexical, -np.inf)
 
 
+def relevance_formula(mode: str, beta: float) -> Relevance:
+    """A mode's raw relevance as an engine computes it (stores/base.py `Relevance`): the same
+    relevance `fuse` gives (hybrid), the dense side alone (dense), the TF-IDF side alone (tfidf).
+    `beta` is the encoder's hubness weight. When `fuse` changes, this changes with it:
+    tests/test_stores.py checks that an engine-backed index scores every term as `fuse` does."""
+    if mode == "tfidf":
+        return Relevance(dense=0.0, lexical=1.0, prior=0.0)
+    return Relevance(dense=1.0, lexical=LEXICAL_WEIGHT if mode == "hybrid" else 0.0, prior=beta)
+
+
 def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarray:
     """The scores users see: a mode's raw relevance through its logistic calibration, in [0, 1]
     (raw relevance clipped to [0, 1] for an encoder that has no calibration); -inf stays -inf."""
@@ -130,29 +142,33 @@ def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarr
 class Index:
     """An opened semsearch index: terms, vectors, the TF-IDF side, and (lazily) its encoder.
 
-    `build_report` is what the build that produced it did (`semsearch.build`), None for an index
-    loaded as it was (`semsearch.load`).
+    The index is an index directory read into memory and scored here, or an engine-backed store
+    (stores/: Qdrant) that scores vectors and TF-IDF in the engine; names, ranking, calibration and
+    presentation are the same for both. `build_report` is what the build that produced it did
+    (`semsearch.build`), None for an index loaded as it was (`semsearch.load`).
     """
 
     def __init__(
-        self, stored: StoredIndex, encoder: Encoder | None = None, *, build_report: BuildReport | None = None
+        self, stored: Opened, encoder: Encoder | None = None, *, build_report: BuildReport | None = None
     ) -> None:
         self._stored = stored
+        self._engine = stored if isinstance(stored, EngineIndex) else None
         self._encoder = encoder
         self._build_report = build_report
         self._encoder_error: EncoderError | None = None
         self._last_question: tuple[str, np.ndarray] | None = None
-        self._lexical = stored.lexical
-        if not tfidf_current(stored.manifest):
-            # Built under other TF-IDF features, questions would miss the stored ones: rebuilt here,
-            # in memory, until a build rewrites it (`open_index` does that when it can).
-            self._lexical = LexicalIndex.build([term_document(t.names, t.body) for t in stored.terms])
-        self._term_of_chunk = np.array([c.term_position for c in stored.chunks], dtype=np.int64)
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
-        # The row of each term's first chunk (its vector stands for the term among neighbours).
-        self._first_chunk = np.full(len(stored.terms), -1, dtype=np.int64)
-        for row in range(len(stored.chunks) - 1, -1, -1):
-            self._first_chunk[self._term_of_chunk[row]] = row
+        if isinstance(stored, StoredIndex):
+            self._lexical = stored.lexical
+            if not tfidf_current(stored.manifest):
+                # Built under other TF-IDF features, questions would miss the stored ones: rebuilt
+                # here, in memory, until a build rewrites it (`open_index` does that when it can).
+                self._lexical = LexicalIndex.build([term_document(t.names, t.body) for t in stored.terms])
+            self._term_of_chunk = np.array([c.term_position for c in stored.chunks], dtype=np.int64)
+            # The row of each term's first chunk (its vector stands for the term among neighbours).
+            self._first_chunk = np.full(len(stored.terms), -1, dtype=np.int64)
+            for row in range(len(stored.chunks) - 1, -1, -1):
+                self._first_chunk[self._term_of_chunk[row]] = row
         self._names = NameIndex(stored.terms)
         self._group = self._names.groups()
         self._members: list[list[int]] = [[] for _ in range(max(self._group, default=-1) + 1)]
@@ -162,7 +178,8 @@ class Index:
     # -- what it is -------------------------------------------------------------------------
 
     @property
-    def path(self) -> Path:
+    def path(self) -> IndexLocation:
+        """Where the index is: its directory, or the Qdrant store (location.py)."""
         return self._stored.path
 
     @property
@@ -191,6 +208,8 @@ class Index:
 
     def chunk_counts(self) -> list[int]:
         """How many vectors each term has."""
+        if self._engine is not None:
+            return self._engine.chunk_counts()
         return np.bincount(self._term_of_chunk, minlength=len(self.terms)).tolist()
 
     def related(self, position: int, n: int = 3) -> tuple[str, ...]:
@@ -209,7 +228,12 @@ class Index:
             for target in ref_names(ref)[:1]:
                 for other in self.find(target)[:1]:
                     add(other)
-        if len(names) < n and len(self._first_chunk):
+        if len(names) < n and self._engine is not None:
+            for other in self._engine.neighbours(position, 4 * n + 4):
+                if len(names) < n:
+                    add(other)
+        elif len(names) < n and len(self._first_chunk):
+            assert isinstance(self._stored, StoredIndex)
             ann = self._stored.ann
             vector = ann.vector(int(self._first_chunk[position]))[None, :]
             _, ids = ann.search(vector, 4 * n + 4)
@@ -221,6 +245,9 @@ class Index:
     def similarity(self, position: int, other: int) -> float:
         """How near the term of entry `other` is to the entry at `position`, as `related` ranks
         neighbours: the best cosine between the entry's first chunk and any chunk of that term."""
+        if self._engine is not None:
+            return self._engine.similarity(position, self.same_term(other))
+        assert isinstance(self._stored, StoredIndex)
         ann = self._stored.ann
         vector = ann.vector(int(self._first_chunk[position]))
         rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
@@ -248,7 +275,7 @@ class Index:
         return len(self._stored.terms)
 
     def __repr__(self) -> str:
-        return f"Index({str(self.path)!r}, terms={len(self)}, chunks={len(self._stored.chunks)})"
+        return f"Index({str(self.path)!r}, terms={len(self)}, chunks={self.manifest.counts.get('chunks', 0)})"
 
     @property
     def encoder(self) -> Encoder:
@@ -272,9 +299,8 @@ class Index:
 
     # -- scoring ----------------------------------------------------------------------------
 
-    def dense_scores(self, query: str) -> np.ndarray:
-        """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
-        no chunk among the candidates."""
+    def _question_vector(self, query: str) -> np.ndarray:
+        """The question's embedding, (1, dim)."""
         # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once. Read
         # and replaced as one tuple, so that threads sharing the index (`semsearch serve`) never
         # pair one question with another's vector.
@@ -282,7 +308,18 @@ class Index:
         if last is None or last[0] != query:
             last = (query, self.encoder.encode_queries([query]))
             self._last_question = last
-        vector = last[1]
+        return last[1]
+
+    def _beta(self) -> float:
+        return float(self.manifest.encoder.get("hubness_beta") or 0.0)
+
+    def dense_scores(self, query: str) -> np.ndarray:
+        """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
+        no chunk among the candidates."""
+        vector = self._question_vector(query)
+        if self._engine is not None:
+            return self._engine_scores(relevance_formula("dense", self._beta()), vector, query, missing=np.nan)
+        assert isinstance(self._stored, StoredIndex)
         ann = self._stored.ann
         k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
         scores, ids = ann.search(vector, k)
@@ -290,7 +327,7 @@ class Index:
         keep = ids >= 0
         ids = ids[keep]
         # Hubness correction: a chunk close to every question counts for less (see hubness.py).
-        beta = float(self.manifest.encoder.get("hubness_beta") or 0.0)
+        beta = self._beta()
         corrected = scores[keep] - beta * self._stored.dense.priors[ids]
         out = np.full(len(self.terms), -np.inf, dtype=np.float32)
         np.maximum.at(out, self._term_of_chunk[ids], corrected)
@@ -299,7 +336,17 @@ class Index:
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """TF-IDF cosine per term."""
+        if self._engine is not None:
+            return self._engine_scores(relevance_formula("tfidf", 0.0), None, query, missing=0.0)
         return self._lexical.scores(query)
+
+    def _engine_scores(self, formula: Relevance, vector: np.ndarray | None, query: str, missing: float) -> np.ndarray:
+        """Every entry's raw relevance from the engine (`missing` where it is no candidate)."""
+        assert self._engine is not None
+        out = np.full(len(self.terms), missing, dtype=np.float32)
+        for position, score in self._engine.relevance(formula, vector, query, entries=range(len(self.terms))).items():
+            out[position] = score
+        return out
 
     def _truncate(self, query: str, notices: list[str], dense: bool) -> str:
         """The longest prefix of `query` that fits the encoder's window (a notice when cut)."""
@@ -318,8 +365,15 @@ class Index:
             log.warning("%s", notices[-1])
         return text
 
-    def _relevance(self, query: str, mode: str) -> np.ndarray:
-        """The mode's raw relevance per term (see `fuse`); -inf where a term is not a candidate."""
+    def _relevance(self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()) -> np.ndarray:
+        """The mode's raw relevance per term (see `fuse`); -inf where a term is not a candidate.
+
+        An engine-backed index scores only what a ranking of `k` hits needs (all terms when `k` is
+        None): the best entry of the `k` most relevant terms besides the `named` ones, the named
+        entries, and the entries that may show a term whose best entry has no body.
+        """
+        if self._engine is not None:
+            return self._engine_relevance(query, mode, k, named)
         if mode == "tfidf":
             lexical = self.lexical_scores(query)
             return np.where(lexical > 0, lexical, -np.inf)
@@ -327,6 +381,28 @@ class Index:
         if mode == "dense":
             return np.where(np.isnan(dense), -np.inf, dense)
         return fuse(dense, self.lexical_scores(query))
+
+    def _engine_relevance(self, query: str, mode: str, k: int | None, named: Sequence[int]) -> np.ndarray:
+        engine = self._engine
+        assert engine is not None
+        formula = relevance_formula(mode, self._beta())
+        vector = self._question_vector(query) if formula.dense else None
+        raw = np.full(len(self.terms), -np.inf)
+        wanted = len(self.terms) if k is None else k + len({self._group[t] for t in named})
+        found = engine.relevance(formula, vector, query, terms=wanted, entries=named)
+        # A term whose best entry has no body is shown by its best entry that has one (`_one_per_term`).
+        others = {
+            member
+            for position in found
+            if not self.terms[position].body.strip()
+            for member in self._members[self._group[position]]
+            if member not in found
+        }
+        if others:
+            found.update(engine.relevance(formula, vector, query, entries=sorted(others)))
+        for position, score in found.items():
+            raw[position] = score
+        return raw
 
     def calibration(self, mode: str) -> tuple[float, float, float] | None:
         """(center, slope, confident) of a mode's scores (see `calibrated`); None when the index's
@@ -375,7 +451,7 @@ class Index:
             # whatever is nearest would be noise.
             notices.append(NOTHING_TO_SEARCH)
             return Answer(question, text, used, [], False, tuple(notices))
-        raw = self._relevance(text, used)
+        raw = self._relevance(text, used, k, named)
         calibration = self.calibration(used)
         scores = calibrated(raw, calibration)
         named_terms = {self._group[t] for t in named}
@@ -482,6 +558,7 @@ def snippet(body: str, query: str, width: int = SNIPPET_CHARS, names: Sequence[s
     return best if len(best) <= width else best[: width - 1] + "…"
 
 
-def load(index_dir: str | Path = "index", encoder: Encoder | None = None) -> Index:
-    """Open an index directory built by `semsearch.build` or `semsearch build`."""
-    return Index(read_index(Path(index_dir)), encoder)
+def load(index_dir: str | os.PathLike[str] | IndexLocation = "index", encoder: Encoder | None = None) -> Index:
+    """Open an index built by `semsearch.build` or `semsearch build`: a directory, or a Qdrant store
+    named by a URI (`qdrant+local:///path`, `qdrant://host:6333/name`; see location.py)."""
+    return Index(open_store(index_dir).read(), encoder)

@@ -33,11 +33,11 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from ._version import __version__
 from .errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
+from .location import location_text, parse_location, same_location
 from .modes import DEFAULT_MODE, MODES
 from .resident import Resident
 
@@ -90,7 +90,7 @@ def health_object(resident: Resident) -> dict[str, Any]:
         "status": "ok",
         "version": __version__,
         "pid": os.getpid(),
-        "index": str(Path(index.path).resolve()),
+        "index": location_text(index.path),
         "corpus": list(manifest.roots),
         "encoder": index.encoder_id,
         "engine": getattr(encoder, "engine", None) if encoder is not None else None,
@@ -251,7 +251,7 @@ def _same_index(resident: Resident, params: dict[str, list[str]]) -> None:
 
     index = resident.index
     named = _one(params, "index")
-    if named and Path(named).resolve() != Path(index.path).resolve():
+    if named and not same_location(parse_location(named), index.path):
         raise HTTPError(
             409, IndexMismatchError.__name__, f"this server answers from the index at {index.path}, not from {named}"
         )

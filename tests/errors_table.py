@@ -486,9 +486,35 @@ CASES = [
     Case(
         "output", "stdout cannot encode Japanese (`PYTHONIOENCODING=ascii`)", (*ASK, "-k", "1"), built, charset="ascii"
     ),
+    Case("qdrant", "Unknown URI scheme in `--index`", ("ask", "dropout", "--index", "s3://bucket/index")),
+    Case("qdrant", "Server URI without an index name", ("ask", "dropout", "--index", "qdrant://localhost:6333")),
+    Case("qdrant", "Credentials in the URI", ("ask", "dropout", "--index", "qdrant://me:secret@localhost/g")),
+    Case("qdrant", "No index in a local store (`ask`)", ("ask", "dropout", "--index", "qdrant+local://store")),
+    Case(
+        "qdrant",
+        "Local store folder holds other files",
+        ("build", "corpus", "--index", "qdrant+local://corpus"),
+        glossary,
+    ),
+    Case("qdrant", "qdrant-client not installed", ("build", "corpus", "--index", "qdrant+local://store"), glossary),
+    Case("qdrant", "Server not reachable", ("ask", "dropout", "--index", "qdrant://127.0.0.1:9/glossary")),
 ]
 
 # -- running --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _without(module: str) -> Iterator[None]:
+    """`import module` fails meanwhile, as when it is not installed."""
+    saved = sys.modules.get(module)
+    sys.modules[module] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules[module]
+        else:
+            sys.modules[module] = saved
 
 
 def _cell(text: str) -> str:
@@ -511,6 +537,8 @@ def run_case(case: Case, work: Path) -> tuple[str, int]:
             stack.enter_context(store.build_lock(work / "index"))
         if case.failure.startswith("Unreadable"):
             stack.enter_context(unreadable_dl_md())
+        if case.failure.startswith("qdrant-client not"):
+            stack.enter_context(_without("qdrant_client"))
         if case.fault is not None:
             stack.enter_context(case.fault(work))
         result = runner.invoke(app, list(case.args), input=case.stdin, prog_name="semsearch", env=env)
@@ -528,6 +556,7 @@ GROUPS = {
     "index": "Indexes",
     "encoder": "Encoders",
     "output": "Output",
+    "qdrant": "Qdrant stores (`--index qdrant+local://…`, `qdrant://…`)",
 }
 HEADER = ["| Case | What you see (stderr; stdout with `--json`) | Exit |", "|---|---|---|"]
 

@@ -20,6 +20,7 @@ SECTION_HEADINGS = (
     "## Encoder throughput and the compute bound",
     "## FAISS with synthetic vectors",
     "## Resident server (`semsearch serve`, bundled glossary)",
+    "## Beyond one machine: Qdrant stores and Ray (bench/qdrant.py)",
 )
 
 
@@ -65,6 +66,13 @@ def test_quick_bench_runs_every_section_and_its_children(tmp_path: Path) -> None
     assert "error" not in results["encoders"]["st"], results["encoders"]["st"]
     assert results["encoders"]["st"]["max_seq_length"] > 0
     assert [e["n"] for e in results["faiss"]["sizes"]] == [1000]
+    # bench.children.store_ops ran every phase on every store installed; ray_throughput where ray is.
+    stores = {row["store"]: row for row in results["qdrant"]["stores"]["rows"]}
+    assert set(stores) == {"directory", "qdrant+local", "qdrant+edge"}
+    assert all({"build", "open", "p50", "edit"} <= set(row) for row in stores.values() if "error" not in row)
+    assert "error" not in stores["qdrant+local"]  # qdrant-client is in the test extra
+    ray = results["qdrant"]["ray"]
+    assert ("error" in ray) != ({"local", "ray", "ray_job"} <= set(ray)), ray
 
     # The one child the quick run leaves out (it measures the tech-glossary): on the index just built.
     lean = run([sys.executable, "-m", "bench.children.lean_ask", str(work / "index-bundled"), "勾配消失とは"], tmp_path)

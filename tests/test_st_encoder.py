@@ -26,7 +26,7 @@ from semsearch.encoders.hub import weights_fingerprint
 from semsearch.encoders.st import SentenceTransformerEncoder, family_prompts, resolve_prompts
 from semsearch.errors import EncoderError
 
-HEAVY = {"torch", "sentence_transformers", "sklearn", "transformers"}
+HEAVY = {"torch", "sentence_transformers", "sklearn", "transformers", "qdrant_client", "qdrant_edge", "grpc", "ray"}
 
 ENGLISH = """\
 ## 勾配消失問題 | Vanishing Gradient Problem

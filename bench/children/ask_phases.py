@@ -25,6 +25,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from semsearch import indexer  # noqa: E402
+from semsearch import store as directory  # noqa: E402
 
 spent: dict[str, float] = {"read": 0.0, "encoder": 0.0, "embed": 0.0}
 
@@ -43,7 +44,7 @@ def timed(function: Callable[..., Any], bucket: str) -> Callable[..., Any]:
 
 
 def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
-    indexer.read_index = timed(indexer.read_index, "read")  # type: ignore[assignment]
+    directory.read_index = timed(directory.read_index, "read")  # type: ignore[assignment]
     indexer.load_encoder = timed(indexer.load_encoder, "encoder")  # type: ignore[assignment]
     began = time.perf_counter()
     index = indexer.open_index([Path(corpus)], Path(index_dir))

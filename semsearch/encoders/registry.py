@@ -18,6 +18,7 @@ __all__ = [
     "EMBEDDED_NAMES",
     "register_backend",
     "load_encoder",
+    "factory_for",
     "default_encoder",
     "encoder_for",
     "engine_name",
@@ -65,6 +66,15 @@ def load_encoder(spec: dict[str, Any]) -> Encoder:
             f"rebuild with `semsearch build --force --model {EMBEDDED}`"
         )
     return factory(spec)
+
+
+def factory_for(spec: dict[str, Any]) -> Factory:
+    """The factory `load_encoder` would call for `spec` (to rebuild the encoder elsewhere, e.g. in a
+    Ray actor). Raises EncoderError for an unknown backend."""
+    factory = _factory(str(spec.get("backend")))
+    if factory is None:
+        raise EncoderError(f"unknown encoder backend {spec.get('backend')!r}")
+    return factory
 
 
 def default_encoder() -> Encoder:

@@ -1,0 +1,80 @@
+"""The index directory as a `Store`: store.py's generations, unchanged (the default store)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .. import store
+from ..ann import build_ann
+from ..manifest import MANIFEST, Manifest
+from ..store import StoredIndex
+from .base import Generation, Opened, Store
+
+__all__ = ["DirectoryStore"]
+
+
+class DirectoryStore(Store):
+    """An index directory (see store.py for its layout and how a generation is committed)."""
+
+    location: Path
+
+    def __init__(self, path: Path) -> None:
+        self.location = Path(path)
+
+    @property
+    def path(self) -> Path:
+        return self.location
+
+    def read_manifest(self) -> Manifest:
+        return store.read_manifest(self.path)
+
+    def has_manifest(self) -> bool:
+        return (self.path / MANIFEST).exists()
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+    def read(self) -> StoredIndex:
+        return store.read_index(self.path)
+
+    def prepare(self, *, force: bool = False) -> None:
+        store.prepare_index_dir(self.path, force=force)
+
+    def lock(
+        self, timeout: float = 600.0, on_wait: Callable[[], None] | None = None
+    ) -> contextlib.AbstractContextManager:
+        return store.build_lock(self.path, timeout=timeout, on_wait=on_wait)
+
+    def vectors_by_hash(self, previous: Opened) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        assert isinstance(previous, StoredIndex)
+        return store.vectors_by_hash(previous)
+
+    def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> StoredIndex:
+        ann = build_ann(generation.vectors)
+        manifest = store.write_index(
+            self.path,
+            terms=generation.terms,
+            term_ids=generation.term_ids,
+            chunks=generation.chunks,
+            ann=ann,
+            lexical=generation.lexical,
+            dense=generation.dense,
+            manifest_fields=generation.manifest_fields,
+        )
+        return StoredIndex(
+            self.path,
+            manifest,
+            list(generation.terms),
+            list(generation.term_ids),
+            list(generation.chunks),
+            ann,
+            generation.lexical,
+            generation.dense,
+        )
+
+    def remove_leftovers(self, manifest: Manifest | None = None) -> None:
+        store.remove_leftovers(self.path, manifest)
