@@ -60,7 +60,9 @@ def test_every_import_is_declared() -> None:
         for module in sorted(imported(source)):
             if module in sys.stdlib_module_names or local(module, source):
                 continue
-            provided_by = {_normal(d) for d in distributions.get(module, [])}
+            # An optional extra that is not installed here (ray: ~600 MB, not in the test extra) is
+            # judged by its name: the module of that distribution is the one the code imports.
+            provided_by = {_normal(d) for d in distributions.get(module, [])} or {_normal(module)}
             if not provided_by & allowed:
                 undeclared.append(f"{source.relative_to(ROOT)}: {module} ({', '.join(provided_by) or 'not installed'})")
     assert not undeclared, "imports of packages pyproject.toml does not declare:\n" + "\n".join(undeclared)
