@@ -39,6 +39,10 @@ class BuildReport:
     query_prompt: str = ""
     passage_prompt: str = ""
     replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
+    # Its warnings (files skipped, entries cut short), and those of them not said again because the
+    # build before it said them (a rebuild repeats nothing it has not changed).
+    warnings: tuple[str, ...] = ()
+    repeated: tuple[str, ...] = ()
     store: dict[str, Any] = field(default_factory=dict)  # what an engine-backed store wrote ({} for a directory)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +61,7 @@ class BuildReport:
             "skipped_files": self.skipped_files,
             "skipped_terms": self.skipped_terms,
             "replaced": list(self.replaced),
+            "warnings": list(self.warnings),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
             **({"store": self.store} if self.store else {}),
         }
