@@ -188,24 +188,26 @@ def chunk_terms(
     terms: Sequence[Term],
     settings: ChunkSettings = ChunkSettings(),
     count_tokens: Callable[[str], int] = estimate_tokens,
+    warn: Callable[[str, str], None] | None = None,
 ) -> list[Chunk]:
     """Cut every term into chunks whose text starts with its names (as many as a quarter of the
     window holds). A term with more than `settings.max_chunks` pieces keeps its first ones, and
-    a warning names it."""
+    a warning names it (`warn(message, source)`, by default logged)."""
     chunks: list[Chunk] = []
     for position, (term, term_id) in enumerate(zip(terms, term_ids(terms), strict=True)):
         header = _header(term.names, max(8, settings.max_tokens // 4), count_tokens)
         budget = max(16, settings.max_tokens - count_tokens(header) - 2)
         pieces, cut = _pieces(embed_text(term.body), budget, count_tokens, settings.max_chunks)
         if cut:
-            log.warning(
-                "%s:%s: the entry %r is too long: only its first %d pieces are embedded (the rest is still "
-                "searched by TF-IDF and shown in full; `semsearch build --max-chunks N` raises the limit)",
-                term.source,
-                term.line,
-                term.name,
-                settings.max_chunks,
+            message = (
+                f"{term.source}:{term.line}: the entry {term.name!r} is too long: only its first "
+                f"{settings.max_chunks} pieces are embedded (the rest is still searched by TF-IDF and "
+                "shown in full; `semsearch build --max-chunks N` raises the limit)"
             )
+            if warn is not None:
+                warn(message, term.source)
+            else:
+                log.warning("%s", message)
         for part, piece in enumerate(pieces or [""]):
             text = f"{header}\n{piece}".rstrip()
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,20 +1,21 @@
 """The `semsearch` command: typer + rich. With console.py, the only module that prints or exits.
 
-Results go to stdout (one JSON object with --json); notices, warnings and progress to stderr.
-How errors are shown and which exit code each gets: console.py.
+Results go to stdout (one JSON object with --json; other formats with --format); notices, warnings
+and progress to stderr. How errors are shown and which exit code each gets: console.py. How text is
+laid out on a terminal and off one: render.py. The other formats: formats.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,18 +25,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from ._version import __version__
 from .console import (
     EXIT_CODES,
+    JSON_FORMATS,
     LogHandler,
     UsageError,
     emit_json,
+    emit_text,
     err,
     handles_errors,
     notice,
     out,
+    page,
     plain,
     setup_streams,
     state,
@@ -46,6 +50,7 @@ from .locate import Locations, resolve
 from .modes import DEFAULT_MODE, MODES, check_mode
 
 if TYPE_CHECKING:
+    from .reports import BuildReport
     from .search import Answer, Index
 
 __all__ = ["EXIT_CODES", "app", "main"]
@@ -56,7 +61,7 @@ class _Commands(TyperGroup):
     like every other error: one line on stderr, or a JSON error on stdout with --json; exit 2."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        state["json"] = "--json" in args
+        state["json"] = _asks_for_json(args)
         args = _ray_option(args)
         try:
             return super().make_context(info_name, args, parent, **extra)
@@ -68,6 +73,26 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except UsageError as error:
             raise usage_error(error) from None
+
+
+class _Command(TyperCommand):
+    """A command whose usage line names a required argument as QUESTION, not {QUESTION}."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
+def _asks_for_json(args: list[str]) -> bool:
+    """Whether a command line asks for JSON output (then even its usage errors are JSON)."""
+    for i, arg in enumerate(args):
+        if arg == "--json":
+            return True
+        if arg in ("--format", "-f") and i + 1 < len(args) and args[i + 1].lower() in JSON_FORMATS:
+            return True
+        if arg.startswith("--format=") and arg.split("=", 1)[1].lower() in JSON_FORMATS:
+            return True
+    return False
 
 
 def _ray_option(args: list[str]) -> list[str]:
@@ -93,11 +118,11 @@ _RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[A-Za-z0-9.-]+:\d+)$")
 
 app = typer.Typer(
     cls=_Commands,
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    help="Semantic search over a Japanese/English technical glossary.",
+    help="Semantic search over a Japanese/English technical glossary: ask in either language, get the "
+    "right entry, offline.",
 )
 
 # How long a build waits for another build of the same index (`build --wait` overrides it).
@@ -109,26 +134,100 @@ ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
 # Off a terminal, a long build says how far it is on stderr this often.
 PROGRESS_EVERY = 5.0
 
+
 # -- shared options -------------------------------------------------------------------------
+
+
+class Mode(str, Enum):
+    """The ranking modes as choices (modes.MODES; any case)."""
+
+    dense = "dense"
+    use = "use"
+    tfidf = "tfidf"
+    hybrid = "hybrid"
+
+
+class Format(str, Enum):
+    """Output formats (formats.py)."""
+
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    tsv = "tsv"
+    markdown = "markdown"
+
+
+assert tuple(m.value for m in Mode) == MODES
+DEFAULT = Mode(DEFAULT_MODE)
 
 IndexOpt = Annotated[
     str | None,
     typer.Option(
         "--index",
-        help="Index directory, or a Qdrant store: qdrant+local:///PATH, qdrant://HOST:PORT/NAME "
-        "(default: see README, 'Where things live').",
+        metavar="DIR",
+        help="Index directory, or a Qdrant store: qdrant+local:///PATH, qdrant://HOST:PORT/NAME (default: "
+        "$SEMSEARCH_INDEX, else ./index when the corpus is ./corpus, else the index `semsearch build --index` "
+        "made of this corpus, else a per-user cache folder; `semsearch info` says which).",
+        show_default=False,
     ),
 ]
 CorpusOpt = Annotated[
-    list[Path] | None, typer.Option("--corpus", help="Glossary folder; repeat for several.", show_default=False)
+    list[Path] | None,
+    typer.Option(
+        "--corpus",
+        metavar="DIR",
+        help="Glossary folder; repeat for several (default: $SEMSEARCH_CORPUS, else ./corpus, else the "
+        "glossary bundled with semsearch; with --index alone, the corpus that index was built from).",
+        show_default=False,
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-KOpt = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="Number of hits.")]
-ModeOpt = Annotated[str, typer.Option("--mode", help=f"Ranking: {', '.join(MODES)}.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (as --format json).")]
+FormatOpt = Annotated[
+    Format,
+    typer.Option(
+        "--format",
+        case_sensitive=False,
+        help="text: cards and tables on a terminal, plain lines elsewhere; json: one object (as --json); "
+        "jsonl: one object per line; tsv: a header line, then tab-separated lines; markdown.",
+    ),
+]
+KOpt = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, metavar="N", help="Number of hits (1 to 1000).")]
+ModeOpt = Annotated[
+    Mode,
+    typer.Option(
+        "--mode",
+        case_sensitive=False,
+        help="Ranking: dense (the sentence encoder), tfidf (shared words and characters), hybrid (both).",
+    ),
+]
 MinScoreOpt = Annotated[
     float | None,
-    typer.Option("--min-score", min=0.0, max=1.0, help="Only hits scoring at least this (scores are 0 to 1)."),
+    typer.Option(
+        "--min-score",
+        min=0.0,
+        max=1.0,
+        metavar="S",
+        help="Only hits scoring at least S (scores go from 0 to 1; default: no minimum).",
+        show_default=False,
+    ),
 ]
+QuestionArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="QUESTION",
+        help="The question, in Japanese or English; several words need no quotes. Without it (or with "
+        "'-'), the question is read from stdin.",
+        show_default=False,
+    ),
+]
+
+
+def _format(output_format: Format, as_json: bool) -> str:
+    """The output format a command line asks for: --json is --format json."""
+    chosen = output_format.value
+    if as_json and chosen not in ("text", "json"):
+        raise QueryError(f"--json and --format {chosen} disagree; give one of them")
+    return "json" if as_json else chosen
 
 
 def _wait_seconds(wait: float | None) -> float:
@@ -165,22 +264,46 @@ def _argv_text(text: str, what: str) -> str:
     return text
 
 
-def _question(text: str) -> str:
-    """The question from argv, or stdin for "-"; refuses undecodable bytes."""
-    if text == "-":
+def _question(ctx: typer.Context, words: list[str] | None) -> str:
+    """The question: its words joined (no quotes needed), or stdin for "-" or when no word is given
+    and stdin is not a terminal (`echo q | semsearch ask`); refuses undecodable bytes."""
+    words = list(words or [])
+    if not words and _interactive_stdin():
+        raise UsageError("Missing argument 'QUESTION'.", ctx)
+    if words in ([], ["-"]):
         data = sys.stdin.buffer.read()
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
-    text = _argv_text(text, "question")
+        text = text.removesuffix("\n").removesuffix("\r")  # `echo question |` ends it with a newline
+        if not words and not text.strip():
+            raise UsageError("Missing argument 'QUESTION' (and nothing on stdin).", ctx)
+    else:
+        text = " ".join(_argv_text(word, "question") for word in words)
     if not text.strip():
         raise QueryError("the question is empty")
     return text
 
 
+def _interactive_stdin() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _locations(corpus: list[Path] | None, index: str | None) -> Locations:
-    return resolve(corpus or None, index)
+    """Where the corpus and the index are. An index the user built of this corpus elsewhere
+    (`semsearch build CORPUS --index DIR`) is used rather than a second copy in the cache."""
+    loc = resolve(corpus or None, index)
+    if loc.index_origin == "cache" and isinstance(loc.index, Path) and not (loc.index / "manifest.json").exists():
+        from .caches import remembered
+
+        known = remembered(loc.corpus)
+        if known is not None:
+            return Locations(loc.corpus, known, loc.corpus_origin, "built by `semsearch build --index`")
+    return loc
 
 
 def _limits(max_chunks: int | None = None, max_file_mb: float | None = None) -> dict[str, Any]:
@@ -216,7 +339,7 @@ def _open(loc: Locations, **build_options: Any) -> Index:
 
     wait = _wait_seconds(None)
     build_options = {**_limits(), **build_options}
-    return open_index(
+    opened = open_index(
         loc.index_corpus,
         loc.index,
         progress=_progress_callback(),
@@ -224,22 +347,55 @@ def _open(loc: Locations, **build_options: Any) -> Index:
         on_wait=_on_wait(loc.index, wait),
         **build_options,
     )
+    if loc.index_origin == "cache" and isinstance(loc.index, Path):
+        from .caches import mark_used
+
+        mark_used(loc.index)  # for `semsearch cache`: when it was last used
+        report = opened.build_report
+        if report is not None and report.written and report.reused == 0:
+            corpus = " ".join(map(str, loc.corpus))
+            notice(
+                f"(that index is in the per-user cache; `semsearch build {corpus} --index DIR` keeps one where "
+                "you choose, and `semsearch cache` lists and prunes cached indexes)"
+            )
+    return opened
+
+
+def _duration(seconds: float) -> str:
+    """A duration for people: 12 s, 2 min 5 s, 1 h 3 min."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
 
 def _progress_lines(
     clock: Callable[[], float] = time.monotonic, every: float | None = None
 ) -> Callable[[int, int], None]:
-    """Off a terminal (a log, CI): a line on stderr every PROGRESS_EVERY seconds of a long embedding."""
+    """Off a terminal (a log, CI): a line on stderr every PROGRESS_EVERY seconds of a long embedding,
+    with the rate so far and the time left at that rate."""
     every = PROGRESS_EVERY if every is None else every
-    started = clock()
-    last = started
+    started: float | None = None
+    last = 0.0
 
     def update(done: int, total: int) -> None:
-        nonlocal last
+        nonlocal started, last
         now = clock()
-        if now - last >= every and total:
-            last = now
-            notice(f"embedding: {done}/{total} chunks ({100 * done // total}%), {now - started:.0f} s")
+        if started is None:
+            started = last = now
+        if now - last < every or not total:
+            return
+        last = now
+        elapsed = now - started
+        line = f"embedding: {done}/{total} chunks ({100 * done // total}%), {_duration(elapsed)}"
+        if elapsed > 0 and done:
+            rate = done / elapsed
+            line += f", {rate:.1f} chunks/s"
+            if done < total:
+                line += f", about {_duration((total - done) / rate)} left"
+        notice(line)
 
     return update
 
@@ -248,9 +404,33 @@ def _progress_callback() -> Callable[[int, int], None] | None:
     """Progress of embedding on stderr: a rich bar on a terminal, a line every few seconds elsewhere."""
     if not err.is_terminal:
         return _progress_lines()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TaskProgressColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    bar = Progress("embedding", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:.1f} chunks/s" if task.speed else "", style="dim")
+
+    bar = Progress(
+        "embedding",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        "left",
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
     task = None
 
     def update(done: int, total: int) -> None:
@@ -266,6 +446,16 @@ def _progress_callback() -> Callable[[int, int], None] | None:
     return update
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _prompts(query: str, passage: str) -> str:
+    if not query and not passage:
+        return "no prompts"
+    return f'prompts "{plain(query)}" (questions) and "{plain(passage)}" (entries)'
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -274,7 +464,17 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
-    """Semantic search over a Japanese/English technical glossary."""
+    """Semantic search over a Japanese/English technical glossary: ask in either language, get the
+    right entry, offline.
+
+    \b
+    Examples:
+      semsearch ask 勾配消失とは
+      semsearch ask how do I stop overfitting
+      semsearch show dropout --open
+      semsearch terms --source llm-rag.md
+      semsearch COMMAND --help
+    """
     state["debug"] = debug
     setup_streams()
     # The library tells its caller things on the "semsearch" logger: notices (INFO) and warnings.
@@ -288,23 +488,41 @@ def _root(
         raise typer.Exit()
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Build or update an index (only changed entries are embedded again).")
 @handles_errors
 def build(
-    corpus_dirs: Annotated[list[Path] | None, typer.Argument(help="Glossary folder(s).", show_default=False)] = None,
+    corpus_dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[CORPUS_DIR]...",
+            help="Glossary folder(s) (default: with --index, the corpus that index was built from; else as --corpus "
+            "of the other commands).",
+            show_default=False,
+        ),
+    ] = None,
     index: IndexOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Re-embed every chunk.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Refuse unreadable files instead of skipping.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Embed every chunk again.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse unreadable files instead of skipping them.")] = False,
     model: Annotated[
         str | None,
         typer.Option(
             "--model",
+            metavar="NAME",
             help="sentence-transformers model name or folder, or 'embedded' for the built-in "
             "multilingual-e5-small (default: the index's own encoder, else embedded).",
+            show_default=False,
         ),
     ] = None,
-    query_prompt: Annotated[str | None, typer.Option("--query-prompt", help="Override the query prompt.")] = None,
-    passage_prompt: Annotated[str | None, typer.Option("--passage-prompt", help="Override the passage prompt.")] = None,
+    query_prompt: Annotated[
+        str | None,
+        typer.Option("--query-prompt", metavar="TEXT", help="Override the model's query prompt.", show_default=False),
+    ] = None,
+    passage_prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--passage-prompt", metavar="TEXT", help="Override the model's passage prompt.", show_default=False
+        ),
+    ] = None,
     wait: Annotated[
         float | None,
         typer.Option(
@@ -347,7 +565,15 @@ def build(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build or update the index of a glossary (only changed chunks are re-embedded)."""
+    """Build or update the index of a glossary. Only entries whose text changed are embedded again;
+    a build that finds nothing changed says "up to date".
+
+    \b
+    Examples:
+      semsearch build ~/glossary --index ~/glossary-index
+      semsearch build --index ~/glossary-index          (refresh it from its own corpus)
+      semsearch build --force --model intfloat/multilingual-e5-base
+    """
     from .indexer import build as build_index
     from .indexer import recorded_corpus
 
@@ -374,45 +600,46 @@ def build(
     )
     report = built.build_report
     assert report is not None  # an index from `build` carries its report
+    if loc.index_origin != "cache" and isinstance(loc.index, Path):  # a directory, not a Qdrant store
+        from .caches import remember
+
+        remember(loc.index, built.manifest.roots)  # so that `ask --corpus` finds it, not the cache
     if report.replaced:
         notice(f"replaced the index at {loc.index}, built from {', '.join(report.replaced)}")
     if as_json:
         emit_json(report.to_dict())
         return
+    _build_summary(loc.index, report)
+
+
+def _build_summary(index: object, report: BuildReport) -> None:
+    """What `build` says when it is done, for people: counts, the encoder, what was skipped."""
     status = "built" if report.written else "up to date"
-    out.print(
-        f"{status}: {plain(str(loc.index))}  {report.files} files, {report.terms} terms, {report.chunks} chunks "
-        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
-        soft_wrap=True,
-    )
-    prompts = report.to_dict()["prompts"]
-    out.print(
-        f"encoder: {plain(report.encoder)}  prompts: {plain(json.dumps(prompts, ensure_ascii=False))}",
-        soft_wrap=True,
-    )
+    counts = f"{_plural(report.files, 'file')}, {_plural(report.terms, 'term')}, {_plural(report.chunks, 'chunk')}"
+    work = f"{report.embedded} embedded, {report.reused} reused"
+    out.print(f"{status}: {plain(str(index))}  {counts} ({work}) in {report.seconds:.1f} s")
+    out.print(f"encoder: {plain(report.encoder)}, {_prompts(report.query_prompt, report.passage_prompt)}")
     if report.skipped:
-        out.print(
-            f"skipped: {report.skipped_files} file(s), {report.skipped_terms} heading(s) (see warnings above)",
-            soft_wrap=True,
-        )
+        skipped = f"skipped: {_plural(report.skipped_files, 'file')}, {_plural(report.skipped_terms, 'heading')}"
+        repeated = [w.removeprefix("skipped ") for w in report.repeated if w.startswith("skipped ")]
+        if repeated:
+            out.print(f"{skipped}, as at the previous build: {plain('; '.join(repeated))}")
+        else:
+            out.print(f"{skipped} (see the warnings above)")
 
 
-def _answer_json(answer: Answer, index: Index) -> dict[str, Any]:
-    from .payloads import answer_object  # the same object `semsearch serve` and `semsearch mcp` return
-
-    return answer_object(answer, index)
-
-
-@app.command()
+@app.command(cls=_Command, short_help="Ask a question; prints the best glossary entries.")
 @handles_errors
 def ask(
-    question: Annotated[str, typer.Argument(help='The question ("-" reads it from stdin).')],
+    ctx: typer.Context,
+    question: QuestionArg = None,
     k: KOpt = 5,
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
-    mode: ModeOpt = DEFAULT_MODE,
+    mode: ModeOpt = DEFAULT,
     min_score: MinScoreOpt = None,
-    full: Annotated[bool, typer.Option("--full", help="Show each entry in full.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Show each entry in full (in JSON: its body).")] = False,
+    output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     server: Annotated[
         str | None,
@@ -425,138 +652,292 @@ def ask(
         ),
     ] = None,
 ) -> None:
-    """Ask a question in Japanese or English; prints the best glossary entries."""
+    """Ask a question in Japanese or English; prints the best glossary entries, each with its file
+    and line, the line of it that matches best, and related terms. The first question builds the
+    index when there is none (and a changed corpus is indexed again).
+
+    \b
+    Examples:
+      semsearch ask 勾配消失とは
+      semsearch ask how do I stop overfitting -k 3
+      echo "過学習を防ぐには" | semsearch ask
+      semsearch ask dropout --format tsv | cut -f3,7
+      semsearch ask "attention" --json --full | jq -r '.hits[0].body'
+    """
     # --server is taken by semsearch/client.py before this command is parsed; here the question
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
-    question = _question(question)
-    check_mode(mode)
+    fmt = _format(output_format, as_json)
+    text = _question(ctx, question)
     opened = _open(_locations(corpus, index))
-    answer = opened.query(question, k=k, mode=mode, related=True, min_score=min_score)
-    if as_json:
-        emit_json(_answer_json(answer, opened))
+    answer = opened.query(text, k=k, mode=mode.value, related=True, min_score=min_score)
+    _print_answer(answer, opened, fmt, full)
+
+
+def _print_answer(answer: Answer, index: Index, fmt: str, full: bool) -> None:
+    """An answer in a format, as `ask` prints it (and `semsearch serve` for the thin client)."""
+    if fmt == "json":
+        from .payloads import answer_object  # the same object `semsearch serve` and `semsearch mcp` return
+
+        emit_json(answer_object(answer, index, full))
         return
-    from .render import answer_view
+    from .render import answer_output
 
-    bodies = [opened.term(h).body for h in answer.hits] if full else None
-    out.print(answer_view(answer, bodies))
+    output = answer_output(answer, index, fmt, full)
+    if isinstance(output, str):
+        emit_text(output)
+    else:
+        out.print(output)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="The dense, tfidf and hybrid rankings side by side.")
 @handles_errors
 def compare(
-    question: Annotated[str, typer.Argument(help="The question.")],
+    ctx: typer.Context,
+    question: QuestionArg = None,
     k: KOpt = 5,
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
     min_score: MinScoreOpt = None,
+    output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show each side's ranking of a question (dense, use, tfidf) and the hybrid one, side by side."""
-    question = _question(question)
+    """Show how each mode the index has (dense, use, tfidf, hybrid) ranks a question, side by side (one list after
+    another on a narrow terminal).
+
+    \b
+    Examples:
+      semsearch compare 過学習を防ぐには -k 3
+      semsearch compare attention --format tsv
+    """
+    fmt = _format(output_format, as_json)
+    text = _question(ctx, question)
     opened = _open(_locations(corpus, index))
-    rankings = {mode: opened.query(question, k=k, mode=mode, min_score=min_score) for mode in opened.modes}
-    if as_json:
-        emit_json(
-            {
-                "query": question,
-                "encoder": opened.encoder_id,
-                "modes": {m: [h.to_dict() for h in a.hits] for m, a in rankings.items()},
-                "mode_used": {m: a.mode for m, a in rankings.items()},  # differs after a fallback
-            }
-        )
+    rankings = {mode: opened.query(text, k=k, mode=mode, min_score=min_score) for mode in opened.modes}
+    from .payloads import compare_object
+
+    data = compare_object(text, rankings, opened)
+    if fmt == "json":
+        emit_json(data)
+        return
+    if fmt != "text":
+        from .formats import compare_text
+
+        emit_text(compare_text(data, fmt))
         return
     from .render import compare_view
 
-    # A narrow terminal gets lists, one line per hit: left whole for the terminal to wrap.
-    out.print(compare_view(rankings, k, out.width), soft_wrap=True)
+    out.print(compare_view(rankings, k))
 
 
-@app.command("eval")
+@app.command("eval", cls=_Command, short_help="Recall@1, Recall@5, MRR@10, nDCG@10 per mode over labelled questions.")
 @handles_errors
 def eval_command(
     queries: Annotated[
-        list[Path], typer.Argument(help="Labelled query files (JSON lines), e.g. a glossary's and the off-topic set.")
+        list[Path],
+        typer.Argument(metavar="QUERIES.jsonl...", help="Labelled query files (JSON lines, format below)."),
     ],
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     mode: Annotated[
-        list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all the index has).")
+        list[Mode] | None,
+        typer.Option(
+            "--mode",
+            case_sensitive=False,
+            help="Mode to evaluate; repeat for several (default: every mode the index has).",
+            show_default=False,
+        ),
     ] = None,
     misses: Annotated[
         bool, typer.Option("--misses", help="Also list the questions whose gold entry is not first.")
     ] = False,
+    output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recall@1, Recall@5, MRR@10, nDCG@10 per mode over a labelled query file."""
+    """Measure retrieval: Recall@1, Recall@5, MRR@10 and nDCG@10 per mode over labelled questions,
+    by language and kind when the file says them, and how off-topic questions were answered. A gold
+    name that no entry of the glossary has is an error (exit 2) that lists them.
+
+    \b
+    Examples:
+      semsearch eval bench/queries/deep-learning.dev.jsonl bench/queries/offtopic.dev.jsonl
+      semsearch eval my-questions.jsonl --mode hybrid --misses
+      semsearch eval my-questions.jsonl --format tsv
+
+    \b
+    Query file: JSON lines, one question per line:
+      {"q": "勾配消失とは", "gold": ["勾配消失問題"], "lang": "ja", "kind": "definition"}
+      {"q": "明日の天気は", "gold": []}
+    q is the question; gold, the names of the entries that answer it (any of an entry's
+    names; case and width do not matter); "gold": [] marks an off-topic question, which
+    should get "no confident match"; id, lang and kind are optional (lang and kind give
+    the tables by language and kind). Blank lines and lines starting with // are skipped.
+    """
     from .evaluation import evaluate, read_queries
 
-    modes = [check_mode(m) for m in mode or ()]
+    fmt = _format(output_format, as_json)
+    modes = [check_mode(m.value) for m in mode or ()]
     labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes or opened.modes)
-    if as_json:
-        emit_json(result.to_dict(misses=misses))
+    data = result.to_dict(misses=misses)
+    if fmt == "json":
+        emit_json(data)
+        return
+    if fmt != "text":
+        from .formats import eval_text
+
+        emit_text(eval_text(data, fmt, misses=misses))
         return
     from .render import eval_tables, misses_table
 
-    for table in eval_tables(result, title=" + ".join(map(str, queries))):
-        out.print(table)
+    for number, view in enumerate(eval_tables(result, title=" + ".join(map(str, queries)))):
+        if number:
+            out.print()
+        out.print(view)
     if misses:
         for mode_result in result.modes.values():
+            out.print()
             out.print(misses_table(mode_result))
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Print a term's glossary entries in full (--open: in your editor).")
 @handles_errors
 def show(
-    name: Annotated[str, typer.Argument(help="Any of the term's names (case-, width- and kana-insensitive).")],
-    source: Annotated[str | None, typer.Option("--source", help="Only the entry from this file.")] = None,
+    name: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TERM", help="Any of the term's names (case-, width- and kana-insensitive; no quotes needed)."
+        ),
+    ],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="FILE",
+            help="Only the entry from this file (its path as `terms` lists it, or its name alone when unique).",
+            show_default=False,
+        ),
+    ] = None,
+    open_editor: Annotated[
+        bool,
+        typer.Option("--open", help="Open the entry in $VISUAL or $EDITOR at its line, instead of printing it."),
+    ] = False,
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
+    output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print a term's glossary entries in full, found by any of its names."""
+    """Print a term's glossary entries in full, found by any of its names; or open it in your editor
+    at its line (--open: $VISUAL, else $EDITOR, given `+LINE FILE` as vi, vim, nvim, emacs, nano,
+    micro and kak take it, `--goto FILE:LINE` for VS Code and `FILE:LINE` for Sublime Text, Zed and
+    Helix).
+
+    \b
+    Examples:
+      semsearch show dropout
+      semsearch show 勾配消失問題 --open
+      semsearch show overfitting --source ml.md --format markdown
+    """
     from .payloads import show_entries, show_object  # shared with `semsearch serve` and `semsearch mcp`
 
-    name = _argv_text(name, "name")
+    fmt = _format(output_format, as_json)
+    term = " ".join(_argv_text(word, "name") for word in name)
     source = _argv_text(source, "--source value") if source is not None else None
-    if not name.strip():
+    if not term.strip():
         raise QueryError("the name is empty")
     opened = _open(_locations(corpus, index))
-    if as_json:
-        emit_json(show_object(opened, name, source))
+    if open_editor:
+        _, entries = show_entries(opened, term, source)
+        entry = opened.terms[entries[0]]
+        _edit(opened.source_path(entry), entry.line, entry.source)
         return
-    names, entries = show_entries(opened, name, source)
-    from .render import entry_view
-
-    out.print(entry_view(names, [(opened.terms[e], opened.source_path(opened.terms[e])) for e in entries]))
-
-
-@app.command()
-@handles_errors
-def terms(
-    source: Annotated[str | None, typer.Option("--source", help="Only terms from this file.")] = None,
-    index: IndexOpt = None,
-    corpus: CorpusOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List every term in the index: names, source, line, chunks."""
-    from .payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
-
-    source = _argv_text(source, "--source value") if source is not None else None
-    data = terms_object(_open(_locations(corpus, index)), source)
-    if as_json:
+    data = show_object(opened, term, source)
+    if fmt == "json":
         emit_json(data)
         return
-    from .render import terms_table
+    if fmt != "text":
+        from .formats import show_text
 
-    out.print(terms_table(data["terms"]))
+        emit_text(show_text(data, fmt))
+        return
+    from .render import entry_view
+
+    shown = [(e["source"], e["line"], e["path"] or "", e["body"]) for e in data["entries"]]
+    out.print(entry_view(data["term"]["names"], shown))
 
 
-@app.command()
+def _edit(path: str, line: int, source: str) -> None:
+    """Run the user's editor on `path` at `line` (it has the terminal until it exits)."""
+    import subprocess
+
+    from .editor import editor_command
+
+    if not path:
+        raise QueryError(f"the file {source!r} is no longer where the index found it; rebuild the index")
+    command = editor_command(os.environ, path, line)
+    try:
+        done = subprocess.run(command, check=False)
+    except OSError as error:
+        raise QueryError(f"cannot run the editor {command[0]!r} ({error.strerror or error})") from None
+    if done.returncode:
+        raise QueryError(f"the editor {command[0]!r} exited with status {done.returncode}")
+
+
+@app.command(cls=_Command, short_help="Every term, grouped by file.")
+@handles_errors
+def terms(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="FILE",
+            help="Only terms from this file (its path as listed, or its name alone when unique: llm-rag.md).",
+            show_default=False,
+        ),
+    ] = None,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    output_format: FormatOpt = Format.text,
+    as_json: JsonOpt = False,
+) -> None:
+    """List every term in the index, grouped by file: line, names, and how many chunks a long entry
+    is embedded as. On a terminal, a list longer than the screen goes through $PAGER (else less).
+
+    \b
+    Examples:
+      semsearch terms
+      semsearch terms --source llm-rag.md
+      semsearch terms --format tsv | cut -f1,4
+    """
+    from .payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
+
+    fmt = _format(output_format, as_json)
+    source = _argv_text(source, "--source value") if source is not None else None
+    data = terms_object(_open(_locations(corpus, index)), source)
+    if fmt == "json":
+        emit_json(data)
+        return
+    if fmt != "text":
+        from .formats import terms_text
+
+        emit_text(terms_text(data, fmt))
+        return
+    from .render import terms_view
+
+    page(terms_view(data["terms"]))
+
+
+@app.command(cls=_Command, short_help="Where the index is, what it holds, whether it is stale or damaged.")
 @handles_errors
 def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = False) -> None:
-    """Where the index is, what it was built from and with, and whether it is damaged or stale."""
+    """Where the index is (and why there), the corpus and encoder it was built from and with, its
+    counts, when it was built, and whether it is damaged or stale.
+
+    \b
+    Examples:
+      semsearch info
+      semsearch info --index ~/glossary-index --json
+    """
     from .reports import describe
 
     loc = _locations(corpus, index)
@@ -565,30 +946,36 @@ def info(index: IndexOpt = None, corpus: CorpusOpt = None, as_json: JsonOpt = Fa
     if as_json:
         emit_json(data)
         return
-    from .render import info_table
+    from .render import info_rows, info_view
 
-    out.print(info_table(data))
+    out.print(info_view(info_rows(data)))
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Many questions with the index kept loaded (:mode, :k, :full, :q).")
 @handles_errors
 def shell(
     k: KOpt = 5,
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
-    mode: ModeOpt = DEFAULT_MODE,
+    mode: ModeOpt = DEFAULT,
     min_score: MinScoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ask many questions with the index and encoder kept loaded (:mode, :k, :full, :q).
+    """Ask many questions with the index and encoder kept loaded. Commands: :mode [MODE], :k [N],
+    :full [on|off], :help, :q (or exit, or Ctrl-D); alone, :mode and :k show the current value.
 
-    On a terminal: line editing and history. Otherwise one question per line from stdin.
+    On a terminal: line editing and a history. Otherwise one question per line from stdin.
+
+    \b
+    Examples:
+      semsearch shell -k 3
+      printf 'dropout\\n過学習\\n' | semsearch shell --json
     """
     from .session import Session
 
-    mode = check_mode(mode)  # before opening: a bad option must not cost an index build
-    session = Session(_open(_locations(corpus, index)), k=k, mode=mode, min_score=min_score)
-    interactive = sys.stdin.isatty()
+    check_mode(mode.value)
+    session = Session(_open(_locations(corpus, index)), k=k, mode=mode.value, min_score=min_score)
+    interactive = _interactive_stdin()
     if interactive:
         err.print(f"semsearch shell: {len(session.index)} terms. Ask in Japanese or English; :help for commands.")
     for line in _read_lines(interactive):
@@ -596,26 +983,26 @@ def shell(
         if reply.quit:
             break
         if reply.message:
-            err.print(plain(reply.message))
+            err.print(plain(reply.message), soft_wrap=True)
         if reply.answer is None:
             continue
-        if as_json:
-            emit_json(_answer_json(reply.answer, session.index))
-        else:
-            from .render import answer_view
-
-            bodies = [session.index.term(h).body for h in reply.answer.hits] if session.full else None
-            out.print(answer_view(reply.answer, bodies))
+        _print_answer(reply.answer, session.index, "json" if as_json else "text", session.full)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Keep the index warm behind an HTTP JSON API.")
 @handles_errors
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only; see docs/server.md).")
+        str,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="Address to listen on (127.0.0.1: this machine only; no authentication)."
+        ),
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one, named at start).")
+        int,
+        typer.Option(
+            "--port", min=0, max=65535, metavar="PORT", help="Port to listen on (0: any free one, named at start)."
+        ),
     ] = 8765,
     index: IndexOpt = None,
     corpus: CorpusOpt = None,
@@ -624,10 +1011,15 @@ def serve(
         typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
     ] = 2.0,
 ) -> None:
-    """Keep the index warm behind an HTTP JSON API (/ask, /show, /terms, /health) until Ctrl-C.
+    """Keep the index warm behind an HTTP JSON API (GET /ask?q=…, /show?term=…, /terms, /health)
+    until Ctrl-C. `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A
+    changed corpus is indexed again in the background while the old index answers.
 
-    `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A changed corpus is
-    rebuilt in the background while the old index answers. See docs/server.md.
+    \b
+    Examples:
+      semsearch serve --corpus ~/glossary &
+      curl -s --get --data-urlencode 'q=勾配消失とは' http://127.0.0.1:8765/ask
+      SEMSEARCH_SERVER=http://127.0.0.1:8765 semsearch ask 過学習
     """
     from .resident import Resident, check_poll
     from .server import make_server
@@ -642,7 +1034,7 @@ def serve(
     )
 
 
-@app.command("mcp")
+@app.command("mcp", cls=_Command, short_help="Serve the index to coding agents and editors over MCP.")
 @handles_errors
 def mcp_command(
     index: IndexOpt = None,
@@ -652,9 +1044,13 @@ def mcp_command(
         typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
     ] = 2.0,
 ) -> None:
-    """Serve the index to coding agents and editors over MCP (stdio): tools ask, show, terms.
+    """Serve the index to coding agents and editors over MCP (stdio): the tools ask, show and terms.
+    Needs the MCP SDK: pip install 'semsearch[mcp]'.
 
-    Needs the MCP SDK: pip install 'semsearch[mcp]'. See docs/server.md for client configurations.
+    \b
+    Examples:
+      claude mcp add semsearch -- semsearch mcp --corpus /path/to/glossary
+      semsearch mcp --index ~/glossary-index
     """
     from .mcp_server import require_sdk
     from .mcp_server import run as run_mcp
@@ -665,7 +1061,126 @@ def mcp_command(
     run_mcp(Resident(_open(_locations(corpus, index)), poll=poll, notice=notice))
 
 
-def _read_lines(interactive: bool):
+# -- cache ----------------------------------------------------------------------------------------
+
+cache_app = typer.Typer(cls=_Commands, no_args_is_help=False, rich_markup_mode=None)
+app.add_typer(cache_app, name="cache", short_help="List, prune or remove the indexes in the per-user cache.")
+
+
+@cache_app.callback(invoke_without_command=True)
+@handles_errors
+def cache(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the indexes semsearch keeps in the per-user cache ($XDG_CACHE_HOME/semsearch/indexes,
+    by default under ~/.cache): an index goes there when no --index is given and the corpus is not
+    ./corpus. Each with its corpus, its size and when it was last used.
+
+    \b
+    Examples:
+      semsearch cache
+      semsearch cache prune --older-than 30
+      semsearch cache prune --missing-corpus
+      semsearch cache rm glossary-0123456789ab
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .caches import cached_indexes
+
+    base, entries = cached_indexes()
+    if as_json:
+        emit_json({"cache": str(base) if base else None, "indexes": [e.to_dict() for e in entries]})
+        return
+    from .render import cache_view
+
+    out.print(cache_view(base, entries, time.time()))
+
+
+@cache_app.command(
+    "prune", cls=_Command, short_help="Remove cached indexes not used for DAYS days, or whose corpus is gone."
+)
+@handles_errors
+def cache_prune(
+    older_than: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than", min=0, metavar="DAYS", help="Remove those not used for DAYS days.", show_default=False
+        ),
+    ] = None,
+    missing_corpus: Annotated[
+        bool, typer.Option("--missing-corpus", help="Remove those whose corpus folder is gone (or unknown).")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove the cached indexes that match every condition given: not used for DAYS days
+    (--older-than), their corpus gone (--missing-corpus). Nothing is removed without a condition.
+
+    \b
+    Examples:
+      semsearch cache prune --older-than 30
+      semsearch cache prune --missing-corpus --dry-run
+    """
+    from .caches import cached_indexes
+
+    if older_than is None and not missing_corpus:
+        raise QueryError("say what to prune: --older-than DAYS, --missing-corpus, or both (or `cache rm NAME`)")
+    now = time.time()
+    _, entries = cached_indexes()
+    chosen = [
+        e
+        for e in entries
+        if (older_than is None or now - e.last_used >= older_than * 86400) and (not missing_corpus or e.corpus_missing)
+    ]
+    _remove_cached(chosen, dry_run, as_json)
+
+
+@cache_app.command("rm", cls=_Command, short_help="Remove cached indexes by name.")
+@handles_errors
+def cache_rm(
+    names: Annotated[list[str], typer.Argument(metavar="NAME...", help="Names as `semsearch cache` lists them.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove cached indexes by name (as `semsearch cache` lists them; a unique beginning is enough).
+
+    \b
+    Examples:
+      semsearch cache rm glossary-0123456789ab
+    """
+    from .caches import cached_indexes
+
+    _, entries = cached_indexes()
+    chosen = []
+    for name in names:
+        matches = [e for e in entries if e.name == name] or [e for e in entries if e.name.startswith(name)]
+        if len(matches) != 1:
+            listed = ", ".join(e.name for e in matches) if matches else ", ".join(e.name for e in entries) or "none"
+            what = "could be" if matches else "is not in the cache; cached indexes:"
+            raise QueryError(f"{name!r} {what} {listed}")
+        chosen += [e for e in matches if e not in chosen]
+    _remove_cached(chosen, False, as_json)
+
+
+def _remove_cached(chosen: list[Any], dry_run: bool, as_json: bool) -> None:
+    from .caches import remove
+    from .render import human_size
+
+    removed = []
+    for entry in chosen:
+        if not dry_run:
+            remove(entry)
+        removed.append(entry)
+    if as_json:
+        emit_json({"removed": [e.to_dict() for e in removed], "dry_run": dry_run})
+        return
+    verb = "would remove" if dry_run else "removed"
+    for entry in removed:
+        corpus = ", ".join(entry.corpus) or "corpus unknown"
+        out.print(f"{verb} {plain(entry.name)}  {human_size(entry.size)}  ({plain(corpus)})")
+    total = sum(e.size for e in removed)
+    count = "1 index" if len(removed) == 1 else f"{len(removed)} indexes"
+    out.print(f"{verb} {count}, {human_size(total)}")
+
+
+def _read_lines(interactive: bool) -> Iterator[str]:
     """Lines typed at a prompt (readline editing and a history file), or read from stdin."""
     if not interactive:
         for raw in sys.stdin.buffer:
@@ -674,18 +1189,20 @@ def _read_lines(interactive: bool):
             except UnicodeDecodeError:
                 err.print("[red]error:[/red] a line on stdin is not valid UTF-8; skipped")
         return
-    from .session import readline_history
+    from .session import forget_blank, readline_history
 
     with readline_history():
         while True:
             try:
-                yield input("semsearch> ")
+                line = input("semsearch> ")
             except EOFError:
                 err.print()
                 return
             except KeyboardInterrupt:
                 err.print()
                 continue
+            forget_blank(line)
+            yield line
 
 
 def main() -> None:

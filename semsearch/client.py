@@ -29,7 +29,15 @@ ANSWER_SECONDS = 60.0  # a server under load, or rebuilding on two cores, can be
 PROTOCOL = "1"  # as server.THIN_PROTOCOL
 # The variables rich reads for colours and width (as server.CONSOLE_ENV).
 CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
-_VALUE_OPTIONS = {"-k": "k", "--top": "k", "--mode": "mode", "--min-score": "min_score", "--server": "server"}
+_VALUE_OPTIONS = {
+    "-k": "k",
+    "--top": "k",
+    "--mode": "mode",
+    "--min-score": "min_score",
+    "--server": "server",
+    "--format": "format",
+}
+FORMATS = ("text", "json", "jsonl", "tsv", "markdown")  # as formats.FORMATS
 _PATH_OPTIONS = {"--index": "index", "--corpus": "corpus"}
 _FLAGS = {"--full": "full", "--json": "json"}
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -41,8 +49,10 @@ class _Unreachable(Exception):
 
 def _parse(args: list[str]) -> dict | None:
     """The options of `ask ARGS` as typer would read them, or None for anything this client leaves
-    to the real command (unknown or malformed options, a missing or second question)."""
+    to the real command (unknown or malformed options). The question's words are joined, as `ask`
+    joins them; no word at all means stdin, "-" (as `ask` reads it when stdin is not a terminal)."""
     options: dict = {"k": "5", "mode": None, "min_score": None, "server": None, "index": None, "corpus": []}
+    options["format"] = None
     options.update(full=False, json=False)
     positional: list[str] = []
     i = 0
@@ -73,9 +83,11 @@ def _parse(args: list[str]) -> dict | None:
             options["corpus"].append(value)
         else:
             options[key] = value
-    if len(positional) != 1:
-        return None
-    options["question"] = positional[0]
+    if not positional:
+        if _isatty(sys.stdin):
+            return None  # the real command says the question is missing
+        positional = ["-"]
+    options["question"] = " ".join(positional)
     return options
 
 
@@ -90,8 +102,14 @@ def _valid(options: dict) -> bool:
         return False
     if not 1 <= k <= 1000 or (min_score is not None and not 0.0 <= min_score <= 1.0):
         return False
-    if options["mode"] is not None and options["mode"] not in MODES:
-        return False
+    if options["mode"] is not None:
+        options["mode"] = options["mode"].lower()  # --mode is case-insensitive
+        if options["mode"] not in MODES:
+            return False
+    if options["format"] is not None:
+        options["format"] = options["format"].lower()
+        if options["format"] not in FORMATS or (options["json"] and options["format"] not in ("text", "json")):
+            return False
     question = options["question"]
     return bool(question.strip()) and not any("\udc80" <= c <= "\udcff" for c in question)
 
@@ -200,6 +218,8 @@ def _target(prefix: str, options: dict) -> str:
     if options["min_score"] is not None:
         params.append(("min_score", options["min_score"]))
     params += [("full", "1" if options["full"] else "0"), ("json", "1" if options["json"] else "0")]
+    if options["format"] is not None:
+        params.append(("format", options["format"]))
     # The index the question is meant for, when this command line or environment names one: the
     # server refuses to answer from another. (As locate.py: the option, else the variable.)
     index = options["index"] or env.get("SEMSEARCH_INDEX")
@@ -243,7 +263,8 @@ def run(argv: list[str]) -> int | None:
         data = sys.stdin.buffer.read()
         sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
         try:
-            options["question"] = data.decode("utf-8")
+            # As `ask` reads it: without the newline `echo question |` ends it with.
+            options["question"] = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
         except UnicodeDecodeError:
             return None
     if not _valid(options) or not (_utf8(sys.stdout) and _utf8(sys.stderr)):

@@ -31,12 +31,14 @@ __all__ = [
     "setup_streams",
     "UsageError",
     "emit_json",
+    "emit_text",
     "err",
     "fail",
     "handles_errors",
     "json_text",
     "notice",
     "out",
+    "page",
     "plain",
     "state",
     "usage_error",
@@ -75,7 +77,9 @@ class _Stdout:
 
 
 STDOUT = _Stdout()
-out = Console(file=STDOUT, highlight=False, soft_wrap=False)  # type: ignore[arg-type]  # results
+# Results. soft_wrap: the console never wraps nor crops a line itself; what is printed decides (render.py
+# wraps on a terminal, at places that split no word or URL, and leaves lines whole elsewhere).
+out = Console(file=STDOUT, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 err = Console(stderr=True, highlight=False)  # notices, warnings, errors, progress
 # Narrower than this, cards and tables have no room left for their text (COLUMNS=5 is a mistake).
 MIN_WIDTH = 20
@@ -83,6 +87,9 @@ MIN_WIDTH = 20
 state: dict[str, Any] = {"debug": False, "json": False, "live": None}
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The output formats whose errors are JSON objects too.
+JSON_FORMATS = ("json", "jsonl")
 
 EXIT_CODES = {"ok": 0, "internal": 1, "usage": 2, "corpus": 3, "index": 4, "encoder": 5}
 
@@ -95,6 +102,60 @@ def emit_json(data: object) -> None:
     """One JSON object, one line, on stdout (all ASCII when stdout cannot encode the rest)."""
     STDOUT.write(json_text(data, ascii_only=not _utf(sys.stdout)) + "\n")
     STDOUT.flush()
+
+
+def emit_text(text: str) -> None:
+    """Text as it is (a --format other than text and json) on stdout."""
+    STDOUT.write(text)
+    STDOUT.flush()
+
+
+def page(renderable: Any) -> None:
+    """Print results; on a terminal (stdin and stdout both), through the pager when they are longer
+    than the screen: $PAGER (run by the shell, as git does; empty or `cat` for none), else `less`
+    with $LESS defaulting to FRX (quit when it fits, colours, no screen clearing). Never off a
+    terminal."""
+    if not (out.is_terminal and _isatty(sys.stdout) and _isatty(sys.stdin)):
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    text = captured.get()
+    command = os.environ.get("PAGER")
+    if command is None:
+        import shutil
+
+        command = "less" if shutil.which("less") else ""
+    if text.count("\n") < out.height or command.strip() in ("", "cat"):
+        emit_text(text)
+        return
+    import subprocess
+
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")
+    try:
+        pager = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, env=env)
+    except OSError:
+        emit_text(text)
+        return
+    assert pager.stdin is not None
+    with contextlib.suppress(BrokenPipeError):  # the reader quit before the end
+        pager.stdin.write(text.encode(sys.stdout.encoding or "utf-8", errors="backslashreplace"))
+    with contextlib.suppress(BrokenPipeError):
+        pager.stdin.close()
+    while True:
+        try:
+            pager.wait()
+            return
+        except KeyboardInterrupt:  # the pager handles Ctrl-C itself; it ends when the user quits it
+            continue
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def json_text(data: object, ascii_only: bool = False) -> str:
@@ -169,10 +230,11 @@ def handles_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        as_json = bool(kwargs.get("as_json"))
+        output_format = kwargs.get("output_format")
+        as_json = bool(kwargs.get("as_json")) or getattr(output_format, "value", output_format) in JSON_FORMATS
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, UsageError):
             raise
         except SemsearchError as error:
             if state["debug"]:

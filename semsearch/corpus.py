@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
@@ -134,8 +134,13 @@ def _strip_html(text: str, refs: list[str]) -> str:
 
 
 def _blank_comments(text: str) -> str:
-    # Keep the newlines a comment spans so heading line numbers stay true.
-    return _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    # Keep the newlines a comment spans so heading line numbers stay true. Text after a comment on
+    # its line is not at the line's start (`<!-- c -->## x` is no heading, as in CommonMark).
+    def blank(m: re.Match[str]) -> str:
+        follows = m.end() < len(text) and text[m.end()] != "\n"
+        return "\n" * m.group(0).count("\n") + (" " if follows else "")
+
+    return _COMMENT.sub(blank, text)
 
 
 def _split_names(heading: str) -> tuple[str, ...]:
@@ -312,12 +317,14 @@ def read_corpus(
     strict: bool = False,
     listing: Listing | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
+    warn: Callable[[str, str], None] | None = None,
 ) -> Corpus:
     """Read every glossary file under the roots (as `listing` found them, when given; files over
     `max_file_bytes` are skipped).
 
     Files that cannot be read as UTF-8 markdown and headings without names are skipped with a
-    warning (logged, and listed in `Corpus.skipped`); with `strict`, the first one raises.
+    warning (`warn(message, source)`, by default logged; and listed in `Corpus.skipped`); with
+    `strict`, the first one raises.
     Raises CorpusError when a root is missing or nothing at all can be indexed.
     """
     if not roots:
@@ -341,7 +348,11 @@ def read_corpus(
     for problem in skipped:
         if strict:
             raise CorpusError(f"{problem} (refused under --strict)")
-        log.warning("skipped %s", problem)
+        message = f"skipped {problem}"
+        if warn is not None:
+            warn(message, problem.source)
+        else:
+            log.warning("%s", message)
     roots_text = ", ".join(str(r) for r in roots)
     if not found:
         raise CorpusError(f"no markdown files (*.md) in {roots_text}")

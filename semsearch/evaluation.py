@@ -3,7 +3,8 @@
 Query file: one JSON object per line, `{"q": "...", "gold": ["name", ...]}` plus optional `id`,
 `lang`, `kind`. A hit is correct when any of its names equals any gold string after normalisation
 (NFKC, trimmed, case-folded). Queries with an empty gold list are off-topic: they do not count in
-the retrieval metrics; they measure whether the engine admits it has no confident answer.
+the retrieval metrics; they measure whether the engine admits it has no confident answer. A gold
+name that no entry has is an error (a typo would otherwise count as a miss, silently).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .modes import check_mode
 from .search import Index
 from .text import normalize
 
-__all__ = ["LabelledQuery", "Metrics", "Evaluation", "read_queries", "evaluate", "rank_metrics"]
+__all__ = ["LabelledQuery", "Metrics", "Evaluation", "read_queries", "evaluate", "check_gold", "rank_metrics"]
 
 DEPTH = 10
 
@@ -189,15 +190,44 @@ def _group(results: Sequence[QueryResult], key: str) -> dict[str, Metrics]:
     return {k: _average(v) for k, v in sorted(groups.items())}
 
 
+# An error about unknown gold names lists this many.
+UNKNOWN_LISTED = 20
+
+
+def check_gold(index: Index, queries: Sequence[LabelledQuery]) -> None:
+    """Raise QueryError listing the gold names no entry of `index` has (with the ids of the queries
+    that use them)."""
+    names = {normalize(name) for term in index.terms for name in term.names}
+    unknown: dict[str, list[str]] = {}
+    for query in queries:
+        for gold in query.gold:
+            if normalize(gold) not in names:
+                unknown.setdefault(gold, []).append(query.id)
+    if not unknown:
+        return
+    listed = [
+        f"{name!r} ({'query' if len(ids) == 1 else 'queries'} {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''})"
+        for name, ids in list(unknown.items())[:UNKNOWN_LISTED]
+    ]
+    more = len(unknown) - UNKNOWN_LISTED
+    raise QueryError(
+        f"{len(unknown)} gold name{'s' if len(unknown) > 1 else ''} no entry has: {', '.join(listed)}"
+        + (f", … ({more} more)" if more > 0 else "")
+        + "; correct the query file (or the glossary)"
+    )
+
+
 def evaluate(
     index: Index,
     queries: Sequence[LabelledQuery] | str | os.PathLike[str],
     modes: Sequence[str] | str | None = None,
 ) -> Evaluation:
     """Run every query (a list, or a query file's path) in every mode (a list, or one mode's name;
-    default: every mode the index answers in, `Index.modes`) and average the metrics."""
+    default: every mode the index answers in, `Index.modes`) and average the metrics. Raises QueryError
+    when a gold name is not in the index (`check_gold`)."""
     if isinstance(queries, (str, os.PathLike)):
         queries = read_queries(queries)
+    check_gold(index, queries)
     if isinstance(modes, str):  # evaluate(index, queries, "dense"), not the modes "d", "e", "n", ...
         modes = [modes]
     modes = [check_mode(mode) for mode in (index.modes if modes is None else modes)]

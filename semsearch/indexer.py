@@ -274,6 +274,52 @@ def build(
     )
 
 
+class _Warnings:
+    """A build's warnings: each is logged unless the index's previous build said it already (the
+    manifest records them) about the same file, unchanged since; so that a rebuild says what
+    changed, not every skipped file again. Called as `warn(message, source)`."""
+
+    def __init__(self, store: Store, known: Opened | None, listing: Listing | None) -> None:
+        self.manifest = known.manifest if known is not None else None
+        if self.manifest is None:
+            with contextlib.suppress(IndexStoreError):
+                self.manifest = store.read_manifest()
+        before: tuple[str, ...] = ()
+        if self.manifest is not None:
+            # An index written before warnings were recorded: its skipped files were said.
+            before = self.manifest.warnings or tuple(f"skipped {s}" for s in self.manifest.skipped)
+        self.before = frozenset(before)
+        self.paths = {source: path for source, path in listing[0]} if listing is not None else {}
+        self.said: list[str] = []
+        self._repeated: list[str] = []
+
+    def _unchanged(self, source: str) -> bool:
+        """Whether the file `source` is as the previous build recorded it (size and modification time)."""
+        recorded = self.manifest.files.get(source) if self.manifest is not None else None
+        path = self.paths.get(source)
+        if recorded is None or path is None:
+            return source not in self.paths  # not a file of the corpus (a folder, a link loop): as it was
+        try:
+            stat = path.stat()
+        except OSError:
+            return recorded.get("size") is None  # unreadable then and now
+        return (stat.st_size, stat.st_mtime_ns) == (recorded.get("size"), recorded.get("mtime_ns"))
+
+    def __call__(self, message: str, source: str = "") -> None:
+        if message in self.said:
+            return
+        self.said.append(message)
+        if message in self.before and self._unchanged(source):
+            self._repeated.append(message)
+            log.debug("%s (as at the previous build)", message)
+        else:
+            log.warning("%s", message)
+
+    @property
+    def repeated(self) -> tuple[str, ...]:
+        return tuple(self._repeated)
+
+
 def _build(
     roots: list[str | os.PathLike[str]],
     store: Store | str | os.PathLike[str] | IndexLocation,
@@ -302,7 +348,8 @@ def _build(
     started = time.perf_counter()
     if listing is None and roots:
         listing = discover_files(roots)
-    corpus_data = read_corpus(roots, strict=strict, listing=listing, max_file_bytes=max_file_bytes)
+    warnings = _Warnings(store, known, listing)
+    corpus_data = read_corpus(roots, strict=strict, listing=listing, max_file_bytes=max_file_bytes, warn=warnings)
     store.prepare(force=force)
     with contextlib.ExitStack() as held:
         try:
@@ -336,7 +383,9 @@ def _build(
             count = int(previous.manifest.counts.get("chunks", 0))
             if second is not None and unwritable is None:
                 _install(second, store)  # when it is not there yet: a folder removed by hand
-            report = _report(store, corpus_data, count, 0, count, started, False, encoder, second=second)
+            report = _report(
+                store, corpus_data, count, 0, count, started, False, encoder, warnings=warnings, second=second
+            )
             return Index(previous, encoder, build_report=report, second=second)
         if unwritable is not None:
             raise unwritable
@@ -347,7 +396,7 @@ def _build(
             reuse, reuse_pseudo = store.vectors_by_hash(previous)
         else:
             reuse, reuse_pseudo = {}, {}
-        chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens)
+        chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens, warn=warnings)
         if embeddings is not None:  # keyed by the hash of what was embedded: chunks, and questions (pseudo)
             reuse = {**embeddings.by_hash(encoder.id), **reuse}
             reuse_pseudo = {**embeddings.by_hash(encoder.id), **reuse_pseudo}
@@ -391,6 +440,7 @@ def _build(
                     "skipped": len(corpus_data.skipped),
                 },
                 "skipped": tuple(str(s) for s in corpus_data.skipped),
+                "warnings": tuple(warnings.said),
                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "build_seconds": round(seconds, 3),
                 "semsearch_version": __version__,
@@ -411,6 +461,7 @@ def _build(
         True,
         encoder,
         replaced,
+        warnings=warnings,
         second=second,
         second_embedded=second_embedded,
     )
@@ -431,6 +482,7 @@ def _report(
     encoder: Encoder,
     replaced: tuple[str, ...] = (),
     *,
+    warnings: _Warnings | None = None,
     second: Encoder | None = None,
     second_embedded: int = 0,
 ) -> BuildReport:
@@ -450,6 +502,8 @@ def _report(
         query_prompt=encoder.query_prompt,
         passage_prompt=encoder.passage_prompt,
         replaced=replaced,
+        warnings=tuple(warnings.said) if warnings is not None else (),
+        repeated=warnings.repeated if warnings is not None else (),
         second_encoder=second.id if second is not None else "",
         second_embedded=second_embedded,
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import IndexStoreError
 from .location import IndexLocation, parse_location
 
-__all__ = ["Locations", "bundled_corpus", "cache_index_dir", "user_dir", "resolve"]
+__all__ = ["Locations", "bundled_corpus", "cache_base", "cache_index_dir", "user_dir", "resolve"]
 
 ENV_CORPUS = "SEMSEARCH_CORPUS"
 ENV_INDEX = "SEMSEARCH_INDEX"
@@ -82,18 +82,24 @@ def user_dir(variable: str, fallback: str, env: Mapping[str, str] = os.environ) 
     return home / fallback if home is not None else None
 
 
+def cache_base(env: Mapping[str, str] = os.environ) -> Path | None:
+    """The folder of the per-user cached indexes, `$XDG_CACHE_HOME/semsearch/indexes`; None without
+    a usable home folder."""
+    cache = user_dir("XDG_CACHE_HOME", ".cache", env)
+    return cache / "semsearch" / "indexes" if cache is not None else None
+
+
 def cache_index_dir(corpus: Sequence[Path], env: Mapping[str, str] = os.environ) -> Path:
     """A per-user index directory for a corpus, keyed by the corpus path(s). Raises IndexStoreError
     when there is no usable cache folder."""
-    cache = user_dir("XDG_CACHE_HOME", ".cache", env)
-    if cache is None:
+    base = cache_base(env)
+    if base is None:
         home = env.get("HOME", "")
         why = f"$HOME ({home}) is not a folder" if home else "$HOME is not set"
         raise IndexStoreError(
             f"no per-user cache folder for the index: {why}; give --index DIR, or set "
             f"${ENV_INDEX} or $XDG_CACHE_HOME to an absolute path"
         )
-    base = cache / "semsearch" / "indexes"
     resolved = "\n".join(str(p.resolve()) for p in corpus)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus[0].resolve().name or "corpus")[:40]
     return base / f"{slug}-{hashlib.sha256(resolved.encode()).hexdigest()[:12]}"

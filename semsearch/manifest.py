@@ -39,6 +39,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "semsearch_version": str,
     "skipped": (list, tuple),
     "second": dict,
+    "warnings": (list, tuple),
 }
 
 
@@ -73,6 +74,8 @@ class Manifest:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     skipped: tuple[str, ...] = field(default=())
+    # The warnings its build said (files skipped, entries cut short): a rebuild does not say them again.
+    warnings: tuple[str, ...] = field(default=())
     lexical: dict[str, Any] = field(default_factory=dict)  # `lexical.lexical_spec()`; {}: before it
     # The second encoder's spec (encoders/use.py) when the index has its side (second.npz); {}: none.
     second: dict[str, Any] = field(default_factory=dict)
@@ -101,6 +104,7 @@ class Manifest:
         fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         fields["roots"] = tuple(fields["roots"])
         fields["skipped"] = tuple(fields.get("skipped", ()))
+        fields["warnings"] = tuple(str(w) for w in fields.get("warnings", ()))
         return cls(**fields)
 
 

@@ -67,15 +67,17 @@ def build_server(resident: Resident) -> Any:
         min_score: Annotated[
             float | None, Field(ge=0.0, le=1.0, description="Only hits scoring at least this (0 to 1).")
         ] = None,
+        full: Annotated[bool, Field(description="Also give each hit's whole entry (its markdown body).")] = False,
     ) -> dict[str, Any]:
         """The glossary entries that best answer a question, best first, as `semsearch ask --json`:
-        each hit has its names, score (0-1), source file and line, a snippet, related terms and the
-        other places the term appears; `confident` tells whether the best hit answers the question."""
+        each hit has its names, score (0-1), source file, absolute path and line, a snippet, related
+        terms and the other places the term appears (with `full`, its whole body); `confident` tells
+        whether the best hit answers the question."""
         try:
             index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
         except SemsearchError as error:
             raise ToolError(str(error)) from None
-        return answer_object(answer, index)
+        return answer_object(answer, index, full)
 
     @server.tool()
     def show(

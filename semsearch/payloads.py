@@ -14,43 +14,107 @@ from .errors import QueryError
 if TYPE_CHECKING:
     from .search import Answer, Index
 
-__all__ = ["answer_object", "term_row", "show_entries", "show_object", "term_rows", "terms_object"]
+__all__ = [
+    "answer_object",
+    "compare_object",
+    "resolve_source",
+    "show_entries",
+    "show_object",
+    "term_row",
+    "term_rows",
+    "terms_object",
+]
+
+# An error that names the sources lists this many, then says how many more.
+SOURCES_LISTED = 20
 
 
-def answer_object(answer: Answer, index: Index) -> dict[str, Any]:
+def answer_object(answer: Answer, index: Index, full: bool = False) -> dict[str, Any]:
     """What `ask --json` prints for an answer: the question, the mode used, the encoder, whether the
-    best hit is a confident answer, and the hits."""
+    best hit is a confident answer, and the hits (with `full`, each with its entry's whole `body`)."""
+    hits = [h.to_dict() for h in answer.hits]
+    if full:
+        for hit, row in zip(answer.hits, hits, strict=True):
+            row["body"] = index.term(hit).body
     return {
         "query": answer.query,
         "mode": answer.mode,
         "encoder": index.encoder_id,
         "confident": answer.confident,
-        "hits": [h.to_dict() for h in answer.hits],
+        "hits": hits,
     }
 
 
-def term_row(index: Index, position: int, chunks: list[int] | None = None) -> dict[str, Any]:
-    """One entry as `terms --json` and `show --json` list it (with its chunk count when given)."""
+def compare_object(question: str, rankings: dict[str, Answer], index: Index) -> dict[str, Any]:
+    """What `compare --json` prints: the hits of each mode, and the mode each one really used."""
+    return {
+        "query": question,
+        "encoder": index.encoder_id,
+        "modes": {m: [h.to_dict() for h in a.hits] for m, a in rankings.items()},
+        "mode_used": {m: a.mode for m, a in rankings.items()},  # differs after a fallback
+    }
+
+
+def term_row(
+    index: Index, position: int, chunks: list[int] | None = None, paths: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One entry as `terms --json` and `show --json` list it (with its chunk count when given);
+    `path` is its file's absolute path (None when the file is gone)."""
     term = index.terms[position]
+    if paths is None or term.source not in paths:
+        path = index.source_path(term)
+        if paths is not None:
+            paths[term.source] = path
+    else:
+        path = paths[term.source]
     row: dict[str, Any] = {
         "id": index.term_id(position),
         "term": term.name,
         "names": list(term.names),
         "source": term.source,
         "line": term.line,
+        "path": path or None,
     }
     if chunks is not None:
         row["chunks"] = chunks[position]
     return row
 
 
+def _listed(sources: list[str]) -> str:
+    shown = ", ".join(sources[:SOURCES_LISTED])
+    more = len(sources) - SOURCES_LISTED
+    return f"{shown}, … ({more} more)" if more > 0 else shown
+
+
+def resolve_source(index: Index, source: str) -> str:
+    """The corpus file `source` names: a source as listed (`ai/llm-rag.md`), or the end of exactly
+    one (`llm-rag.md`). Raises QueryError naming the files it could mean, or all the files there are."""
+    sources = sorted({t.source for t in index.terms})
+    if source in sources:
+        return source
+    tail = source.strip("/")
+    matches = [s for s in sources if tail and s.endswith("/" + tail)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise QueryError(f"{source!r} could be {_listed(matches)}; give the path")
+    raise QueryError(f"no file {source!r} in the index; the files are: {_listed(sources)}")
+
+
 def show_entries(index: Index, name: str, source: str | None = None) -> tuple[list[str], list[int]]:
     """The term named `name` (any of its names): its names, and the positions of its entries to show.
 
-    Entries sharing a name are one term: all of them (with `source`: that file's), those with a body
-    first, the ones found by this name before the others. Raises QueryError, with suggestions, when
-    no term has that name.
+    Entries sharing a name are one term: all of them (with `source`: that file's, see
+    `resolve_source`), those with a body first, the ones found by this name before the others.
+    Raises QueryError, with suggestions, when no term has that name.
     """
+    if source is not None:
+        try:
+            source = resolve_source(index, source)
+        except QueryError:
+            if not index.find(name):
+                raise
+            # No such file, but the term is there: say where (below).
     found = index.find(name, source)
     elsewhere = sorted({index.terms[t].source for t in index.find(name)}) if source is not None and not found else []
     if elsewhere:
@@ -72,14 +136,12 @@ def show_object(index: Index, name: str, source: str | None = None) -> dict[str,
 
 
 def term_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]:
-    """Every entry (or those from the file `source`) with its chunk count. Raises QueryError when no
-    entry comes from `source`, naming the sources there are."""
+    """Every entry (or those from the file `source`, see `resolve_source`) with its chunk count."""
+    if source is not None:
+        source = resolve_source(index, source)
     chunks = index.chunk_counts()
-    rows = [term_row(index, i, chunks) for i, t in enumerate(index.terms) if source in (None, t.source)]
-    if source is not None and not rows:
-        sources = sorted({t.source for t in index.terms})
-        raise QueryError(f"no terms from {source!r}; sources are: {', '.join(sources[:10])}")
-    return rows
+    paths: dict[str, str] = {}
+    return [term_row(index, i, chunks, paths) for i, t in enumerate(index.terms) if source in (None, t.source)]
 
 
 def terms_object(index: Index, source: str | None = None) -> dict[str, Any]:

@@ -129,10 +129,9 @@ def embed_on_ray(
 def _run(
     ray: Any, items: Mapping[str, str], encoder: Encoder, actors: int | None, progress: Progress | None
 ) -> Embeddings:
-    import importlib
+    from ray import data as ray_data
 
-    data = importlib.import_module("ray.data")  # `ray` is passed in; its Data library loads here
-    context = data.DataContext.get_current()
+    context = ray_data.DataContext.get_current()
     context.enable_progress_bars = False  # the build shows its own
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
@@ -141,13 +140,13 @@ def _run(
     batch = int(getattr(encoder, "BATCH", DEFAULT_BATCH))
     rows = sorted(items.items(), key=lambda item: -len(item[1]))  # longest first, as a local build batches
     blocks = max(1, min(-(-len(rows) // batch), 4 * pool))
-    dataset = data.from_items([{"sha256": h, "text": t} for h, t in rows], override_num_blocks=blocks)
+    dataset = ray_data.from_items([{"sha256": h, "text": t} for h, t in rows], override_num_blocks=blocks)
     embedded = dataset.map_batches(
         Embedder,
         fn_constructor_kwargs={"factory": factory_for(encoder.spec()), "spec": encoder.spec()},
         batch_size=batch,
         batch_format="numpy",
-        compute=data.ActorPoolStrategy(size=pool),
+        compute=ray_data.ActorPoolStrategy(size=pool),
         num_cpus=1,
         max_restarts=0,
     )

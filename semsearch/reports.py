@@ -43,6 +43,10 @@ class BuildReport:
     replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
     second_encoder: str = ""  # the id of the second encoder whose side the index has ("": none)
     second_embedded: int = 0  # texts the second encoder embedded (the rest of its side was reused)
+    # Its warnings (files skipped, entries cut short), and those of them not said again because the
+    # build before it said them (a rebuild repeats nothing it has not changed).
+    warnings: tuple[str, ...] = ()
+    repeated: tuple[str, ...] = ()
     store: dict[str, Any] = field(default_factory=dict)  # what an engine-backed store wrote ({} for a directory)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +65,7 @@ class BuildReport:
             "skipped_files": self.skipped_files,
             "skipped_terms": self.skipped_terms,
             "replaced": list(self.replaced),
+            "warnings": list(self.warnings),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
             "second": {"encoder": self.second_encoder, "embedded": self.second_embedded}
             if self.second_encoder

@@ -84,6 +84,7 @@ class Hit:
     also_in: tuple[tuple[str, int], ...] = ()  # (source, line) of the term's other entries
 
     def to_dict(self) -> dict[str, object]:
+        """The hit as JSON holds it (`path`: the file's absolute path, None when it is gone)."""
         return {
             "rank": self.rank,
             "term": self.term,
@@ -91,6 +92,7 @@ class Hit:
             "score": round(self.score, 4),
             "source": self.source,
             "line": self.line,
+            "path": self.path or None,
             "snippet": self.snippet,
             "related": list(self.related),
             "id": self.id,

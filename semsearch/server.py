@@ -1,6 +1,6 @@
 """`semsearch serve`: the index kept warm behind a small HTTP JSON API (standard library only).
 
-    GET /ask?q=...&k=5&mode=hybrid&min_score=0.3   the object `semsearch ask --json` prints
+    GET /ask?q=...&k=5&mode=hybrid&min_score=0.3&full=1   the object `semsearch ask --json [--full]` prints
     GET /show?term=...&source=FILE                   the object `semsearch show --json` prints
     GET /terms?source=FILE                           the object `semsearch terms --json` prints
     GET /health                                      index, corpus, encoder, counts, built at, rebuilds
@@ -58,11 +58,11 @@ DRAIN_SECONDS = 5.0
 IDLE_SECONDS = 30.0
 
 _PARAMS = {
-    "/ask": ("q", "k", "mode", "min_score"),
+    "/ask": ("q", "k", "mode", "min_score", "full"),
     "/show": ("term", "source"),
     "/terms": ("source",),
     "/health": (),
-    "/cli/ask": tuple("v q k mode min_score full json index corpus out_tty err_tty size env".split()),
+    "/cli/ask": tuple("v q k mode min_score full json format index corpus out_tty err_tty size env".split()),
 }
 _REPEATABLE = {"corpus", "env"}
 
@@ -266,20 +266,26 @@ def _same_index(resident: Resident, params: dict[str, list[str]]) -> None:
 
 def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str, str]:
     """`semsearch ask` as a local run would print it, for the thin client: (exit code, stdout, stderr)."""
-    from .console import json_text, plain
+    from .console import JSON_FORMATS, json_text, plain
+    from .formats import FORMATS
     from .payloads import answer_object
-    from .render import answer_view
+    from .render import answer_output
 
     if _one(params, "v") != THIN_PROTOCOL:
         raise HTTPError(400, "QueryError", f"this server speaks version {THIN_PROTOCOL} of /cli/ask")
     _same_index(resident, params)
     question, k, mode = _question(params), _k(_one(params, "k")), _mode(_one(params, "mode"))
     min_score, full, as_json = _min_score(_one(params, "min_score")), _flag(params, "full"), _flag(params, "json")
+    fmt = _one(params, "format") or "text"
+    if fmt not in FORMATS:
+        raise HTTPError(400, "QueryError", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    fmt = "json" if as_json else fmt
+    as_json = fmt in JSON_FORMATS  # as `ask`: its errors are JSON objects too
     pairs = (item.partition("=") for item in params.get("env", []))
     env = {name: value for name, sep, value in pairs if sep and name in CONSOLE_ENV}
     size = re.fullmatch(r"([0-9]{1,5})x([0-9]{1,5})", _one(params, "size") or "")
     fd_size = (int(size[1]), int(size[2])) if size else None
-    out = _client_console(_flag(params, "out_tty"), env, fd_size, soft_wrap=False)
+    out = _client_console(_flag(params, "out_tty"), env, fd_size, soft_wrap=True)  # as console.out
     err = _client_console(_flag(params, "err_tty"), env, fd_size)
     failure: SemsearchError | None = None
     with _warnings.collect() as warnings:
@@ -299,10 +305,13 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
             )
         err.print(f"[red]error:[/red] {plain(str(failure))}", soft_wrap=True)
         return failure.exit_code, "", err.file.getvalue()
-    if as_json:
-        return 0, json_text(answer_object(answer, index)) + "\n", err.file.getvalue()
-    bodies = [index.term(h).body for h in answer.hits] if full else None
-    out.print(answer_view(answer, bodies))
+    if fmt == "json":
+        return 0, json_text(answer_object(answer, index, full)) + "\n", err.file.getvalue()
+    # As `ask` prints it (cli._print_answer): the same renderable, laid out for the client's terminal.
+    output = answer_output(answer, index, fmt, full)
+    if isinstance(output, str):
+        return 0, output, err.file.getvalue()
+    out.print(output)
     return 0, out.file.getvalue(), err.file.getvalue()
 
 
@@ -371,7 +380,7 @@ class Handler(BaseHTTPRequestHandler):
                 _min_score(_one(params, "min_score")),
             )
             index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
-            return answer_object(answer, index)
+            return answer_object(answer, index, _flag(params, "full"))
         if path == "/show":
             term = _one(params, "term")
             if term is None or not term.strip():

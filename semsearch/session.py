@@ -14,12 +14,16 @@ from .errors import SemsearchError
 from .modes import DEFAULT_MODE, MODES, check_mode
 from .search import Answer, Index
 
-__all__ = ["Reply", "Session", "readline_history", "HELP"]
+__all__ = ["Reply", "Session", "readline_history", "forget_blank", "HELP"]
 
 HELP = (
     "Type a question in Japanese or English. Commands: "
-    f":mode {'|'.join(MODES)}  :k N  :full (toggle whole entries)  :help  :q (or Ctrl-D) to leave"
+    f":mode [{'|'.join(MODES)}]  :k [N]  :full [on|off] (whole entries)  :help  :q, exit or Ctrl-D to leave"
 )
+COMMANDS = ":mode, :k, :full, :help, :q"
+K_MAX = 1000  # as `ask -k`
+# Words typed alone that are commands, not questions (nobody searches a glossary for "exit").
+_BARE_COMMANDS = {"exit": "q", "quit": "q", "help": "help"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class Session:
         line = line.strip()
         if not line:
             return Reply()
+        bare = _BARE_COMMANDS.get(line.lower().rstrip("!?"))
+        if bare:
+            return self._command([bare])
         if line.startswith(":"):
             return self._command(line[1:].split())
         try:
@@ -60,21 +67,40 @@ class Session:
         name, args = (words[0].lower(), words[1:]) if words else ("", [])
         if name in ("q", "quit", "exit"):
             return Reply(quit=True)
-        if name == "mode" and len(args) == 1:
-            try:
-                self.mode = check_mode(args[0])
-            except SemsearchError as error:
-                return Reply(message=f"error: {error}")
-            return Reply(message=f"mode: {self.mode}")
-        if name == "k" and len(args) == 1 and args[0].isdigit() and 0 < int(args[0]) <= 1000:
-            self.k = int(args[0])
-            return Reply(message=f"k: {self.k}")
-        if name == "full" and not args:
-            self.full = not self.full
-            return Reply(message=f"full entries: {'on' if self.full else 'off'}")
+        if name == "mode":
+            return self._mode(args)
+        if name == "k":
+            return self._k(args)
+        if name == "full":
+            return self._full(args)
         if name in ("help", "h", "?"):
             return Reply(message=HELP)
-        return Reply(message=f"unknown command ':{' '.join(words)}'. {HELP}")
+        return Reply(message=f"error: unknown command ':{' '.join(words)}'; the commands are {COMMANDS}")
+
+    def _mode(self, args: list[str]) -> Reply:
+        if not args:
+            return Reply(message=f"mode: {self.mode} (one of {', '.join(MODES)})")
+        if len(args) > 1:
+            return Reply(message=f"error: :mode takes one mode, one of {', '.join(MODES)}")
+        try:
+            self.mode = check_mode(args[0].lower())
+        except SemsearchError as error:
+            return Reply(message=f"error: {error}")
+        return Reply(message=f"mode: {self.mode}")
+
+    def _k(self, args: list[str]) -> Reply:
+        if not args:
+            return Reply(message=f"k: {self.k}")
+        if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= K_MAX:
+            return Reply(message=f"error: k must be a whole number from 1 to {K_MAX}, not {' '.join(args)!r}")
+        self.k = int(args[0])
+        return Reply(message=f"k: {self.k}")
+
+    def _full(self, args: list[str]) -> Reply:
+        if len(args) > 1 or (args and args[0].lower() not in ("on", "off")):
+            return Reply(message="error: :full takes on or off (alone, it switches)")
+        self.full = (args[0].lower() == "on") if args else not self.full
+        return Reply(message=f"full entries: {'on' if self.full else 'off'}")
 
 
 def _history_path() -> Path | None:
@@ -106,3 +132,18 @@ def readline_history() -> Iterator[None]:
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
             readline.write_history_file(path)
+
+
+def forget_blank(line: str) -> None:
+    """Keep a blank line (Enter alone, or spaces) and a repeat of the previous line out of the
+    history (readline adds every non-empty line it reads)."""
+    try:
+        import readline
+    except ImportError:
+        return
+    count = readline.get_current_history_length()
+    if not count or readline.get_history_item(count) != line:
+        return
+    previous = readline.get_history_item(count - 1) if count > 1 else None
+    if not line.strip() or line == previous:
+        readline.remove_history_item(count - 1)

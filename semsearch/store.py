@@ -70,6 +70,8 @@ __all__ = [
 LOCK = ".lock"
 #: Converted model weights an encoder reads fast (encoders/use.py), kept across generations.
 MODELS = "models"
+# Touched by a command that opens an index from the per-user cache: when it was last used (caches.py).
+USED = ".used"
 DATA_PREFIX = "data-"
 TMP_PREFIX = ".tmp-"
 # Data files at most this big are checked against their SHA-256 on every load; bigger ones by size.
@@ -258,7 +260,7 @@ def _foreign_entries(index_dir: Path) -> list[str]:
         names = sorted(p.name for p in index_dir.iterdir())
     except OSError:
         return []
-    return [n for n in names if n not in (MANIFEST, LOCK, MODELS) and not n.startswith((DATA_PREFIX, TMP_PREFIX))]
+    return [n for n in names if n not in (MANIFEST, LOCK, MODELS, USED) and not n.startswith((DATA_PREFIX, TMP_PREFIX))]
 
 
 def _read_data_file(index_dir: Path, manifest: Manifest, role: str) -> bytes:

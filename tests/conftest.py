@@ -129,6 +129,13 @@ class FakeEncoder(Encoder):
 register_backend(FakeEncoder.backend, FakeEncoder)
 
 
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What semsearch keeps per user (the shell's history, the indexes `build --index` made) goes to a
+    scratch folder, never to the home folder of whoever runs the tests."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 class Told(list):
     """What the library told its caller on the "semsearch" logger: (level name, message) pairs."""
 

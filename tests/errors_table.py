@@ -306,6 +306,11 @@ def stale(work: Path) -> None:
     (work / "corpus" / "more.md").write_text("## 正則化 | Regularization\n- 過学習を抑える。\n")
 
 
+def stale_with_a_known_bad_file(work: Path) -> None:
+    (glossary(work) / "latin1.md").write_bytes("## café\n".encode("latin-1"))
+    stale(work)
+
+
 def unknown_backend(work: Path) -> None:
     index = built(work)
     edit_manifest(encoder={**_manifest(index)["encoder"], "backend": "gone", "id": "gone/model"})(index)
@@ -342,6 +347,17 @@ def unreadable_dl_md() -> Iterator[None]:
         Path.read_bytes = real  # type: ignore[method-assign]
 
 
+def with_queries(work: Path) -> None:
+    """A built index and a query file whose gold names are partly not in it (typos)."""
+    built(work)
+    (work / "q.jsonl").write_text(
+        '{"q": "過学習を防ぐ", "gold": ["過学習"]}\n'
+        '{"q": "dropout", "gold": ["Dropuot"]}\n'
+        '{"q": "勾配が消える", "gold": ["勾配消失", "Vanishing Gradient Problem"]}\n',
+        encoding="utf-8",
+    )
+
+
 BUILD = ("build", "corpus", "--index", "index")
 ASK = ("ask", "dropout", "--index", "index")
 
@@ -364,6 +380,19 @@ CASES = [
     Case("question", "Any error with `--json`", ("ask", "   ", "--index", "index", "--json"), built),
     Case("question", "Undecodable bytes for `show`", ("show", "drop\udcffout", "--index", "index"), built),
     Case("question", "`show NAME --source` naming another file", ("show", "dropout", "--source", "x.md"), built),
+    Case("question", "`terms --source` naming no file", ("terms", "--source", "x.md", "--index", "index"), built),
+    Case("question", "`--json` with another `--format`", (*ASK, "--json", "--format", "tsv"), built),
+    Case("question", "Unknown `--format`", (*ASK, "--format", "yaml"), built),
+    Case(
+        "question",
+        "`show --open` without $VISUAL or $EDITOR",
+        ("show", "dropout", "--open", "--index", "index"),
+        built,
+        env={"VISUAL": "", "EDITOR": ""},
+    ),
+    Case("question", "`eval` with gold names no entry has", ("eval", "q.jsonl", "--index", "index"), with_queries),
+    Case("question", "`cache prune` without a condition", ("cache", "prune")),
+    Case("question", "`cache rm` of a name not in the cache", ("cache", "rm", "nothing"), env={"XDG_CACHE_HOME": "/x"}),
     Case("question", "`--wait nan`", (*BUILD, "--wait", "nan"), glossary),
     Case("question", "`--max-chunks 0`", (*BUILD, "--max-chunks", "0"), glossary),
     Case("question", "Bad `$SEMSEARCH_MAX_FILE_MB`", BUILD, glossary, env={"SEMSEARCH_MAX_FILE_MB": "lots"}),
@@ -396,6 +425,12 @@ CASES = [
     # indexes
     Case("index", "No index yet (`ask`)", ("ask", "dropout", "--index", "index", "--corpus", "corpus"), glossary),
     Case("index", "Index stale (corpus changed)", (*ASK, "--corpus", "corpus"), stale),
+    Case(
+        "index",
+        "... with a bad file the previous build already reported (not said again)",
+        (*ASK, "--corpus", "corpus"),
+        stale_with_a_known_bad_file,
+    ),
     Case("index", "Index named without a corpus, missing (`ask`)", ("ask", "dropout", "--index", "idx-typo")),
     Case("index", "... the same with `build`", ("build", "--index", "idx-typo")),
     Case("index", "Index built from another corpus (`ask`)", (*ASK, "--corpus", "other"), built_and_another),
@@ -496,7 +531,7 @@ def run_case(case: Case, work: Path) -> tuple[str, int]:
     """What the user sees for a case (stderr lines; the JSON on stdout for --json) and the exit code."""
     case.setup(work)
     runner = CliRunner(charset=case.charset)
-    env = {"XDG_CACHE_HOME": "", **case.env}
+    env = {"XDG_CACHE_HOME": "", "XDG_STATE_HOME": str(work / ".state"), **case.env}
     with contextlib.ExitStack() as stack:
         if case.failure.startswith("Another build"):
             stack.enter_context(store.build_lock(work / "index"))

@@ -73,6 +73,9 @@ def run_example(command: str, index_dir: Path) -> str:
         "COLUMNS": "100",
         "NO_COLOR": "1",
     }
+    if "|" not in command.split("semsearch", 1)[1]:
+        # What a terminal shows (without styles: a dumb one); piped into a command, what a pipe gets.
+        env.update(TTY_COMPATIBLE="1", TERM="dumb", LINES="50")
     result = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (command, result.stderr)
     return "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines())
@@ -92,17 +95,20 @@ def parse_command(line: str) -> Example:
     """The semsearch subcommand, question and mode of a README example line."""
     from semsearch.modes import DEFAULT_MODE
 
+    # `printf 'q\n' | semsearch shell`, `semsearch ask q --format tsv | cut -f1-3`: the stage that runs
+    # semsearch, and the question the stage before it feeds in.
+    stages = line.split("|")
+    at = next(i for i, stage in enumerate(stages) if shlex.split(stage)[:1] == ["semsearch"])
     piped = ""
-    if "|" in line:
-        feed, line = line.rsplit("|", 1)
-        words = shlex.split(feed)
+    if at:
+        words = shlex.split(stages[at - 1])
         piped = words[1].replace("\\n", "\n").strip() if len(words) > 1 else ""
-    words = shlex.split(line)
-    assert words[0] == "semsearch", line
+    words = shlex.split(stages[at])
     command = words[1]
     positional = [w for i, w in enumerate(words[2:], 2) if not w.startswith("-") and not words[i - 1].startswith("-")]
     mode = words[words.index("--mode") + 1] if "--mode" in words else DEFAULT_MODE
-    return Example(command, piped or (positional[0] if positional else ""), mode)
+    # Unquoted words are one question, as `ask` joins them.
+    return Example(command, piped or " ".join(positional), mode)
 
 
 # -- this machine's scores, to judge near-ties ------------------------------------------------
@@ -285,6 +291,46 @@ def _table_problems(example: Example, expected: str, actual: str, local: Local) 
     return problems
 
 
+def _tsv_problems(example: Example, expected: str, actual: str, local: Local) -> list[str]:
+    """A `--format tsv` listing of hits: the header exact; the terms in an order that only a
+    near-tie may change; each term's score within the tolerance and its other fields exact."""
+    want_lines, got_lines = expected.splitlines(), actual.splitlines()
+    header = want_lines[0].split("\t")
+    if not got_lines or got_lines[0].split("\t") != header:
+        return [f"the TSV header changed:\n{actual}"]
+    if "term" not in header:
+        return [] if actual == expected else [f"output changed:\n{actual}"]
+    want = [dict(zip(header, line.split("\t"), strict=True)) for line in want_lines[1:]]
+    if any(line.count("\t") != len(header) - 1 for line in got_lines[1:]):
+        return [f"a TSV line has not {len(header)} fields:\n{actual}"]
+    got = [dict(zip(header, line.split("\t"), strict=True)) for line in got_lines[1:]]
+    relevance = local.relevance(example.question, example.mode)
+    problems = ranking_problems(
+        "rows",
+        [row["term"] for row in want],
+        [row["term"] for row in got],
+        lambda t: relevance.get(t, -1.0),
+        RELEVANCE_TOLERANCE[example.mode],
+    )
+    if "rank" in header and [row["rank"] for row in got] != [str(i) for i in range(1, len(got) + 1)]:
+        problems.append(f"ranks are not 1..{len(got)}")
+    shown = {row["term"]: row for row in got}
+    tolerance = SCORE_TOLERANCE[example.mode]
+    for row in want:
+        now = shown.get(row["term"])
+        if now is None:
+            continue
+        for column in header:
+            if column == "score":
+                if abs(float(now["score"]) - float(row["score"])) > tolerance:
+                    problems.append(
+                        f"{row['term']}: score {now['score']}, README {row['score']} (tolerance {tolerance})"
+                    )
+            elif column != "rank" and now[column] != row[column]:
+                problems.append(f"{row['term']}: {column} {now[column]!r}, README {row[column]!r}")
+    return problems
+
+
 def example_problems(command: str, expected: str, actual: str, local: Local) -> list[str]:
     """How `actual` (this machine's output of a README example) differs from `expected` (the
     README's) beyond float rounding; [] when it shows the same thing."""
@@ -296,6 +342,8 @@ def example_problems(command: str, expected: str, actual: str, local: Local) -> 
         return _card_problems(example, cards_want, cards_got, local)
     if expected.startswith("┏"):
         return _table_problems(example, expected, actual, local)
+    if "\t" in expected.split("\n", 1)[0]:
+        return _tsv_problems(example, expected, actual, local)
     # The suggestions wrap where their order puts them: compare the message as one line.
     no_match_want, no_match_got = NO_MATCH.match(expected.replace("\n", "")), NO_MATCH.match(actual.replace("\n", ""))
     if no_match_want:

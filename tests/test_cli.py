@@ -21,9 +21,9 @@ from semsearch.encoders import registry
 from semsearch.errors import EncoderError
 
 ESC = "\x1b"
-HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"}
+HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "path", "snippet", "related", "id", "named", "also_in"}
 ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
-COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp"]
+COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp", "cache"]
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +44,15 @@ def where(glossary: Path, tmp_path: Path) -> list[str]:
 def ok(result: Result) -> Result:
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert ESC not in result.stdout and ESC not in result.stderr
+    return result
+
+
+# A terminal as rich sees one (stdout is still captured): wrapping, box drawing, colours off.
+TTY = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "100"}
+
+
+def ok_tty(result: Result) -> Result:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
     return result
 
 
@@ -165,7 +174,19 @@ def test_ask_off_topic_says_no_confident_match(
 
 
 def test_compare_table(runner: CliRunner, where: list[str]) -> None:
+    """Off a terminal: aligned columns, no box drawing, no trailing spaces."""
     result = ok(runner.invoke(app, ["compare", "dropout", "-k", "3", *where]))
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["#", "dense", "score", "tfidf", "score", "hybrid", "score"]
+    rows = [line.split() for line in lines[1:]]
+    assert len(rows) == 3
+    assert [rows[0][i] for i in (0, 1, 3, 5)] == ["1", "ドロップアウト", "ドロップアウト", "ドロップアウト"]
+    assert all(re.fullmatch(r"-?\d\.\d{3}", rows[0][i]) for i in (2, 4, 6))
+    assert not any(line != line.rstrip() or set(line) & set("┃│┏━") for line in lines)
+
+
+def test_compare_table_on_a_terminal(runner: CliRunner, where: list[str]) -> None:
+    result = ok_tty(runner.invoke(app, ["compare", "dropout", "-k", "3", *where], env=TTY))
     lines = result.stdout.splitlines()
     header = next(line for line in lines if "dense" in line)
     assert [cell.strip() for cell in header.strip("┃").split("┃")] == [
@@ -225,12 +246,7 @@ def test_eval_json(runner: CliRunner, where: list[str], queries: Path) -> None:
 
 def test_eval_tables_and_mode_selection(runner: CliRunner, where: list[str], queries: Path) -> None:
     result = ok(runner.invoke(app, ["eval", str(queries), "--mode", "tfidf", "--mode", "dense", *where]))
-    rows = {
-        cells[0]: cells[1:]
-        for line in result.stdout.splitlines()
-        if line.startswith("│")
-        for cells in [[c.strip() for c in line.strip("│").split("│")]]
-    }
+    rows = {cells[0]: cells[1:] for line in result.stdout.splitlines() for cells in [line.split()] if len(cells) == 6}
     assert rows["tfidf"] == ["3", "0.667", "1.000", "0.833", "0.877"]
     assert "dense" in rows and "hybrid" not in rows
     assert rows["lang=en"] == ["1", "1.000", "1.000", "1.000", "1.000"]
@@ -247,7 +263,7 @@ def test_eval_misses_lists_the_questions_not_answered_first(runner: CliRunner, w
     assert miss["got"][1] == "学習率" and len(miss["got"]) <= 3
     text = ok(runner.invoke(app, args)).stdout
     assert "tfidf: 1 not first" in text
-    assert re.search(r"│ 2\s+│ para\s+│ 勾配\s+│ 学習率\s+│\s+2 │", text)
+    assert re.search(r"^2 +para +勾配 +学習率 +2  勾配消失問題, 学習率", text, re.M)
     plain = json.loads(ok(runner.invoke(app, ["eval", str(queries), "--json", *where])).stdout)
     assert "misses" not in plain["modes"]["tfidf"]  # only when asked
 
@@ -263,7 +279,10 @@ def test_mode_is_validated_before_any_index_is_built(
     )
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == "error: unknown mode 'psychic'; choose one of dense, use, tfidf, hybrid\n"
+    assert result.stderr == (
+        f"error: Invalid value for '--mode': 'psychic' is not one of 'dense', 'use', 'tfidf', 'hybrid'. "
+        f"(see 'root {command[0]} --help')\n"
+    )
     assert not index.exists()  # refused before building (shell used to build the index first)
 
 
@@ -287,6 +306,7 @@ def test_show_json(runner: CliRunner, where: list[str]) -> None:
         "names": ["ドロップアウト", "Dropout"],
         "source": "dl.md",
         "line": 8,
+        "path": str(Path(where[3]).resolve() / "dl.md"),
         "body": "- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
     }
     assert data == {"query": "dropout", "term": entry, "entries": [entry]}
@@ -326,9 +346,15 @@ def test_show_of_a_term_in_several_files_shows_every_entry(runner: CliRunner, tm
 def test_terms(runner: CliRunner, where: list[str]) -> None:
     result = ok(runner.invoke(app, ["terms", *where]))
     assert "勾配消失問題 | Vanishing Gradient Problem" in result.stdout
-    assert result.stdout.rstrip().endswith("6 terms")
+    assert result.stdout.splitlines()[0] == "dl.md  4 terms"
+    assert result.stdout.splitlines()[-1] == "6 terms in 2 files"
     only = ok(runner.invoke(app, ["terms", "--source", "sub/more.md", *where])).stdout
-    assert "sub/more.md:4" in only and "dl.md" not in only and only.rstrip().endswith("2 terms")
+    assert only.splitlines() == [
+        "sub/more.md  2 terms",
+        "  1  誤差逆伝播法 | バックプロパゲーション | Backpropagation",
+        "  4  転移学習 | Transfer Learning",
+        "2 terms in 1 file",
+    ]
 
 
 def test_terms_json(runner: CliRunner, where: list[str]) -> None:
@@ -341,6 +367,7 @@ def test_terms_json(runner: CliRunner, where: list[str]) -> None:
                 "names": ["誤差逆伝播法", "バックプロパゲーション", "Backpropagation"],
                 "source": "sub/more.md",
                 "line": 1,
+                "path": str(Path(where[3]).resolve() / "sub" / "more.md"),
                 "chunks": 1,
             },
             {
@@ -349,6 +376,7 @@ def test_terms_json(runner: CliRunner, where: list[str]) -> None:
                 "names": ["転移学習", "Transfer Learning"],
                 "source": "sub/more.md",
                 "line": 4,
+                "path": str(Path(where[3]).resolve() / "sub" / "more.md"),
                 "chunks": 1,
             },
         ]
@@ -366,9 +394,8 @@ def test_terms_json(runner: CliRunner, where: list[str]) -> None:
 
 def test_info(runner: CliRunner, where: list[str]) -> None:
     stdout = ok(runner.invoke(app, ["info", *where])).stdout
-    # Short rows only: a long temporary path may wrap at the 80 columns of a non-terminal.
-    rows = dict(line.strip().split(None, 1) for line in stdout.splitlines() if len(line.split(None, 1)) == 2)
-    assert [line.split()[0] for line in stdout.splitlines() if line[:1] == " " and line[1:2] != " "] == [
+    rows = dict(line.split(None, 1) for line in stdout.splitlines())
+    assert list(rows) == [
         "index",
         "corpus",
         "encoder",
@@ -381,9 +408,13 @@ def test_info(runner: CliRunner, where: list[str]) -> None:
     ]
     assert rows["encoder"] == "fake/hashed-features-64"
     assert "none (the hybrid ranking is e5 and TF-IDF)" in stdout  # the fake encoder has no second side
-    assert rows["prompts"] == "query '', passage ''"
-    assert rows["counts"] == "6 chunks, 2 files, 0 skipped, 6 terms"
+    assert rows["index"] == f"{where[1]} (given by --index)"
+    assert rows["prompts"] == "none"
+    assert rows["counts"] == "6 terms in 2 files, 6 chunks"
+    assert rows["vectors"] == "6 of 64 dimensions, exact search"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, in \d+\.\d s", rows["built"])
     assert rows["stale"] == "no"
+    assert not [line for line in stdout.splitlines() if line != line.rstrip() or "{" in line or "'" in line]
 
 
 def test_info_json_and_staleness(runner: CliRunner, where: list[str], glossary: Path) -> None:
@@ -402,7 +433,7 @@ def test_info_json_and_staleness(runner: CliRunner, where: list[str], glossary: 
     data = json.loads(ok(runner.invoke(app, ["info", "--json", *where])).stdout)
     assert (data["stale"], data["stale_reason"]) == (True, "dl.md changed")
     human = ok(runner.invoke(app, ["info", "--index", where[1]])).stdout  # the corpus it was built from
-    assert re.search(r"^ stale +yes: dl\.md changed", human, re.M)
+    assert re.search(r"^stale +yes: dl\.md changed$", human, re.M)
 
 
 # -- shell --------------------------------------------------------------------------------------
@@ -430,7 +461,9 @@ def test_shell_json_lines(runner: CliRunner, where: list[str]) -> None:
     ]
     assert all(set(a) == ASK_KEYS for a in answers)
     assert result.stderr.splitlines()[:2] == ["k: 2", "mode: tfidf"]
-    assert result.stderr.splitlines()[2].startswith("unknown command ':bogus'. Type a question")
+    assert (
+        result.stderr.splitlines()[2] == "error: unknown command ':bogus'; the commands are :mode, :k, :full, :help, :q"
+    )
 
 
 # -- build, version, help, colour ---------------------------------------------------------------
@@ -443,7 +476,7 @@ def test_build_summary(runner: CliRunner, glossary: Path, tmp_path: Path) -> Non
     assert re.fullmatch(
         rf"built: {re.escape(str(index))}  2 files, 6 terms, 6 chunks \(6 embedded, 0 reused\) in \d+\.\d s", lines[0]
     )
-    assert lines[1] == 'encoder: fake/hashed-features-64  prompts: {"query": "", "passage": ""}'
+    assert lines[1] == "encoder: fake/hashed-features-64, no prompts"
     again = ok(runner.invoke(app, ["build", str(glossary), "--index", str(index)]))
     assert again.stdout.startswith(f"up to date: {index}  2 files, 6 terms, 6 chunks (0 embedded, 6 reused)")
 
@@ -466,6 +499,7 @@ def test_build_json(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
         "skipped_files": 0,
         "skipped_terms": 0,
         "replaced": [],
+        "warnings": [],
         "prompts": {"query": "", "passage": ""},
         "second": None,  # only the embedded encoder gets the second encoder's side
     }

@@ -8,6 +8,7 @@ also registers the fake encoder for the local answers); the server is a real `se
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import socket
@@ -76,6 +77,18 @@ def links(text: str) -> str:
         (["ask", "勾配消失とは", "--full"], {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLUMNS": "120"}),
         (["ask", "勾配消失とは"], {"FORCE_COLOR": "1", "NO_COLOR": "1"}),
         (["ask", "勾配消失 " * 300, "-k", "1"], {}),  # truncated: a warning on stderr
+        # Issue 15: words joined, --mode in any case, the other formats, the body in JSON, terminals
+        # of 40, 80 and 140 columns (wrapped, at places that split no word) and a pipe (never wrapped).
+        (["ask", "how", "do", "I", "stop", "overfitting", "-k", "2"], {}),
+        (["ask", "dropout", "--mode", "Dense", "--json"], {}),
+        (["ask", "勾配消失とは", "--format", "tsv"], {}),
+        (["ask", "勾配消失とは", "--format=markdown", "--full"], {}),
+        (["ask", "勾配消失とは", "--format", "JSONL"], {}),
+        (["ask", "勾配消失とは", "--json", "--full", "-k", "2"], {}),
+        (["ask", "勾配消失とは", "--full"], {"TTY_COMPATIBLE": "1", "COLUMNS": "40"}),
+        (["ask", "勾配消失とは"], {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80"}),
+        (["ask", "勾配消失とは", "-k", "3"], {"TTY_COMPATIBLE": "1", "COLUMNS": "140"}),
+        (["ask", "勾配消失とは", "--full"], {"COLUMNS": "40"}),
     ],
 )
 def test_a_live_server_prints_what_a_local_ask_prints(server: Served, index: Path, args, env) -> None:
@@ -102,10 +115,13 @@ def test_server_option_wins_over_the_environment(server: Served, index: Path) ->
     assert remote[1] == run(["ask", "過学習", "--json", "--index", str(index)], LOCAL)[1]
 
 
-def test_question_from_stdin_goes_to_the_server(server: Served, index: Path) -> None:
-    remote = run(["ask", "-", "--json"], {"SEMSEARCH_SERVER": server.url}, stdin="ドロップアウト\n".encode())
-    local = run(["ask", "-", "--json", "--index", str(index)], LOCAL, stdin="ドロップアウト\n".encode())
+@pytest.mark.parametrize("args", [["ask", "-", "--json"], ["ask", "--json"], ["ask", "-k", "1"]])
+def test_question_from_stdin_goes_to_the_server(server: Served, index: Path, args: list[str]) -> None:
+    """`echo q | semsearch ask`: stdin is read without "-" when no question is given."""
+    remote = run(args, {"SEMSEARCH_SERVER": server.url}, stdin="ドロップアウト\n".encode())
+    local = run([*args, "--index", str(index)], LOCAL, stdin="ドロップアウト\n".encode())
     assert remote == local and remote[0] == 0
+    assert "ドロップアウト" in remote[1] and "\\n" not in remote[1]  # the newline echo adds is not the question's
 
 
 @pytest.mark.parametrize(
@@ -118,8 +134,9 @@ def test_question_from_stdin_goes_to_the_server(server: Served, index: Path) -> 
         (["ask", "x", "--mode", "sparse"], None),
         (["ask", "x", "--min-score", "2"], None),
         (["ask", "x", "--frobnicate"], None),
-        (["ask"], None),
-        (["ask", "a", "b"], None),
+        (["ask"], b""),
+        (["ask", "x", "--json", "--format", "tsv"], None),
+        (["ask", "x", "--format", "yaml"], None),
         (["ask", "-"], b"\xff\xfe"),
         (["ask", "-", "--json"], b""),
         (["ask", "", "--json"], None),
@@ -184,15 +201,21 @@ def test_an_empty_server_setting_means_local(index: Path) -> None:
         (["--top=9", "--", "-q"], {"question": "-q", "k": "9"}),
         (["q", "--corpus", "a", "--corpus=b"], {"question": "q", "corpus": ["a", "b"]}),
         (["q", "--mode", "dense", "--min-score", "0.2"], {"mode": "dense", "min_score": "0.2"}),
+        (["how", "do", "I", "stop", "overfitting"], {"question": "how do I stop overfitting"}),
+        (["--format", "tsv", "a", "-k", "2", "b"], {"question": "a b", "format": "tsv", "k": "2"}),
+        ([], {"question": "-"}),  # stdin (not a terminal here) holds the question
     ],
 )
-def test_the_client_reads_ask_options_as_typer_does(args: list[str], parsed: dict) -> None:
+def test_the_client_reads_ask_options_as_typer_does(
+    args: list[str], parsed: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
     options = _parse(args)
     assert options is not None
     assert {key: options[key] for key in parsed} == parsed
 
 
-@pytest.mark.parametrize("args", [[], ["a", "b"], ["q", "--help"], ["q", "-k"], ["q", "--json=1"], ["q", "-x"]])
+@pytest.mark.parametrize("args", [["q", "--help"], ["q", "-k"], ["q", "--json=1"], ["q", "-x"], ["q", "--format"]])
 def test_the_client_leaves_other_command_lines_to_typer(args: list[str]) -> None:
     assert _parse(args) is None
 

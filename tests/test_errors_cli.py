@@ -149,7 +149,7 @@ def test_unexpected_exception_is_an_internal_error(runner: CliRunner, index: Pat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["ask"], "Missing argument 'question'."),
+        (["ask"], "Missing argument 'QUESTION' (and nothing on stdin)."),
         (["ask", "x", "--bogus"], "No such option: --bogus"),
         (["ask", "x", "-k", "0"], "Invalid value for '-k' / '--top'"),
         (["ask", "x", "-k", "many"], "Invalid value for '-k' / '--top'"),
@@ -169,7 +169,8 @@ def test_usage_errors_exit_2_in_one_line(runner: CliRunner, args: list[str], mes
 def test_usage_error_with_json_is_a_json_error(runner: CliRunner) -> None:
     result = runner.invoke(app, ["ask", "--json"])
     assert result.exit_code == 2
-    assert json.loads(result.stdout) == {"error": {"type": "UsageError", "message": "Missing argument 'question'."}}
+    message = "Missing argument 'QUESTION' (and nothing on stdin)."
+    assert json.loads(result.stdout) == {"error": {"type": "UsageError", "message": message}}
 
 
 def test_usage_errors_in_a_real_process() -> None:
@@ -188,7 +189,17 @@ def test_help_still_exits_0(runner: CliRunner) -> None:
 def test_unknown_mode_is_a_usage_error(runner: CliRunner, index: Path) -> None:
     result = runner.invoke(app, ["ask", "x", "--mode", "psychic", "--index", str(index)])
     assert result.exit_code == 2
-    assert one_line(result.stderr) == "error: unknown mode 'psychic'; choose one of dense, use, tfidf, hybrid"
+    assert one_line(result.stderr) == (
+        "error: Invalid value for '--mode': 'psychic' is not one of 'dense', 'use', 'tfidf', 'hybrid'. "
+        "(see 'root ask --help')"
+    )
+
+
+@pytest.mark.parametrize("mode", ["Dense", "TFIDF", "hybrid"])
+def test_mode_is_case_insensitive(runner: CliRunner, index: Path, mode: str) -> None:
+    result = runner.invoke(app, ["ask", "dropout", "--mode", mode, "--json", "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["mode"] == mode.lower()
 
 
 def test_bad_wait_environment_variable(runner: CliRunner, index: Path, monkeypatch) -> None:

@@ -109,10 +109,11 @@ def test_progress_lines_off_a_terminal_every_few_seconds(capsys: pytest.CaptureF
         now[0] = at
         update(done, 1000)
     lines = capsys.readouterr().err.splitlines()
+    # The rate so far (chunks since the first call, 100.0) and the time left at that rate.
     assert lines == [
-        "embedding: 32/1000 chunks (3%), 6 s",
-        "embedding: 64/1000 chunks (6%), 11 s",
-        "embedding: 1000/1000 chunks (100%), 100 s",
+        "embedding: 32/1000 chunks (3%), 6 s, 5.8 chunks/s, about 2 min 46 s left",
+        "embedding: 64/1000 chunks (6%), 11 s, 5.8 chunks/s, about 2 min 40 s left",
+        "embedding: 1000/1000 chunks (100%), 1 min 40 s, 10.0 chunks/s",
     ]
 
 

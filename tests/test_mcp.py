@@ -70,6 +70,7 @@ def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> 
             ("show", {"term": "learning rate"}),
             ("terms", {}),
             ("terms", {"source": "more.md"}),
+            ("ask", {"question": "dropout", "k": 1, "full": True}),
         ],
     )
     assert got["init"].server_info.name == "semsearch"
@@ -83,7 +84,7 @@ def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> 
     assert tools["show"].input_schema["required"] == ["term"]
     assert "required" not in tools["terms"].input_schema
 
-    ask, tfidf, show, terms, some = got["results"]
+    ask, tfidf, show, terms, some, full = got["results"]
     assert not any(r.is_error for r in got["results"])
     expected = printed(runner, "ask", "勾配消失とは", "-k", "2", "--index", str(index))
     assert ask.structured_content == expected
@@ -96,6 +97,12 @@ def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> 
     assert show.structured_content["term"]["body"].startswith("- 勾配降下法")
     assert terms.structured_content == printed(runner, "terms", "--index", str(index))
     assert [row["term"] for row in some.structured_content["terms"]] == ["転移学習"]
+    assert full.structured_content == printed(runner, "ask", "dropout", "-k", "1", "--full", "--index", str(index))
+    assert (
+        full.structured_content["hits"][0]["body"]
+        == "- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。"
+    )
+    assert full.structured_content["hits"][0]["path"] == str(index.parent.resolve() / "glossary" / "dl.md")
 
 
 def test_refused_calls_are_tool_errors_with_the_commands_message(index: Path) -> None:
@@ -113,7 +120,7 @@ def test_refused_calls_are_tool_errors_with_the_commands_message(index: Path) ->
     missing, nowhere, empty, zero, sparse, fine = got["results"]
     assert [r.is_error for r in got["results"]] == [True, True, True, True, True, False]
     assert "no term named '存在しない用語'" in missing.content[0].text
-    assert "no terms from 'nowhere.md'; sources are: dl.md, more.md" in nowhere.content[0].text
+    assert "no file 'nowhere.md' in the index; the files are: dl.md, more.md" in nowhere.content[0].text
     assert "the question is empty" in empty.content[0].text
     assert "k" in zero.content[0].text and "greater than or equal to 1" in zero.content[0].text
     assert "mode" in sparse.content[0].text

@@ -130,14 +130,21 @@ def test_a_tiny_width_still_shows_the_answer(runner: CliRunner, index: Path) -> 
 
 
 def test_a_narrow_compare_lists_the_rankings(runner: CliRunner, index: Path) -> None:
-    result = runner.invoke(app, ["compare", "過学習", "-k", "2", "--index", str(index)], env={"COLUMNS": "20"})
+    """On a terminal narrower than 60 columns the rankings are lists; off a terminal, columns at any width."""
+    tty = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1"}
+    args = ["compare", "過学習", "-k", "2", "--index", str(index)]
+    result = runner.invoke(app, args, env={**tty, "COLUMNS": "20"})
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line for line in lines if not line.startswith(" ")] == ["dense", "tfidf", "hybrid"]
     firsts = [lines[i + 1] for i, line in enumerate(lines) if not line.startswith(" ")]
     assert all(line.startswith(" 1  過学習  ") for line in firsts)
-    wide = runner.invoke(app, ["compare", "過学習", "-k", "2", "--index", str(index)], env={"COLUMNS": "100"})
+    wide = runner.invoke(app, args, env={**tty, "COLUMNS": "100"})
     assert "┃ # ┃ dense" in wide.stdout
+    for columns in ("20", "100"):
+        piped = runner.invoke(app, args, env={"COLUMNS": columns}).stdout.splitlines()
+        assert piped[0].split() == ["#", "dense", "score", "tfidf", "score", "hybrid", "score"]
+        assert piped[1].split()[:2] == ["1", "過学習"]
 
 
 # -- control and bidi characters --------------------------------------------------------------------------

@@ -22,7 +22,17 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from readme_check import ROOT, Local, example_problems, examples, readme, run_example, sh_commands
+from readme_check import (
+    ROOT,
+    Example,
+    Local,
+    example_problems,
+    examples,
+    parse_command,
+    readme,
+    run_example,
+    sh_commands,
+)
 
 README = ROOT / "README.md"
 RANKING = ROOT / "docs" / "ranking.md"  # the eval tables live there
@@ -90,6 +100,21 @@ TABLE = """\
 NO_MATCH = """\
 No confident match for “明日の大阪の天気は”. Did you mean: 畳み込みニューラルネットワーク,
 リカレントニューラルネットワーク, プーリング層?"""
+
+TSV_ROWS = [
+    ("0.8210", "過学習", "141"),
+    ("0.4010", "畳み込みニューラルネットワーク", "105"),
+    ("0.3900", "プーリング層", "93"),
+]
+
+
+def tsv(rows: list[tuple[str, str, str]]) -> str:
+    lines = [f"{rank}\t{score}\t{term}\tdeep-learning.md\t{line}" for rank, (score, term, line) in enumerate(rows, 1)]
+    return "\n".join(["rank\tscore\tterm\tsource\tline", *lines])
+
+
+TSV = tsv(TSV_ROWS)
+TSV_COMMAND = "semsearch ask how do I stop overfitting -k 3 --format tsv | cut -f1-3,5,6"
 
 # What ranks the lists on another machine: raw relevance per mode, and neighbour cosines.
 RELEVANCE = {
@@ -183,6 +208,20 @@ def test_a_real_change_is_caught(command: str, expected: str, old: str, new: str
     assert old in expected
     problems = _problems(command, expected, expected.replace(old, new, 1))
     assert problems and problem in "\n".join(problems), problems
+
+
+def test_a_tsv_listing_is_held_to_its_fields_within_the_tolerance() -> None:
+    """`ask --format tsv` piped into `cut`: the question is the unquoted words; a score a little off
+    and a near-tie swapped pass; a wider gap swapped, a changed field or header do not."""
+    assert parse_command(TSV_COMMAND) == Example("ask", "how do I stop overfitting", "hybrid")
+    first, second, third = TSV_ROWS
+    # 畳み込み… (0.3695) and プーリング層 (0.3631): within twice the relevance tolerance.
+    assert _problems(TSV_COMMAND, TSV, tsv([("0.8290", *first[1:]), third, second])) == []
+    assert "過学習: score 0.9210" in "\n".join(_problems(TSV_COMMAND, TSV, TSV.replace("0.8210", "0.9210")))
+    assert "line '94', README '93'" in "\n".join(_problems(TSV_COMMAND, TSV, TSV.replace("\t93", "\t94")))
+    assert "header" in "\n".join(_problems(TSV_COMMAND, TSV, TSV.replace("\tline", "\tpath")))
+    # 過学習 (0.485) below プーリング層 (0.3631): a real change.
+    assert any("now ranks above" in p for p in _problems(TSV_COMMAND, TSV, tsv([third, second, first])))
 
 
 def test_a_wide_gap_keeps_its_order() -> None:

@@ -131,7 +131,7 @@ def test_skippable_problems_are_warned_about_and_counted(runner: CliRunner, mess
     warnings = set(result.stderr.splitlines())
     assert warnings == {f"warning: skipped {skip}" for skip in EXPECTED_SKIPS}
     assert "3 files, 5 terms" in result.stdout  # good.md (4 terms), names.md ("Kept"), noheads.md (none)
-    assert "skipped: 8 file(s), 2 heading(s) (see warnings above)" in result.stdout
+    assert "skipped: 8 files, 2 headings (see the warnings above)" in result.stdout
     report = json.loads(build_cli(runner, messy, tmp_path / "index2", "--json").stdout)
     assert (report["skipped_files"], report["skipped_terms"], report["terms"]) == (8, 2, 5)
     assert set(report["skipped"]) == EXPECTED_SKIPS

@@ -228,10 +228,11 @@ def test_hit_to_dict(index: Index) -> None:
     hit = index.query("dropout", k=1, related=True).hits[0]
     data = hit.to_dict()
     assert set(data) == {
-        "rank", "term", "names", "score", "source", "line", "snippet", "related", "id", "named", "also_in"
+        "rank", "term", "names", "score", "source", "path", "line", "snippet", "related", "id", "named", "also_in"
     }  # fmt: skip
     assert data["names"] == ["ドロップアウト", "Dropout"]
     assert data["named"] is True  # "dropout" is its English name
+    assert Path(data["path"]).is_absolute() and data["path"].endswith(data["source"])  # an editor opens it
     assert data["score"] == round(hit.score, 4)
     assert data["related"] == list(hit.related) and len(hit.related) == 3
     json.dumps(data)  # plain JSON types only

@@ -137,17 +137,19 @@ QUESTIONS = ["勾配消失とは", "過学習を防ぐには", "dropout", "learn
         ("過学習を防ぐには", {"k": 2}),
         ("dropout", {"mode": "tfidf"}),
         ("過学習", {"min_score": 0.5}),
+        ("勾配消失とは", {"full": 1}),
     ],
 )
 def test_ask_returns_what_ask_json_prints(served: Served, fake_index: Path, runner, question, params) -> None:
     status, headers, body = get(served, ask_path(question, **params))
     options = [f"--{'min-score' if k == 'min_score' else k}" if len(k) > 1 else f"-{k}" for k in params]
-    args = [a for k, v in zip(options, params.values(), strict=True) for a in (k, str(v))]
+    args = [a for k, v in zip(options, params.values(), strict=True) for a in ((k,) if k == "--full" else (k, str(v)))]
     code, printed = cli_json(runner, "ask", question, *args, "--index", str(fake_index))
     assert (status, code) == (200, 0)
     assert headers["content-type"] == "application/json; charset=utf-8"
     assert body == printed
-    assert body["hits"] and set(body["hits"][0]) >= {"rank", "term", "names", "score", "also_in", "named"}
+    assert body["hits"] and set(body["hits"][0]) >= {"rank", "term", "names", "score", "path", "also_in", "named"}
+    assert ("body" in body["hits"][0]) == ("full" in params)
 
 
 def test_ask_shows_the_other_places_of_a_term(served: Served) -> None:
@@ -223,7 +225,7 @@ def test_health_names_the_index_corpus_encoder_and_counts(served: Served, fake_i
         ("/ask?q=%FF%FE", 400, "QueryError", "the query string is not valid UTF-8"),
         ("/ask?q=%E5%8B", 400, "QueryError", "the query string is not valid UTF-8"),
         ("/ask?q=x&q=y", 400, "QueryError", "parameter 'q' given more than once"),
-        ("/ask?question=x", 400, "QueryError", "unknown parameter 'question'; /ask takes q, k, mode, min_score"),
+        ("/ask?question=x", 400, "QueryError", "unknown parameter 'question'; /ask takes q, k, mode, min_score, full"),
         ("/show", 400, "QueryError", "missing parameter 'term' (any of the term's names)"),
         ("/health?verbose=1", 400, "QueryError", "unknown parameter 'verbose'; /health takes no parameters"),
         ("/search?q=x", 404, "NotFound", "no such endpoint '/search'; try /ask, /cli/ask, /health, /show, /terms"),

@@ -1,0 +1,234 @@
+"""The machine and document formats of the commands that list things (`--format jsonl|tsv|markdown`),
+made from the same JSON objects `--json` prints (payloads.py), so that no format can say something
+another does not. Text for a terminal is render.py's; one JSON object is console.py's.
+
+- jsonl: one JSON object per line, one per listed thing (a hit, a term, an entry, a metrics row);
+- tsv: a header line, then one line per listed thing; tabs, newlines and backslashes inside a field
+  are written `\\t`, `\\n`, `\\\\` (so every line is one record, every tab a column);
+- markdown: a document to paste into notes or an issue.
+
+Every function returns the text to print, ending with a newline. Pure functions of dicts. As
+everywhere semsearch prints, control and bidi characters are escaped (`text.safe_line`; entry bodies,
+which keep their newlines, `text.safe_text`).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .text import safe_line, safe_text
+
+__all__ = [
+    "FORMATS",
+    "answer_text",
+    "compare_text",
+    "eval_text",
+    "show_text",
+    "terms_text",
+    "tsv_field",
+]
+
+FORMATS = ("text", "json", "jsonl", "tsv", "markdown")
+
+Row = Mapping[str, Any]
+
+
+def json_line(data: object) -> str:
+    from .console import json_text  # the one JSON writer (escapes what a terminal would obey)
+
+    return json_text(data)
+
+
+def tsv_field(value: object) -> str:
+    """One TSV field: lists joined with " | ", None empty; a backslash doubled, then tab, newline, CR
+    and every other control or bidi character escaped (`\\t`, `\\n`, `\\x1b`, `\\u202e`)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = " | ".join(str(v) for v in value)
+    if isinstance(value, float):
+        value = f"{value:.4f}"
+    return safe_line(str(value).replace("\\", "\\\\"))
+
+
+def _tsv(columns: Sequence[str], rows: Iterable[Row]) -> str:
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(tsv_field(row.get(column)) for column in columns) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _jsonl(rows: Iterable[object]) -> str:
+    return "".join(json_line(row) + "\n" for row in rows)
+
+
+def _md_escape(text: str) -> str:
+    """Text placed in markdown: characters that would start markup escaped, one line."""
+    text = safe_line(re.sub(r"\s*\n\s*", " ", text))
+    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+
+
+def _md_link(label: str, path: str | None, line: int | None = None) -> str:
+    if not path:
+        return f"`{safe_line(label)}`"
+    target = urllib.parse.quote(Path(path).as_posix(), safe="/")
+    return f"[{_md_escape(label)}](<{target}{f'#L{line}' if line else ''}>)"
+
+
+def _md_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_md_escape(tsv_field(cell)) for cell in row) + " |")
+    return lines
+
+
+def _indented(body: str, by: str) -> list[str]:
+    return [f"{by}{line}" if line.strip() else "" for line in safe_text(body).strip("\n").split("\n")]
+
+
+# -- ask ------------------------------------------------------------------------------------------
+
+HIT_COLUMNS = ("rank", "score", "term", "names", "source", "line", "path", "snippet")
+
+
+def answer_text(data: Row, fmt: str) -> str:
+    """`ask --format jsonl|tsv|markdown` from the object `ask --json` prints."""
+    hits: list[Row] = data["hits"]
+    if fmt == "jsonl":
+        return _jsonl(hits)
+    if fmt == "tsv":
+        return _tsv([*HIT_COLUMNS, *(["body"] if any("body" in h for h in hits) else [])], hits)
+    lines = [f"# {_md_escape(data['query'])}", ""]
+    if not data["confident"]:
+        lines += ["*No confident match; the nearest entries:*", ""]
+    if not hits:
+        lines.append("*No matching entry.*")
+    for hit in hits:
+        names = " | ".join(hit["names"])
+        where = _md_link(f"{hit['source']}:{hit['line']}", hit.get("path"), hit["line"])
+        lines.append(f"{hit['rank']}. **{_md_escape(names)}** ({hit['score']:.3f}) — {where}")
+        if "body" in hit:
+            lines += _indented(hit["body"], "   ")
+        elif hit["snippet"]:
+            lines.append(f"   {safe_line(hit['snippet'])}")
+        if hit["related"]:
+            lines.append(f"   related: {_md_escape(', '.join(hit['related']))}")
+    return "\n".join(lines) + "\n"
+
+
+# -- compare --------------------------------------------------------------------------------------
+
+
+def compare_text(data: Row, fmt: str) -> str:
+    """`compare --format jsonl|tsv|markdown` from the object `compare --json` prints."""
+    modes: Mapping[str, list[Row]] = data["modes"]
+    rows = [{"mode": mode, **hit} for mode, hits in modes.items() for hit in hits]
+    if fmt == "jsonl":
+        return _jsonl(rows)
+    if fmt == "tsv":
+        return _tsv(["mode", *HIT_COLUMNS], rows)
+    depth = max((len(hits) for hits in modes.values()), default=0)
+    columns = ["#"]
+    for mode in modes:
+        used = data["mode_used"][mode]
+        columns += [mode if used == mode else f"{mode}→{used}", "score"]
+    table_rows = []
+    for rank in range(depth):
+        row: list[object] = [rank + 1]
+        for hits in modes.values():
+            row += [hits[rank]["term"], f"{hits[rank]['score']:.3f}"] if rank < len(hits) else ["", ""]
+        table_rows.append(row)
+    return "\n".join([f"# {_md_escape(data['query'])}", "", *_md_table(columns, table_rows)]) + "\n"
+
+
+# -- terms and show -------------------------------------------------------------------------------
+
+TERM_COLUMNS = ("term", "names", "source", "line", "path", "chunks")
+
+
+def terms_text(data: Row, fmt: str) -> str:
+    """`terms --format jsonl|tsv|markdown` from the object `terms --json` prints."""
+    terms: list[Row] = data["terms"]
+    if fmt == "jsonl":
+        return _jsonl(terms)
+    if fmt == "tsv":
+        return _tsv(TERM_COLUMNS, terms)
+    lines: list[str] = []
+    source = None
+    for term in terms:
+        if term["source"] != source:
+            source = term["source"]
+            lines += [*([""] if lines else []), f"## {_md_link(source, term.get('path'))}", ""]
+        lines.append(f"- {_md_escape(' | '.join(term['names']))} (line {term['line']})")
+    return "\n".join(lines) + "\n"
+
+
+SHOW_COLUMNS = ("term", "names", "source", "line", "path", "body")
+
+
+def show_text(data: Row, fmt: str) -> str:
+    """`show --format jsonl|tsv|markdown` from the object `show --json` prints. The markdown is
+    each entry as the glossary writes it: its heading, then its body."""
+    entries: list[Row] = data["entries"]
+    if fmt == "jsonl":
+        return _jsonl(entries)
+    if fmt == "tsv":
+        return _tsv(SHOW_COLUMNS, entries)
+    parts = []
+    for entry in entries:
+        heading = f"## {safe_line(' | '.join(entry['names']))}\n<!-- {safe_line(entry['source'])}:{entry['line']} -->"
+        body = safe_text(entry["body"]).strip("\n")
+        parts.append(heading + ("\n" + body if body.strip() else ""))
+    return "\n\n".join(parts) + "\n"
+
+
+# -- eval -----------------------------------------------------------------------------------------
+
+METRIC_COLUMNS = ("n", "recall@1", "recall@5", "mrr@10", "ndcg@10")
+MISS_COLUMNS = ("mode", "id", "kind", "q", "gold", "rank", "got")
+
+
+def _metric_rows(data: Row) -> list[dict[str, Any]]:
+    rows = []
+    for mode, entry in data["modes"].items():
+        rows.append({"mode": mode, "slice": "all", **{c: entry[c] for c in METRIC_COLUMNS}})
+        for prefix in ("lang", "kind"):
+            for name, metrics in entry[f"by_{prefix}"].items():
+                rows.append({"mode": mode, "slice": f"{prefix}={name}", **{c: metrics[c] for c in METRIC_COLUMNS}})
+    return rows
+
+
+def _miss_rows(data: Row) -> list[dict[str, Any]]:
+    return [{"mode": mode, **miss} for mode, entry in data["modes"].items() for miss in entry.get("misses", ())]
+
+
+def eval_text(data: Row, fmt: str, misses: bool = False) -> str:
+    """`eval --format jsonl|tsv|markdown` from the object `eval --json` prints. jsonl: a line per
+    mode and slice ("all", "lang=ja", "kind=name"), then with --misses a line per miss
+    (`"miss": true`); tsv: the metrics, or with --misses the misses."""
+    metrics = _metric_rows(data)
+    if fmt == "jsonl":
+        return _jsonl(metrics) + _jsonl({"miss": True, **row} for row in _miss_rows(data))
+    if fmt == "tsv":
+        return _tsv(MISS_COLUMNS, _miss_rows(data)) if misses else _tsv(["mode", "slice", *METRIC_COLUMNS], metrics)
+    columns = ("mode", "slice", *METRIC_COLUMNS)
+    lines = _md_table(columns, [[row[c] for c in columns] for row in metrics])
+    for mode, entry in data["modes"].items():
+        rejected, offtopic = entry["offtopic_rejected"]
+        if offtopic:
+            lines += ["", f"{mode}: off-topic answered 'no confident match': {rejected}/{offtopic}"]
+    if misses:
+        lines += ["", *_md_table(MISS_COLUMNS, [[row[c] for c in MISS_COLUMNS] for row in _miss_rows(data)])]
+    return "\n".join(lines) + "\n"
+
+
+WRITERS: dict[str, Callable[..., str]] = {
+    "ask": answer_text,
+    "compare": compare_text,
+    "terms": terms_text,
+    "show": show_text,
+    "eval": eval_text,
+}
