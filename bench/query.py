@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for text in texts[:5]:  # warm-up: engine threads, caches
             index.query(text, mode="hybrid")
         modes: dict[str, dict[str, float]] = {}
-        for mode in ("dense", "tfidf", "hybrid"):
+        for mode in index.modes:  # each side alone (dense, use when built, tfidf), then hybrid
             log(f"query: {label} {mode} ({passes} x {len(texts)} queries)")
             times = []
             for _ in range(passes):
@@ -65,6 +65,18 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "p99": percentile(embed, 99),
             "mean": float(np.mean(embed)),
         }
+        second = index.second_encoder
+        if second is not None:
+            embed = []
+            for text in texts:
+                started = time.perf_counter()
+                second.encode_queries([text])
+                embed.append(time.perf_counter() - started)
+            modes["query embedding alone, second encoder"] = {
+                "p50": percentile(embed, 50),
+                "p99": percentile(embed, 99),
+                "mean": float(np.mean(embed)),
+            }
         out["corpora"].append(
             {
                 "label": label,

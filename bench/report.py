@@ -32,10 +32,10 @@ def report_goals(results: dict[str, Any]) -> str:
         if tech:
             rows.append(
                 (
-                    "one-shot `ask`, tech-glossary, median",
-                    "≤ 0.5 s",
+                    "one-shot `ask` (the ensemble), tech-glossary, median",
+                    "≤ 0.4 s",
                     secs(tech["wall_median"]),
-                    tech["wall_median"] <= 0.5,
+                    tech["wall_median"] <= 0.4,
                 )
             )
         helped = commands["semsearch --help"]

@@ -21,7 +21,16 @@ from dataclasses import asdict, dataclass
 from .corpus import Term
 from .text import is_cjk
 
-__all__ = ["Chunk", "ChunkSettings", "chunk_terms", "term_ids", "estimate_tokens", "embed_text", "MAX_CHUNKS"]
+__all__ = [
+    "Chunk",
+    "ChunkSettings",
+    "chunk_terms",
+    "whole_term_chunks",
+    "term_ids",
+    "estimate_tokens",
+    "embed_text",
+    "MAX_CHUNKS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -203,4 +212,18 @@ def chunk_terms(
             text = f"{header}\n{piece}".rstrip()
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             chunks.append(Chunk(f"{term_id}#{part}", position, part, text, digest))
+    return chunks
+
+
+def whole_term_chunks(terms: Sequence[Term]) -> list[Chunk]:
+    """The second encoder's pieces (encoders/use.py): per term, its whole entry ("names | ...",
+    then the body) and its names alone. USE has no window, so nothing is split; a term scores by
+    the better of the two, so a question that paraphrases a name is not drowned by a long body.
+    Measured on the dev halves of bench/queries against the whole entry alone (docs/ranking.md)."""
+    chunks: list[Chunk] = []
+    for position, (term, term_id) in enumerate(zip(terms, term_ids(terms), strict=True)):
+        header = " | ".join(term.names)
+        for part, text in enumerate((f"{header}\n{embed_text(term.body)}".rstrip(), header)):
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            chunks.append(Chunk(f"{term_id}#w{part}", position, part, text, digest))
     return chunks

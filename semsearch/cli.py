@@ -142,6 +142,7 @@ class Mode(str, Enum):
     """The ranking modes as choices (modes.MODES; any case)."""
 
     dense = "dense"
+    use = "use"
     tfidf = "tfidf"
     hybrid = "hybrid"
 
@@ -700,7 +701,7 @@ def compare(
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show how the dense, tfidf and hybrid modes rank a question, side by side (one list after
+    """Show how each mode the index has (dense, use, tfidf, hybrid) ranks a question, side by side (one list after
     another on a narrow terminal).
 
     \b
@@ -711,7 +712,7 @@ def compare(
     fmt = _format(output_format, as_json)
     text = _question(ctx, question)
     opened = _open(_locations(corpus, index))
-    rankings = {mode: opened.query(text, k=k, mode=mode, min_score=min_score) for mode in MODES}
+    rankings = {mode: opened.query(text, k=k, mode=mode, min_score=min_score) for mode in opened.modes}
     from .payloads import compare_object
 
     data = compare_object(text, rankings, opened)
@@ -742,7 +743,7 @@ def eval_command(
         typer.Option(
             "--mode",
             case_sensitive=False,
-            help="Mode to evaluate; repeat for several (default: all three).",
+            help="Mode to evaluate; repeat for several (default: every mode the index has).",
             show_default=False,
         ),
     ] = None,
@@ -774,10 +775,10 @@ def eval_command(
     from .evaluation import evaluate, read_queries
 
     fmt = _format(output_format, as_json)
-    modes = [check_mode(m.value) for m in (mode or [Mode(m) for m in MODES])]
+    modes = [check_mode(m.value) for m in mode or ()]
     labelled = [query for path in queries for query in read_queries(path)]
     opened = _open(_locations(corpus, index))
-    result = evaluate(opened, labelled, modes)
+    result = evaluate(opened, labelled, modes or opened.modes)
     data = result.to_dict(misses=misses)
     if fmt == "json":
         emit_json(data)

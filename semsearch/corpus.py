@@ -134,8 +134,13 @@ def _strip_html(text: str, refs: list[str]) -> str:
 
 
 def _blank_comments(text: str) -> str:
-    # Keep the newlines a comment spans so heading line numbers stay true.
-    return _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    # Keep the newlines a comment spans so heading line numbers stay true. Text after a comment on
+    # its line is not at the line's start (`<!-- c -->## x` is no heading, as in CommonMark).
+    def blank(m: re.Match[str]) -> str:
+        follows = m.end() < len(text) and text[m.end()] != "\n"
+        return "\n" * m.group(0).count("\n") + (" " if follows else "")
+
+    return _COMMENT.sub(blank, text)
 
 
 def _split_names(heading: str) -> tuple[str, ...]:

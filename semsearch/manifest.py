@@ -38,6 +38,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "build_seconds": (int, float),
     "semsearch_version": str,
     "skipped": (list, tuple),
+    "second": dict,
     "warnings": (list, tuple),
 }
 
@@ -76,6 +77,8 @@ class Manifest:
     # The warnings its build said (files skipped, entries cut short): a rebuild does not say them again.
     warnings: tuple[str, ...] = field(default=())
     lexical: dict[str, Any] = field(default_factory=dict)  # `lexical.lexical_spec()`; {}: before it
+    # The second encoder's spec (encoders/use.py) when the index has its side (second.npz); {}: none.
+    second: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)

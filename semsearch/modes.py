@@ -7,7 +7,9 @@ from .errors import QueryError
 
 __all__ = ["MODES", "DEFAULT_MODE", "check_mode"]
 
-MODES = ("dense", "tfidf", "hybrid")
+#: dense: the index's encoder (e5) alone; use: the second encoder (the Universal Sentence Encoder)
+#: alone; tfidf: the lexical side alone; hybrid: all of them fused (search.fuse).
+MODES = ("dense", "use", "tfidf", "hybrid")
 #: The best measured mode (docs/ranking.md).
 DEFAULT_MODE = "hybrid"
 

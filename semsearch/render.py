@@ -565,6 +565,13 @@ def terms_view(rows: Sequence[Mapping[str, Any]]) -> RenderableType:
     return Group(*parts)
 
 
+def _second_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    second = data.get("second_encoder")
+    if not isinstance(second, dict):
+        return [("second encoder", "none (the hybrid ranking is e5 and TF-IDF)")]
+    return [("second encoder", str(second.get("id", ""))), ("its weights", str(data.get("second_weights")))]
+
+
 def info_view(rows: Sequence[tuple[str, str]]) -> Grid:
     """`semsearch info`: one row per fact, its name then its value."""
     return Grid(
@@ -611,6 +618,7 @@ def info_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("encoder", str(encoder.get("id", ""))),
         ("prompts", prompts),
         *([("engine", str(data["engine"]))] if data.get("engine") else []),
+        *_second_rows(data),
         ("counts", held),
         ("vectors", _vectors(data["ann"], encoder.get("dim", "?"))),
         ("built", f"{built}, in {float(data['build_seconds']):.1f} s"),

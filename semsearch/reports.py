@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .encoders import engine_name
@@ -15,6 +16,7 @@ from .errors import IndexStoreError
 from .location import IndexLocation, location_text
 from .manifest import Manifest
 from .staleness import stale_reason
+from .store import MODELS
 from .stores import open_store
 
 __all__ = ["BuildReport", "IndexDescription", "describe"]
@@ -39,6 +41,8 @@ class BuildReport:
     query_prompt: str = ""
     passage_prompt: str = ""
     replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
+    second_encoder: str = ""  # the id of the second encoder whose side the index has ("": none)
+    second_embedded: int = 0  # texts the second encoder embedded (the rest of its side was reused)
     # Its warnings (files skipped, entries cut short), and those of them not said again because the
     # build before it said them (a rebuild repeats nothing it has not changed).
     warnings: tuple[str, ...] = ()
@@ -63,6 +67,9 @@ class BuildReport:
             "replaced": list(self.replaced),
             "warnings": list(self.warnings),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+            "second": {"encoder": self.second_encoder, "embedded": self.second_embedded}
+            if self.second_encoder
+            else None,
             **({"store": self.store} if self.store else {}),
         }
 
@@ -84,6 +91,8 @@ class IndexDescription:
     format_version: int
     stale_reason: str | None  # why a command would rebuild it (staleness.py), None when fresh
     damage: str | None = None  # why its data files cannot be loaded (with the fix), None when sound
+    second: dict[str, Any] = field(default_factory=dict)  # the second encoder's spec ({}: no such side)
+    second_weights: str | None = None  # where the second encoder's weights load from (encoders/use.py)
 
     @classmethod
     def of(
@@ -107,6 +116,8 @@ class IndexDescription:
             manifest.format_version,
             stale_reason(manifest, roots),
             damage,
+            manifest.second,
+            _second_weights(path, manifest),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +137,17 @@ class IndexDescription:
             "stale_reason": self.stale_reason,
             "damaged": self.damage is not None,
             "damage": self.damage,
+            "second_encoder": self.second or None,
+            "second_weights": self.second_weights,
         }
+
+
+def _second_weights(path: IndexLocation, manifest: Manifest) -> str | None:
+    if not manifest.second or not isinstance(path, Path):  # only an index directory has the side
+        return None
+    from .encoders.use import weights_note
+
+    return weights_note(path / MODELS)
 
 
 def describe(

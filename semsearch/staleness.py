@@ -40,6 +40,7 @@ def stale_reason(
     files: Listing | None = None,
     encoder: Mapping[str, Any] | None = None,
     chunking: Mapping[str, Any] | None = None,
+    second: Mapping[str, Any] | None = None,
     checks: Collection[str] = CHECKS,
 ) -> str | None:
     """Why the index in `manifest` must be rebuilt for the corpus under `roots`, or None.
@@ -47,6 +48,8 @@ def stale_reason(
     `files`: the corpus as `corpus.discover_files(roots)` listed it (listed here when None).
     `encoder`: the spec of the encoder a build would use now (None: not compared).
     `chunking`: the chunking settings a build would use now (None: only their version is compared).
+    `second`: the spec of the second encoder whose side a build would make now, {} for none (None:
+    not compared); a missing side is built alone, the rest of the index reused.
     `checks`: which of CHECKS to make (all by default); `roots` None skips the corpus.
     """
     if "format" in checks and manifest.format_version < FORMAT_VERSION:
@@ -64,6 +67,15 @@ def stale_reason(
         if manifest.encoder.get("id") != encoder.get("id"):
             return f"its encoder changed ({manifest.encoder.get('id')} -> {encoder.get('id')})"
         return "its encoder settings changed"  # the same vectors, other ranking settings: all reused
+    if "encoder" in checks and second is not None and manifest.second != dict(second):
+        had, wants = manifest.second.get("id"), second.get("id")
+        if not had:
+            return f"it has no side for the second encoder ({wants})"
+        if not wants:
+            return f"it has a side for a second encoder ({had}) that this build does not make"
+        if had != wants:
+            return f"its second encoder changed ({had} -> {wants})"
+        return "its second encoder's settings changed"
     if "tfidf" in checks and not tfidf_current(manifest):
         return "its TF-IDF side was built by another semsearch version"
     return None

@@ -7,7 +7,10 @@ Layout::
       manifest.json         the commit record: format, encoder, corpus fingerprint, data files
       .lock                 held (flock) by a build while it writes
       data-<stamp>/         one generation: vectors.faiss, terms.jsonl, chunks.jsonl,
-                            dense.npz (hubness priors), lexical.npz, lexical-vocab.json
+                            dense.npz (hubness priors), lexical.npz, lexical-vocab.json,
+                            second.npz (the second encoder's side, when the index has one)
+      models/               converted weights of the second encoder (encoders/use.py), shared
+                            by generations and written once
 
 A build writes a new generation into a temporary folder inside the index directory, fsyncs it,
 renames it to `data-<stamp>/`, and only then replaces `manifest.json` with `os.replace` (atomic).
@@ -52,6 +55,8 @@ __all__ = [
     "ChunkRecord",
     "StoredIndex",
     "DenseExtras",
+    "SecondSide",
+    "MODELS",
     "read_manifest",
     "read_index",
     "write_index",
@@ -59,9 +64,12 @@ __all__ = [
     "prepare_index_dir",
     "remove_leftovers",
     "vectors_by_hash",
+    "second_vectors_by_hash",
 ]
 
 LOCK = ".lock"
+#: Converted model weights an encoder reads fast (encoders/use.py), kept across generations.
+MODELS = "models"
 # Touched by a command that opens an index from the per-user cache: when it was last used (caches.py).
 USED = ".used"
 DATA_PREFIX = "data-"
@@ -119,6 +127,7 @@ class StoredIndex:
     ann: AnnIndex
     lexical: LexicalIndex
     dense: DenseExtras
+    second: SecondSide | None = None  # the second encoder's side (manifest.second), when built
 
 
 @dataclass
@@ -148,6 +157,49 @@ class DenseExtras:
                 [str(h) for h in arrays["pseudo_sha256"]],
                 np.asarray(arrays["pseudo_vectors"], dtype=np.float32),
             )
+
+
+@dataclass
+class SecondSide:
+    """The second encoder's side (encoders/use.py): its vectors of each term's pieces
+    (`chunking.whole_term_chunks`), which term each row belongs to, their content hashes (for reuse),
+    and their hubness priors with the pseudo-query vectors they came from."""
+
+    vectors: np.ndarray  # (rows, dim) float32, L2-normalised
+    term_of_row: np.ndarray  # (rows,) int64
+    sha256: list[str]
+    extras: DenseExtras
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            vectors=self.vectors,
+            term_of_row=self.term_of_row,
+            sha256=np.array(self.sha256, dtype="<U64"),
+            priors=self.extras.priors,
+            pseudo_vectors=self.extras.pseudo_vectors,
+            pseudo_sha256=np.array(self.extras.pseudo_sha256, dtype="<U64"),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SecondSide:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            side = cls(
+                np.asarray(arrays["vectors"], dtype=np.float32),
+                np.asarray(arrays["term_of_row"], dtype=np.int64),
+                [str(h) for h in arrays["sha256"]],
+                DenseExtras(
+                    np.asarray(arrays["priors"], dtype=np.float32),
+                    [str(h) for h in arrays["pseudo_sha256"]],
+                    np.asarray(arrays["pseudo_vectors"], dtype=np.float32),
+                ),
+            )
+        rows = len(side.vectors)
+        if not (len(side.term_of_row) == len(side.sha256) == len(side.extras.priors) == rows):
+            raise ValueError("the second side's arrays disagree in length")
+        return side
 
 
 def _inside(index_dir: Path, relative: str) -> Path:
@@ -208,7 +260,7 @@ def _foreign_entries(index_dir: Path) -> list[str]:
         names = sorted(p.name for p in index_dir.iterdir())
     except OSError:
         return []
-    return [n for n in names if n not in (MANIFEST, LOCK, USED) and not n.startswith((DATA_PREFIX, TMP_PREFIX))]
+    return [n for n in names if n not in (MANIFEST, LOCK, MODELS, USED) and not n.startswith((DATA_PREFIX, TMP_PREFIX))]
 
 
 def _read_data_file(index_dir: Path, manifest: Manifest, role: str) -> bytes:
@@ -284,8 +336,12 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         _finite("vectors", ann.matrix)
         _finite("hubness priors", dense.priors, dense.pseudo_vectors)
         _finite("TF-IDF weights", lexical.idf, lexical.weights)
+        second = SecondSide.from_bytes(_read_data_file(index_dir, manifest, "second")) if manifest.second else None
+        if second is not None:
+            _finite("the second encoder's vectors", second.vectors, second.extras.priors)
         disagree = (
             len(dense.priors) != len(chunks)
+            or (second is not None and not all(0 <= t < len(terms) for t in second.term_of_row.tolist()))
             or lexical.n_docs != len(terms)
             or any(type(c.term_position) is not int or not 0 <= c.term_position < len(terms) for c in chunks)
         )
@@ -297,10 +353,12 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         raise IndexStoreError(f"index in {index_dir} has {ann.ntotal} vectors for {len(chunks)} chunks; {FIX}")
     if disagree:
         raise IndexStoreError(f"index in {index_dir} has chunks and terms that disagree; {FIX}")
-    if ann.dim != manifest.encoder.get("dim"):
+    if ann.dim != manifest.encoder.get("dim") or (
+        second is not None and second.vectors.shape[1] != manifest.second.get("dim")
+    ):
         raise IndexStoreError(f"index in {index_dir} has vectors of the wrong dimension; {FIX}")
     term_ids = [r.get("id", "") for r in term_rows]
-    return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical, dense)
+    return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical, dense, second)
 
 
 def read_index(index_dir: Path) -> StoredIndex:
@@ -487,13 +545,14 @@ def write_index(
     lexical: LexicalIndex,
     dense: DenseExtras,
     manifest_fields: dict[str, Any],
+    second: SecondSide | None = None,
 ) -> Manifest:
     """Write a new generation and commit it atomically. The caller holds `build_lock`.
 
     Raises IndexWriteError, leaving the previous index as it was, when the directory cannot be
     written (disk full, read-only, a file size limit)."""
     try:
-        return _write_index(index_dir, terms, term_ids, chunks, ann, lexical, dense, manifest_fields)
+        return _write_index(index_dir, terms, term_ids, chunks, ann, lexical, dense, manifest_fields, second)
     except OSError as error:
         raise write_failure(index_dir, error) from None
 
@@ -507,6 +566,7 @@ def _write_index(
     lexical: LexicalIndex,
     dense: DenseExtras,
     manifest_fields: dict[str, Any],
+    second: SecondSide | None,
 ) -> Manifest:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     name = f"{DATA_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
@@ -522,6 +582,8 @@ def _write_index(
             "vectors": _write_file(tmp / "vectors.faiss", ann.to_bytes()),
             "dense": _write_file(tmp / "dense.npz", dense.to_bytes()),
         }
+        if second is not None:
+            files["second"] = _write_file(tmp / "second.npz", second.to_bytes())
         arrays, vocab = lexical.to_bytes()
         files["lexical"] = _write_file(tmp / "lexical.npz", arrays)
         files["vocab"] = _write_file(tmp / "lexical-vocab.json", vocab)
@@ -583,3 +645,13 @@ def vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[st
     chunks = {c.sha256: vectors[i] for i, c in enumerate(stored.chunks)}
     pseudo = dict(zip(stored.dense.pseudo_sha256, stored.dense.pseudo_vectors, strict=True))
     return chunks, pseudo
+
+
+def second_vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """`vectors_by_hash` for the second encoder's side (empty when the index has none)."""
+    side = stored.second
+    if side is None:
+        return {}, {}
+    rows = dict(zip(side.sha256, side.vectors, strict=True))
+    pseudo = dict(zip(side.extras.pseudo_sha256, side.extras.pseudo_vectors, strict=True))
+    return rows, pseudo

@@ -231,6 +231,24 @@ def e5():
 
 
 @pytest.fixture(scope="session")
+def use_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index's models/ folder holding the second encoder's converted weights, written once."""
+    from semsearch.encoders.use import convert
+
+    models = tmp_path_factory.mktemp("index") / "models"
+    assert convert(models) is not None
+    return models
+
+
+@pytest.fixture(scope="session")
+def use_encoder(use_models: Path):
+    """The second embedded encoder (the Universal Sentence Encoder), from converted weights."""
+    from semsearch.encoders.use import EmbeddedUSE, converted_dir
+
+    return EmbeddedUSE(weights=converted_dir(use_models)).load()
+
+
+@pytest.fixture(scope="session")
 def bundled_index(tmp_path_factory: pytest.TempPathFactory, e5):
     """The bundled glossary indexed with the real encoder, once per session."""
     import semsearch

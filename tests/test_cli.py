@@ -280,7 +280,7 @@ def test_mode_is_validated_before_any_index_is_built(
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        f"error: Invalid value for '--mode': 'psychic' is not one of 'dense', 'tfidf', 'hybrid'. "
+        f"error: Invalid value for '--mode': 'psychic' is not one of 'dense', 'use', 'tfidf', 'hybrid'. "
         f"(see 'root {command[0]} --help')\n"
     )
     assert not index.exists()  # refused before building (shell used to build the index first)
@@ -400,12 +400,14 @@ def test_info(runner: CliRunner, where: list[str]) -> None:
         "corpus",
         "encoder",
         "prompts",
+        "second",
         "counts",
         "vectors",
         "built",
         "stale",
     ]
     assert rows["encoder"] == "fake/hashed-features-64"
+    assert "none (the hybrid ranking is e5 and TF-IDF)" in stdout  # the fake encoder has no second side
     assert rows["index"] == f"{where[1]} (given by --index)"
     assert rows["prompts"] == "none"
     assert rows["counts"] == "6 terms in 2 files, 6 chunks"
@@ -499,6 +501,7 @@ def test_build_json(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
         "replaced": [],
         "warnings": [],
         "prompts": {"query": "", "passage": ""},
+        "second": None,  # only the embedded encoder gets the second encoder's side
     }
     forced = json.loads(
         ok(runner.invoke(app, ["build", str(glossary), "--index", str(index), "--force", "--json"])).stdout

@@ -138,6 +138,14 @@ def test_heading_line_numbers_with_crlf_and_multiline_comments() -> None:
     assert terms[0].url == "https://x/y.md"
 
 
+def test_text_after_a_comment_on_its_line_is_no_heading() -> None:
+    # Found by hypothesis: the comment was blanked and left `## #` at the start of line 1.
+    text = "<!-- 記事URL: http://x -->## not a term\n## A\n<!-- c -->\n## B\n"
+    terms, skipped = parse_markdown(text, "g.md")
+    assert [(t.name, t.line) for t in terms] == [("A", 2), ("B", 4)]
+    assert skipped == []
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -28,6 +28,7 @@ BACKENDS = [
     "fake",
     pytest.param("embedded", marks=pytest.mark.slow),
     pytest.param("sentence-transformers", marks=pytest.mark.slow),
+    pytest.param("use", marks=pytest.mark.slow),
 ]
 
 
@@ -35,7 +36,8 @@ BACKENDS = [
 def encoder(request: pytest.FixtureRequest) -> Encoder:
     if request.param == "fake":
         return FakeEncoder()
-    return request.getfixturevalue("e5" if request.param == "embedded" else "minilm")
+    fixtures = {"embedded": "e5", "sentence-transformers": "minilm", "use": "use_encoder"}
+    return request.getfixturevalue(fixtures[request.param])
 
 
 def test_the_texts_span_several_batches() -> None:

@@ -190,7 +190,8 @@ def test_unknown_mode_is_a_usage_error(runner: CliRunner, index: Path) -> None:
     result = runner.invoke(app, ["ask", "x", "--mode", "psychic", "--index", str(index)])
     assert result.exit_code == 2
     assert one_line(result.stderr) == (
-        "error: Invalid value for '--mode': 'psychic' is not one of 'dense', 'tfidf', 'hybrid'. (see 'root ask --help')"
+        "error: Invalid value for '--mode': 'psychic' is not one of 'dense', 'use', 'tfidf', 'hybrid'. "
+        "(see 'root ask --help')"
     )
 
 

@@ -344,7 +344,7 @@ def test_help_names_arguments_choices_defaults_and_examples(runner: CliRunner) -
         assert not re.search(r"\{\w+\}", text.splitlines()[0]), text.splitlines()[0]
     ask = run(runner, ["ask", "--help"], {"COLUMNS": "100"}).stdout
     assert ask.startswith("Usage: root ask [OPTIONS] [QUESTION]")
-    assert "--mode <dense|tfidf|hybrid>" in ask and "[default: hybrid]" in ask
+    assert "--mode <dense|use|tfidf|hybrid>" in ask and "[default: hybrid]" in ask
     assert "--format <text|json|jsonl|tsv|markdown>" in ask and "[default: text]" in ask
     assert "[default: 5;" in ask and "$SEMSEARCH_INDEX" in ask  # defaults stated in the help itself
     evaluation = run(runner, ["eval", "--help"], {"COLUMNS": "100"}).stdout
@@ -374,7 +374,7 @@ def test_shell_completion_is_on() -> None:
             "COMP_CWORD": "4",
         },
     )
-    assert completed.stdout.split() == ["dense", "tfidf", "hybrid"]
+    assert completed.stdout.split() == ["dense", "use", "tfidf", "hybrid"]
 
 
 # -- terms ----------------------------------------------------------------------------------------------
@@ -510,14 +510,14 @@ def test_shell_commands_say_what_was_wrong_and_show_values(runner: CliRunner, wh
     lines = ":mode\n:mode foo\n:mode DENSE\n:k\n:k 0\n:k 3\n:full maybe\nhelp\n\n   \nexit\nnever asked\n"
     result = run(runner, ["shell", *where], input=lines)
     assert result.stderr.splitlines() == [
-        "mode: hybrid (one of dense, tfidf, hybrid)",
-        "error: unknown mode 'foo'; choose one of dense, tfidf, hybrid",
+        "mode: hybrid (one of dense, use, tfidf, hybrid)",
+        "error: unknown mode 'foo'; choose one of dense, use, tfidf, hybrid",
         "mode: dense",
         "k: 5",
         "error: k must be a whole number from 1 to 1000, not '0'",
         "k: 3",
         "error: :full takes on or off (alone, it switches)",
-        "Type a question in Japanese or English. Commands: :mode [dense|tfidf|hybrid]  :k [N]  :full [on|off] "
+        "Type a question in Japanese or English. Commands: :mode [dense|use|tfidf|hybrid]  :k [N]  :full [on|off] "
         "(whole entries)  :help  :q, exit or Ctrl-D to leave",
     ]
     assert result.stdout == ""  # "help" and "exit" are commands; nothing was asked

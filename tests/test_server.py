@@ -219,7 +219,7 @@ def test_health_names_the_index_corpus_encoder_and_counts(served: Served, fake_i
         ("/ask?q=x&k=1001", 400, "QueryError", "k must be a whole number from 1 to 1000, not '1001'"),
         ("/ask?q=x&k=five", 400, "QueryError", "k must be a whole number from 1 to 1000, not 'five'"),
         ("/ask?q=x&k=-1", 400, "QueryError", "k must be a whole number from 1 to 1000, not '-1'"),
-        ("/ask?q=x&mode=sparse", 400, "QueryError", "unknown mode 'sparse'; choose one of dense, tfidf, hybrid"),
+        ("/ask?q=x&mode=sparse", 400, "QueryError", "unknown mode 'sparse'; choose one of dense, use, tfidf, hybrid"),
         ("/ask?q=x&min_score=2", 400, "QueryError", "min_score must be a number from 0 to 1, not '2'"),
         ("/ask?q=x&min_score=nan", 400, "QueryError", "min_score must be a number from 0 to 1, not 'nan'"),
         ("/ask?q=%FF%FE", 400, "QueryError", "the query string is not valid UTF-8"),

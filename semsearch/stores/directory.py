@@ -63,6 +63,7 @@ class DirectoryStore(Store):
             ann=ann,
             lexical=generation.lexical,
             dense=generation.dense,
+            second=generation.second,
             manifest_fields=generation.manifest_fields,
         )
         return StoredIndex(
@@ -74,6 +75,7 @@ class DirectoryStore(Store):
             ann,
             generation.lexical,
             generation.dense,
+            generation.second,
         )
 
     def remove_leftovers(self, manifest: Manifest | None = None) -> None:
