@@ -30,7 +30,7 @@ from .corpus import resolved_roots
 from .errors import IndexStoreError
 from .locate import cache_base, user_dir
 from .manifest import MANIFEST
-from .store import USED, build_lock, read_manifest
+from .store import DATA_PREFIX, LOCK, USED, build_lock, read_manifest
 
 __all__ = ["CachedIndex", "cached_indexes", "mark_used", "remember", "remembered", "remove"]
 
@@ -91,12 +91,24 @@ def _describe(path: Path) -> CachedIndex:
     return CachedIndex(path.name, path, tuple(corpus), _size(path), last_used, problem)
 
 
+def _is_index(entry: Path) -> bool:
+    """A folder semsearch made: a manifest, a build lock, a `.used` mark or a generation in it.
+    Anything else a user keeps in the cache folder is neither listed nor ever removed."""
+    if entry.is_symlink() or not entry.is_dir():
+        return False
+    with contextlib.suppress(OSError):
+        return any(
+            child.name in (MANIFEST, LOCK, USED) or child.name.startswith(DATA_PREFIX) for child in entry.iterdir()
+        )
+    return False
+
+
 def cached_indexes(env: Mapping[str, str] = os.environ) -> tuple[Path | None, list[CachedIndex]]:
     """The cache folder (None without a usable one) and the indexes in it, least recently used first."""
     base = cache_base(env)
     if base is None or not base.is_dir():
         return base, []
-    found = [_describe(entry) for entry in sorted(base.iterdir()) if entry.is_dir() and not entry.is_symlink()]
+    found = [_describe(entry) for entry in sorted(base.iterdir()) if _is_index(entry)]
     return base, sorted(found, key=lambda entry: (entry.last_used, entry.name))
 
 

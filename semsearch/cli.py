@@ -7,6 +7,7 @@ laid out on a terminal and off one: render.py. The other formats: formats.py.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import logging
 import math
@@ -133,6 +134,8 @@ ENV_MAX_CHUNKS = "SEMSEARCH_MAX_CHUNKS"
 ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
 # Off a terminal, a long build says how far it is on stderr this often.
 PROGRESS_EVERY = 5.0
+# Bytes of a question read from stdin (and of a line in `shell`); the rest is not read.
+STDIN_LIMIT = 1 << 20
 
 
 # -- shared options -------------------------------------------------------------------------
@@ -271,9 +274,10 @@ def _question(ctx: typer.Context, words: list[str] | None) -> str:
     if not words and _interactive_stdin():
         raise UsageError("Missing argument 'QUESTION'.", ctx)
     if words in ([], ["-"]):
-        data = sys.stdin.buffer.read()
+        # Bounded: `yes q | semsearch ask` must not read forever (the encoder reads ~500 characters).
+        data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
         try:
-            text = data.decode("utf-8")
+            text = codecs.getincrementaldecoder("utf-8")().decode(data[:STDIN_LIMIT], final=len(data) <= STDIN_LIMIT)
         except UnicodeDecodeError as error:
             raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
         text = text.removesuffix("\n").removesuffix("\r")  # `echo question |` ends it with a newline
@@ -1150,6 +1154,8 @@ def cache_rm(
     _, entries = cached_indexes()
     chosen = []
     for name in names:
+        if not name.strip():
+            raise QueryError("an empty name matches nothing; name the index as `semsearch cache` lists it")
         matches = [e for e in entries if e.name == name] or [e for e in entries if e.name.startswith(name)]
         if len(matches) != 1:
             listed = ", ".join(e.name for e in matches) if matches else ", ".join(e.name for e in entries) or "none"
@@ -1183,9 +1189,12 @@ def _remove_cached(chosen: list[Any], dry_run: bool, as_json: bool) -> None:
 def _read_lines(interactive: bool) -> Iterator[str]:
     """Lines typed at a prompt (readline editing and a history file), or read from stdin."""
     if not interactive:
-        for raw in sys.stdin.buffer:
+        while raw := sys.stdin.buffer.readline(STDIN_LIMIT):
+            if not raw.endswith(b"\n") and len(raw) == STDIN_LIMIT:  # an endless line: skip the rest of it
+                while (rest := sys.stdin.buffer.readline(STDIN_LIMIT)) and not rest.endswith(b"\n"):
+                    pass
             try:
-                yield raw.decode("utf-8").rstrip("\r\n")
+                yield codecs.getincrementaldecoder("utf-8")().decode(raw, final=False).rstrip("\r\n")
             except UnicodeDecodeError:
                 err.print("[red]error:[/red] a line on stdin is not valid UTF-8; skipped")
         return

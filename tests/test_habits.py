@@ -10,6 +10,7 @@ treat it as one (what a terminal gets, wrapped to COLUMNS); a few runs use a rea
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -279,6 +280,28 @@ def test_no_question_and_nothing_on_stdin(runner: CliRunner, where: list[str]) -
     result = runner.invoke(app, ["ask", *where], input="")
     assert result.exit_code == 2
     assert result.stderr == "error: Missing argument 'QUESTION' (and nothing on stdin). (see 'root ask --help')\n"
+
+
+def test_an_endless_question_on_stdin_is_read_only_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `yes q | semsearch ask` read stdin until memory ran out; now it reads STDIN_LIMIT bytes.
+    from semsearch import cli
+
+    class Endless(io.RawIOBase):
+        served = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            chunk = ("勾配\n" * len(buffer)).encode("utf-8")[: len(buffer)]
+            buffer[: len(chunk)] = chunk
+            Endless.served += len(chunk)
+            assert Endless.served < 50 * cli.STDIN_LIMIT, "read on and on"
+            return len(chunk)
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Endless()), encoding="utf-8"))
+    question = cli._question(None, ["-"])  # type: ignore[arg-type]
+    assert question.startswith("勾配\n勾配") and len(question.encode("utf-8")) <= cli.STDIN_LIMIT
 
 
 # -- editors ----------------------------------------------------------------------------------------
@@ -580,6 +603,23 @@ def test_cache_rm_by_name(runner: CliRunner, corpus: Path, tmp_path: Path) -> No
     (entry,) = json.loads(run(runner, ["cache", "--json"], env).stdout)["indexes"]
     removed = run(runner, ["cache", "rm", entry["name"][:12]], env).stdout  # a unique beginning is enough
     assert removed.splitlines()[0].startswith(f"removed {entry['name']}  ")
+    assert not Path(entry["path"]).exists()
+
+
+def test_cache_lists_and_removes_only_what_semsearch_made(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:
+    # Found by an adversarial try: a user's own folder in the cache was listed and pruned, and an
+    # empty name (`cache rm "$UNSET"`) matched the only index.
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run(runner, ["ask", "dropout", "--corpus", str(corpus)], env)
+    mine = tmp_path / "cache" / "semsearch" / "indexes" / "notes"
+    mine.mkdir()
+    (mine / "todo.txt").write_text("keep me", encoding="utf-8")
+    (entry,) = json.loads(run(runner, ["cache", "--json"], env).stdout)["indexes"]
+    assert entry["name"] != "notes"
+    empty = runner.invoke(app, ["cache", "rm", ""], env=env)
+    assert empty.exit_code == 2 and "empty name" in empty.stderr
+    run(runner, ["cache", "prune", "--older-than", "0"], env)
+    assert (mine / "todo.txt").read_text(encoding="utf-8") == "keep me"
     assert not Path(entry["path"]).exists()
 
 
