@@ -138,6 +138,8 @@ def read_queries(path: str | os.PathLike[str]) -> list[LabelledQuery]:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise QueryError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+        except RecursionError:
+            raise QueryError(f"{path}:{number}: not valid JSON (nested too deeply)") from None
         if not isinstance(row, dict) or not isinstance(row.get("q"), str) or not row["q"].strip():
             raise QueryError(f'{path}:{number}: each line needs a non-empty "q" string')
         gold = row.get("gold", [])

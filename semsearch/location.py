@@ -80,6 +80,8 @@ def parse_location(value: str | os.PathLike[str] | QdrantLocation) -> IndexLocat
     if scheme in ("qdrant+local", "qdrant+edge"):
         if not rest or rest == "/":
             raise QueryError(f"index location {value!r} names no folder; write {scheme}:///PATH")
+        if "?" in rest or "#" in rest:
+            raise QueryError(f"index location {value!r}: a {scheme} folder takes no ?options or #fragment")
         return QdrantLocation(scheme.split("+")[1], path=Path(rest))
     if scheme in ("qdrant", "qdrants"):
         return _server(value, scheme)
@@ -87,7 +89,10 @@ def parse_location(value: str | os.PathLike[str] | QdrantLocation) -> IndexLocat
 
 
 def _server(value: str, scheme: str) -> QdrantLocation:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as error:  # an unclosed IPv6 bracket
+        raise QueryError(f"index location {value!r} is not a valid URI ({error})") from None
     if parts.username or parts.password:
         raise QueryError(f"put no credentials in {scheme}:// URIs; set ${ENV_QDRANT_API_KEY} instead")
     try:

@@ -71,6 +71,7 @@ def test_read_queries(tmp_path: Path) -> None:
         ('{"q": "  ", "gold": ["x"]}', '{path}:2: each line needs a non-empty "q" string'),
         ('["q", "gold"]', '{path}:2: each line needs a non-empty "q" string'),
         ('{"q": "ok", "gold": [1]}', '{path}:2: "gold" must be a list of names'),
+        ("[" * 100_000, "{path}:2: not valid JSON (nested too deeply)"),
     ],
 )
 def test_read_queries_errors_name_the_file_and_line(tmp_path: Path, line: str, message: str) -> None:

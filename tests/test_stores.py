@@ -352,6 +352,9 @@ def test_locations(text: str, parsed: object) -> None:
         ("qdrant:///x", "names no host"),
         ("qdrant://host/x?shards=0", "invalid option 'shards'"),
         ("qdrant://host/x?timeout=5", "invalid option 'timeout'"),
+        ("qdrant://[::1/x", "not a valid URI"),
+        ("qdrant+local:///tmp/x?shards=2", "takes no"),
+        ("qdrant+edge:///tmp/x#frag", "takes no"),
     ],
 )
 def test_bad_locations(text: str, message: str) -> None:
