@@ -72,6 +72,24 @@ def test_a_damaged_converted_folder_falls_back_to_the_package_and_is_rewritten(t
 
 
 @pytest.mark.slow
+def test_same_size_garbage_in_the_weights_is_caught_and_rewritten(tmp_path: Path, told) -> None:
+    # An adversarial try: 4 KiB of garbage inside params.npy (sizes unchanged) gave no hits, exit 0.
+    from semsearch.encoders.use import EmbeddedUSE, convert
+
+    folder = convert(tmp_path / "models")
+    params = folder / "params.npy"
+    with params.open("r+b") as f:
+        f.seek(200)
+        f.write(np.random.default_rng(0).bytes(4096))
+    encoder = EmbeddedUSE(weights=folder)
+    vectors = encoder.encode_queries(["how do I stop overfitting?"])
+    assert encoder.loaded_from == "package" and np.isfinite(vectors).all()
+    assert any("damaged" in w for w in told.warnings())
+    assert convert(tmp_path / "models") == folder  # converted again
+    assert EmbeddedUSE(weights=folder).load().loaded_from == str(folder)
+
+
+@pytest.mark.slow
 def test_an_index_without_the_second_side_gets_it_alone(tmp_path: Path, e5) -> None:
     index_dir = tmp_path / "index"
     first = semsearch.build(BUNDLED, index_dir=index_dir, encoder=e5, ensemble=False)

