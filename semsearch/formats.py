@@ -179,7 +179,9 @@ def show_text(data: Row, fmt: str) -> str:
         return _tsv(SHOW_COLUMNS, entries)
     parts = []
     for entry in entries:
-        heading = f"## {safe_line(' | '.join(entry['names']))}\n<!-- {safe_line(entry['source'])}:{entry['line']} -->"
+        # An HTML comment ends at the first "--" ("-->"): a file name cannot close it early.
+        where = safe_line(f"{entry['source']}:{entry['line']}").replace("--", "- -")
+        heading = f"## {safe_line(' | '.join(entry['names']))}\n<!-- {where} -->"
         body = safe_text(entry["body"]).strip("\n")
         parts.append(heading + ("\n" + body if body.strip() else ""))
     return "\n\n".join(parts) + "\n"

@@ -671,6 +671,17 @@ def test_every_format_escapes_control_and_bidi_characters(runner: CliRunner, tmp
             assert all(line.count("\t") == printed.splitlines()[0].count("\t") for line in printed.splitlines())
 
 
+def test_a_file_name_cannot_close_the_markdown_comment_of_show(runner: CliRunner, tmp_path: Path) -> None:
+    # An adversarial try: `show --format markdown` put the file name in `<!-- … -->` as it was.
+    root = tmp_path / "g"
+    root.mkdir()
+    (root / "x --> <b onmouseover=alert(1)>hi.md").write_text("## Inject\n- body\n", encoding="utf-8")
+    semsearch.build(root, tmp_path / "index", encoder=FakeEncoder())
+    printed = run(runner, ["show", "Inject", "--format", "markdown", "--index", str(tmp_path / "index")]).stdout
+    comment = printed.split("<!--", 1)[1]
+    assert comment.index("-->") > comment.index("hi.md"), printed
+
+
 def test_help_and_completion_import_no_numpy() -> None:
     """`semsearch --help` stays fast: shell completion and the new help import nothing heavy."""
     for args in (["--help"], ["ask", "--help"], ["--show-completion", "bash"]):
