@@ -145,10 +145,13 @@ def page(renderable: Any) -> None:
         pager.stdin.close()
     while True:
         try:
-            pager.wait()
-            return
+            code = pager.wait()
+            break
         except KeyboardInterrupt:  # the pager handles Ctrl-C itself; it ends when the user quits it
             continue
+    if code in (126, 127):  # the shell could not run it (not found, not executable): the list is not lost
+        err.print(f"warning: the pager {plain(command)!r} could not run (exit {code}); printed without it")
+        emit_text(text)
 
 
 def _isatty(stream: Any) -> bool:

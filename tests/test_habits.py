@@ -447,6 +447,9 @@ def test_terms_are_paged_on_a_terminal_only(where: list[str], runner: CliRunner,
     seen.unlink()
     shown = on_a_terminal(["terms", "--source", "sgd.md", *where], env={"PAGER": str(pager), "LINES": "40"})
     assert not seen.exists() and "sub/sgd.md" in shown
+    # A pager that cannot run (an adversarial try lost the list): printed without it.
+    shown = on_a_terminal(["terms", *where], env={"PAGER": str(tmp_path / "no-such-pager"), "LINES": "3"})
+    assert "7 terms in 3 files" in shown
 
 
 # -- eval -------------------------------------------------------------------------------------------------
