@@ -305,6 +305,23 @@ def test_a_damaged_qdrant_index_is_rebuilt_from_its_corpus(corpus: Path, tmp_pat
     assert index.manifest.data != first.manifest.data and len(index) == len(first)
 
 
+def test_a_local_store_whose_files_are_damaged_is_an_index_error(corpus: Path, tmp_path: Path) -> None:
+    # An adversarial try: random bytes over local mode's SQLite file were an internal error (exit 1).
+    where = location_of("local", tmp_path)
+    build(corpus, where)
+    folder = parse_location(where).path  # type: ignore[union-attr]
+    databases = sorted(folder.rglob("storage.sqlite"))
+    assert databases
+    databases[0].write_bytes(os.urandom(5000))
+    from semsearch.stores import qdrant_engines
+
+    for client in qdrant_engines._LOCAL_CLIENTS.values():  # a fresh process opens it
+        client.close()
+    qdrant_engines._LOCAL_CLIENTS.clear()
+    with pytest.raises(IndexStoreError, match=r"is damaged and cannot be opened.*delete that folder"):
+        semsearch.load(where)
+
+
 def test_a_missing_engine_names_the_extra(monkeypatch: pytest.MonkeyPatch, corpus: Path, tmp_path: Path) -> None:
     import sys
 

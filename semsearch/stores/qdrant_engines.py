@@ -435,6 +435,12 @@ def _local_client(client_class: Any, path: Path, timeout: float, on_wait: Callab
         except RuntimeError as error:
             if "already accessed" not in str(error):
                 raise IndexStoreError(f"cannot open the Qdrant store at {path}: {error}") from error
+        except Exception as error:  # its SQLite files or meta.json damaged: local mode reads them all here
+            text = " ".join(str(error).split())[:200] or type(error).__name__
+            raise IndexStoreError(
+                f"the Qdrant store at {path} is damaged and cannot be opened ({text}); "
+                f"delete that folder and build again: semsearch build CORPUS --index qdrant+local://{path}"
+            ) from error
             if not waited and on_wait:
                 on_wait()
             waited = True
