@@ -1190,13 +1190,13 @@ def _read_lines(interactive: bool) -> Iterator[str]:
     """Lines typed at a prompt (readline editing and a history file), or read from stdin."""
     if not interactive:
         while raw := sys.stdin.buffer.readline(STDIN_LIMIT):
-            if not raw.endswith(b"\n") and len(raw) == STDIN_LIMIT:  # an endless line: skip the rest of it
-                while (rest := sys.stdin.buffer.readline(STDIN_LIMIT)) and not rest.endswith(b"\n"):
-                    pass
             try:
                 yield codecs.getincrementaldecoder("utf-8")().decode(raw, final=False).rstrip("\r\n")
             except UnicodeDecodeError:
                 err.print("[red]error:[/red] a line on stdin is not valid UTF-8; skipped")
+            if len(raw) == STDIN_LIMIT and not raw.endswith(b"\n"):  # overlong: answered, the rest skipped
+                while (rest := sys.stdin.buffer.readline(STDIN_LIMIT)) and not rest.endswith(b"\n"):
+                    pass
         return
     from .session import forget_blank, readline_history
 

@@ -559,6 +559,28 @@ def test_shell_history_keeps_no_blank_lines(where: list[str], tmp_path: Path) ->
     assert [line for line in history if not line.startswith("_HiStOrY")] == ["dropout", ":q"]
 
 
+def test_shell_reads_an_endless_line_only_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A line with no end (`cat /dev/zero | tr '\\0' a | semsearch shell`) is cut at STDIN_LIMIT, not
+    # held in memory until it ends.
+    from semsearch import cli
+
+    class Endless(io.RawIOBase):
+        served = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            buffer[:] = b"a" * len(buffer)
+            Endless.served += len(buffer)
+            assert Endless.served < 50 * cli.STDIN_LIMIT, "read on and on"
+            return len(buffer)
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Endless()), encoding="utf-8"))
+    first = next(cli._read_lines(interactive=False))
+    assert first == "a" * cli.STDIN_LIMIT
+
+
 # -- the per-user cache -----------------------------------------------------------------------------------
 
 
