@@ -643,6 +643,13 @@ def ask(
     mode: ModeOpt = DEFAULT,
     min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full (in JSON: its body).")] = False,
+    sure_only: Annotated[
+        bool,
+        typer.Option(
+            "--sure-only",
+            help="Count only a sure answer as an answer: possible matches exit 1, as no match does.",
+        ),
+    ] = False,
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     server: Annotated[
@@ -660,6 +667,11 @@ def ask(
     and line, the line of it that matches best, and related terms. The first question builds the
     index when there is none (and a changed corpus is indexed again).
 
+    Every answer says how sure it is: sure (the first entry is the answer), possible (the entries
+    are possible matches, none of them sure) or no match (the glossary has nothing for it; the
+    closest entries are named). Exit status, as grep's: 0 an answer (sure or possible), 1 no match
+    (also possible matches with --sure-only), 2 and up an error.
+
     \b
     Examples:
       semsearch ask 勾配消失とは
@@ -667,6 +679,7 @@ def ask(
       echo "過学習を防ぐには" | semsearch ask
       semsearch ask dropout --format tsv | cut -f3,7
       semsearch ask "attention" --json --full | jq -r '.hits[0].body'
+      semsearch ask --sure-only -k 1 --format tsv "$word" || echo "not in the glossary"
     """
     # --server is taken by semsearch/client.py before this command is parsed; here the question
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
@@ -675,6 +688,12 @@ def ask(
     opened = _open(_locations(corpus, index))
     answer = opened.query(text, k=k, mode=mode.value, related=True, min_score=min_score)
     _print_answer(answer, opened, fmt, full)
+    from .confidence import answered, unanswered_notice
+
+    if not answered(answer.state, sure_only):
+        if fmt != "text":  # the text says it; other formats carry the state, and stderr says it
+            notice(unanswered_notice(answer.state, text, bool(answer.hits)))
+        raise typer.Exit(EXIT_CODES["no_match"])
 
 
 def _print_answer(answer: Answer, index: Index, fmt: str, full: bool) -> None:

@@ -26,7 +26,7 @@ __all__ = ["ENV_SERVER", "run"]
 ENV_SERVER = "SEMSEARCH_SERVER"
 CONNECT_SECONDS = 2.0
 ANSWER_SECONDS = 60.0  # a server under load, or rebuilding on two cores, can be slow; never forever
-PROTOCOL = "1"  # as server.THIN_PROTOCOL
+PROTOCOL = "2"  # as server.THIN_PROTOCOL
 # The variables rich reads for colours and width (as server.CONSOLE_ENV).
 CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
 _VALUE_OPTIONS = {
@@ -39,7 +39,7 @@ _VALUE_OPTIONS = {
 }
 FORMATS = ("text", "json", "jsonl", "tsv", "markdown")  # as formats.FORMATS
 _PATH_OPTIONS = {"--index": "index", "--corpus": "corpus"}
-_FLAGS = {"--full": "full", "--json": "json"}
+_FLAGS = {"--full": "full", "--json": "json", "--sure-only": "sure_only"}
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -53,7 +53,7 @@ def _parse(args: list[str]) -> dict | None:
     joins them; no word at all means stdin, "-" (as `ask` reads it when stdin is not a terminal)."""
     options: dict = {"k": "5", "mode": None, "min_score": None, "server": None, "index": None, "corpus": []}
     options["format"] = None
-    options.update(full=False, json=False)
+    options.update(full=False, json=False, sure_only=False)
     positional: list[str] = []
     i = 0
     while i < len(args):
@@ -218,6 +218,7 @@ def _target(prefix: str, options: dict) -> str:
     if options["min_score"] is not None:
         params.append(("min_score", options["min_score"]))
     params += [("full", "1" if options["full"] else "0"), ("json", "1" if options["json"] else "0")]
+    params.append(("sure_only", "1" if options["sure_only"] else "0"))
     if options["format"] is not None:
         params.append(("format", options["format"]))
     # The index the question is meant for, when this command line or environment names one: the
@@ -295,7 +296,7 @@ def run(argv: list[str]) -> int | None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, ValueError):
             pass
-        return 1
+        return 141  # as the local command (console.EXIT_CODES["broken_pipe"])
     return int(code)
 
 

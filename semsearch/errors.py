@@ -20,9 +20,10 @@ __all__ = [
 
 
 class SemsearchError(Exception):
-    """Base class: something the user can act on. `str(error)` is a one-line message."""
+    """Base class: something the user can act on. `str(error)` is a one-line message. Exit codes
+    follow grep's: 0 an answer, 1 no match (not an error: confidence.py), 2 and up an error."""
 
-    exit_code = 1
+    exit_code = 70  # as an internal error (sysexits' EX_SOFTWARE); every subclass names its own
 
 
 class QueryError(SemsearchError, ValueError):

@@ -91,21 +91,29 @@ def _indented(body: str, by: str) -> list[str]:
 
 # -- ask ------------------------------------------------------------------------------------------
 
-HIT_COLUMNS = ("rank", "score", "term", "names", "source", "line", "path", "snippet")
+HIT_COLUMNS = ("rank", "score", "term", "names", "source", "line", "path", "snippet", "state")
+# What the markdown says over the hits of an answer that is not sure.
+STATE_LINES = {
+    "possible": "*Possible matches, none of them sure:*",
+    "no_match": "*No match; the closest entries (not answers):*",
+}
 
 
 def answer_text(data: Row, fmt: str) -> str:
-    """`ask --format jsonl|tsv|markdown` from the object `ask --json` prints."""
-    hits: list[Row] = data["hits"]
+    """`ask --format jsonl|tsv|markdown` from the object `ask --json` prints: jsonl and tsv carry
+    the answer's state on every hit's row."""
+    hits: list[Row] = [{**hit, "state": data["state"]} for hit in data["hits"]]
     if fmt == "jsonl":
         return _jsonl(hits)
     if fmt == "tsv":
         return _tsv([*HIT_COLUMNS, *(["body"] if any("body" in h for h in hits) else [])], hits)
     lines = [f"# {_md_escape(data['query'])}", ""]
-    if not data["confident"]:
-        lines += ["*No confident match; the nearest entries:*", ""]
+    if data["did_you_mean"]:
+        lines += [f"*Did you mean: {_md_escape(', '.join(data['did_you_mean']))}?*", ""]
     if not hits:
-        lines.append("*No matching entry.*")
+        lines.append("*No match: nothing to search for.*" if data["state"] == "no_match" else "*No matching entry.*")
+    elif data["state"] in STATE_LINES:
+        lines += [STATE_LINES[data["state"]], ""]
     for hit in hits:
         names = " | ".join(hit["names"])
         where = _md_link(f"{hit['source']}:{hit['line']}", hit.get("path"), hit["line"])
@@ -125,7 +133,7 @@ def answer_text(data: Row, fmt: str) -> str:
 def compare_text(data: Row, fmt: str) -> str:
     """`compare --format jsonl|tsv|markdown` from the object `compare --json` prints."""
     modes: Mapping[str, list[Row]] = data["modes"]
-    rows = [{"mode": mode, **hit} for mode, hits in modes.items() for hit in hits]
+    rows = [{"mode": mode, **hit, "state": data["states"][mode]} for mode, hits in modes.items() for hit in hits]
     if fmt == "jsonl":
         return _jsonl(rows)
     if fmt == "tsv":
@@ -141,7 +149,9 @@ def compare_text(data: Row, fmt: str) -> str:
         for hits in modes.values():
             row += [hits[rank]["term"], f"{hits[rank]['score']:.3f}"] if rank < len(hits) else ["", ""]
         table_rows.append(row)
-    return "\n".join([f"# {_md_escape(data['query'])}", "", *_md_table(columns, table_rows)]) + "\n"
+    states = ", ".join(f"{mode} {state.replace('_', ' ')}" for mode, state in data["states"].items())
+    lines = [f"# {_md_escape(data['query'])}", "", *_md_table(columns, table_rows), "", f"*state: {states}*"]
+    return "\n".join(lines) + "\n"
 
 
 # -- terms and show -------------------------------------------------------------------------------
@@ -216,12 +226,12 @@ def eval_text(data: Row, fmt: str, misses: bool = False) -> str:
         return _jsonl(metrics) + _jsonl({"miss": True, **row} for row in _miss_rows(data))
     if fmt == "tsv":
         return _tsv(MISS_COLUMNS, _miss_rows(data)) if misses else _tsv(["mode", "slice", *METRIC_COLUMNS], metrics)
+    from .evaluation import StateCounts
+
     columns = ("mode", "slice", *METRIC_COLUMNS)
     lines = _md_table(columns, [[row[c] for c in columns] for row in metrics])
     for mode, entry in data["modes"].items():
-        rejected, offtopic = entry["offtopic_rejected"]
-        if offtopic:
-            lines += ["", f"{mode}: off-topic answered 'no confident match': {rejected}/{offtopic}"]
+        lines += ["", f"{mode}: {StateCounts.from_dict(entry['states']).describe()}"]
     if misses:
         lines += ["", *_md_table(MISS_COLUMNS, [[row[c] for c in MISS_COLUMNS] for row in _miss_rows(data)])]
     return "\n".join(lines) + "\n"

@@ -30,8 +30,11 @@ SOURCES_LISTED = 20
 
 
 def answer_object(answer: Answer, index: Index, full: bool = False) -> dict[str, Any]:
-    """What `ask --json` prints for an answer: the question, the mode used, the encoder, whether the
-    best hit is a confident answer, and the hits (with `full`, each with its entry's whole `body`)."""
+    """What `ask --json` prints for an answer: the question, the mode used, the encoder, the
+    answer's `state` ("sure", "possible", "no_match"; `confident` is true when it is "sure"), the
+    estimated `probability` that the best hit is the entry asked for (None when the encoder has no
+    estimate), the names within a spelling slip of the question (`did_you_mean`), and the hits
+    (with `full`, each with its entry's whole `body`)."""
     hits = [h.to_dict() for h in answer.hits]
     if full:
         for hit, row in zip(answer.hits, hits, strict=True):
@@ -40,18 +43,23 @@ def answer_object(answer: Answer, index: Index, full: bool = False) -> dict[str,
         "query": answer.query,
         "mode": answer.mode,
         "encoder": index.encoder_id,
+        "state": answer.state,
         "confident": answer.confident,
+        "probability": None if answer.probability is None else round(answer.probability, 4),
+        "did_you_mean": list(answer.did_you_mean),
         "hits": hits,
     }
 
 
 def compare_object(question: str, rankings: dict[str, Answer], index: Index) -> dict[str, Any]:
-    """What `compare --json` prints: the hits of each mode, and the mode each one really used."""
+    """What `compare --json` prints: the hits of each mode, the mode each one really used, and
+    each mode's state."""
     return {
         "query": question,
         "encoder": index.encoder_id,
         "modes": {m: [h.to_dict() for h in a.hits] for m, a in rankings.items()},
         "mode_used": {m: a.mode for m, a in rankings.items()},  # differs after a fallback
+        "states": {m: a.state for m, a in rankings.items()},
     }
 
 

@@ -370,8 +370,32 @@ CASES = [
     Case("question", "200,000-character question", ("ask", "ドロップアウト" * 28_572, "--index", "index"), built),
     Case(
         "question",
-        "Control characters, emoji, mixed scripts",
-        ("ask", "\x1b[31mdrop\x00out 🤖 と 過学習", "-k", "1", "--index", "index"),
+        "A question the glossary has nothing for",
+        ("ask", "chicken curry recipe", "-k", "2", "--index", "index"),
+        built,
+    ),
+    Case(
+        "question",
+        "... in a format other than text (its rows carry `state`)",
+        ("ask", "chicken curry recipe", "-k", "1", "--index", "index", "--format", "tsv"),
+        built,
+    ),
+    Case(
+        "question",
+        "Possible matches only, with `--sure-only`",
+        ("ask", "過学習を防ぐには", "-k", "1", "--mode", "tfidf", "--sure-only", "--index", "index", "--format", "tsv"),
+        built,
+    ),
+    Case(
+        "question",
+        "Nothing to search for (a regular expression)",
+        ("ask", ".*+?[](){}^$|\\d", "--index", "index"),
+        built,
+    ),
+    Case(
+        "question",
+        "Control characters and emoji",
+        ("ask", "\x1b[31mドロップアウト\x00 🤖 とは", "-k", "1", "--index", "index"),
         built,
     ),
     Case("question", "Unknown option", ("ask", "dropout", "--frobnicate")),
@@ -547,6 +571,8 @@ def run_case(case: Case, work: Path) -> tuple[str, int]:
         lines.append(result.stdout.strip())
     elif result.exit_code == 0:
         lines.append("*(then the answer / build summary)*")
+    elif result.exit_code == 1 and "--format" not in case.args:  # no match: the answer says so on stdout
+        lines.append(f"*(stdout)* {result.stdout.strip().splitlines()[0]}")
     return "<br>".join(_cell(_normalise(line, work)) for line in lines), result.exit_code
 
 
