@@ -883,10 +883,18 @@ def show(
 
         emit_text(show_text(data, fmt))
         return
+    from rich.console import Group
+    from rich.text import Text
+
     from .render import entry_view
 
-    shown = [(e["source"], e["line"], e["path"] or "", e["body"]) for e in data["entries"]]
-    out.print(entry_view(data["term"]["names"], shown))
+    views: list[Any] = []
+    for term in [data, *data["homonyms"]]:  # a homonym's terms one under the other
+        if views:
+            views.append(Text(""))
+        shown = [(e["source"], e["line"], e["path"] or "", e["body"]) for e in term["entries"]]
+        views.append(entry_view(term["term"]["names"], shown))
+    out.print(Group(*views))
 
 
 def _edit(path: str, line: int, source: str) -> None:

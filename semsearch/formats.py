@@ -181,8 +181,9 @@ SHOW_COLUMNS = ("term", "names", "source", "line", "path", "body")
 
 def show_text(data: Row, fmt: str) -> str:
     """`show --format jsonl|tsv|markdown` from the object `show --json` prints. The markdown is
-    each entry as the glossary writes it: its heading, then its body."""
-    entries: list[Row] = data["entries"]
+    each entry as the glossary writes it: its heading, then its body. A homonym's terms follow
+    one another."""
+    entries: list[Row] = [entry for term in [data, *data.get("homonyms", ())] for entry in term["entries"]]
     if fmt == "jsonl":
         return _jsonl(entries)
     if fmt == "tsv":

@@ -340,7 +340,7 @@ def test_show_json(runner: CliRunner, where: list[str]) -> None:
         "path": str(Path(where[3]).resolve() / "dl.md"),
         "body": "- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
     }
-    assert data == {"query": "dropout", "term": entry, "entries": [entry]}
+    assert data == {"query": "dropout", "term": entry, "entries": [entry], "homonyms": []}
 
 
 def test_show_not_found_suggests(runner: CliRunner, where: list[str]) -> None:
