@@ -472,11 +472,13 @@ class Index:
 
         An engine-backed index scores only what a ranking of `k` hits needs (all terms when `k` is
         None): the best entry of the `k` most relevant terms besides the `named` ones (at least two,
-        for the margin), the named entries, and the entries that may show a term whose best entry
-        has no body. It reports no sides.
+        for the margin, and as many more as terms have no body: they rank after the others), the
+        named entries, and the entries that may show a term whose best entry has no body. It
+        reports no sides.
         """
         if self._engine is not None:
-            return self._engine_relevance(query, mode, None if k is None else max(k, 2), named), {}
+            wanted = None if k is None else max(k, 2) + self._bodied.count(False)
+            return self._engine_relevance(query, mode, wanted, named), {}
         if mode == "tfidf":
             lexical = self.lexical_scores(query)
             return np.where(lexical > 0, lexical, -np.inf), {}

@@ -212,6 +212,8 @@ def parse_cards(output: str) -> list[Card] | None:
     lines = output.splitlines()
     if lines and POSSIBLE.match(lines[0]):
         lines = lines[1:]
+        while lines and not lines[0].strip():
+            lines = lines[1:]
     for line in lines:
         head = CARD_HEAD.match(line)
         if head:
@@ -364,7 +366,7 @@ def example_problems(command: str, expected: str, actual: str, local: Local) -> 
     no_match_want = NO_MATCH.match(expected.replace("\n", " "))
     no_match_got = NO_MATCH.match(actual.replace("\n", " "))
     if no_match_want:
-        if not no_match_got or no_match_got[1:3] != no_match_want[1:3]:
+        if not no_match_got or no_match_got.group(1, 2) != no_match_want.group(1, 2):
             return [f"'No match for “{no_match_want[1]}”' expected, got:\n{actual}"]
         relevance = local.relevance(example.question, example.mode)
         return ranking_problems(
