@@ -188,6 +188,49 @@ static inline void quantize_block_256(const float *RESTRICT x, int8_t *RESTRICT 
     *s = _mm_cvtsi128_si32(s4);
 }
 
+/* Four blocks at once, with the same operations as quantize_block_256: their maxima and sums are
+ * reduced side by side (max and integer sums are exact in any order), so the horizontal steps serve
+ * four blocks. The scales stay scalar C: -ffast-math turns a vector division into an approximate
+ * reciprocal, and the scale must be computed as the other kernel and earlier versions compute it. */
+static inline void quantize_4blocks_256(const float *RESTRICT x, int8_t *RESTRICT qq, float *RESTRICT d,
+                                        int32_t *RESTRICT s) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    __m256 m[4];
+    for (int i = 0; i < 4; i++) {
+        const float *xb = x + i * QK;
+        m[i] = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xb)),
+                                           _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 8))),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 16)),
+                                           _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 24))));
+    }
+    __m256 t0 = _mm256_max_ps(_mm256_unpacklo_ps(m[0], m[1]), _mm256_unpackhi_ps(m[0], m[1]));
+    __m256 t1 = _mm256_max_ps(_mm256_unpacklo_ps(m[2], m[3]), _mm256_unpackhi_ps(m[2], m[3]));
+    __m256 u = _mm256_max_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xEE));
+    float amax[4], ids[4];   /* block i's in lane i */
+    _mm_storeu_ps(amax, _mm_max_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
+    for (int i = 0; i < 4; i++) {   /* the scale as quantize_block_256 writes it (scalar, so compiled alike) */
+        float dd = amax[i] / 127.f;
+        d[i] = dd;
+        ids[i] = dd > 0.f ? 1.f / dd : 0.f;
+    }
+    const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
+    __m256i sums[4];
+    for (int i = 0; i < 4; i++) {
+        const float *xb = x + i * QK;
+        __m256 vid = _mm256_set1_ps(ids[i]);
+#define Q(X) _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps((X), vid)), lo), hi)
+        __m256i i0 = Q(_mm256_loadu_ps(xb)), i1 = Q(_mm256_loadu_ps(xb + 8));
+        __m256i i2 = Q(_mm256_loadu_ps(xb + 16)), i3 = Q(_mm256_loadu_ps(xb + 24));
+#undef Q
+        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(qq + i * QK), bytes);
+        sums[i] = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    }
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(sums[0], sums[1]), _mm256_hadd_epi32(sums[2], sums[3]));
+    _mm_storeu_si128((__m128i *)s, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+}
+
 VNNI_TARGET static void quantize_row_512(const float *RESTRICT x, int nb, int8_t *RESTRICT q,
                                          float *RESTRICT d, int32_t *RESTRICT s) {
     for (int b = 0; b < nb; b++) quantize_block_512(x + b * QK, q + b * QK, d + b, s + b);
@@ -198,7 +241,9 @@ static void quantize_row(const float *RESTRICT x, int nin, int8_t *RESTRICT q, f
                          int32_t *RESTRICT s) {
     int nb = nin / QK;
     if (use_vnni) { quantize_row_512(x, nb, q, d, s); return; }
-    for (int b = 0; b < nb; b++) quantize_block_256(x + b * QK, q + b * QK, d + b, s + b);
+    int b = 0;
+    for (; b + 4 <= nb; b += 4) quantize_4blocks_256(x + b * QK, q + b * QK, d + b, s + b);
+    for (; b < nb; b++) quantize_block_256(x + b * QK, q + b * QK, d + b, s + b);
 }
 
 /* Quantize activations X[L,nin] to per-block int8 (Q8_0). */
@@ -561,11 +606,28 @@ static void gelu_quantize(float *RESTRICT X, int L, int nin, int8_t *RESTRICT q,
  * and each output sums its terms in the same order in both kernels, for any L and grouping, and
  * the softmax is one function for both: the kernels agree to the bit. */
 #define HD 32
-static int transpose_keys(const float *RESTRICT k, int s0, int L, int H, int h, float *RESTRICT kt) {
-    int Lp = (L + 31) & ~31;
-    for (int s = 0; s < Lp; s++) {
-        const float *kh = k + (size_t)(s0 + s) * H + h * HD;
-        for (int e = 0; e < HD; e++) kt[(size_t)e * Lp + s] = s < L ? kh[e] : 0.f;
+static int transpose_keys(const float *RESTRICT k, int s0, int L, int H, int h, float *RESTRICT kt, int pad) {
+    int Lp = (L + pad - 1) / pad * pad;
+    for (int s = 0; s < Lp; s += 8) {   /* 8 keys x 8 columns at a time; keys past L are zeros */
+        for (int e = 0; e < HD; e += 8) {
+            __m256 r[8], t[8], u[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = s + i < L ? _mm256_loadu_ps(k + (size_t)(s0 + s + i) * H + h * HD + e) : _mm256_setzero_ps();
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+                u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+            }
+            for (int j = 0; j < 4; j++) {
+                _mm256_storeu_ps(kt + (size_t)(e + j) * Lp + s, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
+                _mm256_storeu_ps(kt + (size_t)(e + j + 4) * Lp + s, _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
+            }
+        }
     }
     return Lp;
 }
@@ -701,9 +763,8 @@ VNNI_TARGET static void attend_512(const float *RESTRICT q, const float *RESTRIC
 static void attend(const float *RESTRICT q, const float *RESTRICT k, const float *RESTRICT v,
                    float *RESTRICT ctx, int s0, int L, int H, int h, float scale,
                    float *RESTRICT kt, float *RESTRICT prob) {
-    int Lp = transpose_keys(k, s0, L, H, h, kt);
-    if (use_vnni) attend_512(q, v, ctx, s0, L, H, h, scale, kt, prob, Lp);
-    else attend_avx2(q, v, ctx, s0, L, H, h, scale, kt, prob, Lp);
+    if (use_vnni) attend_512(q, v, ctx, s0, L, H, h, scale, kt, prob, transpose_keys(k, s0, L, H, h, kt, 32));
+    else attend_avx2(q, v, ctx, s0, L, H, h, scale, kt, prob, transpose_keys(k, s0, L, H, h, kt, 16));
 }
 
 /* ============================== model ================================== */
