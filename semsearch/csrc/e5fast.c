@@ -6,7 +6,7 @@
  *     panels of 16 output rows laid out for the kernels (pack_w), instead of on every call.
  *   - The matmuls of a pass run as matrix-matrix products over all its tokens: register tiles of
  *     32 outputs x 6 tokens with AVX-512 VNNI (vpdpbusd) when the CPU has it, chosen at run time,
- *     or 16 x 3 with AVX2 (E5FAST_KERNEL=avx2 forces it); each packed weight serves every token of
+ *     or 16 x 6 with AVX2 (E5FAST_KERNEL=avx2 forces it); each packed weight serves every token of
  *     a tile. A pass holds at most E5_CHUNK_TOKENS tokens, so its activations stay near L2.
  *   - Attention (per text and head) and the quantization run on vectors, GELU and quantization in
  *     one sweep.
@@ -208,7 +208,7 @@ static inline void quantize_4blocks_256(const float *RESTRICT x, int8_t *RESTRIC
     __m256 u = _mm256_max_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xEE));
     float amax[4], ids[4];   /* block i's in lane i */
     _mm_storeu_ps(amax, _mm_max_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
-    for (int i = 0; i < 4; i++) {   /* the scale as quantize_block_256 writes it (scalar, so compiled alike) */
+    for (int i = 0; i < 4; i++) {   /* the scale as quantize_block_256 writes it: scalar, compiled alike */
         float dd = amax[i] / 127.f;
         d[i] = dd;
         ids[i] = dd > 0.f ? 1.f / dd : 0.f;
@@ -332,7 +332,7 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
  * wpack_t holds a Q4_0 matrix as one unsigned nibble (0..15) per byte in panels of 16 output rows:
  * for every 4 inputs k..k+3, 64 bytes = 16 rows x 4 bytes, which is one vpdpbusd operand (or two
  * AVX2 ones); the block scales follow the same panels, 16 floats per block. A register tile holds
- * 32 outputs x 6 tokens (AVX-512) or 16 x 3 (AVX2); each weight load serves every token of the
+ * 32 outputs x 6 tokens (AVX-512) or 16 x 6 (AVX2); each weight load serves every token of the
  * tile and each broadcast activation word every output. Tokens go in blocks of TB so that a block's
  * activations stay in L2 while all panels of the matrix pass over them.
  *
@@ -600,9 +600,10 @@ static void gelu_quantize(float *RESTRICT X, int L, int nin, int8_t *RESTRICT q,
 }
 
 /* Scaled dot-product attention of one head over one text's L tokens (rows s0..s0+L-1 of q, k, v,
- * row stride H; head h's HD columns). Scratch: kt (HD x (MAXP + 32) floats), prob (4 x (MAXP + 32)).
- * The head's keys are transposed (zero-padded to a multiple of 32) so that one vector of products
- * gives 8 or 16 scores; several questions go together so that eight sums are in flight. Each score
+ * row stride H; head h's HD columns). Scratch: kt (HD x (MAXP + 32) floats), prob (8 x (MAXP + 32)).
+ * The head's keys are transposed (zero-padded to a multiple of 32, or of 16 for AVX2) so that one
+ * vector of products gives 8 or 16 scores; several questions go together so that 8 (AVX-512) or 12
+ * (AVX2) sums are in flight. Each score
  * and each output sums its terms in the same order in both kernels, for any L and grouping, and
  * the softmax is one function for both: the kernels agree to the bit. */
 #define HD 32
@@ -612,7 +613,8 @@ static int transpose_keys(const float *RESTRICT k, int s0, int L, int H, int h, 
         for (int e = 0; e < HD; e += 8) {
             __m256 r[8], t[8], u[8];
             for (int i = 0; i < 8; i++)
-                r[i] = s + i < L ? _mm256_loadu_ps(k + (size_t)(s0 + s + i) * H + h * HD + e) : _mm256_setzero_ps();
+                r[i] = s + i < L ? _mm256_loadu_ps(k + (size_t)(s0 + s + i) * H + h * HD + e)
+                                 : _mm256_setzero_ps();
             for (int i = 0; i < 8; i += 2) {
                 t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
                 t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -625,7 +627,8 @@ static int transpose_keys(const float *RESTRICT k, int s0, int L, int H, int h, 
             }
             for (int j = 0; j < 4; j++) {
                 _mm256_storeu_ps(kt + (size_t)(e + j) * Lp + s, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
-                _mm256_storeu_ps(kt + (size_t)(e + j + 4) * Lp + s, _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
+                _mm256_storeu_ps(kt + (size_t)(e + j + 4) * Lp + s,
+                                 _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
             }
         }
     }
@@ -645,8 +648,9 @@ __attribute__((noinline)) static float softmax_row(float *RESTRICT p, int L) {
  * 12 sums of a step fill 12 registers, enough to hide the FMAs' latency, and each loaded key or
  * value vector serves R questions. Every score and every output sums its terms in the same order
  * as attend_512 (e = 0..31 for a score, s = 0..L-1 for an output). */
-INLINE void attend_rows_avx2(const int R, const float *RESTRICT q, const float *RESTRICT v, float *RESTRICT ctx,
-                             int H, int L, float scale, const float *RESTRICT kt, float *RESTRICT prob, int Lp) {
+INLINE void attend_rows_avx2(const int R, const float *RESTRICT q, const float *RESTRICT v,
+                             float *RESTRICT ctx, int H, int L, float scale, const float *RESTRICT kt,
+                             float *RESTRICT prob, int Lp) {
     const __m256 vscale = _mm256_set1_ps(scale);
     for (int sc = 0; sc < Lp; sc += 16) {
         __m256 a[6][2];
