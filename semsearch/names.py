@@ -133,15 +133,23 @@ class NameIndex:
                 position = parent[position]
             return position
 
+        def join(a: int, b: int) -> None:
+            a, b = sorted((root(a), root(b)))
+            if a == b or any(
+                conflicting(self._terms[x].names, self._terms[y].names) for x in members[a] for y in members[b]
+            ):
+                return
+            parent[b] = a
+            members[a] += members.pop(b)
+
         for key, positions in self._exact.items():
-            for other in positions[1:] if key else ():  # a name that normalises to nothing joins nothing
-                a, b = sorted((root(positions[0]), root(other)))
-                if a == b or any(
-                    conflicting(self._terms[x].names, self._terms[y].names) for x in members[a] for y in members[b]
-                ):
-                    continue
-                parent[b] = a
-                members[a] += members.pop(b)
+            if not key:  # a name that normalises to nothing joins nothing
+                continue
+            # Every pair that shares the name, earlier first: two entries that agree are joined even
+            # when an earlier one conflicts with both (正規化 | Regularization, then Normalization twice).
+            for i, other in enumerate(positions[1:], start=1):
+                for earlier in positions[:i]:
+                    join(earlier, other)
         numbers: dict[int, int] = {}
         return [numbers.setdefault(root(position), len(numbers)) for position in range(len(self._terms))]
 

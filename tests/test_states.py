@@ -342,3 +342,15 @@ def test_the_sure_line_is_where_sure_answers_are_right_often_enough() -> None:
     line = _sure_line(rows, estimate)
     sure = [o.right for q, o in rows if q.gold and estimate.probability(o.values) >= line]
     assert sum(sure) / len(sure) >= SURE_RIGHT and len(sure) == 43  # down to the 0.5s: 42 of 43 right
+
+
+def test_entries_that_agree_are_joined_whatever_comes_first(tmp_path: Path) -> None:
+    """A found by an adversarial try: an entry that conflicts with two later ones kept those two apart."""
+    files = {
+        "a.md": "## 正規化 | Regularization\n- 罰則項。\n",
+        "b.md": "## 正規化 | Normalization\n- 値を揃える。\n",
+        "c.md": "## 正規化 | Normalization | 正規化処理\n- 0から1に揃える。\n",
+    }
+    index = semsearch.build(_glossary(tmp_path, files), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    groups = sorted(sorted(index.terms[m].source for m in group) for group in index.entry_groups())
+    assert groups == [["a.md"], ["b.md", "c.md"]]
