@@ -349,7 +349,7 @@ def test_entries_that_agree_are_joined_whatever_comes_first(tmp_path: Path) -> N
     files = {
         "a.md": "## 正規化 | Regularization\n- 罰則項。\n",
         "b.md": "## 正規化 | Normalization\n- 値を揃える。\n",
-        "c.md": "## 正規化 | Normalization | 正規化処理\n- 0から1に揃える。\n",
+        "c.md": "## 正規化 | Data Normalization\n- 0から1に揃える。\n",  # shares only 正規化 with b.md
     }
     index = semsearch.build(_glossary(tmp_path, files), index_dir=tmp_path / "index", encoder=FakeEncoder())
     groups = sorted(sorted(index.terms[m].source for m in group) for group in index.entry_groups())
