@@ -1096,7 +1096,6 @@ def mcp_command(
 # One block: the options, the library call, the output (the rules themselves: semsearch/linter/).
 
 
-
 def _lint_rules() -> list[str]:
     """The rules, for shell completion (loaded only when completing: not at every start)."""
     from .linter.findings import RULES

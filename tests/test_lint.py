@@ -15,7 +15,7 @@ from conftest import FakeEncoder
 import semsearch
 from semsearch.chunking import ChunkSettings
 from semsearch.errors import ConfigError, CorpusError, QueryError
-from semsearch.linter import RULES, Finding, LintConfig, LintReport, Place, read_config
+from semsearch.linter import Finding, LintConfig, LintReport, Place, read_config
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -29,7 +29,9 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
-def linted(tmp_path: Path, files: dict[str, str | bytes], settings: ChunkSettings | None = None, **options) -> LintReport:
+def linted(
+    tmp_path: Path, files: dict[str, str | bytes], settings: ChunkSettings | None = None, **options
+) -> LintReport:
     root = write(tmp_path / "glossary", files)
     index = semsearch.build(root, tmp_path / "index", encoder=FakeEncoder(), settings=settings)
     return semsearch.lint(root, index, **options)
@@ -162,7 +164,8 @@ def test_duplicate_quotes_each_body_and_says_how_alike_they_are(tmp_path: Path) 
     report = linted(
         tmp_path,
         {
-            "a.md": "## 過学習 | Overfitting\n- 訓練データに適合しすぎること。\n\n## 学習率 | Learning Rate\n- 更新幅。\n",
+            "a.md": "## 過学習 | Overfitting\n- 訓練データに適合しすぎること。\n\n"
+            "## 学習率 | Learning Rate\n- 更新幅。\n",
             "b.md": "## 過学習\n- 汎化性能が落ちる現象。\n\n## Learning Rate | 学習率\n- 更新幅。\n\n## 損失 | Loss\n",
             "c.md": "## overfitting\n- 未知のデータで誤差が増える。\n\n## 損失\n- 誤差の大きさ。\n",
         },
@@ -170,8 +173,14 @@ def test_duplicate_quotes_each_body_and_says_how_alike_they_are(tmp_path: Path) 
     )
     overfit, rate = of(report, "duplicate")
     assert where(overfit) == [("a.md", 1), ("b.md", 1), ("c.md", 1)]
-    assert [p.note for p in overfit.places] == ["訓練データに適合しすぎること。", "汎化性能が落ちる現象。", "未知のデータで誤差が増える。"]
-    assert overfit.message.startswith("'過学習 | Overfitting' is written 3 times with different bodies (least alike: cosine 0.")
+    assert [p.note for p in overfit.places] == [
+        "訓練データに適合しすぎること。",
+        "汎化性能が落ちる現象。",
+        "未知のデータで誤差が増える。",
+    ]
+    assert overfit.message.startswith(
+        "'過学習 | Overfitting' is written 3 times with different bodies (least alike: cosine 0."
+    )
     least = min(p["cosine"] for p in overfit.data["pairs"])
     assert f"cosine {least:.3f}" in overfit.message and overfit.data["identical"] is False
     assert where(rate) == [("a.md", 4), ("b.md", 4)]
@@ -226,7 +235,9 @@ def test_near_duplicate_reports_one_concept_under_two_names_but_not_siblings(tmp
     (finding,) = of(report, "near-duplicate")  # GPT-2 and GPT-3 read alike too, but are kin by name
     assert where(finding) == [("a.md", 1), ("b.md", 1)]
     assert finding.message.startswith("'早期終了' and 'Early Stopping' at b.md:1 may be one concept under two names")
-    assert finding.data["likeness"] >= 0.6 and finding.data["likeness"] == pytest.approx(finding.data["cosine"], abs=1e-4)
+    assert finding.data["likeness"] >= 0.6 and finding.data["likeness"] == pytest.approx(
+        finding.data["cosine"], abs=1e-4
+    )
     assert "near-duplicate" not in " ".join(report.notes)
 
 
@@ -273,7 +284,8 @@ def test_one_language_when_most_terms_are_bilingual(tmp_path: Path) -> None:
     found = {f.place.line: f.message for f in of(report, "one-language")}
     assert found == {
         10: "'Muxer' is named in English only, while 50% of the terms give Japanese and English: add its Japanese name",
-        16: "'形態素' is named in Japanese only, while 50% of the terms give Japanese and English: add its English name",
+        16: "'形態素' is named in Japanese only, while 50% of the terms give Japanese and English: add its "
+        "English name",
     }  # PyTorch is written so in any language
 
 
@@ -309,8 +321,8 @@ def test_oversized_entries_and_files(tmp_path: Path) -> None:
 
 def test_allow_comments_accept_a_rule_for_an_entry_or_a_file(tmp_path: Path) -> None:
     files = {
-        "a.md": "## 正規化 | Regularization\n<!-- semsearch: allow homonym -->\n- 重みに罰則を課して過学習を抑える手法。L1やL2がある。\n\n"
-        "## Muxer\n",
+        "a.md": "## 正規化 | Regularization\n<!-- semsearch: allow homonym -->\n"
+        "- 重みに罰則を課して過学習を抑える手法。L1やL2がある。\n\n## Muxer\n",
         "b.md": "## 正規化 | Normalization <!-- semsearch: allow short, empty -->\n- 尺度。\n\n## Demuxer\n",
         "c.md": "<!-- semsearch: allow empty -->\n## Remuxer\n\n## Transcoder\n",
     }
@@ -341,7 +353,7 @@ def test_settings_come_from_the_glossary_folder(tmp_path: Path) -> None:
     [
         ("[lint\n", "not valid TOML (Expected ']' at the end of a table declaration (at line 1, column 6))"),
         ('[lint]\nignore = ["homonymm"]\n', "unknown rule 'homonymm' in ignore; the rules are parse, broken-link"),
-        ("[lint]\nignore = \"short\"\n", 'ignore must be a list of rules, such as ["one-language"]'),
+        ('[lint]\nignore = "short"\n', 'ignore must be a list of rules, such as ["one-language"]'),
         ("[lint]\nthreshold = 0.5\n", "unknown setting 'threshold'; the settings are select, ignore, and the tables"),
         ("[lint.near-duplicate]\nline = 0.5\n", "unknown setting near-duplicate.line; near-duplicate takes threshold"),
         ("[lint.empty]\nx = 1\n", "unknown setting empty.x; empty has no settings"),
@@ -377,7 +389,13 @@ def test_findings_are_frozen_records_with_every_place(tmp_path: Path) -> None:
     data = finding.to_dict()
     assert data["rule"] == "empty" and data["severity"] == "warning"
     assert data["places"] == [
-        {"source": "a.md", "line": 1, "col": 1, "path": str((tmp_path / "glossary" / "a.md").resolve()), "note": "Muxer"}
+        {
+            "source": "a.md",
+            "line": 1,
+            "col": 1,
+            "path": str((tmp_path / "glossary" / "a.md").resolve()),
+            "note": "Muxer",
+        }
     ]
     assert report.summary().startswith("1 finding (1 empty) in 1 file, 1 entry (")
     assert report.to_dict()["counts"]["empty"] == 1
@@ -388,7 +406,11 @@ def test_without_an_index_the_rules_that_need_vectors_say_so(tmp_path: Path) -> 
     report = semsearch.lint(root)
     (duplicate,) = of(report, "duplicate")
     assert "cosine" not in duplicate.message and "cosine" not in duplicate.data["pairs"][0]
-    assert report.notes[0] == "near-duplicate and homonym by meaning: off, no index given; duplicate: without cosines"
+    assert report.notes == (
+        "duplicate: without cosines, no index given",
+        "homonym: by names only, no index given",
+        "near-duplicate: off, no index given",
+    )
 
 
 def test_unknown_rules_and_missing_folders_are_errors(tmp_path: Path) -> None:
@@ -405,3 +427,16 @@ def test_entry_vectors_are_each_entry_s_first_chunk(tmp_path: Path) -> None:
     assert vectors is not None and vectors.whole is None and vectors.names is None
     expected = FakeEncoder().encode_passages(["勾配 | Gradient\n傾き。", "Muxer"])
     np.testing.assert_allclose(vectors.dense, expected, atol=1e-6)
+
+
+def test_an_index_in_qdrant_lints_by_names_and_says_what_it_leaves_out(tmp_path: Path) -> None:
+    pytest.importorskip("qdrant_client")
+    root = write(tmp_path / "g", {"a.md": "## 勾配 | Gradient\n- 傾き。\n", "b.md": "## 勾配\n- 坂の急さ。\n"})
+    index = semsearch.build(root, f"qdrant+local://{tmp_path / 'store'}", encoder=FakeEncoder())
+    report = semsearch.lint(root, index, select=["duplicate", "homonym", "near-duplicate"])
+    assert [f.rule for f in report] == ["duplicate"]
+    assert report.notes == (
+        "duplicate: without cosines, the index keeps its vectors in its engine",
+        "homonym: by names only, the index keeps its vectors in its engine",
+        "near-duplicate: off, the index keeps its vectors in its engine",
+    )

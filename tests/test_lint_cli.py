@@ -16,7 +16,8 @@ from semsearch.linter import RULES
 pytestmark = pytest.mark.usefixtures("fake_default_encoder")
 
 FILES = {
-    "a.md": "## 正規化 | Regularization\n- 重みに罰則を課して過学習を抑える手法。L1正則化やL2正則化がある。\n\n## PyTorch\n",
+    "a.md": "## 正規化 | Regularization\n- 重みに罰則を課して過学習を抑える手法。L1正則化やL2正則化がある。\n\n"
+    "## PyTorch\n",
     "sub/b.md": "## 正規化 | Normalization\n- 値を0から1の範囲に収めるように尺度を揃える前処理の方法。\n",
 }
 
@@ -84,7 +85,9 @@ def test_json_jsonl_and_tsv_carry_the_same_findings(runner: CliRunner, glossary:
     assert tsv[1].split("\t")[:5] == ["homonym", "warning", "a.md", "1", "1"] and tsv[1].endswith("\tsub/b.md:1")
 
 
-def test_no_findings_exit_0_and_rules_are_chosen_and_left_out(runner: CliRunner, glossary: Path, tmp_path: Path) -> None:
+def test_no_findings_exit_0_and_rules_are_chosen_and_left_out(
+    runner: CliRunner, glossary: Path, tmp_path: Path
+) -> None:
     where = [str(glossary), "--index", str(tmp_path / "index")]
     clean = lint(runner, *where, "--rule", "broken-link", "--rule", "parse", code=0)
     assert clean.stdout == "" and clean.stderr.splitlines()[-1].startswith("lint: no findings in 2 files, 3 entries (")

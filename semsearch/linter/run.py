@@ -76,15 +76,16 @@ def lint(
         roots = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
     config = config if config is not None else glossary_config([os.fspath(r) for r in roots])
     terms, skipped, scans, files = _read(roots, config, max_file_bytes)
-    notes: list[str] = []
     glossary = Glossary(terms, NameIndex(terms).groups(), scans, skipped, config)
-    _vectors(glossary, opened, notes)
-    _limits(glossary, opened, max_pieces)
-
     chosen = list(select or config.select or RULES)
     explicit = set(select or config.select or ())
     dropped = set(ignore) | (set(config.ignore) - set(select or ()))
     rules = [rule for rule in RULES if rule in chosen and rule not in dropped]
+    order = list(RULES)
+    notes = [
+        note for rule, note in sorted(_vectors(glossary, opened), key=lambda n: order.index(n[0])) if rule in rules
+    ]
+    _limits(glossary, opened, max_pieces)
     if "one-language" in rules and "one-language" not in explicit:
         share = bilingual_share(glossary)
         if share < config.min_bilingual:
@@ -126,14 +127,18 @@ def _read(
     return terms, skipped, scans, len(found)
 
 
-def _vectors(glossary: Glossary, opened: Index | None, notes: list[str]) -> None:
-    """The entries' stored vectors, in the glossary's entry order, and the lines in force."""
+def _vectors(glossary: Glossary, opened: Index | None) -> list[tuple[str, str]]:
+    """Give the glossary its entries' stored vectors (in its entry order) and the lines in force;
+    returns what the rules that need them do without, as (rule, note)."""
     config = glossary.config
     vectors = opened.entry_vectors() if opened is not None else None
     if vectors is None:
         why = "no index given" if opened is None else "the index keeps its vectors in its engine"
-        notes.append(f"near-duplicate and homonym by meaning: off, {why}; duplicate: without cosines")
-        return
+        return [
+            ("near-duplicate", f"near-duplicate: off, {why}"),
+            ("homonym", f"homonym: by names only, {why}"),
+            ("duplicate", f"duplicate: without cosines, {why}"),
+        ]
     assert opened is not None
     at = {(t.source, t.line, t.names): p for p, t in enumerate(opened.terms)}
     rows = np.array([at.get((t.source, t.line, t.names), -1) for t in glossary.terms], dtype=np.int64)
@@ -148,28 +153,39 @@ def _vectors(glossary: Glossary, opened: Index | None, notes: list[str]) -> None
 
     dense = take(vectors.dense)
     assert dense is not None
-    aligned = EntryVectors(dense, take(vectors.whole), take(vectors.names))
-    glossary.likeness = Likeness(aligned, present)
+    glossary.likeness = Likeness(EntryVectors(dense, take(vectors.whole), take(vectors.names)), present)
     setup = setup_of(opened.manifest, vectors)
     glossary.near_duplicate = (
         config.near_duplicate if config.near_duplicate is not None else NEAR_DUPLICATE.get(setup or "")
     )
     glossary.homonym = config.homonym if config.homonym is not None else HOMONYM.get(setup or "")
     encoder = opened.manifest.encoder.get("id", "?")
-    for rule, line, key in (
-        ("near-duplicate", glossary.near_duplicate, "near-duplicate.threshold"),
-        ("homonym", glossary.homonym, "homonym.threshold"),
-    ):
-        if line is None and setup == "e5" and rule == "near-duplicate":
-            notes.append(
+    notes = []
+    if glossary.near_duplicate is None and setup == "e5":
+        notes.append(
+            (
+                "near-duplicate",
                 "near-duplicate: off, e5 alone tells siblings from one concept too poorly (docs/lint.md); "
-                "build the index with the second encoder, or set near-duplicate.threshold"
+                "build the index with the second encoder, or set near-duplicate.threshold",
             )
-        elif line is None:
-            what = "off" if rule == "near-duplicate" else "by names only"
-            notes.append(
-                f"{rule}: {what}, no line measured for the encoder {encoder}; set {key} in the glossary's settings"
+        )
+    elif glossary.near_duplicate is None:
+        notes.append(
+            (
+                "near-duplicate",
+                f"near-duplicate: off, no line measured for the encoder {encoder}; set near-duplicate.threshold "
+                "in the glossary's settings",
             )
+        )
+    if glossary.homonym is None:
+        notes.append(
+            (
+                "homonym",
+                f"homonym: by names only, no line measured for the encoder {encoder}; set homonym.threshold in "
+                "the glossary's settings",
+            )
+        )
+    return notes
 
 
 def _limits(glossary: Glossary, opened: Index | None, max_pieces: int | None) -> None:
