@@ -1142,7 +1142,7 @@ def lint_command(
         list[Path] | None,
         typer.Argument(
             metavar="[CORPUS_DIR]...",
-            help="Glossary folder(s), as --corpus (default: as --corpus).",
+            help="Glossary folder(s), the same as --corpus (default: see --corpus).",
             show_default=False,
         ),
     ] = None,

@@ -11,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeEncoder
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import semsearch
 from semsearch.chunking import ChunkSettings
 from semsearch.errors import ConfigError, CorpusError, QueryError
 from semsearch.linter import Finding, LintConfig, LintReport, Place, read_config
+from semsearch.linter.sources import scan_file
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -138,6 +141,7 @@ def test_broken_links_are_those_whose_entry_or_file_the_glossary_lacks(tmp_path:
         f'- <a href="{base}b.md#{b64("存在しない | Missing")}">どこか</a>\n'
         f'- <a href="{base}c.md#{b64("勾配")}">c</a> と <a href="https://arxiv.org/abs/1">論文</a>\n'
         f'- <a href="#勾配">ここ</a> と <a href="b.md#{b64("勾配")}">違うファイル</a>\n'
+        '- <a href="#%E5%8B%BE%E9%85%8D--gradient">GitHub の見出しアンカー</a>\n'
     )
     b = f"<!-- 記事URL:{base}b.md# -->\n## 学習率 | Learning Rate\n- 更新幅。\n"
     report = linted(tmp_path, {"a.md": a, "b.md": b}, select=["broken-link"])
@@ -440,3 +444,23 @@ def test_an_index_in_qdrant_lints_by_names_and_says_what_it_leaves_out(tmp_path:
         "homonym: by names only, the index keeps its vectors in its engine",
         "near-duplicate: off, the index keeps its vectors in its engine",
     )
+
+
+# -- hostile files --------------------------------------------------------------------------------
+
+PIECES = ["## ", "# ", "##", " ## ", "### ", "|", "｜", "\n", "\r\n", "<!--", "-->", "```", "<a href=\"", "\">", "</a>",
+          "<!-- semsearch: allow ", "名前", "Name", "\u3000", "\x1b[31m", "\u202e", "-", " "]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_any_file_scans_without_failing_and_every_place_is_in_it(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    scan = scan_file("x.md", "/g/x.md", text, max_name_width=10)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
+    for problem in scan.problems:
+        assert problem.rule == "parse" and 1 <= problem.place.line <= lines and problem.place.col >= 1
+        assert "\n" not in problem.message
+    for line, col, _ in scan.links:
+        assert 1 <= line <= lines and col >= 1
+    assert all(start <= end for start, end in scan.ends.items())

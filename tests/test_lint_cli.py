@@ -115,3 +115,23 @@ def test_the_help_names_every_rule(runner: CliRunner) -> None:
     described = text.split("Findings go to")[0]
     assert all(f"({rule}" in described or f" {rule})" in described or f", {rule}" in described for rule in RULES)
     assert "Examples:" in text and "--format <text|json|jsonl|tsv|grep>" in text
+
+
+def test_the_shell_completes_rule_names() -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "semsearch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "_SEMSEARCH_COMPLETE": "complete_bash",
+            "COMP_WORDS": "semsearch lint --ignore ",
+            "COMP_CWORD": "3",
+        },
+    )
+    assert done.stdout.split() == list(RULES)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -261,13 +263,21 @@ def _target_file(source: str, href: str, urls: dict[str, str], bases: Sequence[s
     return posixpath.normpath(posixpath.join(posixpath.dirname(source), file_part))
 
 
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens
+    ("過学習 | Overfitting" -> "過学習--overfitting")."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def broken_link(glossary: Glossary) -> Iterator[Finding]:
     urls, bases = _published(glossary)
     sources = {term.source for term in glossary.terms} | set(glossary.scans)
     by_key: dict[str, list[int]] = defaultdict(list)
+    slugs: dict[str, set[str]] = defaultdict(set)  # a file's headings as GitHub anchors them
     for position, term in enumerate(glossary.terms):
         for name in term.names:
             by_key[name_key(name)].append(position)
+        slugs[term.source].add(github_slug(" | ".join(term.names)))
     for position, term in enumerate(glossary.terms):
         scan = glossary.scans.get(term.source)
         links = scan.links_in(term.line) if scan is not None else []
@@ -286,7 +296,7 @@ def broken_link(glossary: Glossary) -> Iterator[Finding]:
                     {"href": href, "file": target, "names": list(names)},
                 )
                 continue
-            if not names:
+            if not names or urllib.parse.unquote(href.partition("#")[2]).lower() in slugs[target]:
                 continue
             found = {p for name in names for p in by_key.get(name_key(name), ())}
             if any(glossary.terms[p].source == target for p in found):
