@@ -1,7 +1,7 @@
 """The lines of `semsearch lint` on likeness, measured on the larger glossary (docs/lint.md).
 
     python -m bench.lint_thresholds                  # both setups: e5 with the USE side, and e5 alone
-    python -m bench.lint_thresholds --work DIR       # keep the indexes in DIR (default: a cache folder)
+    python -m bench.lint_thresholds --work DIR       # the copies and indexes in DIR (default: the bench cache)
 
 The larger glossary has a labelled set hidden in it: 59 names it writes in several files, each an
 entry of one concept written twice. Two copies of it (in --work, never the glossary itself) turn
@@ -24,9 +24,9 @@ are those of the shipped rule.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -193,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not TECH.is_dir():
         parser.error(f"the larger glossary is not at {TECH} (set $SEMSEARCH_TECH_GLOSSARY)")
-    work = args.work or Path(tempfile.mkdtemp(prefix="semsearch-lint-thresholds-"))
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    work = args.work or cache / "semsearch-bench" / "lint-thresholds"
     work.mkdir(parents=True, exist_ok=True)
     copies = work / "copies"
     shutil.rmtree(copies, ignore_errors=True)
