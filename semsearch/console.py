@@ -96,6 +96,7 @@ JSON_FORMATS = ("json", "jsonl")
 EXIT_CODES = {
     "ok": 0,
     "no_match": 1,
+    "findings": 1,  # `lint`: the glossary has findings
     "usage": 2,
     "corpus": 3,
     "index": 4,

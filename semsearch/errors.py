@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "SemsearchError",
     "QueryError",
+    "ConfigError",
     "CorpusError",
     "IndexStoreError",
     "IndexLockedError",
@@ -30,6 +31,11 @@ class QueryError(SemsearchError, ValueError):
     """A question or option the engine cannot take (empty question, unknown mode, bad query file)."""
 
     exit_code = 2
+
+
+class ConfigError(QueryError):
+    """A glossary's lint settings cannot be used: `.semsearch.toml` or `[tool.semsearch.lint]` in
+    `pyproject.toml` is not valid TOML, names an unknown rule or setting, or gives a bad value."""
 
 
 class CorpusError(SemsearchError):

@@ -29,6 +29,7 @@ __all__ = [
     "eval_text",
     "show_text",
     "terms_text",
+    "lint_text",
     "tsv_field",
 ]
 
@@ -238,10 +239,65 @@ def eval_text(data: Row, fmt: str, misses: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- lint -----------------------------------------------------------------------------------------
+
+LINT_FORMATS = ("text", "json", "jsonl", "tsv", "grep")
+FINDING_COLUMNS = ("rule", "severity", "source", "line", "col", "path", "message", "also")
+
+
+def _shown_path(place: Row, cwd: str | None) -> str:
+    """A place's file as an editor or CI wants it: relative to `cwd` when inside it, else absolute
+    (the glossary's own label when the path is unknown)."""
+    path = place.get("path") or ""
+    if not path:
+        return str(place["source"])
+    if cwd:
+        try:
+            relative = Path(path).relative_to(cwd)
+        except ValueError:
+            return path
+        return relative.as_posix()
+    return path
+
+
+def lint_text(data: Row, fmt: str, cwd: str | None = None) -> str:
+    """`lint --format text|jsonl|tsv|grep` from the object `lint --json` prints.
+
+    text: a line per finding (`source:line  rule  message`), then, for a finding with several
+    places, each place and what is there, indented. grep: `path:line:col: rule: message`, a line per
+    place of each finding (what vim's quickfix, emacs' compilation mode and CI problem matchers
+    read); the path relative to `cwd` when inside it. jsonl: a finding per line. tsv: a finding per
+    line, its other places in `also`.
+    """
+    findings: list[Row] = data["findings"]
+    if fmt == "jsonl":
+        return _jsonl(findings)
+    if fmt == "tsv":
+        rows = []
+        for finding in findings:
+            first, *others = finding["places"]
+            also = [f"{p['source']}:{p['line']}" for p in others]
+            rows.append({**finding, **{k: first[k] for k in ("source", "line", "col", "path")}, "also": also})
+        return _tsv(FINDING_COLUMNS, rows)
+    lines = []
+    for finding in findings:
+        rule, message = finding["rule"], safe_line(finding["message"])
+        places = finding["places"]
+        if fmt == "grep":
+            lines += [f"{safe_line(_shown_path(p, cwd))}:{p['line']}:{p['col']}: {rule}: {message}" for p in places]
+            continue
+        first = places[0]
+        lines.append(f"{safe_line(first['source'])}:{first['line']}  {rule}  {message}")
+        if len(places) > 1:
+            lines += [f"    {safe_line(p['source'])}:{p['line']}  {safe_line(p['note'])}".rstrip() for p in places]
+    return "".join(line + "\n" for line in lines)
+
+
 WRITERS: dict[str, Callable[..., str]] = {
     "ask": answer_text,
     "compare": compare_text,
     "terms": terms_text,
     "show": show_text,
     "eval": eval_text,
+    "lint": lint_text,
 }

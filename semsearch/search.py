@@ -38,7 +38,18 @@ from .store import MODELS, StoredIndex
 from .stores import EngineIndex, Opened, Relevance, open_store
 from .text import clean_query, has_content, lexical_features, name_key
 
-__all__ = ["MODES", "DEFAULT_MODE", "STATES", "Hit", "Answer", "Index", "load", "fuse", "relevance_formula"]
+__all__ = [
+    "MODES",
+    "DEFAULT_MODE",
+    "STATES",
+    "Hit",
+    "Answer",
+    "Index",
+    "EntryVectors",
+    "load",
+    "fuse",
+    "relevance_formula",
+]
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +146,21 @@ class Answer:
     def confident(self) -> bool:
         """Whether the answer is sure (the name kept from before the three states)."""
         return self.state == SURE
+
+
+@dataclass(frozen=True)
+class EntryVectors:
+    """The stored vectors of every entry of an index, one row per entry (in `Index.terms` order),
+    L2-normalised: inner products are cosines.
+
+    `dense`: the entry's first chunk, by the index's encoder (the vector `related` compares); zero
+    for an entry without chunks. `whole` and `names`: the second encoder's vectors of the whole
+    entry and of its names alone (`chunking.whole_term_chunks`), None without that side.
+    """
+
+    dense: np.ndarray
+    whole: np.ndarray | None = None
+    names: np.ndarray | None = None
 
 
 def fuse(
@@ -306,6 +332,25 @@ class Index:
         vector = ann.vector(int(self._first_chunk[position]))
         rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
         return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
+
+    def entry_vectors(self) -> EntryVectors | None:
+        """Each entry's stored vectors, for comparing entries with one another (`semsearch lint`):
+        None for an engine-backed index (its vectors stay in the engine)."""
+        if not isinstance(self._stored, StoredIndex):
+            return None
+        dense = self._stored.ann.vectors()
+        rows = np.where(self._first_chunk >= 0, self._first_chunk, 0)
+        first = np.where((self._first_chunk >= 0)[:, None], dense[rows], 0.0).astype(np.float32)
+        side = self._stored.second
+        if side is None:
+            return EntryVectors(first)
+        # whole_term_chunks writes each term's whole entry, then its names alone
+        order: list[list[int]] = [[] for _ in self.terms]
+        for row, position in enumerate(side.term_of_row):
+            order[int(position)].append(row)
+        if any(len(pieces) != 2 for pieces in order):
+            return EntryVectors(first)
+        return EntryVectors(first, side.vectors[[p[0] for p in order]], side.vectors[[p[1] for p in order]])
 
     def term(self, hit: Hit | str) -> Term:
         """The full entry behind a hit (or a term id)."""

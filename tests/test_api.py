@@ -15,10 +15,12 @@ def test_public_face() -> None:
         "build",
         "load",
         "evaluate",
+        "lint",
         "Index",
         "Hit",
         "Answer",
         "BuildReport",
+        "LintReport",
         "SemsearchError",
         "__version__",
     ]

@@ -23,7 +23,7 @@ from semsearch.errors import EncoderError
 ESC = "\x1b"
 HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "path", "snippet", "related", "id", "named", "also_in"}
 ASK_KEYS = {"query", "mode", "encoder", "state", "confident", "probability", "did_you_mean", "hits"}
-COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp", "cache"]
+COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp", "lint", "cache"]
 
 
 @pytest.fixture(autouse=True)

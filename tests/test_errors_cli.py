@@ -21,6 +21,7 @@ import semsearch
 from semsearch import errors
 from semsearch.cli import EXIT_CODES, app
 from semsearch.errors import (
+    ConfigError,
     CorpusError,
     EncoderError,
     IndexLockedError,
@@ -60,6 +61,7 @@ def test_every_error_class_has_a_documented_exit_code() -> None:
     expected = {
         SemsearchError: EXIT_CODES["internal"],
         QueryError: EXIT_CODES["usage"],
+        ConfigError: EXIT_CODES["usage"],
         CorpusError: EXIT_CODES["corpus"],
         IndexStoreError: EXIT_CODES["index"],
         IndexLockedError: EXIT_CODES["index"],

@@ -362,7 +362,8 @@ def test_help_names_arguments_choices_defaults_and_examples(runner: CliRunner) -
     listed = top.split("Commands:")[1]
     assert "…" not in listed and "..." not in listed  # no description cut short
     assert "--install-completion" in top and "--show-completion" in top
-    for command in ("build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp", "cache"):
+    commands = ("build", "ask", "compare", "eval", "show", "terms", "lint", "info", "shell", "serve", "mcp", "cache")
+    for command in commands:
         text = run(runner, [command, "--help"], {"COLUMNS": "100"}).stdout
         assert "Examples:" in text, command
         assert "README" not in text, command
