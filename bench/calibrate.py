@@ -74,6 +74,7 @@ class Question:
     kind: str
     gold: set[int]  # groups (terms) that answer it; empty: off-topic
     named: list[int]  # groups the name tier puts first, in order
+    surely: bool  # the question surely names them (a name, a clear slip or sound of one: not a looser match)
     content: bool
     sides: dict[str, np.ndarray | None]
 
@@ -110,6 +111,7 @@ def _load(name: str, corpus: Path, queries: Sequence[Path], work: Path) -> Gloss
                     query.kind,
                     {g for g, names in enumerate(names_of) if names & gold_names},
                     list(dict.fromkeys(int(groups[t]) for t in sides["named"])),  # type: ignore[attr-defined]
+                    bool(sides["surely"]),
                     bool(sides["content"]),
                     {key: sides[key] for key in ("dense", "use", "tfidf")},  # type: ignore[misc]
                 )
@@ -153,7 +155,8 @@ def evidence_sides(mode: str, sides: dict[str, Any]) -> dict[str, np.ndarray | N
 class Outcome:
     rank: int | None  # of the first gold term within DEPTH
     top: float  # raw relevance of the best hit (-inf: no hits)
-    named: int  # how many terms the question names
+    named: int  # how many terms the question surely names
+    tiered: bool  # the name tier put a term first (surely or by a looser match: never "no match")
     right: bool  # the best hit is a gold term
     values: dict[str, float] | None  # confidence.evidence of the best hit (None: named or no hits)
     body: bool  # whether the best term has a body
@@ -163,7 +166,7 @@ def outcome(glossary: Glossary, question: Question, mode: str, score: Relevance)
     from semsearch.confidence import by_term, evidence
 
     if not question.named and not question.content:
-        return Outcome(None, -math.inf, 0, False, None, False)  # nothing to search: no hits
+        return Outcome(None, -math.inf, 0, False, False, None, False)  # nothing to search: no hits
     terms = int(glossary.groups.max()) + 1
     by_group = by_term(score(question.sides), glossary.groups, terms)
     order = [int(g) for g in np.lexsort((np.arange(terms), -by_group)) if np.isfinite(by_group[g])]
@@ -172,18 +175,18 @@ def outcome(glossary: Glossary, question: Question, mode: str, score: Relevance)
     ranked = question.named + [g for g in rest if glossary.bodied[g]] + [g for g in rest if not glossary.bodied[g]]
     rank = next((i + 1 for i, g in enumerate(ranked[:DEPTH]) if g in question.gold), None)
     if not ranked:
-        return Outcome(None, -math.inf, 0, False, None, False)
+        return Outcome(None, -math.inf, 0, False, False, None, False)
     best = ranked[0]
     values = None
-    if not question.named:
+    if not question.surely:  # a term the name tier found by a looser match is judged like any best hit
         sides = {
             side: None if v is None else by_term(v, glossary.groups, terms)
             for side, v in evidence_sides(mode, question.sides).items()
         }
         values = evidence(by_group, sides, best)
-    return Outcome(
-        rank, float(by_group[best]), len(question.named), best in question.gold, values, bool(glossary.bodied[best])
-    )
+    named = len(question.named) if question.surely else 0
+    top = float(by_group[best])
+    return Outcome(rank, top, named, bool(question.named), best in question.gold, values, bool(glossary.bodied[best]))
 
 
 def logistic(x: np.ndarray, y: np.ndarray, c: float = C) -> tuple[np.ndarray, float]:
@@ -251,7 +254,8 @@ def _sure_line(rows: Rows, right: Any) -> float:
 def _none_line(rows: Rows, match: Any) -> float:
     """The P(match) under which at most ON_TOPIC_NONE of these on-topic questions fall."""
     on = [q for q, _ in rows if q.gold]
-    scored = sorted(match.probability(o.values) for q, o in rows if q.gold and o.values is not None)
+    # A question the name tier answered is never "no match": it does not draw the line.
+    scored = sorted(match.probability(o.values) for q, o in rows if q.gold and o.values is not None and not o.tiered)
     allowed = math.floor(ON_TOPIC_NONE * len(on))
     return scored[allowed] if allowed < len(scored) else 0.0
 
@@ -266,7 +270,7 @@ def state_counts(rows: Rows, judge: Any) -> dict[str, int]:
         if o.values is None:
             state = NO_MATCH if o.named == 0 else SURE if o.named == 1 else POSSIBLE
         else:
-            state = judge.judge(o.values, has_body=o.body)[0]
+            state = judge.judge(o.values, has_body=o.body, named=o.tiered)[0]
         if q.gold:
             counts["on"] += 1
             counts["sure"] += state == SURE

@@ -679,7 +679,7 @@ def ask(
       echo "過学習を防ぐには" | semsearch ask
       semsearch ask dropout --format tsv | cut -f3,7
       semsearch ask "attention" --json --full | jq -r '.hits[0].body'
-      semsearch ask --sure-only -k 1 --format tsv "$word" || echo "not in the glossary"
+      semsearch ask --sure-only -k 1 --format tsv "$word" > hit.tsv || echo "no sure answer"
     """
     # --server is taken by semsearch/client.py before this command is parsed; here the question
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
@@ -771,7 +771,10 @@ def eval_command(
         ),
     ] = None,
     misses: Annotated[
-        bool, typer.Option("--misses", help="Also list the questions whose gold entry is not first.")
+        bool,
+        typer.Option(
+            "--misses", help="Also list the questions whose gold entry is not first, and off-topic ones answered sure."
+        ),
     ] = False,
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
@@ -861,7 +864,7 @@ def show(
       semsearch show 勾配消失問題 --open
       semsearch show overfitting --source ml.md --format markdown
     """
-    from .payloads import show_entries, show_object  # shared with `semsearch serve` and `semsearch mcp`
+    from .payloads import show_object, show_terms  # shared with `semsearch serve` and `semsearch mcp`
 
     fmt = _format(output_format, as_json)
     term = " ".join(_argv_text(word, "name") for word in name)
@@ -870,7 +873,10 @@ def show(
         raise QueryError("the name is empty")
     opened = _open(_locations(corpus, index))
     if open_editor:
-        _, entries = show_entries(opened, term, source)
+        (_, entries), *homonyms = show_terms(opened, term, source)
+        for names, others in homonyms:  # the name is a homonym's: say where the other terms are
+            other = opened.terms[others[0]]
+            notice(f"{term} also names {' | '.join(names)} ({other.source}:{other.line})")
         entry = opened.terms[entries[0]]
         _edit(opened.source_path(entry), entry.line, entry.source)
         return

@@ -16,7 +16,10 @@ and recorded in the index's manifest with the encoder's spec, as the score calib
               questions fall under it; or the question holds nothing to search for
     possible  everything else: the best few are shown as possible matches, not as an answer
 
-A term whose entries have no body is never a sure answer (it has nothing to say). An encoder
+A term whose entries have no body is never a sure answer (it has nothing to say) unless the
+question is its name. A term the name tier puts first by a slip or a sound ("deep q learning" is one
+letter from "deep learning") is judged like any best hit: only the question that *is* a name is
+sure by itself. An encoder
 without estimates (a sentence-transformers model through --model) answers "possible" unless the
 question names a term: its scores mean nothing measured.
 """
@@ -41,6 +44,7 @@ __all__ = [
     "evidence",
     "by_term",
     "judge_for",
+    "estimates_problem",
     "answered",
     "unanswered_notice",
 ]
@@ -82,12 +86,16 @@ class Logistic:
         return {"weights": dict(self.weights), "bias": self.bias}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> Logistic:
-        weights = {str(k): float(v) for k, v in dict(spec["weights"]).items()}
+    def from_spec(cls, spec: Any) -> Logistic:
+        """The estimate a spec records. Raises ValueError for anything but finite numbers of a
+        plausible size over known features."""
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("weights"), Mapping) or not spec["weights"]:
+            raise ValueError("an estimate needs its weights and bias")
+        weights = {str(k): _number(v) for k, v in spec["weights"].items()}
         unknown = set(weights) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}")
-        return cls(weights, float(spec["bias"]))
+        return cls(weights, _number(spec.get("bias")))
 
 
 @dataclass(frozen=True)
@@ -103,11 +111,15 @@ class Judge:
     def features(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.right.features + self.match.features))
 
-    def judge(self, values: Mapping[str, float], *, has_body: bool = True) -> tuple[str, float, float]:
-        """(state, P(right), P(match)) of an answer whose best hit shows `values` (`evidence`)."""
+    def judge(
+        self, values: Mapping[str, float], *, has_body: bool = True, named: bool = False
+    ) -> tuple[str, float, float]:
+        """(state, P(right), P(match)) of an answer whose best hit shows `values` (`evidence`).
+        `named`: the name tier found the best term by a looser match (a slip or a sound that is
+        not surely it): the glossary has something of that name, so it is no "no match"."""
         right = self.right.probability(values)
         match = self.match.probability(values)
-        if match < self.none:
+        if match < self.none and not named:
             return NO_MATCH, right, match
         if right >= self.sure and has_body:
             return SURE, right, match
@@ -117,13 +129,42 @@ class Judge:
         return {"right": self.right.to_spec(), "match": self.match.to_spec(), "sure": self.sure, "none": self.none}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> Judge:
-        return cls(
-            Logistic.from_spec(spec["right"]),
-            Logistic.from_spec(spec["match"]),
-            float(spec["sure"]),
-            float(spec["none"]),
-        )
+    def from_spec(cls, spec: Any) -> Judge:
+        """The judge a spec records. Raises ValueError unless both estimates are valid and both
+        lines are probabilities."""
+        if not isinstance(spec, Mapping):
+            raise ValueError("a mode's estimates must be an object")
+        sure, none = _number(spec.get("sure")), _number(spec.get("none"))
+        if not (0.0 <= none <= 1.0 and 0.0 <= sure <= 1.0):
+            raise ValueError("the sure and no-match lines must be between 0 and 1")
+        return cls(Logistic.from_spec(spec.get("right")), Logistic.from_spec(spec.get("match")), sure, none)
+
+
+# A weight or bias beyond this is no fit of ours: a hand-edited or damaged manifest.
+PLAUSIBLE = 1e4
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
+    if abs(value) > PLAUSIBLE:
+        raise ValueError(f"{value!r} is out of range")
+    return float(value)
+
+
+def estimates_problem(estimates: Any) -> str | None:
+    """What is wrong with the `estimate` field of an encoder spec (None or {mode: judge spec}),
+    or None: manifest.py refuses an index whose estimates are not ours as damaged."""
+    if estimates is None:
+        return None
+    if not isinstance(estimates, Mapping):
+        return "its estimates are not an object"
+    for mode, spec in estimates.items():
+        try:
+            Judge.from_spec(spec)
+        except ValueError as error:
+            return f"the estimates of {mode!r} are unusable ({error})"
+    return None
 
 
 def by_term(scores: np.ndarray, group: np.ndarray, terms: int) -> np.ndarray:
@@ -151,8 +192,12 @@ def evidence(relevance: np.ndarray, sides: Mapping[str, np.ndarray | None], best
     second term, how far ahead the dense side ("dense") and the second encoder ("use") put it
     (`dense_margin`, `use_margin`), and the second encoder's score of it (`use`). A side the
     index lacks gives nothing: an estimate that weighs it is not used for such an index."""
+    finite = relevance[np.isfinite(relevance)]
+    # A term the name tier puts first may be no candidate of the mode (no word in common): it counts
+    # as the least relevant candidate.
+    own = float(relevance[best]) if np.isfinite(relevance[best]) else float(finite.min(initial=0.0))
     values = {
-        "relevance": float(relevance[best]),
+        "relevance": own,
         "margin": math.log(max(_ahead(relevance, best, MARGIN_CAP), MARGIN_FLOOR)),
     }
     for side, name in (("dense", "dense_margin"), ("use", "use_margin")):
@@ -169,13 +214,13 @@ def judge_for(spec: Mapping[str, Any] | None, mode: str, available: Sequence[str
     """The mode's judge recorded in an encoder spec (its "estimate" field), when it has one and the
     index shows every feature it weighs (`available`); else None."""
     estimates = (spec or {}).get("estimate") or {}
-    recorded = estimates.get(mode)
+    recorded = estimates.get(mode) if isinstance(estimates, Mapping) else None
     if not recorded:
         return None
     try:
         judge = Judge.from_spec(recorded)
-    except (KeyError, TypeError, ValueError):
-        return None
+    except ValueError:
+        return None  # a manifest with such estimates is refused as damaged (manifest.py)
     return judge if set(judge.features) <= set(available) else None
 
 

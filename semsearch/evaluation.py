@@ -93,7 +93,8 @@ class QueryResult:
         return next((i + 1 for i, r in enumerate(self.relevant) if r), None)
 
     def miss(self) -> dict[str, Any]:
-        """What `semsearch eval --misses` shows for an on-topic question not answered first."""
+        """What `semsearch eval --misses` shows for an on-topic question not answered first (or an
+        off-topic one answered "sure")."""
         q = self.query
         return {
             "id": q.id,
@@ -101,6 +102,7 @@ class QueryResult:
             "gold": list(q.gold),
             "kind": q.kind,
             "rank": self.gold_rank,
+            "state": self.state,
             "got": list(self.ranked[:3]),
         }
 
@@ -193,8 +195,9 @@ class ModeResult:
 
     @property
     def misses(self) -> list[QueryResult]:
-        """On-topic questions whose gold entry is not first, in file order."""
-        return [r for r in self.results if not r.query.offtopic and r.gold_rank != 1]
+        """On-topic questions whose gold entry is not first, and off-topic ones answered "sure"
+        (the answers that break the promise of "sure"), in file order."""
+        return [r for r in self.results if (r.gold_rank != 1 if not r.query.offtopic else r.state == SURE)]
 
 
 @dataclass(frozen=True)

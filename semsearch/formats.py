@@ -112,7 +112,7 @@ def answer_text(data: Row, fmt: str) -> str:
     if data["did_you_mean"]:
         lines += [f"*Did you mean: {_md_escape(', '.join(data['did_you_mean']))}?*", ""]
     if not hits:
-        lines.append("*No match: nothing to search for.*" if data["state"] == "no_match" else "*No matching entry.*")
+        lines.append("*No match.*")
     elif data["state"] in STATE_LINES:
         lines += [STATE_LINES[data["state"]], ""]
     for hit in hits:
@@ -202,13 +202,18 @@ def show_text(data: Row, fmt: str) -> str:
 # -- eval -----------------------------------------------------------------------------------------
 
 METRIC_COLUMNS = ("n", "recall@1", "recall@5", "mrr@10", "ndcg@10")
-MISS_COLUMNS = ("mode", "id", "kind", "q", "gold", "rank", "got")
+# How the answers' states fell, on each mode's "all" row (evaluation.StateCounts).
+STATE_COLUMNS = ("sure", "sure_right", "no_match", "offtopic", "offtopic_no_match", "offtopic_sure")
+MISS_COLUMNS = ("mode", "id", "kind", "q", "gold", "rank", "state", "got")
 
 
 def _metric_rows(data: Row) -> list[dict[str, Any]]:
     rows = []
     for mode, entry in data["modes"].items():
-        rows.append({"mode": mode, "slice": "all", **{c: entry[c] for c in METRIC_COLUMNS}})
+        on, off = entry["states"]["ontopic"], entry["states"]["offtopic"]
+        states = {**{c: on[c] for c in ("sure", "sure_right", "no_match")}, "offtopic": off["n"]}
+        states.update(offtopic_no_match=off["no_match"], offtopic_sure=off["sure"])
+        rows.append({"mode": mode, "slice": "all", **{c: entry[c] for c in METRIC_COLUMNS}, **states})
         for prefix in ("lang", "kind"):
             for name, metrics in entry[f"by_{prefix}"].items():
                 rows.append({"mode": mode, "slice": f"{prefix}={name}", **{c: metrics[c] for c in METRIC_COLUMNS}})
@@ -227,11 +232,12 @@ def eval_text(data: Row, fmt: str, misses: bool = False) -> str:
     if fmt == "jsonl":
         return _jsonl(metrics) + _jsonl({"miss": True, **row} for row in _miss_rows(data))
     if fmt == "tsv":
-        return _tsv(MISS_COLUMNS, _miss_rows(data)) if misses else _tsv(["mode", "slice", *METRIC_COLUMNS], metrics)
+        columns = ("mode", "slice", *METRIC_COLUMNS, *STATE_COLUMNS)
+        return _tsv(MISS_COLUMNS, _miss_rows(data)) if misses else _tsv(columns, metrics)
     from .evaluation import StateCounts
 
-    columns = ("mode", "slice", *METRIC_COLUMNS)
-    lines = _md_table(columns, [[row[c] for c in columns] for row in metrics])
+    shown = ("mode", "slice", *METRIC_COLUMNS)
+    lines = _md_table(shown, [[row[c] for c in shown] for row in metrics])
     for mode, entry in data["modes"].items():
         lines += ["", f"{mode}: {StateCounts.from_dict(entry['states']).describe()}"]
     if misses:

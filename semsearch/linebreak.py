@@ -131,10 +131,12 @@ def wrap(
     allowed = [p for p in break_points(text, keep) if p < text_end]
     bounds = [0, *_preferred(text, allowed, prefer), len(text)]
     # A piece wider than a line is cut where it may be (inside a katakana word or a preferred
-    # span), else left whole.
+    # span), else left whole; the first piece shares its line with the text's indent.
+    indent = len(text) - len(text.lstrip(" "))
     pieces: list[tuple[int, int]] = []
     for piece_start, piece_stop in itertools.pairwise(bounds):
-        if measure(text[piece_start:piece_stop].rstrip()) > width:
+        room_here = width - (measure(text[:indent]) if piece_start == indent else 0)
+        if measure(text[piece_start:piece_stop].rstrip()) > room_here:
             inner = [p for p in allowed if piece_start < p < piece_stop]
             pieces += itertools.pairwise([piece_start, *inner, piece_stop])
         else:

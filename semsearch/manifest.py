@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .confidence import estimates_problem
 from .errors import IndexStoreError, IndexVersionError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "FIX", "Manifest", "parse_manifest", "is_semsearch_manifest"]
@@ -53,6 +54,10 @@ def _field_problem(data: dict[str, Any]) -> str | None:
             return f"field {name!r} has entries of the wrong type"
     if not all(isinstance(root, str) for root in data.get("roots", ())):
         return "field 'roots' has entries of the wrong type"
+    for name in ("encoder", "second"):
+        problem = estimates_problem(data.get(name, {}).get("estimate"))
+        if problem:
+            return f"field {name!r}: {problem}"
     return None
 
 

@@ -37,8 +37,9 @@ INSTRUCTIONS = (
 )
 #: What `ask` tells an agent about the states (its tool description).
 ASK_STATES = (
-    "`state` says how sure the answer is: 'sure': the first hit is the entry asked for (right 95% of the "
-    "time or more, measured); 'possible': the hits are candidates, none of them sure (check the entry "
+    "`state` says how sure the answer is: 'sure': the first hit is the entry asked for (on the project's "
+    "test questions it was right 85-97% of the time, so not always); 'possible': the hits are candidates, "
+    "none of them sure (check the entry "
     "with `show` before relying on it); 'no_match': the glossary has nothing for the question, and the "
     "hits are only the closest entries (say so, do not answer from them). `probability` is the "
     "estimated chance that the first hit is right; `did_you_mean` lists names within a spelling slip."

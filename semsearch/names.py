@@ -16,6 +16,7 @@ that share a Japanese name (homonyms), and stay two terms (`conflicting`).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -23,7 +24,7 @@ from .corpus import Term
 from .kana import is_katakana_word, kana_key, latin_key
 from .text import is_cjk, latin_words, name_key
 
-__all__ = ["NameIndex", "conflicting", "FUZZY_MIN_DICE", "FUZZY_MAX_CHARS", "SLIP_CHARS", "SOUND_MIN_DICE"]
+__all__ = ["NameIndex", "aliases", "conflicting", "FUZZY_MIN_DICE", "FUZZY_MAX_CHARS", "SLIP_CHARS", "SOUND_MIN_DICE"]
 
 #: One wrong character in a 6-character name gives Dice 0.8 on character bigrams.
 FUZZY_MIN_DICE = 0.8
@@ -31,9 +32,13 @@ FUZZY_MIN_DICE = 0.8
 FUZZY_MAX_CHARS = 20
 #: "Did you mean" offers names one edit away per this many characters: a slip, not a neighbour in meaning.
 SLIP_CHARS = 5
+#: A question this short is compared with every name of about its length (a swap shares no bigram).
+SHORT_SLIP_CHARS = 6
 #: Katakana against English skeletons: on the dev halves every katakana rendering of an English name
 #: matched its skeleton exactly (1.0), and the nearest other name stayed below 0.75.
 SOUND_MIN_DICE = 0.8
+#: A katakana question that sounds exactly like a name of this many consonants or more surely means it.
+STRONG_SOUND_CHARS = 5
 
 
 def _bigrams(key: str) -> set[str]:
@@ -42,6 +47,16 @@ def _bigrams(key: str) -> set[str]:
 
 def _dice(a: set[str], b: set[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b))
+
+
+_PARENTHESIS = re.compile(r"^(.*\S)\s*[(（]([^()（）]+)[)）]$")
+
+
+def aliases(name: str) -> list[str]:
+    """A name and what it is also called: "Mixture of Experts (MoE)" is also "Mixture of Experts"
+    and "MoE" (a parenthesis at the end of a name gives an abbreviation or a reading)."""
+    found = _PARENTHESIS.match(name.strip())
+    return [name, found[1], found[2]] if found else [name]
 
 
 def _edits(a: str, b: str) -> int:
@@ -57,6 +72,23 @@ def _edits(a: str, b: str) -> int:
             row.append(cost)
         rows.append(row)
     return rows[-1][-1]
+
+
+def _near(a: str, b: str) -> bool:
+    return _dice(_bigrams(a), _bigrams(b)) >= FUZZY_MIN_DICE
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _clear_slip(query: str, key: str, target: str, name: str) -> bool:
+    """Whether `query` (key `key`) is a spelling slip of `name` (key `target`), not another word."""
+    if key in target or target in key or _digits(key) != _digits(target):
+        return False
+    if len(latin_words(query, stem=False)) != len(latin_words(name, stem=False)):
+        return False
+    return _edits(key, target) <= max(1, max(len(key), len(target)) // SLIP_CHARS)
 
 
 def _latin(name: str) -> bool:
@@ -83,19 +115,24 @@ def _compatible(a: str, b: str) -> bool:
     return _dice(_bigrams(ka), _bigrams(kb)) >= FUZZY_MIN_DICE
 
 
+def _incompatible(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether the Latin names of two entries say they are different concepts: each has a Latin
+    name the other lacks, and none of those of one may name what one of the other's does."""
+    keys_a, keys_b = {name_key(n) for n in a}, {name_key(n) for n in b}
+    own_a = [n for n in a if _latin(n) and name_key(n) not in keys_b]
+    own_b = [n for n in b if _latin(n) and name_key(n) not in keys_a]
+    return bool(own_a and own_b) and not any(_compatible(x, y) for x in own_a for y in own_b)
+
+
 def conflicting(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether two entries that share only Japanese names say by their Latin names that they are
     different concepts: each has a Latin name the other lacks, and none of those of one may name
     what one of the other's does (`_compatible`). A Japanese word often translates two English
     terms (正規化: Regularization, Normalization); a shared English name is specific enough to be
     one concept. Japanese names are not compared: spellings vary too freely (トークン化, トークナイゼーション)."""
-    keys_a, keys_b = {name_key(n) for n in a}, {name_key(n) for n in b}
+    keys_b = {name_key(n) for n in b}
     shared = [n for n in a if name_key(n) in keys_b]
-    if not shared or any(_latin(n) for n in shared):
-        return False
-    own_a = [n for n in a if _latin(n) and name_key(n) not in keys_b]
-    own_b = [n for n in b if _latin(n) and name_key(n) not in keys_a]
-    return bool(own_a and own_b) and not any(_compatible(x, y) for x in own_a for y in own_b)
+    return bool(shared) and not any(_latin(n) for n in shared) and _incompatible(a, b)
 
 
 class NameIndex:
@@ -105,8 +142,9 @@ class NameIndex:
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._shown: dict[str, str] = {}  # key -> the name as first written
         for position, term in enumerate(terms):
-            for name in term.names:
-                self._exact[name_key(name)].append(position)
+            for name in dict.fromkeys(alias for written in term.names for alias in aliases(written)):
+                if position not in self._exact[name_key(name)]:
+                    self._exact[name_key(name)].append(position)
                 self._shown.setdefault(name_key(name), name)
         self._grams: dict[str, set[str]] = {key: _bigrams(key) for key in self._exact if key}
         self._postings: dict[str, list[str]] = defaultdict(list)
@@ -119,8 +157,10 @@ class NameIndex:
 
     def groups(self) -> list[int]:
         """The term group of every entry: entries sharing a name (transitively) share a group,
-        unless an entry of one group `conflicting`ly names another concept than an entry of the
-        other (homonyms stay apart; a name shared by both then finds both).
+        unless the name they share is Japanese and an entry of one group names by its Latin names
+        another concept than an entry of the other (`conflicting`: homonyms stay apart, and a name
+        shared by both then finds both; an entry `標準化 | 正規化` cannot bridge `正規化 |
+        Regularization` to `標準化 | Standardization`). A shared Latin name joins: it is specific.
 
         Groups are numbered in corpus order of their first entry.
         """
@@ -133,10 +173,13 @@ class NameIndex:
                 position = parent[position]
             return position
 
-        def join(a: int, b: int) -> None:
+        def join(a: int, b: int, checked: bool) -> None:
             a, b = sorted((root(a), root(b)))
-            if a == b or any(
-                conflicting(self._terms[x].names, self._terms[y].names) for x in members[a] for y in members[b]
+            if a == b or (
+                checked
+                and any(
+                    _incompatible(self._terms[x].names, self._terms[y].names) for x in members[a] for y in members[b]
+                )
             ):
                 return
             parent[b] = a
@@ -145,11 +188,12 @@ class NameIndex:
         for key, positions in self._exact.items():
             if not key:  # a name that normalises to nothing joins nothing
                 continue
+            latin = _latin(self._shown[key])
             # Every pair that shares the name, earlier first: two entries that agree are joined even
             # when an earlier one conflicts with both (正規化 | Regularization, then Normalization twice).
             for i, other in enumerate(positions[1:], start=1):
                 for earlier in positions[:i]:
-                    join(earlier, other)
+                    join(earlier, other, checked=not latin)
         numbers: dict[int, int] = {}
         return [numbers.setdefault(root(position), len(numbers)) for position in range(len(self._terms))]
 
@@ -186,6 +230,10 @@ class NameIndex:
         for gram in grams:
             for candidate in self._postings.get(gram, ()):
                 shared[candidate] += 1
+        if len(key) <= SHORT_SLIP_CHARS:  # "bret" shares no bigram with "bert": short names are all looked at
+            for candidate in self._grams:
+                if abs(len(candidate) - len(key)) <= 1:
+                    shared.setdefault(candidate, 0)
         scored = sorted(((_edits(key, c), -n, c) for c, n in shared.items() if c != key), key=lambda t: t[:2])
         out: list[str] = []
         seen: set[int] = set()
@@ -225,3 +273,23 @@ class NameIndex:
     def tier(self, query: str) -> list[int]:
         """The terms a question names: exactly, else by one typo, else by sound."""
         return self.exact(query) or self.fuzzy(query) or self.sounds_like(query)
+
+    def names_surely(self, query: str) -> bool:
+        """Whether the terms `tier` finds are surely the ones the question means: it is one of their
+        names, or a clear slip of one (a few letters wrong, no word or digit more or less, not a
+        name inside a longer word: "overfiting", not 半教師あり学習, "deep q learning" or "L1正則化"
+        for "L2正則化"), or it sounds exactly like a name of five consonants or more
+        (ディープラーニング; not マックス for "Muxer", サンプル for "Sample Error"). A looser match is put first,
+        and judged."""
+        if self.exact(query):
+            return True
+        key = name_key(query)
+        found = self.fuzzy(query)
+        if found:
+            target = next(k for k, positions in self._exact.items() if positions == found and _near(key, k))
+            return _clear_slip(query, key, target, self._shown[target])
+        found = self.sounds_like(query)
+        if found:
+            sound = kana_key(query)
+            return len(sound) >= STRONG_SOUND_CHARS and sound in self._sound_index()
+        return False

@@ -131,8 +131,7 @@ def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple
     if elsewhere:
         raise QueryError(f"no term named {name!r} in {source!r}; it is in {', '.join(map(repr, elsewhere))}")
     if not found:
-        suggestions = ", ".join(h.term for h in index.search(name, k=3))
-        raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
+        raise QueryError(f"no term named {name!r}" + _suggestions(index, name))
     terms = []
     seen: set[int] = set()
     for first in found:
@@ -145,6 +144,16 @@ def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple
         names = list(index.term_names(entries[0])) if source is None else list(index.terms[entries[0]].names)
         terms.append((names, entries))
     return terms
+
+
+def _suggestions(index: Index, name: str) -> str:
+    """ "; did you mean: …" with the names within a spelling slip of `name`, else "; the closest
+    entries: …" (by meaning: neighbours, not spelling fixes)."""
+    slips = index.near_names(name)
+    if slips:
+        return f"; did you mean: {', '.join(slips)}"
+    closest = ", ".join(h.term for h in index.search(name, k=3))
+    return f"; the closest entries: {closest}" if closest else ""
 
 
 def show_entries(index: Index, name: str, source: str | None = None) -> tuple[list[str], list[int]]:

@@ -537,7 +537,8 @@ def eval_tables(evaluation: Evaluation, title: str = "") -> list[RenderableType]
 
 
 def misses_table(result: ModeResult) -> Grid:
-    """`semsearch eval --misses`: each on-topic question whose gold entry is not first."""
+    """`semsearch eval --misses`: each on-topic question whose gold entry is not first, and each
+    off-topic one answered "sure", with its answer's state."""
     rows: list[list[Cell]] = []
     for r in result.misses:
         miss = r.miss()
@@ -546,16 +547,17 @@ def misses_table(result: ModeResult) -> Grid:
                 Text(safe_line(miss["id"])),
                 Text(safe_line(miss["kind"])),
                 Text(safe_line(miss["q"])),
-                Text(safe_line(", ".join(miss["gold"]))),
+                Text(safe_line(", ".join(miss["gold"]) or "(off-topic)")),
                 str(miss["rank"] or "-"),
+                miss["state"].replace("_", " "),
                 Text(safe_line(", ".join(miss["got"]))),
             ]
         )
     return Grid(
-        ["id", "kind", "question", "gold", "rank", "first hits"],
+        ["id", "kind", "question", "gold", "rank", "state", "first hits"],
         rows,
-        ["left", "left", "left", "left", "right", "left"],
-        title=f"{result.mode}: {len(result.misses)} not first",
+        ["left", "left", "left", "left", "right", "left", "left"],
+        title=f"{result.mode}: {len(result.misses)} not first, or off-topic and sure",
     )
 
 

@@ -71,10 +71,10 @@ SECOND_CAP = 0.1
 # bench/calibrate.py on the dev halves (docs/ranking.md).
 TFIDF_CALIBRATION = (0.2391, 14.7)
 TFIDF_ESTIMATE: dict[str, object] = {
-    "right": {"weights": {"relevance": 14.5233, "margin": 0.0957}, "bias": -3.1512},
-    "match": {"weights": {"relevance": 12.9838}, "bias": -1.7886},
-    "sure": 0.8104,
-    "none": 0.3551,
+    "right": {"weights": {"relevance": 14.2942, "margin": 0.0339}, "bias": -3.2739},
+    "match": {"weights": {"relevance": 12.3473}, "bias": -1.6654},
+    "sure": 0.8774,
+    "none": 0.37,
 }
 SNIPPET_CHARS = 160
 # A snippet is chosen from this much of an entry's beginning: every line of a runaway entry (a book
@@ -82,6 +82,11 @@ SNIPPET_CHARS = 160
 SNIPPET_SCAN_CHARS = 20_000
 #: The score of a term the question names (the name tier): it is the term asked for.
 NAMED_SCORE = 1.0
+#: What an answer from an index built before the three states says (they need a build to record).
+PREDATES_STATES = (
+    "this index was built before answers said how sure they are: every answer is 'possible' until it is "
+    "rebuilt (semsearch build)"
+)
 #: The notice of an answer to a question that holds nothing to search for (`text.has_content`).
 NOTHING_TO_SEARCH = "nothing to search for in the question"
 
@@ -274,6 +279,10 @@ class Index:
         """Positions of the terms one of whose names is `name` (case-, width-, kana-insensitive),
         optionally only those from the file `source`."""
         return [t for t in self._names.exact(name) if source is None or self.terms[t].source == source]
+
+    def near_names(self, name: str) -> tuple[str, ...]:
+        """Names within a spelling slip of `name` ("Did you mean"), closest first, one per term."""
+        return self._names.near(name)
 
     def same_term(self, position: int) -> list[int]:
         """The entries of the term the entry at `position` belongs to (itself included), in corpus order."""
@@ -541,15 +550,17 @@ class Index:
 
     def side_scores(self, question: str) -> dict[str, object]:
         """Each side's raw score per entry for a question, as `query` computes them before fusing:
-        {"cleaned", "named" (positions the name tier puts first), "content" (whether there is
-        anything to search), "dense", "use" (None without that side), "tfidf"}. For measuring and
+        {"cleaned", "named" (positions the name tier puts first), "surely" (whether the question
+        surely names them: `NameIndex.names_surely`), "content" (whether there is anything to
+        search), "dense", "use" (None without that side), "tfidf"}. For measuring and
         calibrating (bench/calibrate.py); NaN in "dense" marks an entry the dense side did not retrieve."""
         text = clean_query(question)
         second = self.second_scores(text) if self.second_encoder is not None else None
         return {
             "cleaned": text,
             "named": self._names.tier(text),
-            "content": has_content(text),
+            "surely": self._names.names_surely(text),
+            "content": has_content(question),
             "dense": self.dense_scores(text),
             "use": second,
             "tfidf": self.lexical_scores(text),
@@ -595,6 +606,7 @@ class Index:
     def judge(self, mode: str) -> Judge | None:
         """The estimates that give a mode's answers their state (confidence.py); None when the
         index's encoder has none for it (then answers are "possible" unless a term is named)."""
+        mode = check_mode(mode)
         available = ["relevance", "margin"]
         if mode == "hybrid" and self._engine is None:
             available.append("dense_margin")
@@ -652,17 +664,23 @@ class Index:
         named_terms = {self._group[t] for t in named}
         scores[[t for t in range(len(scores)) if self._group[t] in named_terms]] = NAMED_SCORE
         order = self._one_per_term(self._rank(raw, named), raw)
-        state, probability = self._state(used, raw, sides, order, named_terms)
+        surely = bool(named) and self._names.names_surely(text)
+        state, probability = self._state(used, raw, sides, order, named_terms, surely)
+        if probability is None and self._predates_states(used):
+            notices.append(PREDATES_STATES)
+            log.warning("%s", notices[-1])
         if min_score is not None:
             order = [(best, shown) for best, shown in order if scores[best] >= min_score]
             if not order:
                 state = NO_MATCH
-        order = order[:k]
+                notices.append(f"no hit scores at least {min_score:g}")
+        # Every term a question names is shown (a homonym's terms: 正規化 twice), whatever k is.
+        order = order[: max(k, len(named_terms))]
         hits = [
             self._hit(rank, shown, float(scores[best]), text, related, named=self._group[best] in named_terms)
             for rank, (best, shown) in enumerate(order, start=1)
         ]
-        slips = self._names.near(text) if state != SURE else ()
+        slips = self.near_names(text) if state != SURE else ()
         return Answer(question, text, used, hits, state, tuple(notices), probability, slips)
 
     def _state(
@@ -672,11 +690,15 @@ class Index:
         sides: dict[str, np.ndarray | None],
         order: list[tuple[int, int]],
         named_terms: set[int],
+        surely: bool,
     ) -> tuple[str, float | None]:
-        """(state, probability that the best hit is right) of a ranking (confidence.py)."""
+        """(state, probability that the best hit is right) of a ranking (confidence.py). `named_terms`:
+        the terms the question surely names (`NameIndex.names_surely`). A term the name tier puts
+        first by a looser match is judged like any best hit: "deep q learning" is one letter from
+        深層学習 | Deep Learning, and 逆量子化 one character from 量子化."""
         if not order:
             return NO_MATCH, 0.0
-        if named_terms:
+        if named_terms and surely:
             # The question names a term: the answer, unless it names several (homonyms: 正規化 is
             # Regularization in one file and Normalization in another), which are possible answers.
             return (SURE, 1.0) if len(named_terms) == 1 else (POSSIBLE, 1.0 / len(named_terms))
@@ -691,8 +713,14 @@ class Index:
             {side: None if v is None else by_term(v, group, terms) for side, v in sides.items()},
             best,
         )
-        state, right, _ = judge.judge(values, has_body=self._has_body(best))
+        state, right, _ = judge.judge(values, has_body=self._has_body(best), named=bool(named_terms))
         return state, right
+
+    def _predates_states(self, mode: str) -> bool:
+        """Whether the index was built before answers had states: its encoder is calibrated for the
+        mode but records no estimates (a build brings them; `semsearch.load` reads it as it is)."""
+        spec = self._spec(mode) if mode != "tfidf" else {}
+        return bool((spec.get("calibration") or {}).get(mode)) and "estimate" not in spec
 
     def _has_body(self, group: int) -> bool:
         """Whether any entry of the term (group) has a body."""

@@ -121,23 +121,53 @@ def clean_query(query: str) -> str:
 
 
 def has_content(query: str) -> bool:
-    """Whether a question holds anything to search for, once its framing is stripped: a Japanese
-    character, or a Latin word of two or more letters that is not letter soup (`_soup`), and at
-    least two different letters in all. Punctuation, symbols, emoji, a bare number, one letter
-    repeated ("aaaa"), single letters among symbols (a regular expression: ".*+?[](){}^$|\\d"),
-    keyboard runs ("asdfghjkl") or a framing word alone ("とは", "what is") hold nothing."""
+    """Whether a question holds anything to search for, once its framing is stripped: a kanji (鍵),
+    a word of two different kana, a letter of another script (α), or a Latin token that is a word
+    (two different letters, not letter soup: `_soup`; an upper-case acronym always is), a name with
+    digits in it (x86, F1, H100, 5G, k8s) or a language (C++, C#). Punctuation, symbols, emoji, a
+    bare number, one letter repeated ("aaaa"), single letters among symbols (a regular expression:
+    ".*+?[](){}^$|\\d", where even "z0" is a range's end), keyboard runs ("asdfghjkl") or a framing
+    word alone ("とは", "what is") hold nothing."""
     text = clean_query(query).rstrip(_TRAILING_PUNCT)
-    framing = _JA_SUFFIX.fullmatch(text) or text in _JA_PREFIXES or f"{text} " in _EN_PREFIXES
-    if framing or len({c for c in text if c.isalpha()}) < 2:
+    if _JA_SUFFIX.fullmatch(text) or text in _JA_PREFIXES or f"{text} " in _EN_PREFIXES:
         return False
-    if any(is_cjk(c) and c.isalpha() for c in text):
+    letters = {c for c in text if c.isalpha()}
+    if any(is_cjk(c) for c in letters):
+        return len(letters) >= 2 or any(_ideograph(c) for c in letters)
+    if any(not _latin_letter(c) for c in letters):
         return True
     acronyms = {w.casefold() for w in _WORD.findall(unicodedata.normalize("NFKC", query)) if w.isupper()}
-    return any(len(w) >= 2 and (w in acronyms or not _soup(w)) for w in _WORD.findall(text))
+    symbols = sum(not c.isalnum() and not c.isspace() for c in text)
+    alnum = sum(c.isalnum() for c in text)
+    return any(_word_like(token, acronyms, symbols > alnum) for token in _TOKEN.findall(text))
 
 
-# A word, in any alphabet but Japanese (letters only: "x86" is "x"; digits say nothing alone).
+# A word, in any alphabet but Japanese (letters only).
 _WORD = re.compile(r"[^\W\d_]+")
+# A Latin token: letters and digits, and the "++" or "#" of a language's name.
+_TOKEN = re.compile(r"[^\W_]+(?:\+\+|#)?")
+
+
+def _ideograph(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+
+
+def _latin_letter(char: str) -> bool:
+    return char.isascii() or unicodedata.name(char, "").startswith("LATIN")
+
+
+def _word_like(token: str, acronyms: set[str], among_symbols: bool) -> bool:
+    """Whether one Latin token (case-folded) is something to search for (`has_content`)."""
+    if token.endswith(("++", "#")):
+        return any(c.isalpha() for c in token)
+    letters = [c for c in token if c.isalpha()]
+    if not letters:
+        return False
+    if len(letters) < len(token):  # digits in it: a name such as x86, H100, k8s, unless a regex range
+        return len(token) >= 2 and not among_symbols
+    return len(set(letters)) >= 2 and (token in acronyms or not _soup(token))
+
+
 _VOWELS = frozenset("aeiouyàáâäèéêëìíîïòóôöùúûüÿ")
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 

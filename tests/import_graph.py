@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "_version",
             "errors",
+            "confidence",
             "modes",
             "text",
             "kana",
@@ -44,7 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
     ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports", "ray_embed")),
-    ("the query layer", ("confidence", "search")),
+    ("the query layer", ("search",)),
     ("building, measuring, sessions", ("indexer", "evaluation", "linter", "session", "payloads", "resident", "caches")),
     ("what the command shows", ("render", "console", "formats")),
     ("the index as a service: HTTP and MCP", ("server", "mcp_server")),

@@ -256,9 +256,10 @@ def test_compare_terms_show_and_eval_formats(runner: CliRunner, where: list[str]
     queries.write_text('{"q": "ドロップアウト", "gold": ["Dropout"], "lang": "ja"}\n', encoding="utf-8")
     metrics = run(runner, ["eval", str(queries), "--mode", "tfidf", "--format", "tsv", *where]).stdout.splitlines()
     assert metrics == [
-        "mode\tslice\tn\trecall@1\trecall@5\tmrr@10\tndcg@10",
-        "tfidf\tall\t1\t1.0000\t1.0000\t1.0000\t1.0000",
-        "tfidf\tlang=ja\t1\t1.0000\t1.0000\t1.0000\t1.0000",
+        "mode\tslice\tn\trecall@1\trecall@5\tmrr@10\tndcg@10\tsure\tsure_right\tno_match\toff"
+        "topic\tofftopic_no_match\tofftopic_sure",
+        "tfidf\tall\t1\t1.0000\t1.0000\t1.0000\t1.0000\t1\t1\t0\t0\t0\t0",  # the states on each mode's row
+        "tfidf\tlang=ja\t1\t1.0000\t1.0000\t1.0000\t1.0000\t\t\t\t\t\t",
     ]
 
 

