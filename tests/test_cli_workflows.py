@@ -1,4 +1,4 @@
-"""Issue 15, "the CLI fits pipes, editors and habits", through the command line: plain output off a
+"""The command line in everyday use (pipes, terminals, editors, habits): plain output off a
 terminal, wrapping on one that splits no word or URL and starts no line with `。`, the formats, paths
 and lines for editors, `show --open`, questions from pipes and unquoted words, help, `terms` grouped
 and paged, `eval`'s format and gold names, build progress and summaries, warnings said once, the
