@@ -41,7 +41,7 @@ def test_written_folders_read_back_and_verify_by_stamp_alone(tmp_path: Path) -> 
     with Folder(folder) as opened:
         assert opened.meta["format"] == 1
         assert opened.files["table.bin"]["size"] == len(TABLE)
-        assert opened.read("table.bin") == TABLE
+        assert opened.read("table.bin").tobytes() == TABLE
         assert opened.verify() is False  # the stamp matches: no file was read
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [f".lock-{KEY}", KEY]
 
@@ -138,7 +138,7 @@ def test_a_damaged_folder_is_replaced_whole_and_a_reader_keeps_what_it_opened(tm
     try:
         write(tmp_path / "models")
         with Folder(folder) as opened:
-            assert opened.verify() is False and opened.read("table.bin") == TABLE
+            assert opened.verify() is False and opened.read("table.bin").tobytes() == TABLE
         assert os.pread(fd, 16, 0) == b"\xee" * 16  # its file was replaced, not rewritten under it
     finally:
         os.close(fd)

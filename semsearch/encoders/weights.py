@@ -38,6 +38,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import mmap
 import os
 import re
 import shutil
@@ -47,6 +48,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = [
     "WeightsError",
@@ -71,6 +74,8 @@ TMP_PREFIX = ".tmp-"
 MAX_META_BYTES = 4 * 1024 * 1024
 # Hashing reads a file in pieces of this size.
 _PIECE = 4 * 1024 * 1024
+# Files read whole from this size on go into huge pages (_buffer).
+_HUGE = 2 * 1024 * 1024
 # A key: what it converts, its version, a hash; a plain name (no separator, no leading dot).
 _KEY = re.compile(r"[a-z0-9][a-z0-9_]*-[0-9A-Za-z][0-9A-Za-z.+_]*(-[0-9A-Za-z][0-9A-Za-z.+_]*)*-[0-9a-f]{16}")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -153,7 +158,7 @@ class Folder:
         try:
             if os.fstat(fd).st_size > MAX_META_BYTES:
                 raise Damaged(f"{META} is too large")
-            raw = _read_all(fd, os.fstat(fd).st_size)
+            raw = _read_all(fd, os.fstat(fd).st_size).tobytes()
         finally:
             os.close(fd)
         try:
@@ -182,7 +187,7 @@ class Folder:
             raise Damaged(f"{name} was truncated or extended")
         return fd
 
-    def read(self, name: str) -> bytearray:
+    def read(self, name: str) -> np.ndarray:
         """One of its files, whole, checked against its recorded size."""
         fd = self.open(name)
         try:
@@ -225,7 +230,7 @@ class Folder:
         except Damaged:
             return None
         try:
-            return json.loads(_read_all(fd, min(os.fstat(fd).st_size, MAX_META_BYTES)).decode("utf-8"))
+            return json.loads(_read_all(fd, min(os.fstat(fd).st_size, MAX_META_BYTES)).tobytes())
         except (ValueError, UnicodeDecodeError, RecursionError, OSError):
             return None
         finally:
@@ -255,11 +260,23 @@ def _file_entry(name: object, entry: object) -> bool:
     )
 
 
-def _read_all(fd: int, size: int) -> bytearray:
-    """`size` bytes from the start of `fd`, into memory of this process (no memory map: a file
-    truncated later cannot take them away); Damaged when the file is shorter."""
-    buffer = bytearray(size)
-    view, got = memoryview(buffer), 0
+def _buffer(size: int) -> np.ndarray:
+    """`size` bytes of this process's own memory (uint8, not zeroed first: every byte is read into
+    it). A large one in huge pages where the kernel offers them: reading 14 MB into 4 kB pages
+    costs a fresh process ~3,500 page faults, twice the time of the read itself."""
+    if size >= _HUGE and hasattr(mmap, "MADV_HUGEPAGE"):
+        with contextlib.suppress(OSError, ValueError):
+            memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            memory.madvise(mmap.MADV_HUGEPAGE)
+            return np.frombuffer(memory, dtype=np.uint8)  # an anonymous map: no file under it
+    return np.empty(size, dtype=np.uint8)
+
+
+def _read_all(fd: int, size: int) -> np.ndarray:
+    """`size` bytes from the start of `fd` (uint8), into memory of this process (not a map of the
+    file: a file truncated later cannot take them away); Damaged when the file is shorter."""
+    buffer = _buffer(size)
+    view, got = buffer.data, 0
     while got < size:
         n = os.preadv(fd, [view[got:]], got)
         if n <= 0:
