@@ -64,11 +64,28 @@ def _build_the_cli_once() -> None:
 
 #: Fixtures that embed with the embedded encoder: a test using one is slow, and its engine matters.
 EMBEDDED_FIXTURES = {"e5", "bundled_index", "tech_index"}
+#: Test modules whose results come out of NumPy's float arithmetic (BLAS, libm): marked `numeric`,
+#: and run under every OpenBLAS kernel the CPU can execute in CI (tests/cpu_kernels.py).
+NUMERIC_MODULES = {
+    "test_ann",
+    "test_encoders",
+    "test_evaluation",
+    "test_hubness",
+    "test_indexer",
+    "test_lexical",
+    "test_qdrant_parity",
+    "test_search",
+    "test_store",
+    "test_stores",
+    "test_use",
+}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if getattr(getattr(item, "module", None), "__name__", "") in NUMERIC_MODULES:
+            item.add_marker(pytest.mark.numeric)
         if EMBEDDED_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.embedded)
         if item.get_closest_marker("embedded"):
