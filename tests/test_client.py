@@ -84,9 +84,9 @@ def links(text: str) -> str:
     [
         (["ask", "勾配消失とは"], {}),
         (["ask", "過学習を防ぐには", "-k", "2", "--json"], {}),
-        (["ask", "dropout", "--mode", "tfidf", "--full"], {}),
+        pytest.param(["ask", "dropout", "--mode", "tfidf", "--full"], {}, marks=SLOW),
         pytest.param(["ask", "学習率", "-k3", "--min-score=0.1"], {}, marks=SLOW),
-        (["ask", "xyzzy"], {}),  # no confident match
+        pytest.param(["ask", "xyzzy"], {}, marks=SLOW),  # no confident match
         pytest.param(["ask", "?"], {}, marks=SLOW),  # nothing to search for
         (["ask", "勾配消失とは", "-k", "2"], {"FORCE_COLOR": "1", "COLUMNS": "50"}),
         pytest.param(
@@ -100,11 +100,11 @@ def links(text: str) -> str:
         # of 40, 80 and 140 columns (wrapped, at places that split no word) and a pipe (never wrapped).
         pytest.param(["ask", "how", "do", "I", "stop", "overfitting", "-k", "2"], {}, marks=SLOW),
         pytest.param(["ask", "dropout", "--mode", "Dense", "--json"], {}, marks=SLOW),
-        (["ask", "勾配消失とは", "--format", "tsv"], {}),
+        pytest.param(["ask", "勾配消失とは", "--format", "tsv"], {}, marks=SLOW),
         pytest.param(["ask", "勾配消失とは", "--format=markdown", "--full"], {}, marks=SLOW),
         pytest.param(["ask", "勾配消失とは", "--format", "JSONL"], {}, marks=SLOW),
         pytest.param(["ask", "勾配消失とは", "--json", "--full", "-k", "2"], {}, marks=SLOW),
-        (["ask", "勾配消失とは", "--full"], {"TTY_COMPATIBLE": "1", "COLUMNS": "40"}),
+        pytest.param(["ask", "勾配消失とは", "--full"], {"TTY_COMPATIBLE": "1", "COLUMNS": "40"}, marks=SLOW),
         pytest.param(["ask", "勾配消失とは"], {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80"}, marks=SLOW),
         pytest.param(["ask", "勾配消失とは", "-k", "3"], {"TTY_COMPATIBLE": "1", "COLUMNS": "140"}, marks=SLOW),
         pytest.param(["ask", "勾配消失とは", "--full"], {"COLUMNS": "40"}, marks=SLOW),
@@ -139,7 +139,10 @@ def test_server_option_wins_over_the_environment(server: Served, index: Path) ->
     assert remote[1] == local[1]
 
 
-@pytest.mark.parametrize("args", [["ask", "-", "--json"], ["ask", "--json"], ["ask", "-k", "1"]])
+@pytest.mark.parametrize(
+    "args",
+    [["ask", "-", "--json"], pytest.param(["ask", "--json"], marks=SLOW), pytest.param(["ask", "-k", "1"], marks=SLOW)],
+)
 def test_question_from_stdin_goes_to_the_server(server: Served, index: Path, args: list[str]) -> None:
     """`echo q | semsearch ask`: stdin is read without "-" when no question is given."""
     remote, local = side_by_side(
@@ -155,13 +158,13 @@ def test_question_from_stdin_goes_to_the_server(server: Served, index: Path, arg
     [
         (["ask", ""], None),
         pytest.param(["ask", "   "], None, marks=SLOW),
-        (["ask", "x", "-k", "0"], None),
+        pytest.param(["ask", "x", "-k", "0"], None, marks=SLOW),
         pytest.param(["ask", "x", "-k", "many"], None, marks=SLOW),
         pytest.param(["ask", "x", "--mode", "sparse"], None, marks=SLOW),
         pytest.param(["ask", "x", "--min-score", "2"], None, marks=SLOW),
-        (["ask", "x", "--frobnicate"], None),
+        pytest.param(["ask", "x", "--frobnicate"], None, marks=SLOW),
         pytest.param(["ask"], b"", marks=SLOW),
-        (["ask", "x", "--json", "--format", "tsv"], None),
+        pytest.param(["ask", "x", "--json", "--format", "tsv"], None, marks=SLOW),
         pytest.param(["ask", "x", "--format", "yaml"], None, marks=SLOW),
         (["ask", "-"], b"\xff\xfe"),
         pytest.param(["ask", "-", "--json"], b"", marks=SLOW),
@@ -194,8 +197,10 @@ def test_a_dead_server_is_one_line_then_a_local_answer(index: Path) -> None:
     "url, reason",
     [
         ("https://127.0.0.1:8765", "https:// is not supported (only http://)"),
-        ("http://127.0.0.1:notaport", "'http://127.0.0.1:notaport' is not a http://HOST:PORT address"),
-        ("http://no-such-host.invalid:8765", "cannot resolve no-such-host.invalid"),
+        pytest.param(
+            "http://127.0.0.1:notaport", "'http://127.0.0.1:notaport' is not a http://HOST:PORT address", marks=SLOW
+        ),
+        pytest.param("http://no-such-host.invalid:8765", "cannot resolve no-such-host.invalid", marks=SLOW),
     ],
 )
 def test_an_unusable_server_address_is_one_line_then_a_local_answer(index: Path, url: str, reason: str) -> None:

@@ -453,6 +453,7 @@ def test_a_corpus_edit_is_rebuilt_in_the_background_while_the_old_index_answers(
     assert semsearch.load(index).manifest.counts["terms"] == 7  # committed on disk too
 
 
+@pytest.mark.slow  # a second server process (the background rebuild test beside it stays in every run)
 def test_a_failed_rebuild_keeps_the_old_index_answering(tmp_path: Path, glossary: Path) -> None:
     index = tmp_path / "index"
     semsearch.build(glossary, index, encoder=FakeEncoder())
