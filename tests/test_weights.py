@@ -215,3 +215,19 @@ def test_entries_list_only_what_semsearch_wrote_and_remove_takes_one(tmp_path: P
 def test_missing_is_not_damage(tmp_path: Path) -> None:
     with pytest.raises(Missing):
         Folder(tmp_path / KEY)
+
+
+def test_planted_links_at_the_lock_and_leftover_names_are_replaced_never_followed(tmp_path: Path) -> None:
+    # Found by an adversarial try: a link at `.lock-<key>` made every conversion fail (ELOOP).
+    root = tmp_path / "models"
+    root.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep me")
+    (root / f".lock-{KEY}").symlink_to(victim / "precious")
+    (root / f".tmp-{KEY}-deadbeef").symlink_to(victim, target_is_directory=True)
+    write(root)
+    assert (victim / "precious").read_text() == "keep me"
+    assert not (root / f".lock-{KEY}").is_symlink() and not (root / f".tmp-{KEY}-deadbeef").exists()
+    with Folder(root / KEY) as opened:
+        assert opened.verify() is False

