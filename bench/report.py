@@ -90,7 +90,8 @@ def render(results: dict[str, Any], commands: Sequence[str]) -> str:
         "# semsearch benchmark results\n",
         "Produced by "
         + " then ".join(f"`{c}`" for c in commands)
-        + f" (from the repository root, with /work/venv/bin/python) on {m['date']}, commit {m['git']}.\n",
+        + f" (from the repository root, with {m.get('executable', '/work/venv/bin/python')}) on {m['date']}, "
+        + f"commit {m['git']}.\n",
         "## Machine\n",
         table(
             ("", ""),

@@ -9,7 +9,13 @@ user built elsewhere with `semsearch build CORPUS --index DIR`, remembered so th
 - `remove` deletes one, under its build lock (never while a build writes it; a link is unlinked,
   never followed);
 - `remember` and `remembered` keep the indexes built elsewhere in
-  `$XDG_STATE_HOME/semsearch/indexes.json` (beside the shell's history), at most REMEMBERED of them.
+  `$XDG_STATE_HOME/semsearch/indexes.json` (beside the shell's history), at most REMEMBERED of them;
+- `shared_weights` lists the converted model weights every index of the user shares
+  (`$XDG_CACHE_HOME/semsearch/models/`, encoders/weights.py), each with the indexes semsearch knows
+  of that name it in their manifest: those in the cache and those `build --index` made elsewhere.
+  An index semsearch does not know of (a `./index`, one the library built) may use weights no
+  index listed here names: `remove_weights` of them only costs that index a conversion (seconds)
+  the next time it is used. The installed encoder's own weights are always kept.
 
 Library code: raises (IndexStoreError, IndexLockedError) and never prints.
 """
@@ -27,12 +33,23 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import resolved_roots
+from .encoders import weights
 from .errors import IndexStoreError
-from .locate import cache_base, user_dir
+from .locate import cache_base, user_dir, weights_base
 from .manifest import MANIFEST
 from .store import DATA_PREFIX, LOCK, USED, build_lock, read_manifest
 
-__all__ = ["CachedIndex", "cached_indexes", "mark_used", "remember", "remembered", "remove"]
+__all__ = [
+    "CachedIndex",
+    "SharedWeights",
+    "cached_indexes",
+    "mark_used",
+    "remember",
+    "remembered",
+    "remove",
+    "shared_weights",
+    "remove_weights",
+]
 
 #: How many indexes built elsewhere are remembered (the most recent).
 REMEMBERED = 100
@@ -68,14 +85,7 @@ class CachedIndex:
         }
 
 
-def _size(path: Path) -> int:
-    """Bytes under `path`, links not followed (a link counts as itself)."""
-    total = 0
-    for folder, dirs, files in os.walk(path, followlinks=False):
-        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total
+_size = weights.folder_size
 
 
 def _describe(path: Path) -> CachedIndex:
@@ -192,3 +202,76 @@ def remembered(corpus: Sequence[str | os.PathLike[str]], env: Mapping[str, str] 
             if list(read_manifest(index).roots) == roots:
                 return index
     return None
+
+
+# -- the shared weights ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedWeights:
+    """A folder of converted model weights that indexes share (encoders/weights.py)."""
+
+    key: str
+    path: Path
+    size: int  # bytes on disk
+    used_by: tuple[str, ...]  # the indexes semsearch knows of that name this key in their manifest
+    installed: bool  # the installed encoder's own: what every new build uses
+    problem: str | None = None  # why it cannot be used (its meta.json), None when it reads
+
+    @property
+    def unused(self) -> bool:
+        """Whether no index semsearch knows of uses it, and the installed encoder would not."""
+        return not self.used_by and not self.installed
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `semsearch cache --json` lists it."""
+        return {
+            "key": self.key,
+            "path": str(self.path),
+            "bytes": self.size,
+            "used_by": list(self.used_by),
+            "installed": self.installed,
+            "problem": self.problem,
+        }
+
+
+def _known_indexes(env: Mapping[str, str]) -> list[Path]:
+    """The index directories semsearch knows of: those in the cache, those built elsewhere."""
+    base = cache_base(env)
+    known = (
+        [entry for entry in sorted(base.iterdir()) if _is_index(entry)] if base is not None and base.is_dir() else []
+    )
+    registry = _registry(env)
+    if registry is not None:
+        known += [Path(entry["index"]) for entry in _read_registry(registry)]
+    return known
+
+
+def shared_weights(env: Mapping[str, str] = os.environ) -> tuple[Path | None, list[SharedWeights]]:
+    """The folder of shared weights (None without a usable one) and the weights in it, by key."""
+    from .encoders.use import source_key
+
+    root = weights_base(env)
+    used: dict[str, list[str]] = {}
+    for index in _known_indexes(env):
+        with contextlib.suppress(IndexStoreError, OSError):
+            key = read_manifest(index).second.get("weights")
+            if weights.valid_key(key):
+                used.setdefault(str(key), []).append(str(index))
+    installed = source_key()
+    found = [
+        SharedWeights(e.key, e.path, e.size, tuple(used.get(e.key, ())), e.key == installed, e.problem)
+        for e in weights.entries(root)
+    ]
+    return root, found
+
+
+def remove_weights(entry: SharedWeights) -> None:
+    """Delete a folder of shared weights, unless a process is converting it (IndexLockedError). A
+    process that has them loaded keeps its copies; an index that names them converts them again."""
+    from .errors import IndexLockedError
+
+    try:
+        weights.remove(entry.path.parent, entry.key)
+    except weights.Busy:
+        raise IndexLockedError(f"another semsearch is converting {entry.key}; try again later") from None

@@ -1230,7 +1230,9 @@ def lint_command(
 # -- cache ----------------------------------------------------------------------------------------
 
 cache_app = typer.Typer(cls=_Commands, no_args_is_help=False, rich_markup_mode=None)
-app.add_typer(cache_app, name="cache", short_help="List, prune or remove the indexes in the per-user cache.")
+app.add_typer(
+    cache_app, name="cache", short_help="List, prune or remove the indexes and shared weights in the per-user cache."
+)
 
 
 @cache_app.callback(invoke_without_command=True)
@@ -1238,30 +1240,43 @@ app.add_typer(cache_app, name="cache", short_help="List, prune or remove the ind
 def cache(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the indexes semsearch keeps in the per-user cache ($XDG_CACHE_HOME/semsearch/indexes,
     by default under ~/.cache): an index goes there when no --index is given and the corpus is not
-    ./corpus. Each with its corpus, its size and when it was last used.
+    ./corpus. Each with its corpus, its size and when it was last used. Then the converted model
+    weights every index shares ($XDG_CACHE_HOME/semsearch/models), each with how many indexes use it.
 
     \b
     Examples:
       semsearch cache
       semsearch cache prune --older-than 30
       semsearch cache prune --missing-corpus
+      semsearch cache prune --unused-weights
       semsearch cache rm glossary-0123456789ab
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .caches import cached_indexes
+    from .caches import cached_indexes, shared_weights
 
     base, entries = cached_indexes()
+    root, shared = shared_weights()
     if as_json:
-        emit_json({"cache": str(base) if base else None, "indexes": [e.to_dict() for e in entries]})
+        emit_json(
+            {
+                "cache": str(base) if base else None,
+                "indexes": [e.to_dict() for e in entries],
+                "weights": {"folder": str(root) if root else None, "entries": [w.to_dict() for w in shared]},
+            }
+        )
         return
-    from .render import cache_view
+    from .render import cache_view, weights_view
 
     out.print(cache_view(base, entries, time.time()))
+    if shared:
+        out.print(weights_view(root, shared))
 
 
 @cache_app.command(
-    "prune", cls=_Command, short_help="Remove cached indexes not used for DAYS days, or whose corpus is gone."
+    "prune",
+    cls=_Command,
+    short_help="Remove cached indexes not used for DAYS days or whose corpus is gone, and weights no index uses.",
 )
 @handles_errors
 def cache_prune(
@@ -1274,29 +1289,45 @@ def cache_prune(
     missing_corpus: Annotated[
         bool, typer.Option("--missing-corpus", help="Remove those whose corpus folder is gone (or unknown).")
     ] = False,
+    unused_weights: Annotated[
+        bool,
+        typer.Option(
+            "--unused-weights",
+            help="Remove the shared weights that no index semsearch knows of uses, nor the installed encoder.",
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove the cached indexes that match every condition given: not used for DAYS days
-    (--older-than), their corpus gone (--missing-corpus). Nothing is removed without a condition.
+    (--older-than), their corpus gone (--missing-corpus). With --unused-weights, then the shared
+    weights that no index semsearch knows of uses (those in the cache and those `build --index`
+    made elsewhere) and that the installed encoder would not load: another index that uses them
+    converts them again (seconds) when next used. Nothing is removed without a condition.
 
     \b
     Examples:
       semsearch cache prune --older-than 30
       semsearch cache prune --missing-corpus --dry-run
+      semsearch cache prune --unused-weights
     """
     from .caches import cached_indexes
 
-    if older_than is None and not missing_corpus:
-        raise QueryError("say what to prune: --older-than DAYS, --missing-corpus, or both (or `cache rm NAME`)")
+    if older_than is None and not missing_corpus and not unused_weights:
+        raise QueryError(
+            "say what to prune: --older-than DAYS, --missing-corpus, --unused-weights, or several (or `cache rm NAME`)"
+        )
     now = time.time()
-    _, entries = cached_indexes()
-    chosen = [
-        e
-        for e in entries
-        if (older_than is None or now - e.last_used >= older_than * 86400) and (not missing_corpus or e.corpus_missing)
-    ]
-    _remove_cached(chosen, dry_run, as_json)
+    chosen = []
+    if older_than is not None or missing_corpus:
+        _, entries = cached_indexes()
+        chosen = [
+            e
+            for e in entries
+            if (older_than is None or now - e.last_used >= older_than * 86400)
+            and (not missing_corpus or e.corpus_missing)
+        ]
+    _remove_cached(chosen, dry_run, as_json, weights=unused_weights)
 
 
 @cache_app.command("rm", cls=_Command, short_help="Remove cached indexes by name.")
@@ -1327,8 +1358,9 @@ def cache_rm(
     _remove_cached(chosen, False, as_json)
 
 
-def _remove_cached(chosen: list[Any], dry_run: bool, as_json: bool) -> None:
-    from .caches import remove
+def _remove_cached(chosen: list[Any], dry_run: bool, as_json: bool, *, weights: bool = False) -> None:
+    """Remove the cached indexes `chosen`, then (`weights`) the shared weights no index uses."""
+    from .caches import remove, remove_weights, shared_weights
     from .render import human_size
 
     removed = []
@@ -1336,15 +1368,31 @@ def _remove_cached(chosen: list[Any], dry_run: bool, as_json: bool) -> None:
         if not dry_run:
             remove(entry)
         removed.append(entry)
+    # After the indexes: weights that only a removed index used are unused now (in a dry run, counted so).
+    gone = {str(e.path) for e in removed}
+    unused = [w for w in shared_weights()[1] if weights and not w.installed and set(w.used_by) <= gone]
+    for entry in unused:
+        if not dry_run:
+            remove_weights(entry)
     if as_json:
-        emit_json({"removed": [e.to_dict() for e in removed], "dry_run": dry_run})
+        emit_json(
+            {
+                "removed": [e.to_dict() for e in removed],
+                "removed_weights": [w.to_dict() for w in unused],
+                "dry_run": dry_run,
+            }
+        )
         return
     verb = "would remove" if dry_run else "removed"
     for entry in removed:
         corpus = ", ".join(entry.corpus) or "corpus unknown"
         out.print(f"{verb} {plain(entry.name)}  {human_size(entry.size)}  ({plain(corpus)})")
-    total = sum(e.size for e in removed)
+    for shared in unused:
+        out.print(f"{verb} {plain(shared.key)}  {human_size(shared.size)}  (shared weights no index uses)")
+    total = sum(e.size for e in removed) + sum(w.size for w in unused)
     count = "1 index" if len(removed) == 1 else f"{len(removed)} indexes"
+    if weights:
+        count += ", 1 set of shared weights" if len(unused) == 1 else f", {len(unused)} sets of shared weights"
     out.print(f"{verb} {count}, {human_size(total)}")
 
 

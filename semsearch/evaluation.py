@@ -327,21 +327,24 @@ def evaluate(
     check_gold(index, queries)
     if isinstance(modes, str):  # evaluate(index, queries, "dense"), not the modes "d", "e", "n", ...
         modes = [modes]
-    modes = [check_mode(mode) for mode in (index.modes if modes is None else modes)]
+    modes = list(dict.fromkeys(check_mode(mode) for mode in (index.modes if modes is None else modes)))
     # Entries sharing a name are one term (one hit): relevant terms are counted per term, not per entry.
     names_of = [{normalize(n) for m in group for n in index.terms[m].names} for group in index.entry_groups()]
     out: dict[str, ModeResult] = {}
-    for mode in modes:
-        results = []
-        for query in queries:
-            gold = {normalize(g) for g in query.gold}
-            n_relevant = sum(1 for names in names_of if names & gold)
+    by_mode: dict[str, list[QueryResult]] = {mode: [] for mode in modes}
+    # Each question in every mode before the next question: the index keeps the last question's
+    # vectors, so hybrid reuses what dense and use embedded (half the embedding of the other order).
+    for query in queries:
+        gold = {normalize(g) for g in query.gold}
+        n_relevant = sum(1 for names in names_of if names & gold)
+        for mode in modes:
             answer = index.query(query.q, k=DEPTH, mode=mode)
             relevant = tuple(bool({normalize(n) for n in h.names} & gold) for h in answer.hits)
             top = answer.hits[0].score if answer.hits else 0.0
-            results.append(
+            by_mode[mode].append(
                 QueryResult(query, tuple(h.term for h in answer.hits), relevant, n_relevant, top, answer.state)
             )
+    for mode, results in by_mode.items():
         ontopic = [r for r in results if not r.query.offtopic]
         out[mode] = ModeResult(
             mode,

@@ -34,7 +34,7 @@ from .manifest import FIX
 from .reports import BuildReport
 from .search import Index
 from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
-from .store import MODELS, ChunkRecord, DenseExtras, SecondSide, StoredIndex, second_vectors_by_hash
+from .store import ChunkRecord, DenseExtras, SecondSide, StoredIndex, second_vectors_by_hash
 from .stores import Generation, Opened, Store, open_store
 from .stores.directory import DirectoryStore
 
@@ -203,17 +203,11 @@ def _second_side(
 
 def _wanted_second(encoder: Encoder, store: Store, ensemble: bool) -> Encoder | None:
     """The second encoder a build of `encoder`'s index makes a side for (None: no side). Only an
-    index directory has one: its converted weights live in the directory's models/ folder, and an
-    engine-backed store (Qdrant) scores e5 and TF-IDF only."""
+    index directory has one: an engine-backed store (Qdrant) scores e5 and TF-IDF only. Its
+    converted weights live once per user (encoders/weights.py), the manifest names them by key."""
     if not ensemble or not isinstance(store, DirectoryStore):
         return None
-    return second_encoder(encoder.spec(), store.path / MODELS)
-
-
-def _install(second: Encoder, store: Store) -> None:
-    """Write the second encoder's converted weights into the index directory (when not there yet)."""
-    if isinstance(store, DirectoryStore):
-        second.install(store.path / MODELS)
+    return second_encoder(encoder.spec())
 
 
 def build(
@@ -381,8 +375,8 @@ def _build(
             is None
         ):
             count = int(previous.manifest.counts.get("chunks", 0))
-            if second is not None and unwritable is None:
-                _install(second, store)  # when it is not there yet: a folder removed by hand
+            if second is not None:
+                second.install()  # converted once per user: when missing (pruned, a copied index) or damaged
             report = _report(
                 store, corpus_data, count, 0, count, started, False, encoder, warnings=warnings, second=second
             )
@@ -396,6 +390,8 @@ def _build(
             reuse, reuse_pseudo = store.vectors_by_hash(previous)
         else:
             reuse, reuse_pseudo = {}, {}
+        if second is not None and force:
+            second.install(force=True)  # every file of its converted weights checked before it embeds
         chunks = chunk_terms(corpus_data.terms, settings, encoder.count_tokens, warn=warnings)
         if embeddings is not None:  # keyed by the hash of what was embedded: chunks, and questions (pseudo)
             reuse = {**embeddings.by_hash(encoder.id), **reuse}
@@ -449,8 +445,8 @@ def _build(
         stored = store.commit(generation, previous, force=force)
         if second is not None:
             # Once committed, so that an interrupted build leaves nothing: the weights it loaded
-            # for embedding are written out for the next command's fast load.
-            _install(second, store)
+            # for embedding are written out (once per user) for the next command's fast load.
+            second.install()
     report = _report(
         store,
         corpus_data,

@@ -4,6 +4,7 @@ corpus: --corpus, else $SEMSEARCH_CORPUS, else ./corpus if present, else the bun
 index:  --index,  else $SEMSEARCH_INDEX,  else ./index when the corpus is ./corpus,
         else a per-user cache directory keyed by the corpus path
         (--index and $SEMSEARCH_INDEX may be a Qdrant URI: location.py)
+models: converted encoder weights, once per user: $XDG_CACHE_HOME/semsearch/models
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from .errors import IndexStoreError
 from .location import IndexLocation, parse_location
 
-__all__ = ["Locations", "bundled_corpus", "cache_base", "cache_index_dir", "user_dir", "resolve"]
+__all__ = ["Locations", "bundled_corpus", "cache_base", "weights_base", "cache_index_dir", "user_dir", "resolve"]
 
 ENV_CORPUS = "SEMSEARCH_CORPUS"
 ENV_INDEX = "SEMSEARCH_INDEX"
@@ -87,6 +88,13 @@ def cache_base(env: Mapping[str, str] = os.environ) -> Path | None:
     a usable home folder."""
     cache = user_dir("XDG_CACHE_HOME", ".cache", env)
     return cache / "semsearch" / "indexes" if cache is not None else None
+
+
+def weights_base(env: Mapping[str, str] = os.environ) -> Path | None:
+    """The folder of the converted model weights every index of the user shares,
+    `$XDG_CACHE_HOME/semsearch/models` (encoders/weights.py); None without a usable home folder."""
+    cache = user_dir("XDG_CACHE_HOME", ".cache", env)
+    return cache / "semsearch" / "models" if cache is not None else None
 
 
 def cache_index_dir(corpus: Sequence[Path], env: Mapping[str, str] = os.environ) -> Path:

@@ -645,11 +645,19 @@ def info_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         *_second_rows(data),
         ("counts", held),
         ("vectors", _vectors(data["ann"], encoder.get("dim", "?"))),
+        *([("size", _index_size(data))] if data.get("bytes") is not None else []),
         ("built", f"{built}, in {float(data['build_seconds']):.1f} s"),
         *([("damaged", f"yes: {data['damage']}")] if data.get("damaged") else []),
         ("stale", f"yes: {data['stale_reason']}" if data["stale"] else "no"),
     ]
     return rows
+
+
+def _index_size(data: Mapping[str, Any]) -> str:
+    text = f"{human_size(int(data['bytes']))} on disk"
+    if isinstance(data.get("shared_weights"), dict):
+        text += " (the second encoder's weights not counted: they are shared, see above)"
+    return text
 
 
 def human_size(size: int) -> str:
@@ -696,6 +704,24 @@ def cache_view(base: Path | None, entries: Sequence[Any], now: float) -> Rendera
         ["name", "corpus", "size", "last used"], rows, ["left", "left", "right", "left"], caption=f"{total} in all"
     )
     return Group(head, grid)
+
+
+def weights_view(root: Path | None, entries: Sequence[Any]) -> RenderableType:
+    """`semsearch cache`, its second part: the converted weights every index shares."""
+    count = "1 set of shared weights" if len(entries) == 1 else f"{len(entries)} sets of shared weights"
+    head = Flow(Text(f"{safe_line(str(root))}: {count}"))
+    rows: list[list[Cell]] = []
+    for entry in entries:
+        users = len(entry.used_by)
+        used = f"{users} index" if users == 1 else f"{users} indexes"
+        if entry.installed:
+            used += ", the installed encoder's"
+        if entry.problem:
+            used += " (damaged: converted again when used)"
+        rows.append([Text(safe_line(entry.key)), human_size(entry.size), Text(used)])
+    total = human_size(sum(e.size for e in entries))
+    grid = Grid(["weights", "size", "used by"], rows, ["left", "right", "left"], caption=f"{total} in all")
+    return Group(Text(""), head, grid)
 
 
 def answer_output(answer: Answer, index: Any, fmt: str, full: bool) -> RenderableType | str:

@@ -16,7 +16,6 @@ from .errors import IndexStoreError
 from .location import IndexLocation, location_text
 from .manifest import Manifest
 from .staleness import stale_reason
-from .store import MODELS
 from .stores import open_store
 
 __all__ = ["BuildReport", "IndexDescription", "describe"]
@@ -93,6 +92,10 @@ class IndexDescription:
     damage: str | None = None  # why its data files cannot be loaded (with the fix), None when sound
     second: dict[str, Any] = field(default_factory=dict)  # the second encoder's spec ({}: no such side)
     second_weights: str | None = None  # where the second encoder's weights load from (encoders/use.py)
+    # Its converted weights, shared by every index of the user (`use.weights_status`): key, path,
+    # bytes, state; None without the side.
+    shared_weights: dict[str, Any] | None = None
+    size: int | None = None  # bytes the index directory takes on disk (None for a Qdrant store)
 
     @classmethod
     def of(
@@ -103,6 +106,7 @@ class IndexDescription:
         damage: str | None = None,
     ) -> IndexDescription:
         roots = list(corpus) if corpus is not None else list(manifest.roots)
+        shared = _shared_weights(path, manifest)
         return cls(
             path,
             manifest.roots,
@@ -117,7 +121,9 @@ class IndexDescription:
             stale_reason(manifest, roots),
             damage,
             manifest.second,
-            _second_weights(path, manifest),
+            shared["note"] if shared is not None else None,
+            shared,
+            _size(path),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,15 +145,26 @@ class IndexDescription:
             "damage": self.damage,
             "second_encoder": self.second or None,
             "second_weights": self.second_weights,
+            "shared_weights": self.shared_weights,
+            "bytes": self.size,
         }
 
 
-def _second_weights(path: IndexLocation, manifest: Manifest) -> str | None:
+def _shared_weights(path: IndexLocation, manifest: Manifest) -> dict[str, Any] | None:
     if not manifest.second or not isinstance(path, Path):  # only an index directory has the side
         return None
-    from .encoders.use import weights_note
+    from .encoders.use import weights_status
 
-    return weights_note(path / MODELS)
+    return weights_status()
+
+
+def _size(path: IndexLocation) -> int | None:
+    """Bytes the index directory takes (links not followed), shared weights not counted."""
+    if not isinstance(path, Path):
+        return None
+    from .encoders.weights import folder_size
+
+    return folder_size(path)
 
 
 def describe(

@@ -34,7 +34,7 @@ from .modes import DEFAULT_MODE, MODES, check_mode
 from .names import NameIndex
 from .reports import BuildReport, IndexDescription
 from .staleness import tfidf_current
-from .store import MODELS, StoredIndex
+from .store import StoredIndex
 from .stores import EngineIndex, Opened, Relevance, open_store
 from .text import clean_query, has_content, lexical_features, name_key
 
@@ -408,12 +408,13 @@ class Index:
     @property
     def second_encoder(self) -> Encoder | None:
         """The second encoder (encoders/use.py) when the index has its side and it loads, else None
-        (`second_unavailable` says why). Loaded on first use, from the index's converted weights."""
+        (`second_unavailable` says why). Loaded on first use, from the converted weights every index
+        of the user shares."""
         if self._second is None and self._second_error is None:
             recorded = self.manifest.second.get("id")
             assert isinstance(self._stored, StoredIndex)  # only an index directory has the side
             try:
-                second = second_encoder(self.manifest.encoder, self._stored.path / MODELS)
+                second = second_encoder(self.manifest.encoder)
             except EncoderError as error:
                 second, self._second_error = None, str(error)
             if second is None:

@@ -6,7 +6,8 @@ a rebuild announces):
     format     it was written in an older index format
     corpus     a corpus file was added, removed or changed, or the corpus folders differ
     chunking   it was cut into chunks by another semsearch version, or under other settings
-    encoder    its encoder changed (vectors re-embedded) or only its settings (vectors reused)
+    encoder    its encoder changed (vectors re-embedded) or only its settings (vectors reused); the
+               same for the second encoder, whose converted weights the manifest names by key
     TF-IDF     its TF-IDF side was built under other features (vectors reused)
 
 `stale_reason` checks what it is given: the corpus always (listed once by the caller, or here), the
@@ -75,6 +76,10 @@ def stale_reason(
             return f"it has a side for a second encoder ({had}) that this build does not make"
         if had != wants:
             return f"its second encoder changed ({had} -> {wants})"
+        if manifest.second.get("weights") != second.get("weights"):
+            if not manifest.second.get("weights"):  # written before the weights were shared (store.MODELS)
+                return "it keeps its own copy of the second encoder's weights, now kept once per user"
+            return "its second encoder's weights changed"
         return "its second encoder's settings changed"
     if "tfidf" in checks and not tfidf_current(manifest):
         return "its TF-IDF side was built by another semsearch version"

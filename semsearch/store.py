@@ -9,8 +9,10 @@ Layout::
       data-<stamp>/         one generation: vectors.faiss, terms.jsonl, chunks.jsonl,
                             dense.npz (hubness priors), lexical.npz, lexical-vocab.json,
                             second.npz (the second encoder's side, when the index has one)
-      models/               converted weights of the second encoder (encoders/use.py), shared
-                            by generations and written once
+
+The second encoder's converted weights are not in the index: every index of the user shares them
+(encoders/weights.py), and the manifest names them by key (`second.weights`). An index written
+before that kept its own copy in `models/`; the build that rewrites it removes that folder.
 
 A build writes a new generation into a temporary folder inside the index directory, fsyncs it,
 renames it to `data-<stamp>/`, and only then replaces `manifest.json` with `os.replace` (atomic).
@@ -68,7 +70,8 @@ __all__ = [
 ]
 
 LOCK = ".lock"
-#: Converted model weights an encoder reads fast (encoders/use.py), kept across generations.
+#: Where indexes written before the shared weights (encoders/weights.py) kept their own copy of the
+#: second encoder's converted weights; removed by the next build that commits.
 MODELS = "models"
 # Touched by a command that opens an index from the per-user cache: when it was last used (caches.py).
 USED = ".used"
@@ -606,6 +609,7 @@ def _write_index(
     _fsync_dir(index_dir)
     with contextlib.suppress(OSError):  # committed: what is left over goes on the next build
         _remove_stale_generations(index_dir, keep=name)
+        _unlink_leftover(index_dir / MODELS)  # an older index's own copy of shared weights
     return manifest
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,18 +39,53 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _build_the_cli_once()
     if config.getoption("--engine-noise"):
         engine_noise.install(engine_noise.NOISE)  # this process
         os.environ.update(engine_noise.environment())  # and every semsearch it starts
 
 
+def _build_the_cli_once() -> None:
+    """typer's CliRunner turns the app into a click command at every `invoke`: ~30 ms of reading
+    every command's type hints, three quarters of an in-process `ask` (the command runs once per
+    process, where that happens once). The tests invoke it hundreds of times: built once here."""
+    import typer.testing
+
+    built: dict[int, Any] = {}
+    convert = typer.testing._get_command
+
+    def once(app: Any) -> Any:
+        if id(app) not in built:
+            built[id(app)] = (app, convert(app))  # the app is kept, so its id is never reused
+        return built[id(app)][1]
+
+    typer.testing._get_command = once  # type: ignore[assignment]
+
+
 #: Fixtures that embed with the embedded encoder: a test using one is slow, and its engine matters.
 EMBEDDED_FIXTURES = {"e5", "bundled_index", "tech_index"}
+#: Test modules whose results come out of NumPy's float arithmetic (BLAS, libm): marked `numeric`,
+#: and run under every OpenBLAS kernel the CPU can execute in CI (tests/cpu_kernels.py).
+NUMERIC_MODULES = {
+    "test_ann",
+    "test_encoders",
+    "test_evaluation",
+    "test_hubness",
+    "test_indexer",
+    "test_lexical",
+    "test_qdrant_parity",
+    "test_search",
+    "test_store",
+    "test_stores",
+    "test_use",
+}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if getattr(getattr(item, "module", None), "__name__", "") in NUMERIC_MODULES:
+            item.add_marker(pytest.mark.numeric)
         if EMBEDDED_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.embedded)
         if item.get_closest_marker("embedded"):
@@ -139,6 +174,18 @@ class FakeEncoder(Encoder):
 
 
 register_backend(FakeEncoder.backend, FakeEncoder)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """What semsearch caches per user (indexes, the converted weights every index shares) goes to a
+    scratch folder for the session, never to the cache of whoever runs the tests; the weights are
+    converted there once, by the first test that needs them. A test that sets $XDG_CACHE_HOME
+    itself gets an empty cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
 
 
 @pytest.fixture(autouse=True)
@@ -243,21 +290,22 @@ def e5():
 
 
 @pytest.fixture(scope="session")
-def use_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index's models/ folder holding the second encoder's converted weights, written once."""
+def use_models(own_cache_folder: Path) -> Path:
+    """The session's folder of shared converted weights, with the second encoder's in it."""
     from semsearch.encoders.use import convert
+    from semsearch.locate import weights_base
 
-    models = tmp_path_factory.mktemp("index") / "models"
-    assert convert(models) is not None
-    return models
+    root = weights_base()
+    assert root is not None and convert(root) is not None
+    return root
 
 
 @pytest.fixture(scope="session")
 def use_encoder(use_models: Path):
     """The second embedded encoder (the Universal Sentence Encoder), from converted weights."""
-    from semsearch.encoders.use import EmbeddedUSE, converted_dir
+    from semsearch.encoders.use import EmbeddedUSE
 
-    return EmbeddedUSE(weights=converted_dir(use_models)).load()
+    return EmbeddedUSE(weights=use_models).load()
 
 
 @pytest.fixture(scope="session")

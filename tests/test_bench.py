@@ -54,7 +54,7 @@ def test_quick_bench_runs_every_section_and_its_children(tmp_path: Path) -> None
         "check the corpus for changes",
         "embed the question",
         "find the second encoder",
-        "second encoder: load its memory-mapped weights and embed the question",
+        "second encoder: load its converted weights and embed the question",
         "rest of the query",
         "render",
     ]

@@ -439,10 +439,12 @@ def test_info(runner: CliRunner, where: list[str]) -> None:
         "second",
         "counts",
         "vectors",
+        "size",
         "built",
         "stale",
     ]
     assert rows["encoder"] == "fake/hashed-features-64"
+    assert re.fullmatch(r"\d+\.\d kB on disk", rows["size"])  # no second side: no shared weights to mention
     assert "none (the hybrid ranking is e5 and TF-IDF)" in stdout  # the fake encoder has no second side
     assert rows["index"] == f"{where[1]} (given by --index)"
     assert rows["prompts"] == "none"
@@ -459,6 +461,7 @@ def test_info_json_and_staleness(runner: CliRunner, where: list[str], glossary: 
     assert data["corpus"] == [str(glossary.resolve())]
     assert data["encoder"]["id"] == "fake/hashed-features-64"
     assert data["engine"] is None  # a C engine is named only for the embedded encoder
+    assert 0 < data["bytes"] < 100_000 and data["shared_weights"] is None
     assert (data["encoder"]["query_prompt"], data["encoder"]["passage_prompt"]) == ("", "")
     assert data["counts"] == {"chunks": 6, "files": 2, "skipped": 0, "terms": 6}
     assert data["format_version"] == 1 and data["built_at"]

@@ -25,20 +25,35 @@ import semsearch
 from semsearch.client import _address, _parse
 
 LOCAL = {"SEMSEARCH_SERVER": ""}
+# The cases each pair of processes adds little to: run by `pytest -m ''` (CI), not by a plain `pytest`.
+SLOW = pytest.mark.slow
 
 
 def run(args: list[str], env: dict[str, str] | None = None, stdin: bytes | None = None, bare: bool = False):
     """The `semsearch` entry point with ARGS in a child process: (exit code, stdout, stderr). `bare`:
     `python -X importtime -m semsearch` itself (no fake encoder: only for answers from the server)."""
+    return side_by_side((args, env, stdin), bare=bare)[0]
+
+
+def side_by_side(*runs: tuple[list[str], dict[str, str] | None, bytes | None], bare: bool = False) -> list:
+    """`run` for each (args, env, stdin), the child processes started together (a remote and a local
+    `ask` answer side by side: each is mostly Python starting, and two cores start two at once)."""
     command = [sys.executable, "-X", "importtime", "-m", "semsearch"] if bare else [sys.executable, str(CHILD), "entry"]
-    done = subprocess.run(
-        [*command, *args],
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
-    )
-    return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+    children = [
+        subprocess.Popen(
+            [*command, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
+        )
+        for args, env, _ in runs
+    ]
+    results = []
+    for child, (_, _, stdin) in zip(children, runs, strict=True):
+        out, err = child.communicate(stdin or b"", timeout=120)
+        results.append((child.returncode, out.decode("utf-8"), err.decode("utf-8")))
+    return results
 
 
 @pytest.fixture(scope="module")
@@ -69,31 +84,37 @@ def links(text: str) -> str:
     [
         (["ask", "勾配消失とは"], {}),
         (["ask", "過学習を防ぐには", "-k", "2", "--json"], {}),
-        (["ask", "dropout", "--mode", "tfidf", "--full"], {}),
-        (["ask", "学習率", "-k3", "--min-score=0.1"], {}),
-        (["ask", "xyzzy"], {}),  # no confident match
-        (["ask", "?"], {}),  # nothing to search for
+        pytest.param(["ask", "dropout", "--mode", "tfidf", "--full"], {}, marks=SLOW),
+        pytest.param(["ask", "学習率", "-k3", "--min-score=0.1"], {}, marks=SLOW),
+        pytest.param(["ask", "xyzzy"], {}, marks=SLOW),  # no confident match
+        pytest.param(["ask", "?"], {}, marks=SLOW),  # nothing to search for
         (["ask", "勾配消失とは", "-k", "2"], {"FORCE_COLOR": "1", "COLUMNS": "50"}),
-        (["ask", "勾配消失とは", "--full"], {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLUMNS": "120"}),
-        (["ask", "勾配消失とは"], {"FORCE_COLOR": "1", "NO_COLOR": "1"}),
+        pytest.param(
+            ["ask", "勾配消失とは", "--full"],
+            {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLUMNS": "120"},
+            marks=SLOW,
+        ),
+        pytest.param(["ask", "勾配消失とは"], {"FORCE_COLOR": "1", "NO_COLOR": "1"}, marks=SLOW),
         (["ask", "勾配消失 " * 300, "-k", "1"], {}),  # truncated: a warning on stderr
         # Issue 15: words joined, --mode in any case, the other formats, the body in JSON, terminals
         # of 40, 80 and 140 columns (wrapped, at places that split no word) and a pipe (never wrapped).
-        (["ask", "how", "do", "I", "stop", "overfitting", "-k", "2"], {}),
-        (["ask", "dropout", "--mode", "Dense", "--json"], {}),
-        (["ask", "勾配消失とは", "--format", "tsv"], {}),
-        (["ask", "勾配消失とは", "--format=markdown", "--full"], {}),
-        (["ask", "勾配消失とは", "--format", "JSONL"], {}),
-        (["ask", "勾配消失とは", "--json", "--full", "-k", "2"], {}),
-        (["ask", "勾配消失とは", "--full"], {"TTY_COMPATIBLE": "1", "COLUMNS": "40"}),
-        (["ask", "勾配消失とは"], {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80"}),
-        (["ask", "勾配消失とは", "-k", "3"], {"TTY_COMPATIBLE": "1", "COLUMNS": "140"}),
-        (["ask", "勾配消失とは", "--full"], {"COLUMNS": "40"}),
+        pytest.param(["ask", "how", "do", "I", "stop", "overfitting", "-k", "2"], {}, marks=SLOW),
+        pytest.param(["ask", "dropout", "--mode", "Dense", "--json"], {}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは", "--format", "tsv"], {}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは", "--format=markdown", "--full"], {}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは", "--format", "JSONL"], {}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは", "--json", "--full", "-k", "2"], {}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは", "--full"], {"TTY_COMPATIBLE": "1", "COLUMNS": "40"}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは"], {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80"}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは", "-k", "3"], {"TTY_COMPATIBLE": "1", "COLUMNS": "140"}, marks=SLOW),
+        pytest.param(["ask", "勾配消失とは", "--full"], {"COLUMNS": "40"}, marks=SLOW),
     ],
 )
 def test_a_live_server_prints_what_a_local_ask_prints(server: Served, index: Path, args, env) -> None:
-    remote = run([*args, "--index", str(index)], {"SEMSEARCH_SERVER": server.url, **env})
-    local = run([*args, "--index", str(index)], {**LOCAL, **env})
+    remote, local = side_by_side(
+        ([*args, "--index", str(index)], {"SEMSEARCH_SERVER": server.url, **env}, None),
+        ([*args, "--index", str(index)], {**LOCAL, **env}, None),
+    )
     assert remote[0] == local[0] in (0, 1)  # 1: no match (the fake encoder has none for some of these)
     assert args[1] != "?" or local[0] == 1  # nothing to search for: no match
     assert links(remote[1]) == links(local[1])
@@ -111,16 +132,24 @@ def test_the_thin_path_imports_neither_numpy_nor_typer_nor_rich(server: Served, 
 
 
 def test_server_option_wins_over_the_environment(server: Served, index: Path) -> None:
-    remote = run(["ask", "過学習", "--server", server.url, "--json"], {"SEMSEARCH_SERVER": "http://127.0.0.1:1"})
+    remote, local = side_by_side(
+        (["ask", "過学習", "--server", server.url, "--json"], {"SEMSEARCH_SERVER": "http://127.0.0.1:1"}, None),
+        (["ask", "過学習", "--json", "--index", str(index)], LOCAL, None),
+    )
     assert remote[0] == 0 and remote[2] == ""
-    assert remote[1] == run(["ask", "過学習", "--json", "--index", str(index)], LOCAL)[1]
+    assert remote[1] == local[1]
 
 
-@pytest.mark.parametrize("args", [["ask", "-", "--json"], ["ask", "--json"], ["ask", "-k", "1"]])
+@pytest.mark.parametrize(
+    "args",
+    [["ask", "-", "--json"], pytest.param(["ask", "--json"], marks=SLOW), pytest.param(["ask", "-k", "1"], marks=SLOW)],
+)
 def test_question_from_stdin_goes_to_the_server(server: Served, index: Path, args: list[str]) -> None:
     """`echo q | semsearch ask`: stdin is read without "-" when no question is given."""
-    remote = run(args, {"SEMSEARCH_SERVER": server.url}, stdin="ドロップアウト\n".encode())
-    local = run([*args, "--index", str(index)], LOCAL, stdin="ドロップアウト\n".encode())
+    remote, local = side_by_side(
+        (args, {"SEMSEARCH_SERVER": server.url}, "ドロップアウト\n".encode()),
+        ([*args, "--index", str(index)], LOCAL, "ドロップアウト\n".encode()),
+    )
     assert remote == local and remote[0] == 0
     assert "ドロップアウト" in remote[1] and "\\n" not in remote[1]  # the newline echo adds is not the question's
 
@@ -129,23 +158,25 @@ def test_question_from_stdin_goes_to_the_server(server: Served, index: Path, arg
     "args, stdin",
     [
         (["ask", ""], None),
-        (["ask", "   "], None),
-        (["ask", "x", "-k", "0"], None),
-        (["ask", "x", "-k", "many"], None),
-        (["ask", "x", "--mode", "sparse"], None),
-        (["ask", "x", "--min-score", "2"], None),
-        (["ask", "x", "--frobnicate"], None),
-        (["ask"], b""),
-        (["ask", "x", "--json", "--format", "tsv"], None),
-        (["ask", "x", "--format", "yaml"], None),
+        pytest.param(["ask", "   "], None, marks=SLOW),
+        pytest.param(["ask", "x", "-k", "0"], None, marks=SLOW),
+        pytest.param(["ask", "x", "-k", "many"], None, marks=SLOW),
+        pytest.param(["ask", "x", "--mode", "sparse"], None, marks=SLOW),
+        pytest.param(["ask", "x", "--min-score", "2"], None, marks=SLOW),
+        pytest.param(["ask", "x", "--frobnicate"], None, marks=SLOW),
+        pytest.param(["ask"], b"", marks=SLOW),
+        pytest.param(["ask", "x", "--json", "--format", "tsv"], None, marks=SLOW),
+        pytest.param(["ask", "x", "--format", "yaml"], None, marks=SLOW),
         (["ask", "-"], b"\xff\xfe"),
-        (["ask", "-", "--json"], b""),
-        (["ask", "", "--json"], None),
+        pytest.param(["ask", "-", "--json"], b"", marks=SLOW),
+        pytest.param(["ask", "", "--json"], None, marks=SLOW),
     ],
 )
 def test_bad_input_fails_as_a_local_ask_fails(server: Served, index: Path, args, stdin) -> None:
-    remote = run([*args, "--index", str(index)], {"SEMSEARCH_SERVER": server.url}, stdin=stdin)
-    local = run([*args, "--index", str(index)], LOCAL, stdin=stdin)
+    remote, local = side_by_side(
+        ([*args, "--index", str(index)], {"SEMSEARCH_SERVER": server.url}, stdin),
+        ([*args, "--index", str(index)], LOCAL, stdin),
+    )
     assert remote == local
     assert remote[0] == 2
 
@@ -154,8 +185,10 @@ def test_a_dead_server_is_one_line_then_a_local_answer(index: Path) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    code, out, err = run(["ask", "勾配消失とは", "--index", str(index)], {"SEMSEARCH_SERVER": url})
-    local = run(["ask", "勾配消失とは", "--index", str(index)], LOCAL)
+    (code, out, err), local = side_by_side(
+        (["ask", "勾配消失とは", "--index", str(index)], {"SEMSEARCH_SERVER": url}, None),
+        (["ask", "勾配消失とは", "--index", str(index)], LOCAL, None),
+    )
     assert code == 0
     assert out == local[1]
     assert err.splitlines() == [f"semsearch: no semsearch server at {url} (connection refused); answering here"]
@@ -165,8 +198,10 @@ def test_a_dead_server_is_one_line_then_a_local_answer(index: Path) -> None:
     "url, reason",
     [
         ("https://127.0.0.1:8765", "https:// is not supported (only http://)"),
-        ("http://127.0.0.1:notaport", "'http://127.0.0.1:notaport' is not a http://HOST:PORT address"),
-        ("http://no-such-host.invalid:8765", "cannot resolve no-such-host.invalid"),
+        pytest.param(
+            "http://127.0.0.1:notaport", "'http://127.0.0.1:notaport' is not a http://HOST:PORT address", marks=SLOW
+        ),
+        pytest.param("http://no-such-host.invalid:8765", "cannot resolve no-such-host.invalid", marks=SLOW),
     ],
 )
 def test_an_unusable_server_address_is_one_line_then_a_local_answer(index: Path, url: str, reason: str) -> None:

@@ -301,6 +301,7 @@ def test_the_build_hook_can_be_told_not_to_compile(monkeypatch: pytest.MonkeyPat
     assert not (tmp_path / "_e5fast.so").exists()
 
 
+@pytest.mark.slow  # compiles the engine (seconds): CI's run, not every `pytest`
 @pytest.mark.skipif(not fast_engine_buildable(), reason="this machine builds no fast engine")
 def test_the_build_hook_compiles_a_library_that_matches_its_source(tmp_path: Path) -> None:
     library = hatch_build().compile_engine(ROOT, tmp_path / "_e5fast.so", log=pytest.fail)

@@ -106,6 +106,7 @@ def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> 
     assert full.structured_content["hits"][0]["path"] == str(index.parent.resolve() / "glossary" / "dl.md")
 
 
+@pytest.mark.slow  # a second MCP server process: CI's run, not every `pytest`
 def test_refused_calls_are_tool_errors_with_the_commands_message(index: Path) -> None:
     got = session_run(
         index,

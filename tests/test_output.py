@@ -214,6 +214,7 @@ def test_a_question_echoed_by_no_match_is_escaped() -> None:
 # -- the library never prints ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a child process: CI's run, not every `pytest`
 def test_the_library_prints_nothing_even_through_the_last_resort_handler(glossary: Path, tmp_path: Path) -> None:
     (glossary / "bin.md").write_bytes(b"\x00\x01")
     child = subprocess.run(

