@@ -47,6 +47,7 @@ from .console import (
     usage_error,
 )
 from .errors import QueryError
+from .limits import K_MAX, STDIN_LIMIT
 from .locate import Locations, resolve
 from .modes import DEFAULT_MODE, MODES, check_mode
 
@@ -134,8 +135,6 @@ ENV_MAX_CHUNKS = "SEMSEARCH_MAX_CHUNKS"
 ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
 # Off a terminal, a long build says how far it is on stderr this often.
 PROGRESS_EVERY = 5.0
-# Bytes of a question read from stdin (and of a line in `shell`); the rest is not read.
-STDIN_LIMIT = 1 << 20
 
 
 # -- shared options -------------------------------------------------------------------------
@@ -194,7 +193,9 @@ FormatOpt = Annotated[
         "jsonl: one object per line; tsv: a header line, then tab-separated lines; markdown.",
     ),
 ]
-KOpt = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, metavar="N", help="Number of hits (1 to 1000).")]
+KOpt = Annotated[
+    int, typer.Option("-k", "--top", min=1, max=K_MAX, metavar="N", help=f"Number of hits (1 to {K_MAX}).")
+]
 ModeOpt = Annotated[
     Mode,
     typer.Option(

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from ._version import __version__
 from .errors import SemsearchError, ServiceError
+from .limits import K_MAX
 from .modes import DEFAULT_MODE
 from .resident import Resident
 
@@ -59,7 +60,7 @@ def build_server(resident: Resident) -> Any:
     @server.tool()
     def ask(
         question: Annotated[str, Field(description="The question, in Japanese or English.")],
-        k: Annotated[int, Field(ge=1, le=1000, description="How many hits.")] = 5,
+        k: Annotated[int, Field(ge=1, le=K_MAX, description="How many hits.")] = 5,
         mode: Annotated[
             Literal["hybrid", "dense", "tfidf"],
             Field(description="Ranking: hybrid (best), dense (meaning only), tfidf (words only)."),

@@ -37,6 +37,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
+from .limits import K_MAX
 from .location import location_text, parse_location, same_location
 from .modes import DEFAULT_MODE, MODES
 from .resident import Resident
@@ -51,7 +52,6 @@ DEFAULT_PORT = 8765
 THIN_PROTOCOL = "1"
 #: The environment variables rich reads to decide colours and width; the thin client sends these.
 CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
-K_MAX = 1000  # as `ask -k`
 # How long a stop waits for the requests under way.
 DRAIN_SECONDS = 5.0
 # An idle keep-alive connection is closed after this long (its thread ends).
