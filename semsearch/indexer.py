@@ -26,7 +26,14 @@ from ._version import __version__
 from .chunking import ChunkSettings, chunk_terms, term_ids, whole_term_chunks
 from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder, second_encoder
-from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
+from .errors import (
+    EncoderError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexStoreError,
+    IndexVersionError,
+    IndexWriteError,
+)
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
 from .location import IndexLocation, QdrantLocation
@@ -88,6 +95,8 @@ def _previous(
                 return known
     try:
         return store.read()
+    except IndexLockedError:
+        raise  # another process has it open (a local or Edge store): not damage, nothing to rebuild
     except IndexStoreError as error:
         if warn and store.has_manifest():
             log.warning(
@@ -282,8 +291,12 @@ class _Warnings:
     def __init__(self, store: Store, known: Opened | None, listing: Listing | None) -> None:
         self.manifest = known.manifest if known is not None else None
         if self.manifest is None:
-            with contextlib.suppress(IndexStoreError):
+            try:
                 self.manifest = store.read_manifest()
+            except IndexLockedError:
+                raise  # another process has the store open: the build waited for it already
+            except IndexStoreError:
+                pass
         before: tuple[str, ...] = ()
         if self.manifest is not None:
             # An index written before warnings were recorded: its skipped files were said.
@@ -525,6 +538,8 @@ def _recorded_roots(store: Store) -> tuple[str, ...] | None:
     """The corpus folders an index's manifest names (None when there is no readable manifest)."""
     try:
         return store.read_manifest().roots
+    except IndexLockedError:
+        raise
     except IndexStoreError:
         return None
 
@@ -577,7 +592,7 @@ def open_index(
     )
     try:
         stored = store.read()
-    except IndexVersionError:
+    except (IndexVersionError, IndexLockedError):
         raise
     except IndexStoreError:
         recorded = _recorded_roots(store)
