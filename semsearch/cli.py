@@ -1015,6 +1015,16 @@ def serve(
         float,
         typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
     ] = 2.0,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="Also answer requests for this Host name (repeat for several; '*': any). Without it, only "
+            "for localhost and the address it listens on: a web page cannot reach it by rebinding its own name.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Keep the index warm behind an HTTP JSON API (GET /ask?q=…, /show?term=…, /terms, /health)
     until Ctrl-C. `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A
@@ -1031,7 +1041,8 @@ def serve(
     from .server import serve as run_server
 
     check_poll(poll)
-    server = make_server(host, port)  # a bad option or a taken port fails before the index is opened
+    # A bad option or a taken port fails before the index is opened.
+    server = make_server(host, port, allow_hosts=[_argv_text(name, "--allow-host value") for name in allow_host or ()])
     server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
     opened = server.resident.index
     run_server(
