@@ -1139,6 +1139,8 @@ def cache_prune(
 
     if older_than is None and not missing_corpus:
         raise QueryError("say what to prune: --older-than DAYS, --missing-corpus, or both (or `cache rm NAME`)")
+    if older_than is not None and not math.isfinite(older_than):
+        raise QueryError(f"--older-than must be a number of days, not {older_than}")
     now = time.time()
     _, entries = cached_indexes()
     chosen = [

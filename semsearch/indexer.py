@@ -24,7 +24,7 @@ import numpy as np
 
 from ._version import __version__
 from .chunking import ChunkSettings, chunk_terms, term_ids, whole_term_chunks
-from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
+from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots, unique_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder, second_encoder
 from .errors import (
     EncoderError,
@@ -69,7 +69,7 @@ def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
     if isinstance(corpus, (str, bytes, os.PathLike)):
         return [_path(corpus, "corpus")]
     try:
-        return [_path(root, "each corpus folder") for root in corpus]
+        return unique_roots([_path(root, "each corpus folder") for root in corpus])
     except TypeError:
         if isinstance(corpus, Sequence):
             raise
@@ -616,7 +616,7 @@ def open_index(
     roots: list[str | os.PathLike[str]] = list(manifest.roots)
     if not all(Path(r).exists() for r in roots):
         gone = ", ".join(map(str, roots))
-        log.info("the corpus this index was built from is gone (%s); using the index as built", gone)
+        log.warning("the corpus this index was built from is gone (%s); using the index as built", gone)
         return Index(stored)
     listing = _listing(roots)
     try:

@@ -591,6 +591,10 @@ class EdgeEngine(Engine):
         """The generation the pointer names; None without a pointer. DamagedStore when the pointer
         is a link or no JSON, or names anything but a generation folder of this store with its
         `-meta` sibling (a path outside the store, a folder deleted)."""
+        if not self.path.is_dir():
+            if self.path.exists():
+                raise IndexStoreError(f"{self.path} is not a Qdrant store (it is a file); choose another --index")
+            return None
         pointer = self.path / POINTER
         try:
             fd = os.open(pointer, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
