@@ -253,6 +253,8 @@ def _wait_seconds(wait: float | None) -> float:
 
 
 def _on_wait(index: object, seconds: float) -> Callable[[], None]:
+    if getattr(index, "engine", None) in ("local", "edge"):  # open in another process (serve, mcp, a build)
+        return lambda: notice(f"another process has {index} open; waiting up to {seconds:g} s for it to close it")
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 

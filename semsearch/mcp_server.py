@@ -16,7 +16,9 @@ warnings go to stderr.
 # No `from __future__ import annotations` here: the SDK reads the tools' annotations at run time,
 # and they name pydantic's Field, imported with the SDK inside build_server.
 import contextlib
+import functools
 import io
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -75,9 +77,11 @@ def build_server(resident: Resident) -> Any:
 
         async def run_stdio_async(self) -> None:
             import anyio
+            from mcp import types
 
             with _stdin() as raw:
-                lines = anyio.wrap_file(cast(IO[str], _Lines(raw)))
+                check = functools.partial(types.jsonrpc_message_adapter.validate_json, by_name=False)
+                lines = anyio.wrap_file(cast(IO[str], _Lines(raw, check)))
                 async with stdio_server(stdin=lines) as (read_stream, write_stream):
                     lowlevel = self._lowlevel_server
                     await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
@@ -166,16 +170,43 @@ def without_lone_surrogates(line: str) -> str:
     return _ESCAPES.sub(replace, line)
 
 
-class _Lines:
-    """stdin's lines as the SDK reads them (UTF-8, undecodable bytes as U+FFFD), lone surrogates
-    escaped in the JSON ("\\ud800abc") replaced by U+FFFD: the SDK's JSON parser refuses such a line
-    without answering it, and the client waited for ever."""
+# The id of a request, where a line the SDK cannot read still shows it.
+_ID = re.compile(r'"id"\s*:\s*(-?[0-9]{1,18}|"(?:[^"\\]|\\.){0,200}")')
 
-    def __init__(self, raw: BinaryIO) -> None:
+
+def readable_request(line: str, check: Any) -> str:
+    """A line the SDK can read: as it is, with lone surrogates replaced (above); or, when `check`
+    (the SDK's own parser) refuses it and it shows its id (JSON nested deeper than the parser
+    goes), a request of that id for a method that does not exist, named for what is wrong: the SDK
+    answers it with an error (-32601) carrying that name. A line the SDK refuses gets no answer at
+    all, and the client waits for ever."""
+    line = without_lone_surrogates(line)
+    if not line.strip():
+        return line
+    try:
+        check(line)
+    except Exception as error:  # whatever the SDK's parser refuses
+        found = _ID.search(line)
+        if found is None:
+            return line  # a notification or no JSON-RPC at all: nobody waits for an answer
+        problems: list[Any] = getattr(error, "errors", lambda: [])()
+        reason = " ".join(str(problems[0].get("msg", "")).split())[:200] if problems else type(error).__name__
+        method = json.dumps(f"semsearch: the request cannot be read ({reason})")
+        return f'{{"jsonrpc": "2.0", "id": {found.group(1)}, "method": {method}}}\n'
+    return line
+
+
+class _Lines:
+    """stdin's lines as the SDK reads them (UTF-8, undecodable bytes as U+FFFD), each made readable
+    by `readable_request`: a lone surrogate ("\\ud800abc") or JSON nested too deeply made the SDK
+    drop the request without a reply, and the client waited for ever."""
+
+    def __init__(self, raw: BinaryIO, check: Any) -> None:
         self._text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+        self._check = check
 
     def readline(self, size: int = -1) -> str:
-        return without_lone_surrogates(self._text.readline(size))
+        return readable_request(self._text.readline(size), self._check)
 
 
 @contextlib.contextmanager

@@ -395,6 +395,9 @@ class Handler(BaseHTTPRequestHandler):
         hosts = self.headers.get_all("Host") or []
         if len(hosts) > 1:
             raise HTTPError(400, "BadRequest", "more than one Host header")
+        authority = urllib.parse.urlsplit(self.path).netloc  # an absolute-form target names the host itself
+        if authority:
+            hosts = [authority]
         if hosts and not self.server.allows(hosts[0]):
             raise HTTPError(
                 403,

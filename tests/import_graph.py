@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_version",
             "errors",
             "modes",
+            "limits",
             "text",
             "kana",
             "ann",

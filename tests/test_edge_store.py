@@ -241,7 +241,7 @@ def held(request: pytest.FixtureRequest, tmp_path: Path, corpus: Path) -> Iterat
 def test_a_second_process_waits_then_gives_up_with_exit_4(held: str) -> None:
     code, out, err = cli("ask", "dropout", "--index", held, env={"SEMSEARCH_WAIT": "0.5"})
     assert (code, out) == (4, "")
-    assert err.startswith("another build is writing")  # the notice that it waits, then the error
+    assert err.startswith(f"another process has {held} open; waiting up to 0.5 s")  # the notice, then the error
     error = err.splitlines()[-1]
     assert error.startswith(f"error: another process has the store {held} open and did not close it within 0.5 s")
     assert len(err.splitlines()) == 2 and "Traceback" not in err
@@ -259,3 +259,54 @@ def test_waiting_for_another_process_does_not_spin(held: str) -> None:
     report = json.loads(done.stdout)
     assert report["error"]["type"] == "IndexLockedError" and report["error"]["exit"] == 4
     assert report["cpu"] < 0.5  # a core spinning through the 2 s would spend about 2 s
+
+
+# -- qdrant+local: what local mode writes with a plain open() -----------------------------------
+
+
+@pytest.fixture
+def local(tmp_path: Path, corpus: Path) -> Iterator[tuple[str, Path]]:
+    pytest.importorskip("qdrant_client")
+    folder = tmp_path / "local"
+    where = f"qdrant+local://{folder}"
+    semsearch.build(corpus, where, encoder=FakeEncoder())
+    qdrant_engines._close_all()
+    qdrant_engines._LOCAL_CLIENTS.clear()
+    yield where, folder
+    qdrant_engines._close_all()
+    qdrant_engines._LOCAL_CLIENTS.clear()
+
+
+def test_a_planted_lock_link_is_removed_never_followed(local: tuple[str, Path], tmp_path: Path) -> None:
+    """Local mode creates a missing `.lock` with open("w"): through a dangling link, outside the store."""
+    where, folder = local
+    (folder / ".lock").unlink()
+    (folder / ".lock").symlink_to(tmp_path / "created-outside.txt")
+    assert answers(where) == ["ドロップアウト"]
+    assert not (tmp_path / "created-outside.txt").exists()
+    assert (folder / ".lock").is_file() and not (folder / ".lock").is_symlink()
+
+
+def test_a_planted_manifest_copy_link_is_removed_never_written_through(
+    local: tuple[str, Path], corpus: Path, tmp_path: Path
+) -> None:
+    """Local mode writes `meta.json.tmp` with open("w") before replacing meta.json with it."""
+    where, folder = local
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (folder / "meta.json.tmp").symlink_to(victim)
+    semsearch.build(corpus, where, encoder=FakeEncoder(), force=True)  # a new collection: meta.json is saved
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert answers(where) == ["ドロップアウト"]
+
+
+def test_a_link_inside_a_local_store_is_refused(local: tuple[str, Path], tmp_path: Path) -> None:
+    where, folder = local
+    storage = next(folder.rglob("storage.sqlite"))
+    victim = tmp_path / "victim.sqlite"
+    shutil.copy(storage, victim)
+    storage.unlink()
+    storage.symlink_to(victim)  # SQLite would write through it
+    with pytest.raises(IndexStoreError) as refused:
+        semsearch.load(where, encoder=FakeEncoder())
+    assert "holds a symbolic link" in str(refused.value) and "delete that folder" in str(refused.value)

@@ -116,3 +116,9 @@ def test_listening_beyond_this_machine_is_said(tmp_path: Path) -> None:
         assert request(server, "/health", ["Host: 192.0.2.7"])[0] == 403  # this machine's address by another name
     finally:
         server.stop()
+
+
+def test_an_absolute_target_names_the_host_itself(served: Served) -> None:
+    """`GET http://evil.example/terms` is a request for evil.example, whatever Host says (RFC 9112)."""
+    assert request(served, "http://evil.example/terms", ["Host: localhost"])[0] == 403
+    assert request(served, f"http://localhost:{served.port}/health", ["Host: localhost"])[0] == 200

@@ -158,3 +158,14 @@ def test_a_megabyte_question_is_answered(mcp: Raw) -> None:
 def test_only_lone_surrogate_escapes_are_replaced(line: str, expected: str) -> None:
     assert without_lone_surrogates(line) == expected
     json.loads(without_lone_surrogates(line))
+
+
+def test_a_request_nested_deeper_than_the_parser_goes_gets_an_error_reply(mcp: Raw) -> None:
+    """Valid JSON, but deeper than the SDK's parser goes: it dropped the request without a reply."""
+    nested = "[" * 100_000 + "]" * 100_000
+    reply = mcp.call("tools/call", f'{{"name": "ask", "arguments": {{"question": {nested}}}}}')
+    assert reply["error"]["code"] == -32601
+    assert reply["error"]["data"].startswith("semsearch: the request cannot be read (")
+    assert "recursion limit" in reply["error"]["data"]
+    after = mcp.tool('{"name": "ask", "arguments": {"question": "dropout", "k": 1}}')
+    assert after["structuredContent"]["hits"][0]["term"] == "ドロップアウト"

@@ -468,6 +468,32 @@ def _remove_leftover(path: Path) -> None:
             path.unlink()
 
 
+# What local mode writes at fixed names with a plain open(): its lock (created when missing) and its
+# manifest's temporary copy. A link there would be written through (an adversarial try planted one).
+_LOCAL_FIXED = (".lock", "meta.json.tmp")
+
+
+def _no_links(path: Path) -> None:
+    """Before local mode opens a folder: a link at a name it writes plainly is removed (never its
+    target); a link anywhere else in the store (meta.json, a collection, its SQLite file or journal)
+    is refused as damage, since SQLite would write through it."""
+    if not path.is_dir():
+        return
+    for name in _LOCAL_FIXED:
+        if (path / name).is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                (path / name).unlink()
+    for root, dirs, files in os.walk(path):
+        for entry in (*dirs, *files):
+            if (Path(root) / entry).is_symlink():
+                where = (Path(root) / entry).relative_to(path)
+                raise IndexStoreError(
+                    f"the Qdrant store at {path} holds a symbolic link ({where}), which semsearch never writes and "
+                    f"local mode would write through; delete that folder and build again: "
+                    f"semsearch build CORPUS --index qdrant+local://{path}"
+                )
+
+
 def local_folder_problem(path: Path) -> str | None:
     """What makes `path` no local Qdrant store: it is a file, or a folder holding other things
     (local mode would write its files into it). None: absent, empty, or a local store."""
@@ -488,6 +514,7 @@ def _local_client(client_class: Any, path: Path, timeout: float, on_wait: Callab
     problem = local_folder_problem(path)
     if problem:
         raise IndexStoreError(f"{path} is not a Qdrant store ({problem}); choose another --index")
+    _no_links(path)
     waiting = _Waiting(f"qdrant+local://{path}", timeout, on_wait)
     while True:
         try:
