@@ -543,8 +543,12 @@ class Index:
         `min_score`, only hits scoring at least that much are kept (scores are in [0, 1]).
         """
         mode = check_mode(mode or DEFAULT_MODE)
+        if not isinstance(k, int):
+            raise QueryError(f"k must be a whole number, not {k!r}")
         if k < 1:
             raise QueryError("k must be at least 1")
+        if min_score is not None and not isinstance(min_score, (int, float)):
+            raise QueryError(f"the minimum score must be a number between 0 and 1, not {min_score!r}")
         if min_score is not None and not 0.0 <= min_score <= 1.0:
             raise QueryError(f"the minimum score must be between 0 and 1, not {min_score!r}")
         # Read up to QUESTION_LIMIT characters (nothing past them would be searched), then checked.

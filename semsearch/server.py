@@ -28,6 +28,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -373,20 +374,25 @@ class Handler(BaseHTTPRequestHandler):
                 return
             self._send_json(200, self._route(path, params))
         except HTTPError as error:
-            self._send_json(error.status, {"error": {"type": error.kind, "message": error.message}})
+            self._send_error(error.status, error.kind, error.message)
         except SemsearchError as error:
             status = 404 if isinstance(error, QueryError) and self._lookup() else 400 if error.exit_code == 2 else 500
             if status == 500:
                 log.error("%s answering %s", error, self.path[:200])
-            self._send_json(status, {"error": {"type": type(error).__name__, "message": str(error)}})
+            self._send_error(status, type(error).__name__, str(error))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away: nobody to answer
         except Exception as error:
             log.exception("internal error answering %s", self.path[:200])
-            self._send_json(
-                500,
-                {"error": {"type": "InternalError", "message": f"internal error: {type(error).__name__}: {error}"}},
-            )
+            self._send_error(500, "InternalError", f"internal error: {type(error).__name__}: {error}")
+
+    def _send_error(self, status: int, kind: str, message: str) -> None:
+        """An error object, unless the client went away meanwhile (then nobody is told, and
+        nothing is printed: it used to be a traceback on the server's stderr)."""
+        try:
+            self._send_json(status, {"error": {"type": kind, "message": message}})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _check_host(self) -> None:
         """Refuse (403) a request for another host than this one (DNS rebinding: a web page whose
@@ -526,6 +532,14 @@ class SemsearchHTTPServer(ThreadingHTTPServer):
             return not ipaddress.ip_address(str(self.socket.getsockname()[0]).split("%")[0]).is_loopback
         except ValueError:
             return True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that fails outside a request's own handling: the client going away is
+        nothing to report; anything else is logged with its traceback (not socketserver's print)."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %s", client_address, sys.exc_info()[1])
+            return
+        log.exception("internal error on a connection from %s", client_address)
 
     def track(self, delta: int) -> None:
         with self._busy_lock:

@@ -134,6 +134,16 @@ def _generation_is_a_link(folder: Path, outside: Path) -> None:
     (folder / name).symlink_to(outside, target_is_directory=True)
 
 
+def _pointer_is_a_folder(folder: Path, outside: Path) -> None:
+    (folder / "current.json").unlink()
+    (folder / "current.json").mkdir()
+
+
+def _pointer_is_a_fifo(folder: Path, outside: Path) -> None:
+    (folder / "current.json").unlink()
+    os.mkfifo(folder / "current.json")  # opened without blocking, never read
+
+
 def _truncated_vectors(folder: Path, outside: Path) -> None:
     (vectors,) = (folder / generation(folder)).rglob("chunk_0.mmap")
     os.truncate(vectors, 1000)
@@ -151,6 +161,8 @@ DAMAGE = {
     "pointer not JSON": _pointer("{garbage"),
     "pointer deeply nested": _pointer("[" * 100_000),
     "pointer naming a number": _pointer('{"generation": 5}'),
+    "pointer is a folder": _pointer_is_a_folder,
+    "pointer is a FIFO": _pointer_is_a_fifo,
     "meta folder deleted": _deleted_meta,
     "generation folder deleted": _deleted_generation,
     "generation is a link": _generation_is_a_link,

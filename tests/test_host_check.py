@@ -122,3 +122,17 @@ def test_an_absolute_target_names_the_host_itself(served: Served) -> None:
     """`GET http://evil.example/terms` is a request for evil.example, whatever Host says (RFC 9112)."""
     assert request(served, "http://evil.example/terms", ["Host: localhost"])[0] == 403
     assert request(served, f"http://localhost:{served.port}/health", ["Host: localhost"])[0] == 200
+
+
+def test_a_client_gone_before_its_refusal_leaves_no_traceback(tmp_path: Path) -> None:
+    """Clients that leave mid-request (here refused for their Host) printed socketserver tracebacks."""
+    log = tmp_path / "serve.log"
+    server = start_server(["--index", str(index_of(tmp_path)), "--poll", "0"], log)
+    try:
+        for _ in range(20):
+            with socket.create_connection((server.host, server.port), timeout=60) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: evil.example")  # the request's end: the connection's
+        assert request(server, "/health", ["Host: localhost"])[0] == 200  # the earlier ones are answered by now
+    finally:
+        assert server.stop() == 0
+    assert "Traceback" not in log.read_text(encoding="utf-8")

@@ -73,3 +73,18 @@ def test_the_limit_is_the_same_for_the_cli_and_the_library(index: Index, runner,
     import json
 
     assert json.loads(result.stdout)["query"] == question[:QUESTION_LIMIT]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"k": 1.5}, "k must be a whole number, not 1.5"),
+        ({"k": "5"}, "k must be a whole number, not '5'"),
+        ({"min_score": "0.5"}, "the minimum score must be a number between 0 and 1, not '0.5'"),
+    ],
+)
+def test_options_of_the_wrong_type_are_a_query_error(index: Index, options: dict, message: str) -> None:
+    """A TypeError from deep in the ranking before (the README promises SemsearchErrors)."""
+    with pytest.raises(QueryError) as refused:
+        index.query("dropout", **options)
+    assert str(refused.value) == message

@@ -631,18 +631,20 @@ class EdgeEngine(Engine):
             if error.errno == errno.ELOOP or pointer.is_symlink():
                 raise self.damaged(f"{POINTER} is a symbolic link, which semsearch never writes") from None
             raise self.damaged(f"{POINTER} cannot be read: {error.strerror or error}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder, a FIFO: never read
+            os.close(fd)
+            raise self.damaged(f"{POINTER} is not a regular file")
         with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise self.damaged(f"{POINTER} is not a regular file")
             raw = handle.read(_POINTER_BYTES + 1)
         try:
             data = json.loads(raw.decode("utf-8")) if len(raw) <= _POINTER_BYTES else None
         except (UnicodeError, ValueError, RecursionError):
             data = None
         name = data.get("generation") if isinstance(data, dict) else None
-        if not isinstance(name, str) or not self._is_generation(name) or name.endswith(META_SUFFIX):
-            shown = repr(name)[:120] if isinstance(name, str) else "no generation"
-            raise self.damaged(f"{POINTER} names {shown}, not a generation of this store")
+        if not isinstance(name, str):
+            raise self.damaged(f"{POINTER} names no generation")
+        if not self._is_generation(name) or name.endswith(META_SUFFIX):
+            raise self.damaged(f"{POINTER} names {name!r:.120}, not a generation of this store")
         for folder in (name, f"{name}{META_SUFFIX}"):
             try:
                 mode = os.lstat(self.path / folder).st_mode
@@ -774,7 +776,10 @@ class EdgeEngine(Engine):
             json.dump({"generation": name}, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, self.path / POINTER)  # replaces a pointer that is a link, never its target
+        pointer = self.path / POINTER
+        if pointer.is_dir() and not pointer.is_symlink():  # a folder at the pointer's name cannot be replaced
+            shutil.rmtree(pointer)
+        os.replace(tmp, pointer)  # replaces a pointer that is a link, never its target
         with contextlib.suppress(OSError):
             folder = os.open(self.path, os.O_RDONLY | _CLOEXEC)
             try:
