@@ -86,10 +86,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         old = json.loads(previous.read_text(encoding="utf-8"))
         results = {**old, "commands": [*old.get("commands", []), command]}
         now = machine()
+        same_cpu = (now["cpu"], now["simd"]) == (old["machine"]["cpu"], old["machine"]["simd"])
+        # On another CPU, the table keeps describing the machine the other sections ran on; the
+        # re-run sections name their own CPU (throughput does).
+        elsewhere = "" if same_cpu else f" on {now['cpu']} ({now['simd']})"
         results["machine"] = {
             **old["machine"],
-            **{key: now[key] for key in ("engine", "git", "versions")},
-            "date": old["machine"]["date"] + " (partly re-run " + now["date"] + ")",
+            **{key: now[key] for key in (("engine", "git", "versions") if same_cpu else ("git",))},
+            "date": old["machine"]["date"] + f" (partly re-run {now['date']}{elsewhere})",
         }
     started = time.perf_counter()
     for name in SECTIONS:

@@ -1,24 +1,25 @@
-"""Fusion weights, score calibration and the confident minimum, measured on the dev halves.
+"""Fusion weights, score calibration and the estimates behind an answer's state, fitted on the dev halves.
 
-    python -m bench.calibrate                       # dev halves: sweep, then the constants to adopt
-    python -m bench.calibrate --part heldout        # the same figures on the held-out halves (look once)
+    python -m bench.calibrate                       # dev halves: sweep, calibration, estimates to adopt
+    python -m bench.calibrate --part heldout        # the same fits on the held-out halves (look once)
     python -m bench.calibrate --weights 0,0.1,0.2   # the second encoder's weights to sweep
 
 For each glossary (the bundled one and, when present, the larger one at $SEMSEARCH_TECH_GLOSSARY or
 ../shared/corpora/tech-glossary) it builds an index with both encoders in --work, asks every question
 of the glossary's query file and of the off-topic file of the part, keeps each side's raw score per
 entry (`Index.side_scores`), and ranks them as `Index.query` does (the name tier first, one hit per
-term). Then, for the hybrid ranking at each weight of the second encoder's side, and for each mode at
-the weights in search.py:
+term, a term without a body after those with one). Then:
 
-- R@1 and MRR@10 per glossary;
-- "confident from": the lowest raw relevance of the best hit at which at least 95% of each
-  glossary's on-topic questions stay confident (the lower of the glossaries' values), and the share
-  of off-topic questions rejected there;
-- the calibration: a logistic regression of "the best hit is the gold entry" on the best hit's raw
-  relevance (both glossaries' questions, off-topic ones as wrong, named ones left out), printed as
-  (center, slope) with "confident from" on the calibrated scale: the constants search.py and the
-  encoders' `calibration` hold.
+- the second encoder's weight in the hybrid ranking: R@1 and MRR@10 per glossary at each weight;
+- per mode, the score calibration: a logistic regression of "the best hit is the gold entry" on the
+  best hit's raw relevance (both glossaries, off-topic questions as wrong, named ones left out),
+  printed as (center, slope): the constants search.py and the encoders' `calibration` hold;
+- per mode, the two estimates of confidence.py and their lines, as the encoders' `estimate` holds
+  them: `right` (the best hit is the gold entry; off-topic questions count as wrong) and `match`
+  (the question is on-topic), logistic regressions over confidence.evidence's features, fitted on
+  both glossaries' questions; the sure line where sure answers are right >= SURE_RIGHT on each
+  glossary, the no-match line where at most ON_TOPIC_NONE of each glossary's on-topic questions fall
+  under it. A cross-check fits them on one glossary and reports them on the other.
 
 Everything printed is derived from the query files; nothing is written but the indexes in --work.
 """
@@ -26,6 +27,7 @@ Everything printed is derived from the query files; nothing is written but the i
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,10 +38,34 @@ import numpy as np
 
 from .common import BUNDLED, QUERIES, TECH, log
 
-# The share of on-topic questions that must stay confident, and the logistic fit's inverse L2 penalty.
-ON_TOPIC_CONFIDENT = 0.95
-C = 100.0
+# The share of sure answers that must be right on each glossary's dev half, and the share of its
+# on-topic questions that may be answered "no match". Sure answers right 95% is the promise; the
+# line is drawn at 97% because a fit on one glossary kept 95% on the other only from there
+# (the cross-check this program prints; docs/ranking.md).
+SURE_RIGHT = 0.97
+ON_TOPIC_NONE = 0.04
+# The inverse L2 penalty of the logistic fits (on standardised features), and the ranking depth.
+C = 1.0
 DEPTH = 10
+
+# The features each estimate weighs, per mode (confidence.FEATURES). "hybrid" is the ensemble's
+# (an index with the second encoder's side); "hybrid-e5" an index without it (or in Qdrant).
+RIGHT = {
+    # The ensemble's hybrid margin is left out: beside the two sides' margins it weighed nothing
+    # (docs/ranking.md).
+    "hybrid": ("relevance", "dense_margin", "use_margin"),
+    "hybrid-e5": ("relevance", "margin"),
+    "dense": ("relevance", "margin"),
+    "use": ("relevance", "margin"),
+    "tfidf": ("relevance", "margin"),
+}
+MATCH = {
+    "hybrid": ("relevance", "use"),
+    "hybrid-e5": ("relevance",),
+    "dense": ("relevance",),
+    "use": ("relevance",),
+    "tfidf": ("relevance",),
+}
 
 
 @dataclass
@@ -56,6 +82,7 @@ class Question:
 class Glossary:
     name: str
     groups: np.ndarray  # entry position -> group (term)
+    bodied: np.ndarray  # group -> whether an entry of it has a body
     questions: list[Question]
 
 
@@ -67,9 +94,11 @@ def _load(name: str, corpus: Path, queries: Sequence[Path], work: Path) -> Gloss
     index = semsearch.build(corpus, index_dir=work / f"calibrate-{name}")
     groups = np.zeros(len(index.terms), dtype=np.int64)
     names_of = []
+    bodied = []
     for group, members in enumerate(index.entry_groups()):
         groups[members] = group
         names_of.append({normalize(n) for m in members for n in index.terms[m].names})
+        bodied.append(any(index.terms[m].body.strip() for m in members))
     questions = []
     for path in queries:
         for query in read_queries(path):
@@ -85,17 +114,18 @@ def _load(name: str, corpus: Path, queries: Sequence[Path], work: Path) -> Gloss
                     {key: sides[key] for key in ("dense", "use", "tfidf")},  # type: ignore[misc]
                 )
             )
-    return Glossary(name, groups, questions)
+    return Glossary(name, groups, np.array(bodied), questions)
 
 
 Relevance = Callable[[dict[str, Any]], np.ndarray]
 
 
 def relevance(mode: str, second_weight: float | None = None) -> Relevance:
-    """The mode's raw relevance per entry, as search.Index._relevance computes it."""
+    """The mode's raw relevance per entry, as search.Index._scores computes it ("hybrid-e5": hybrid
+    without the second encoder's side)."""
     from semsearch.search import SECOND_WEIGHT, fuse
 
-    weight = SECOND_WEIGHT if second_weight is None else second_weight
+    weight = 0.0 if mode == "hybrid-e5" else SECOND_WEIGHT if second_weight is None else second_weight
 
     def score(sides: dict[str, Any]) -> np.ndarray:
         dense, use, tfidf = sides["dense"], sides["use"], sides["tfidf"]
@@ -110,52 +140,62 @@ def relevance(mode: str, second_weight: float | None = None) -> Relevance:
     return score
 
 
+def evidence_sides(mode: str, sides: dict[str, Any]) -> dict[str, np.ndarray | None]:
+    """The sides search.Index._scores reports for a mode (what confidence.evidence weighs)."""
+    if mode == "hybrid":
+        return {"dense": sides["dense"], "use": sides["use"]}
+    if mode == "hybrid-e5":
+        return {"dense": sides["dense"], "use": None}
+    return {}
+
+
 @dataclass
 class Outcome:
     rank: int | None  # of the first gold term within DEPTH
     top: float  # raw relevance of the best hit (-inf: no hits)
-    named: bool
+    named: int  # how many terms the question names
     right: bool  # the best hit is a gold term
+    values: dict[str, float] | None  # confidence.evidence of the best hit (None: named or no hits)
+    body: bool  # whether the best term has a body
 
 
-def outcome(glossary: Glossary, question: Question, score: Relevance) -> Outcome:
+def outcome(glossary: Glossary, question: Question, mode: str, score: Relevance) -> Outcome:
+    from semsearch.confidence import by_term, evidence
+
     if not question.named and not question.content:
-        return Outcome(None, -math.inf, False, False)  # nothing to search: no hits
-    raw = score(question.sides)
-    by_group = np.full(int(glossary.groups.max()) + 1, -np.inf)
-    np.maximum.at(by_group, glossary.groups, raw)
-    order = [int(g) for g in np.lexsort((np.arange(len(by_group)), -by_group)) if np.isfinite(by_group[g])]
+        return Outcome(None, -math.inf, 0, False, None, False)  # nothing to search: no hits
+    terms = int(glossary.groups.max()) + 1
+    by_group = by_term(score(question.sides), glossary.groups, terms)
+    order = [int(g) for g in np.lexsort((np.arange(terms), -by_group)) if np.isfinite(by_group[g])]
     first = set(question.named)
-    ranked = question.named + [g for g in order if g not in first]
+    rest = [g for g in order if g not in first]
+    ranked = question.named + [g for g in rest if glossary.bodied[g]] + [g for g in rest if not glossary.bodied[g]]
     rank = next((i + 1 for i, g in enumerate(ranked[:DEPTH]) if g in question.gold), None)
-    top = float(by_group[ranked[0]]) if ranked else -math.inf
-    return Outcome(rank, top, bool(question.named), bool(ranked) and ranked[0] in question.gold)
+    if not ranked:
+        return Outcome(None, -math.inf, 0, False, None, False)
+    best = ranked[0]
+    values = None
+    if not question.named:
+        sides = {
+            side: None if v is None else by_term(v, glossary.groups, terms)
+            for side, v in evidence_sides(mode, question.sides).items()
+        }
+        values = evidence(by_group, sides, best)
+    return Outcome(
+        rank, float(by_group[best]), len(question.named), best in question.gold, values, bool(glossary.bodied[best])
+    )
 
 
-def confident_from(outcomes: Sequence[tuple[Question, Outcome]]) -> float:
-    """The highest raw threshold keeping >= ON_TOPIC_CONFIDENT of on-topic questions confident."""
-    on = [o for q, o in outcomes if q.gold]
-    best = -math.inf
-    for tau in sorted({o.top for o in on if np.isfinite(o.top)}):
-        if sum(o.named or o.top >= tau for o in on) / len(on) >= ON_TOPIC_CONFIDENT:
-            best = tau
-    return best
-
-
-def rates(outcomes: Sequence[tuple[Question, Outcome]], tau: float) -> tuple[int, int, int, int]:
-    """(off-topic rejected, off-topic, on-topic confident, on-topic) at threshold tau."""
-    on = [o for q, o in outcomes if q.gold]
-    off = [o for q, o in outcomes if not q.gold]
-    confident = lambda o: o.named or (np.isfinite(o.top) and o.top >= tau)  # noqa: E731
-    return sum(not confident(o) for o in off), len(off), sum(confident(o) for o in on), len(on)
-
-
-def logistic(x: np.ndarray, y: np.ndarray, c: float = C) -> tuple[float, float]:
-    """(slope, intercept) of P(y) = 1 / (1 + exp(-(slope x + intercept))), L2 on the slope (1 / c),
-    fitted by Newton's method (as scikit-learn's LogisticRegression(C=c) on one feature)."""
-    w = np.zeros(2)
-    X = np.column_stack([x, np.ones_like(x)])
-    penalty = np.diag([1.0 / c, 0.0])
+def logistic(x: np.ndarray, y: np.ndarray, c: float = C) -> tuple[np.ndarray, float]:
+    """(weights, bias) of P(y) = 1 / (1 + exp(-(x @ weights + bias))), fitted by Newton's method
+    on standardised features with an L2 penalty 1 / c on the weights (as scikit-learn's
+    LogisticRegression(C=c) after a StandardScaler), returned for the raw features."""
+    x = np.atleast_2d(np.asarray(x, dtype=float).T).T
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    X = np.column_stack([(x - mean) / scale, np.ones(len(x))])
+    w = np.zeros(X.shape[1])
+    penalty = np.diag([1.0 / c] * (X.shape[1] - 1) + [0.0])
     for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-(X @ w)))
         gradient = X.T @ (p - y) + penalty @ w
@@ -164,22 +204,96 @@ def logistic(x: np.ndarray, y: np.ndarray, c: float = C) -> tuple[float, float]:
         w -= step
         if np.abs(step).max() < 1e-10:
             break
-    return float(w[0]), float(w[1])
+    weights = w[:-1] / scale
+    return weights, float(w[-1] - weights @ mean)
 
 
-def measure(glossaries: Sequence[Glossary], score: Relevance) -> dict[str, Any]:
-    """Ranking, confidence and the fitted calibration of one relevance over every glossary."""
-    per: dict[str, list[tuple[Question, Outcome]]] = {
-        g.name: [(q, outcome(g, q, score)) for q in g.questions] for g in glossaries
-    }
-    tau = min(confident_from(rows) for rows in per.values())
+Rows = list[tuple[Question, Outcome]]
+
+
+def _matrix(rows: Rows, features: Sequence[str]) -> np.ndarray:
+    return np.array([[o.values[f] for f in features] for _, o in rows if o.values is not None])
+
+
+def fit_judge(per: dict[str, Rows], mode: str) -> Any:
+    """The mode's two estimates fitted on every glossary's questions, and their lines."""
+    from semsearch.confidence import Judge, Logistic
+
+    rows = [(q, o) for r in per.values() for q, o in r if o.values is not None]
+    estimates = []
+    for features, target in ((RIGHT[mode], lambda q, o: o.right), (MATCH[mode], lambda q, o: bool(q.gold))):
+        weights, bias = logistic(_matrix(rows, features), np.array([float(target(q, o)) for q, o in rows]))
+        estimates.append(
+            Logistic(dict(zip(features, (round(float(w), 4) for w in weights), strict=True)), round(bias, 4))
+        )
+    right, match = estimates
+    sure = max(_sure_line(r, right) for r in per.values())
+    none = min(_none_line(r, match) for r in per.values())
+    return Judge(right, match, math.floor(sure * 1e4) / 1e4, math.ceil(none * 1e4) / 1e4)
+
+
+def _sure_line(rows: Rows, right: Any) -> float:
+    """The lowest P(right) at which the sure answers of these questions are right >= SURE_RIGHT
+    (a question naming one term is sure, and right)."""
+    named = [o for q, o in rows if q.gold and o.named == 1]
+    scored = sorted(
+        ((right.probability(o.values), o.right and o.body) for q, o in rows if q.gold and o.values is not None),
+        reverse=True,
+    )
+    line, hits = 1.0, sum(o.right for o in named)
+    for n, (p, ok) in enumerate(scored, start=1):
+        hits += ok
+        if hits / (len(named) + n) >= SURE_RIGHT:
+            line = p
+    return line
+
+
+def _none_line(rows: Rows, match: Any) -> float:
+    """The P(match) under which at most ON_TOPIC_NONE of these on-topic questions fall."""
+    on = [q for q, _ in rows if q.gold]
+    scored = sorted(match.probability(o.values) for q, o in rows if q.gold and o.values is not None)
+    allowed = math.floor(ON_TOPIC_NONE * len(on))
+    return scored[allowed] if allowed < len(scored) else 0.0
+
+
+def state_counts(rows: Rows, judge: Any) -> dict[str, int]:
+    """How a judge answers these questions: on-topic sure (and right), possible, no match; off-topic
+    sure, no match."""
+    from semsearch.confidence import NO_MATCH, POSSIBLE, SURE
+
+    counts = dict.fromkeys(("on", "sure", "sure_right", "on_none", "off", "off_sure", "off_none"), 0)
+    for q, o in rows:
+        if o.values is None:
+            state = NO_MATCH if o.named == 0 else SURE if o.named == 1 else POSSIBLE
+        else:
+            state = judge.judge(o.values, has_body=o.body)[0]
+        if q.gold:
+            counts["on"] += 1
+            counts["sure"] += state == SURE
+            counts["sure_right"] += state == SURE and o.right
+            counts["on_none"] += state == NO_MATCH
+        else:
+            counts["off"] += 1
+            counts["off_sure"] += state == SURE
+            counts["off_none"] += state == NO_MATCH
+    return counts
+
+
+def _states_line(c: dict[str, int]) -> str:
+    return (
+        f"sure {c['sure']}/{c['on']} ({c['sure'] / c['on']:.0%}), right {c['sure_right']}/{c['sure']} "
+        f"({c['sure_right'] / max(1, c['sure']):.1%}); on-topic no match {c['on_none']}/{c['on']}; "
+        f"off-topic no match {c['off_none']}/{c['off']} ({c['off_none'] / c['off']:.0%}), sure {c['off_sure']}"
+    )
+
+
+def measure(glossaries: Sequence[Glossary], mode: str, score: Relevance) -> dict[str, Any]:
+    """Ranking, calibration and estimates of one relevance over every glossary."""
+    per: dict[str, Rows] = {g.name: [(q, outcome(g, q, mode, score)) for q in g.questions] for g in glossaries}
     fit = [o for rows in per.values() for q, o in rows if not o.named and np.isfinite(o.top)]
-    slope, intercept = logistic(np.array([o.top for o in fit]), np.array([float(o.right) for o in fit]))
-    # The constants as search.py holds them (center to 4 decimals, slope to 1), and "confident from"
-    # rounded down on their scale, so that the question at the threshold stays confident.
-    center, slope = round(-intercept / slope, 4), round(slope, 1)
-    out: dict[str, Any] = {"center": center, "slope": slope, "raw_confident": tau}
-    out["confident"] = math.floor(1000.0 / (1.0 + math.exp(-slope * (tau - center)))) / 1000.0
+    weights, bias = logistic(np.array([o.top for o in fit]), np.array([float(o.right) for o in fit]))
+    slope = float(weights[0])
+    out: dict[str, Any] = {"center": round(-bias / slope, 4), "slope": round(slope, 1)}
     for name, rows in per.items():
         on = [o for q, o in rows if q.gold]
         kinds: dict[str, list[bool]] = {}
@@ -190,21 +304,24 @@ def measure(glossaries: Sequence[Glossary], score: Relevance) -> dict[str, Any]:
             "n": len(on),
             "r1": sum(o.rank == 1 for o in on) / len(on),
             "mrr": sum(1 / o.rank for o in on if o.rank) / len(on),
-            "rates": rates(rows, tau),
             "kinds": {k: (sum(v), len(v)) for k, v in sorted(kinds.items())},
         }
+    if mode in RIGHT:
+        judge = fit_judge(per, mode)
+        out["judge"] = judge
+        out["states"] = {name: state_counts(rows, judge) for name, rows in per.items()}
+        if len(per) == 2:  # fitted on one glossary, judged on the other
+            (a, rows_a), (b, rows_b) = per.items()
+            out["cross"] = {
+                f"{a} -> {b}": state_counts(rows_b, fit_judge({a: rows_a}, mode)),
+                f"{b} -> {a}": state_counts(rows_a, fit_judge({b: rows_b}, mode)),
+            }
     return out
 
 
-def _line(label: str, m: dict[str, Any], names: Sequence[str]) -> str:
-    parts = [f"{label:>22}"]
-    for name in names:
-        g = m[name]
-        rejected, off, confident, on = g["rates"]
-        parts.append(
-            f"{name}: R@1 {g['r1']:.3f} MRR {g['mrr']:.3f} off-topic rejected {rejected}/{off} "
-            f"({rejected / off:.0%}) on-topic confident {confident}/{on}"
-        )
+def _ranking_line(label: str, m: dict[str, Any], names: Sequence[str]) -> str:
+    parts = [f"{label:>12}"]
+    parts += [f"{name}: R@1 {m[name]['r1']:.3f} MRR {m[name]['mrr']:.3f}" for name in names]
     return "  ".join(parts)
 
 
@@ -229,19 +346,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     from semsearch.search import LEXICAL_WEIGHT, SECOND_CAP, SECOND_WEIGHT
 
     print(f"# {args.part} halves; hybrid = dense + w x min(use, {SECOND_CAP}) + {LEXICAL_WEIGHT} x tfidf\n")
-    print("## the second encoder's weight w (confident from: the 95% on-topic threshold of each weight)")
+    print("## the second encoder's weight w")
     for weight in (float(w) for w in args.weights.split(",")):
-        print(_line(f"w = {weight:g}", measure(glossaries, relevance("hybrid", weight)), names))
-    print(f"\n## calibration per mode (w = {SECOND_WEIGHT:g}): (center, slope, confident from)")
-    for mode in ("hybrid", "dense", "use", "tfidf"):
-        m = measure(glossaries, relevance(mode))
-        print(
-            f'"{mode}": ({m["center"]:.4f}, {m["slope"]:.1f}, {m["confident"]:.3f})   raw from {m["raw_confident"]:.4f}'
-        )
-        print(_line(mode, m, names))
+        print(_ranking_line(f"w = {weight:g}", measure(glossaries, "sweep", relevance("hybrid", weight)), names))
+    print(f"\n## per mode (w = {SECOND_WEIGHT:g}): calibration (center, slope), estimates, states")
+    for mode in ("hybrid", "hybrid-e5", "dense", "use", "tfidf"):
+        m = measure(glossaries, mode, relevance(mode))
+        print(f'\n### {mode}\n"calibration": ({m["center"]:.4f}, {m["slope"]:.1f})')
+        print(_ranking_line(mode, m, names))
         for name in names:
             kinds = ", ".join(f"{k} {a}/{n} ({a / n:.2f})" for k, (a, n) in m[name]["kinds"].items())
-            print(f"{'':>22}  {name} R@1 by kind: {kinds}")
+            print(f"{'':>12}  {name} R@1 by kind: {kinds}")
+        print(f'"estimate": {json.dumps(m["judge"].to_spec())}')
+        for name, counts in m["states"].items():
+            print(f"{'':>12}  {name}: {_states_line(counts)}")
+        for label, counts in m.get("cross", {}).items():
+            print(f"{'':>12}  fitted {label}: {_states_line(counts)}")
 
 
 if __name__ == "__main__":

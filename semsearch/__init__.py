@@ -4,6 +4,7 @@ import semsearch
 index = semsearch.build("corpus/", index_dir="index/")
 index = semsearch.load("index/")
 hits = index.search("勾配消失とは", k=5)
+report = semsearch.lint("corpus/", index="index/")
 """
 
 from __future__ import annotations
@@ -18,11 +19,24 @@ from .errors import SemsearchError
 # warnings (skipped files, truncated questions) to stderr of any program that uses it.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["build", "load", "evaluate", "Index", "Hit", "Answer", "BuildReport", "SemsearchError", "__version__"]
+__all__ = [
+    "build",
+    "load",
+    "evaluate",
+    "lint",
+    "Index",
+    "Hit",
+    "Answer",
+    "BuildReport",
+    "LintReport",
+    "SemsearchError",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from .evaluation import evaluate
     from .indexer import build
+    from .linter import LintReport, lint
     from .reports import BuildReport
     from .search import Answer, Hit, Index, load
 
@@ -35,6 +49,8 @@ _LAZY = {
     "Hit": "search",
     "Answer": "search",
     "evaluate": "evaluation",
+    "lint": "linter",
+    "LintReport": "linter",
 }
 
 

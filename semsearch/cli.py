@@ -646,6 +646,13 @@ def ask(
     mode: ModeOpt = DEFAULT,
     min_score: MinScoreOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Show each entry in full (in JSON: its body).")] = False,
+    sure_only: Annotated[
+        bool,
+        typer.Option(
+            "--sure-only",
+            help="Count only a sure answer as an answer: possible matches exit 1, as no match does.",
+        ),
+    ] = False,
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     server: Annotated[
@@ -663,6 +670,11 @@ def ask(
     and line, the line of it that matches best, and related terms. The first question builds the
     index when there is none (and a changed corpus is indexed again).
 
+    Every answer says how sure it is: sure (the first entry is the answer), possible (the entries
+    are possible matches, none of them sure) or no match (the glossary has nothing for it; the
+    closest entries are named). Exit status, as grep's: 0 an answer (sure or possible), 1 no match
+    (also possible matches with --sure-only), 2 and up an error.
+
     \b
     Examples:
       semsearch ask 勾配消失とは
@@ -670,6 +682,7 @@ def ask(
       echo "過学習を防ぐには" | semsearch ask
       semsearch ask dropout --format tsv | cut -f3,7
       semsearch ask "attention" --json --full | jq -r '.hits[0].body'
+      semsearch ask --sure-only -k 1 --format tsv "$word" || echo "not in the glossary"
     """
     # --server is taken by semsearch/client.py before this command is parsed; here the question
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
@@ -678,6 +691,12 @@ def ask(
     opened = _open(_locations(corpus, index))
     answer = opened.query(text, k=k, mode=mode.value, related=True, min_score=min_score)
     _print_answer(answer, opened, fmt, full)
+    from .confidence import answered, unanswered_notice
+
+    if not answered(answer.state, sure_only):
+        if fmt != "text":  # the text says it; other formats carry the state, and stderr says it
+            notice(unanswered_notice(answer.state, text, bool(answer.hits)))
+        raise typer.Exit(EXIT_CODES["no_match"])
 
 
 def _print_answer(answer: Answer, index: Index, fmt: str, full: bool) -> None:
@@ -867,10 +886,18 @@ def show(
 
         emit_text(show_text(data, fmt))
         return
+    from rich.console import Group
+    from rich.text import Text
+
     from .render import entry_view
 
-    shown = [(e["source"], e["line"], e["path"] or "", e["body"]) for e in data["entries"]]
-    out.print(entry_view(data["term"]["names"], shown))
+    views: list[Any] = []
+    for term in [data, *data["homonyms"]]:  # a homonym's terms one under the other
+        if views:
+            views.append(Text(""))
+        shown = [(e["source"], e["line"], e["path"] or "", e["body"]) for e in term["entries"]]
+        views.append(entry_view(term["term"]["names"], shown))
+    out.print(Group(*views))
 
 
 def _edit(path: str, line: int, source: str) -> None:
@@ -1077,6 +1104,135 @@ def mcp_command(
     check_poll(poll)
     require_sdk()  # before opening the index
     run_mcp(Resident(_open(_locations(corpus, index)), poll=poll, notice=notice))
+
+
+# -- lint -----------------------------------------------------------------------------------------
+# One block: the options, the library call, the output (the rules themselves: semsearch/linter/).
+
+
+def _lint_rules() -> list[str]:
+    """The rules, for shell completion (loaded only when completing: not at every start)."""
+    from .linter.findings import RULES
+
+    return list(RULES)
+
+
+class LintFormat(str, Enum):
+    """`lint`'s output formats (formats.LINT_FORMATS)."""
+
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    tsv = "tsv"
+    grep = "grep"
+
+
+RuleOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule",
+        metavar="RULE",
+        help="Run only this rule; repeat for several (the rules are named above).",
+        autocompletion=_lint_rules,
+        show_default=False,
+    ),
+]
+IgnoreOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore",
+        metavar="RULE",
+        help="Do not run this rule; repeat for several.",
+        autocompletion=_lint_rules,
+        show_default=False,
+    ),
+]
+
+
+@app.command("lint", cls=_Command, short_help="What a glossary's authors should know: duplicates, homonyms, gaps.")
+@handles_errors
+def lint_command(
+    corpus_dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[CORPUS_DIR]...",
+            help="Glossary folder(s), the same as --corpus (default: see --corpus).",
+            show_default=False,
+        ),
+    ] = None,
+    index: IndexOpt = None,
+    corpus: CorpusOpt = None,
+    rule: RuleOpt = None,
+    ignore: IgnoreOpt = None,
+    max_chunks: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chunks",
+            min=1,
+            metavar="N",
+            help="oversized: report entries longer than N pieces (default: the glossary's settings, else what "
+            "the index was built with).",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        LintFormat,
+        typer.Option(
+            "--format",
+            case_sensitive=False,
+            help="text: a line per finding, its places under it; json: one object (as --json); jsonl: a finding "
+            "per line; tsv; grep: path:line:col: rule: message, a line per place (editors, CI annotations).",
+        ),
+    ] = LintFormat.text,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report what a glossary's authors should know: one term written in several places with
+    different bodies (duplicate), one name for two concepts (homonym), two names for one concept
+    (near-duplicate), entries without a body or with too little of one (empty, short), terms named
+    in one language only (one-language), links to entries that do not exist (broken-link), headings
+    that parse oddly and files not read (parse), entries too long to embed whole (oversized).
+
+    Findings go to stdout, a summary line to stderr. Exit status: 0 no findings, 1 findings, 2 and
+    up an error. Settings (rules off, thresholds): a .semsearch.toml ([lint]) or pyproject.toml
+    ([tool.semsearch.lint]) in the glossary folder; an entry accepts a finding with
+    <!-- semsearch: allow RULE --> under its heading. The index is built or refreshed when needed,
+    as for ask; its stored vectors say how alike entries are.
+
+    \b
+    Examples:
+      semsearch lint ~/glossary
+      semsearch lint ~/glossary --format grep > lint.txt; vim -q lint.txt
+      semsearch lint --rule duplicate --rule homonym --format json | jq '.findings[].message'
+      semsearch lint ~/glossary --ignore one-language --ignore short
+    """
+    from .corpus import MAX_FILE_BYTES
+    from .linter import lint
+
+    if as_json and output_format.value not in ("text", "json"):
+        raise QueryError(f"--json and --format {output_format.value} disagree; give one of them")
+    fmt = "json" if as_json else output_format.value
+    loc = _locations([*(corpus_dirs or ()), *(corpus or ())] or None, index)
+    opened = _open(loc)
+    report = lint(
+        loc.index_corpus,
+        opened,
+        select=rule or None,
+        ignore=ignore or (),
+        max_pieces=max_chunks,
+        max_file_bytes=_limits().get("max_file_bytes", MAX_FILE_BYTES),
+    )
+    data = report.to_dict()
+    if fmt == "json":
+        emit_json(data)
+    else:
+        from .formats import lint_text
+
+        emit_text(lint_text(data, fmt, cwd=os.getcwd()))
+    for line in report.notes:
+        notice(line)
+    notice(f"lint: {report.summary()}")
+    if report.findings:
+        raise typer.Exit(EXIT_CODES["findings"])
 
 
 # -- cache ----------------------------------------------------------------------------------------

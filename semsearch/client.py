@@ -41,8 +41,8 @@ HEADERS = 64
 # bytes, "GET " and " HTTP/1.1" included).
 TARGET_LIMIT = 65536 - len("GET  HTTP/1.1\r\n")
 # The exit codes a local `ask` has (docs/errors.md); a server that says another is not believed.
-EXIT_CODES = frozenset({0, 1, 2, 3, 4, 5, 130})
-PROTOCOL = "1"  # as server.THIN_PROTOCOL
+EXIT_CODES = frozenset({0, 1, 2, 3, 4, 5, 70, 130, 141})  # as console.EXIT_CODES
+PROTOCOL = "2"  # as server.THIN_PROTOCOL
 # The variables rich reads for colours and width (as server.CONSOLE_ENV).
 CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
 _VALUE_OPTIONS = {
@@ -55,7 +55,7 @@ _VALUE_OPTIONS = {
 }
 FORMATS = ("text", "json", "jsonl", "tsv", "markdown")  # as formats.FORMATS
 _PATH_OPTIONS = {"--index": "index", "--corpus": "corpus"}
-_FLAGS = {"--full": "full", "--json": "json"}
+_FLAGS = {"--full": "full", "--json": "json", "--sure-only": "sure_only"}
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _IPV6 = frozenset("0123456789abcdefABCDEF:.%")
@@ -92,7 +92,7 @@ def _parse(args: list[str]) -> dict | None:
     joins them; no word at all means stdin, "-" (as `ask` reads it when stdin is not a terminal)."""
     options: dict = {"k": "5", "mode": None, "min_score": None, "server": None, "index": None, "corpus": []}
     options["format"] = None
-    options.update(full=False, json=False)
+    options.update(full=False, json=False, sure_only=False)
     positional: list[str] = []
     i = 0
     while i < len(args):
@@ -315,6 +315,7 @@ def _target(prefix: str, options: dict) -> str:
     if options["min_score"] is not None:
         params.append(("min_score", options["min_score"]))
     params += [("full", "1" if options["full"] else "0"), ("json", "1" if options["json"] else "0")]
+    params.append(("sure_only", "1" if options["sure_only"] else "0"))
     if options["format"] is not None:
         params.append(("format", options["format"]))
     # The index the question is meant for, when this command line or environment names one: the
@@ -508,7 +509,7 @@ def _write(stderr: str, stdout: str, code: int) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, ValueError):
             pass
-        return 1
+        return 141  # as the local command (console.EXIT_CODES["broken_pipe"])
     return code
 
 

@@ -103,7 +103,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The output formats whose errors are JSON objects too.
 JSON_FORMATS = ("json", "jsonl")
 
-EXIT_CODES = {"ok": 0, "internal": 1, "usage": 2, "corpus": 3, "index": 4, "encoder": 5}
+# As grep and rg: 0 an answer, 1 no match, 2 and up an error (70: sysexits' EX_SOFTWARE); 141 as a
+# process that SIGPIPE ended (the reader went away), 130 Ctrl-C.
+EXIT_CODES = {
+    "ok": 0,
+    "no_match": 1,
+    "findings": 1,  # `lint`: the glossary has findings
+    "usage": 2,
+    "corpus": 3,
+    "index": 4,
+    "encoder": 5,
+    "internal": 70,
+    "interrupted": 130,
+    "broken_pipe": 141,
+}
 
 
 def _utf(stream: Any) -> bool:
@@ -258,12 +271,12 @@ def handles_errors(command: F) -> F:
         except KeyboardInterrupt:
             _stop_live()
             err.print("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_CODES["interrupted"]) from None
         except OutputError as failure:
             _stop_live()
             if isinstance(failure.error, BrokenPipeError):
                 _silence_stdout()
-                raise typer.Exit(1) from None
+                raise typer.Exit(EXIT_CODES["broken_pipe"]) from None
             _silence_stdout()
             reason = failure.error.strerror or str(failure.error)
             with contextlib.suppress(Exception):
@@ -271,7 +284,7 @@ def handles_errors(command: F) -> F:
             raise typer.Exit(EXIT_CODES["usage"]) from None
         except BrokenPipeError:
             _silence_stdout()
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_CODES["broken_pipe"]) from None
         except Exception as error:
             if state["debug"]:
                 raise

@@ -26,6 +26,12 @@ __all__ = [
     "Skipped",
     "Corpus",
     "parse_markdown",
+    "markdown_lines",
+    "Line",
+    "name_parts",
+    "heading_text",
+    "link_targets",
+    "read_file",
     "ref_names",
     "Listing",
     "discover_files",
@@ -123,6 +129,11 @@ def ref_names(ref: str) -> tuple[str, ...]:
     return _split_names(heading) if heading.isprintable() else ()
 
 
+def link_targets(text: str) -> list[tuple[int, str]]:
+    """Every `<a href>` link of a text as the parser reads links: (offset of its `<a`, target)."""
+    return [(match.start(), match.group(1)) for match in _LINK.finditer(text)]
+
+
 def _strip_html(text: str, refs: list[str]) -> str:
     """Drop anchors, turn links into their text (collecting targets), <br> into newlines."""
     text = _ANCHOR.sub("", text)
@@ -144,13 +155,49 @@ def _blank_comments(text: str) -> str:
     return _COMMENT.sub(blank, text)
 
 
+def name_parts(heading: str) -> list[str]:
+    """A heading's text cut at its name separators (`|`, `｜`), each part stripped as a name is,
+    empty parts kept: what the names are made of (`semsearch lint` reports the empty ones)."""
+    return [part.strip().strip("*_`").strip() for part in _NAME_SPLIT.split(heading)]
+
+
+def heading_text(heading: str, refs: list[str] | None = None) -> str:
+    """A heading's text as its names are read from it: anchors dropped, links as their text (their
+    targets appended to `refs`)."""
+    return _strip_html(heading, refs if refs is not None else [])
+
+
 def _split_names(heading: str) -> tuple[str, ...]:
-    names: list[str] = []
-    for part in _NAME_SPLIT.split(heading):
-        name = part.strip().strip("*_`").strip()
-        if name and name not in names:
-            names.append(name)
-    return tuple(names)
+    return tuple(dict.fromkeys(name for name in name_parts(heading) if name))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a glossary file as the parser sees it."""
+
+    number: int  # 1-based
+    text: str  # with HTML comments blanked (a comment's lines are empty)
+    level: int = 0  # 1 or 2 for a heading the parser takes (`# `, `## `), else 0
+    heading: str = ""  # a heading's text, after the `#`s
+    code: bool = False  # a fence line, or a line inside a code fence
+
+
+def markdown_lines(text: str) -> list[Line]:
+    """Every line of a glossary file, with the structure `parse_markdown` reads: HTML comments
+    blanked, code fences, and the level-1 and level-2 headings outside them."""
+    lines = _blank_comments(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    out: list[Line] = []
+    in_fence = False
+    for number, line in enumerate(lines, start=1):
+        fence = bool(_FENCE.match(line))
+        if fence:
+            in_fence = not in_fence
+        heading = None if in_fence or fence else _HEADING.match(line)
+        if heading:
+            out.append(Line(number, line, len(heading.group(1)), heading.group(2) or ""))
+        else:
+            out.append(Line(number, line, code=fence or in_fence))
+    return out
 
 
 def parse_markdown(text: str, source: str) -> tuple[list[Term], list[Skipped]]:
@@ -161,13 +208,11 @@ def parse_markdown(text: str, source: str) -> tuple[list[Term], list[Skipped]]:
     """
     url_match = _SOURCE_URL.search(text)
     url = url_match.group(1) if url_match else None
-    lines = _blank_comments(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
 
     terms: list[Term] = []
     skipped: list[Skipped] = []
     current: tuple[str, int] | None = None  # (heading text, line)
     body: list[str] = []
-    in_fence = False
 
     def close() -> None:
         if current is None:
@@ -181,16 +226,13 @@ def parse_markdown(text: str, source: str) -> tuple[list[Term], list[Skipped]]:
             return
         terms.append(Term(names, content, source, line, tuple(dict.fromkeys(refs)), url))
 
-    for number, line in enumerate(lines, start=1):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        heading = None if in_fence else _HEADING.match(line)
-        if heading:
+    for line in markdown_lines(text):
+        if line.level:
             close()
             body = []
-            current = (heading.group(2) or "", number) if len(heading.group(1)) == 2 else None
+            current = (line.heading, line.number) if line.level == 2 else None
         elif current is not None:
-            body.append(line)
+            body.append(line.text)
     close()
     return terms, skipped
 
@@ -280,7 +322,9 @@ def _utf16(data: bytes) -> str | None:
     return None
 
 
-def _read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceFile, str] | Skipped:
+def read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceFile, str] | Skipped:
+    """One corpus file read as `read_corpus` reads it: its record and its text, or why it is skipped."""
+
     def skip(reason: str) -> Skipped:
         return Skipped(source, reason, path=str(path.absolute()))
 
@@ -335,7 +379,7 @@ def read_corpus(
     files: list[SourceFile] = []
     terms: list[Term] = []
     for source, path in found:
-        result = _read_file(source, path, max_file_bytes)
+        result = read_file(source, path, max_file_bytes)
         if isinstance(result, Skipped):
             skipped.append(result)
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "SemsearchError",
     "QueryError",
+    "ConfigError",
     "CorpusError",
     "IndexStoreError",
     "IndexLockedError",
@@ -20,15 +21,21 @@ __all__ = [
 
 
 class SemsearchError(Exception):
-    """Base class: something the user can act on. `str(error)` is a one-line message."""
+    """Base class: something the user can act on. `str(error)` is a one-line message. Exit codes
+    follow grep's: 0 an answer, 1 no match (not an error: confidence.py), 2 and up an error."""
 
-    exit_code = 1
+    exit_code = 70  # as an internal error (sysexits' EX_SOFTWARE); every subclass names its own
 
 
 class QueryError(SemsearchError, ValueError):
     """A question or option the engine cannot take (empty question, unknown mode, bad query file)."""
 
     exit_code = 2
+
+
+class ConfigError(QueryError):
+    """A glossary's lint settings cannot be used: `.semsearch.toml` or `[tool.semsearch.lint]` in
+    `pyproject.toml` is not valid TOML, names an unknown rule or setting, or gives a bad value."""
 
 
 class CorpusError(SemsearchError):

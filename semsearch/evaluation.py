@@ -3,8 +3,11 @@
 Query file: one JSON object per line, `{"q": "...", "gold": ["name", ...]}` plus optional `id`,
 `lang`, `kind`. A hit is correct when any of its names equals any gold string after normalisation
 (NFKC, trimmed, case-folded). Queries with an empty gold list are off-topic: they do not count in
-the retrieval metrics; they measure whether the engine admits it has no confident answer. A gold
-name that no entry has is an error (a typo would otherwise count as a miss, silently).
+the retrieval metrics; they measure whether the engine admits the glossary has nothing for them.
+Every answer's state (sure, possible, no match: confidence.py) is counted: how many on-topic
+questions are sure and how many of those are right, how many off-topic ones are answered "no
+match" and how many "sure". A gold name that no entry has is an error (a typo would otherwise count
+as a miss, silently).
 """
 
 from __future__ import annotations
@@ -18,12 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .confidence import NO_MATCH, POSSIBLE, SURE
 from .errors import QueryError
 from .modes import check_mode
 from .search import Index
 from .text import normalize
 
-__all__ = ["LabelledQuery", "Metrics", "Evaluation", "read_queries", "evaluate", "check_gold", "rank_metrics"]
+__all__ = [
+    "LabelledQuery",
+    "Metrics",
+    "StateCounts",
+    "Evaluation",
+    "read_queries",
+    "evaluate",
+    "check_gold",
+    "rank_metrics",
+]
 
 DEPTH = 10
 
@@ -68,7 +81,11 @@ class QueryResult:
     relevant: tuple[bool, ...]  # per ranked hit
     n_relevant: int  # relevant terms in the whole index
     top_score: float
-    confident: bool
+    state: str  # the answer's state (confidence.py)
+
+    @property
+    def confident(self) -> bool:
+        return self.state == SURE
 
     @property
     def gold_rank(self) -> int | None:
@@ -89,14 +106,90 @@ class QueryResult:
 
 
 @dataclass(frozen=True)
+class StateCounts:
+    """How the answers' states fell: on-topic questions (and how many sure answers were right),
+    off-topic ones."""
+
+    ontopic: int = 0
+    sure: int = 0
+    sure_right: int = 0
+    possible: int = 0
+    no_match: int = 0
+    offtopic: int = 0
+    offtopic_sure: int = 0
+    offtopic_possible: int = 0
+    offtopic_no_match: int = 0
+
+    @classmethod
+    def of(cls, results: Iterable[QueryResult]) -> StateCounts:
+        on = [r for r in results if not r.query.offtopic]
+        off = [r for r in results if r.query.offtopic]
+        return cls(
+            len(on),
+            sum(r.state == SURE for r in on),
+            sum(r.state == SURE and r.gold_rank == 1 for r in on),
+            sum(r.state == POSSIBLE for r in on),
+            sum(r.state == NO_MATCH for r in on),
+            len(off),
+            sum(r.state == SURE for r in off),
+            sum(r.state == POSSIBLE for r in off),
+            sum(r.state == NO_MATCH for r in off),
+        )
+
+    def describe(self) -> str:
+        """One line: on-topic questions sure (and right when sure), answered "no match"; off-topic
+        ones answered "no match", answered "sure"."""
+
+        def share(n: int, of: int) -> str:
+            return f"{n}/{of} ({n / of:.0%})" if of else f"{n}/{of}"
+
+        parts = []
+        if self.ontopic:
+            parts.append(
+                f"on-topic: sure {share(self.sure, self.ontopic)}, "
+                f"right when sure {share(self.sure_right, self.sure)}, no match {share(self.no_match, self.ontopic)}"
+            )
+        if self.offtopic:
+            parts.append(
+                f"off-topic: no match {share(self.offtopic_no_match, self.offtopic)}, "
+                f"sure {share(self.offtopic_sure, self.offtopic)}"
+            )
+        return "; ".join(parts)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, dict[str, int]]) -> StateCounts:
+        on, off = data["ontopic"], data["offtopic"]
+        return cls(
+            on["n"], on["sure"], on["sure_right"], on["possible"], on["no_match"],
+            off["n"], off["sure"], off["possible"], off["no_match"],
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            "ontopic": {
+                "n": self.ontopic,
+                "sure": self.sure,
+                "sure_right": self.sure_right,
+                "possible": self.possible,
+                "no_match": self.no_match,
+            },
+            "offtopic": {
+                "n": self.offtopic,
+                "sure": self.offtopic_sure,
+                "possible": self.offtopic_possible,
+                "no_match": self.offtopic_no_match,
+            },
+        }
+
+
+@dataclass(frozen=True)
 class ModeResult:
     mode: str
     overall: Metrics
     by_lang: dict[str, Metrics]
     by_kind: dict[str, Metrics]
     results: tuple[QueryResult, ...]
-    offtopic_rejected: tuple[int, int]  # (off-topic queries answered "not confident", off-topic queries)
-    ontopic_confident: tuple[int, int]  # (on-topic queries answered confidently, on-topic queries)
+    states: StateCounts
 
     @property
     def misses(self) -> list[QueryResult]:
@@ -114,8 +207,7 @@ class Evaluation:
             entry: dict[str, Any] = result.overall.to_dict()
             entry["by_lang"] = {k: v.to_dict() for k, v in result.by_lang.items()}
             entry["by_kind"] = {k: v.to_dict() for k, v in result.by_kind.items()}
-            entry["offtopic_rejected"] = list(result.offtopic_rejected)
-            entry["ontopic_confident"] = list(result.ontopic_confident)
+            entry["states"] = result.states.to_dict()
             if misses:
                 entry["misses"] = [r.miss() for r in result.misses]
             out["modes"][mode] = entry
@@ -245,17 +337,15 @@ def evaluate(
             relevant = tuple(bool({normalize(n) for n in h.names} & gold) for h in answer.hits)
             top = answer.hits[0].score if answer.hits else 0.0
             results.append(
-                QueryResult(query, tuple(h.term for h in answer.hits), relevant, n_relevant, top, answer.confident)
+                QueryResult(query, tuple(h.term for h in answer.hits), relevant, n_relevant, top, answer.state)
             )
         ontopic = [r for r in results if not r.query.offtopic]
-        offtopic = [r for r in results if r.query.offtopic]
         out[mode] = ModeResult(
             mode,
             _average(ontopic),
             _group(ontopic, "lang"),
             _group(ontopic, "kind"),
             tuple(results),
-            (sum(not r.confident for r in offtopic), len(offtopic)),
-            (sum(r.confident for r in ontopic), len(ontopic)),
+            StateCounts.of(results),
         )
     return Evaluation(out)

@@ -29,6 +29,7 @@ __all__ = [
     "eval_text",
     "show_text",
     "terms_text",
+    "lint_text",
     "tsv_field",
 ]
 
@@ -91,21 +92,29 @@ def _indented(body: str, by: str) -> list[str]:
 
 # -- ask ------------------------------------------------------------------------------------------
 
-HIT_COLUMNS = ("rank", "score", "term", "names", "source", "line", "path", "snippet")
+HIT_COLUMNS = ("rank", "score", "term", "names", "source", "line", "path", "snippet", "state")
+# What the markdown says over the hits of an answer that is not sure.
+STATE_LINES = {
+    "possible": "*Possible matches, none of them sure:*",
+    "no_match": "*No match; the closest entries (not answers):*",
+}
 
 
 def answer_text(data: Row, fmt: str) -> str:
-    """`ask --format jsonl|tsv|markdown` from the object `ask --json` prints."""
-    hits: list[Row] = data["hits"]
+    """`ask --format jsonl|tsv|markdown` from the object `ask --json` prints: jsonl and tsv carry
+    the answer's state on every hit's row."""
+    hits: list[Row] = [{**hit, "state": data["state"]} for hit in data["hits"]]
     if fmt == "jsonl":
         return _jsonl(hits)
     if fmt == "tsv":
         return _tsv([*HIT_COLUMNS, *(["body"] if any("body" in h for h in hits) else [])], hits)
     lines = [f"# {_md_escape(data['query'])}", ""]
-    if not data["confident"]:
-        lines += ["*No confident match; the nearest entries:*", ""]
+    if data["did_you_mean"]:
+        lines += [f"*Did you mean: {_md_escape(', '.join(data['did_you_mean']))}?*", ""]
     if not hits:
-        lines.append("*No matching entry.*")
+        lines.append("*No match: nothing to search for.*" if data["state"] == "no_match" else "*No matching entry.*")
+    elif data["state"] in STATE_LINES:
+        lines += [STATE_LINES[data["state"]], ""]
     for hit in hits:
         names = " | ".join(hit["names"])
         where = _md_link(f"{hit['source']}:{hit['line']}", hit.get("path"), hit["line"])
@@ -125,7 +134,7 @@ def answer_text(data: Row, fmt: str) -> str:
 def compare_text(data: Row, fmt: str) -> str:
     """`compare --format jsonl|tsv|markdown` from the object `compare --json` prints."""
     modes: Mapping[str, list[Row]] = data["modes"]
-    rows = [{"mode": mode, **hit} for mode, hits in modes.items() for hit in hits]
+    rows = [{"mode": mode, **hit, "state": data["states"][mode]} for mode, hits in modes.items() for hit in hits]
     if fmt == "jsonl":
         return _jsonl(rows)
     if fmt == "tsv":
@@ -141,7 +150,9 @@ def compare_text(data: Row, fmt: str) -> str:
         for hits in modes.values():
             row += [hits[rank]["term"], f"{hits[rank]['score']:.3f}"] if rank < len(hits) else ["", ""]
         table_rows.append(row)
-    return "\n".join([f"# {_md_escape(data['query'])}", "", *_md_table(columns, table_rows)]) + "\n"
+    states = ", ".join(f"{mode} {state.replace('_', ' ')}" for mode, state in data["states"].items())
+    lines = [f"# {_md_escape(data['query'])}", "", *_md_table(columns, table_rows), "", f"*state: {states}*"]
+    return "\n".join(lines) + "\n"
 
 
 # -- terms and show -------------------------------------------------------------------------------
@@ -171,8 +182,9 @@ SHOW_COLUMNS = ("term", "names", "source", "line", "path", "body")
 
 def show_text(data: Row, fmt: str) -> str:
     """`show --format jsonl|tsv|markdown` from the object `show --json` prints. The markdown is
-    each entry as the glossary writes it: its heading, then its body."""
-    entries: list[Row] = data["entries"]
+    each entry as the glossary writes it: its heading, then its body. A homonym's terms follow
+    one another."""
+    entries: list[Row] = [entry for term in [data, *data.get("homonyms", ())] for entry in term["entries"]]
     if fmt == "jsonl":
         return _jsonl(entries)
     if fmt == "tsv":
@@ -216,15 +228,69 @@ def eval_text(data: Row, fmt: str, misses: bool = False) -> str:
         return _jsonl(metrics) + _jsonl({"miss": True, **row} for row in _miss_rows(data))
     if fmt == "tsv":
         return _tsv(MISS_COLUMNS, _miss_rows(data)) if misses else _tsv(["mode", "slice", *METRIC_COLUMNS], metrics)
+    from .evaluation import StateCounts
+
     columns = ("mode", "slice", *METRIC_COLUMNS)
     lines = _md_table(columns, [[row[c] for c in columns] for row in metrics])
     for mode, entry in data["modes"].items():
-        rejected, offtopic = entry["offtopic_rejected"]
-        if offtopic:
-            lines += ["", f"{mode}: off-topic answered 'no confident match': {rejected}/{offtopic}"]
+        lines += ["", f"{mode}: {StateCounts.from_dict(entry['states']).describe()}"]
     if misses:
         lines += ["", *_md_table(MISS_COLUMNS, [[row[c] for c in MISS_COLUMNS] for row in _miss_rows(data)])]
     return "\n".join(lines) + "\n"
+
+
+# -- lint -----------------------------------------------------------------------------------------
+
+LINT_FORMATS = ("text", "json", "jsonl", "tsv", "grep")
+FINDING_COLUMNS = ("rule", "severity", "source", "line", "col", "path", "message", "also")
+
+
+def _shown_path(place: Row, cwd: str | None) -> str:
+    """A place's file as an editor or CI wants it: relative to `cwd` when inside it, else absolute
+    (the glossary's own label when the path is unknown)."""
+    path = place.get("path") or ""
+    if not path:
+        return str(place["source"])
+    if cwd:
+        try:
+            relative = Path(path).relative_to(cwd)
+        except ValueError:
+            return path
+        return relative.as_posix()
+    return path
+
+
+def lint_text(data: Row, fmt: str, cwd: str | None = None) -> str:
+    """`lint --format text|jsonl|tsv|grep` from the object `lint --json` prints.
+
+    text: a line per finding (`source:line  rule  message`), then, for a finding with several
+    places, each place and what is there, indented. grep: `path:line:col: rule: message`, a line per
+    place of each finding (what vim's quickfix, emacs' compilation mode and CI problem matchers
+    read); the path relative to `cwd` when inside it. jsonl: a finding per line. tsv: a finding per
+    line, its other places in `also`.
+    """
+    findings: list[Row] = data["findings"]
+    if fmt == "jsonl":
+        return _jsonl(findings)
+    if fmt == "tsv":
+        rows = []
+        for finding in findings:
+            first, *others = finding["places"]
+            also = [f"{p['source']}:{p['line']}" for p in others]
+            rows.append({**finding, **{k: first[k] for k in ("source", "line", "col", "path")}, "also": also})
+        return _tsv(FINDING_COLUMNS, rows)
+    lines = []
+    for finding in findings:
+        rule, message = finding["rule"], safe_line(finding["message"])
+        places = finding["places"]
+        if fmt == "grep":
+            lines += [f"{safe_line(_shown_path(p, cwd))}:{p['line']}:{p['col']}: {rule}: {message}" for p in places]
+            continue
+        first = places[0]
+        lines.append(f"{safe_line(first['source'])}:{first['line']}  {rule}  {message}")
+        if len(places) > 1:
+            lines += [f"    {safe_line(p['source'])}:{p['line']}  {safe_line(p['note'])}".rstrip() for p in places]
+    return "".join(line + "\n" for line in lines)
 
 
 WRITERS: dict[str, Callable[..., str]] = {
@@ -233,4 +299,5 @@ WRITERS: dict[str, Callable[..., str]] = {
     "terms": terms_text,
     "show": show_text,
     "eval": eval_text,
+    "lint": lint_text,
 }

@@ -36,9 +36,20 @@ INSTALL = "pip install 'semsearch[mcp]'"
 
 INSTRUCTIONS = (
     "Semantic search over a Japanese/English technical glossary. Use `ask` with a question in either "
-    "language (e.g. '勾配消失とは' or 'how do I stop overfitting?') to find the relevant terms; "
-    "`confident: false` means no entry answers it well. Use `show` with a term's name for its full "
-    "entry, and `terms` to list what the glossary holds."
+    "language (e.g. '勾配消失とは' or 'how do I stop overfitting?') to find the relevant terms. Every "
+    "answer has a `state`: 'sure' (the first hit is the entry asked for: use it), 'possible' (the hits "
+    "are candidates, none sure: read them with `show` before relying on one, or ask more precisely) or "
+    "'no_match' (the glossary has no entry for it: the hits are only the closest entries; do not answer "
+    "from them). Use `show` with a term's name for its full entry (a name two terms share shows both), "
+    "and `terms` to list what the glossary holds."
+)
+#: What `ask` tells an agent about the states (its tool description).
+ASK_STATES = (
+    "`state` says how sure the answer is: 'sure': the first hit is the entry asked for (right 95% of the "
+    "time or more, measured); 'possible': the hits are candidates, none of them sure (check the entry "
+    "with `show` before relying on it); 'no_match': the glossary has nothing for the question, and the "
+    "hits are only the closest entries (say so, do not answer from them). `probability` is the "
+    "estimated chance that the first hit is right; `did_you_mean` lists names within a spelling slip."
 )
 
 
@@ -86,26 +97,31 @@ def build_server(resident: Resident) -> Any:
                     lowlevel = self._lowlevel_server
                     await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
+    ask_doc = (
+        "The glossary entries that best answer a question, best first, as `semsearch ask --json`: each hit has "
+        "its names, score (0-1), source file, absolute path and line, a snippet, related terms and the other "
+        "places the term appears (with `full`, its whole body)."
+    )
     # The SDK's own INFO lines (one per tool call) would crowd the client's log of our stderr.
     server = Server("semsearch", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
-    @server.tool()
+    @server.tool(description=f"{ask_doc} {ASK_STATES}")
     def ask(
         question: Annotated[str, Field(description="The question, in Japanese or English.")],
         k: Annotated[int, Field(ge=1, le=K_MAX, description="How many hits.")] = 5,
         mode: Annotated[
-            Literal["hybrid", "dense", "tfidf"],
-            Field(description="Ranking: hybrid (best), dense (meaning only), tfidf (words only)."),
+            Literal["hybrid", "dense", "use", "tfidf"],
+            Field(
+                description="Ranking: hybrid (best), dense (meaning, e5), use (meaning, the second encoder), "
+                "tfidf (words only)."
+            ),
         ] = DEFAULT_MODE,  # type: ignore[assignment]
         min_score: Annotated[
             float | None, Field(ge=0.0, le=1.0, description="Only hits scoring at least this (0 to 1).")
         ] = None,
         full: Annotated[bool, Field(description="Also give each hit's whole entry (its markdown body).")] = False,
     ) -> dict[str, Any]:
-        """The glossary entries that best answer a question, best first, as `semsearch ask --json`:
-        each hit has its names, score (0-1), source file, absolute path and line, a snippet, related
-        terms and the other places the term appears (with `full`, its whole body); `confident` tells
-        whether the best hit answers the question."""
+        # Its description for agents: ask_doc and ASK_STATES.
         try:
             index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
         except SemsearchError as error:

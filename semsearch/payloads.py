@@ -20,6 +20,7 @@ __all__ = [
     "resolve_source",
     "show_entries",
     "show_object",
+    "show_terms",
     "term_row",
     "term_rows",
     "terms_object",
@@ -30,8 +31,11 @@ SOURCES_LISTED = 20
 
 
 def answer_object(answer: Answer, index: Index, full: bool = False) -> dict[str, Any]:
-    """What `ask --json` prints for an answer: the question, the mode used, the encoder, whether the
-    best hit is a confident answer, and the hits (with `full`, each with its entry's whole `body`)."""
+    """What `ask --json` prints for an answer: the question, the mode used, the encoder, the
+    answer's `state` ("sure", "possible", "no_match"; `confident` is true when it is "sure"), the
+    estimated `probability` that the best hit is the entry asked for (None when the encoder has no
+    estimate), the names within a spelling slip of the question (`did_you_mean`), and the hits
+    (with `full`, each with its entry's whole `body`)."""
     hits = [h.to_dict() for h in answer.hits]
     if full:
         for hit, row in zip(answer.hits, hits, strict=True):
@@ -40,18 +44,23 @@ def answer_object(answer: Answer, index: Index, full: bool = False) -> dict[str,
         "query": answer.query,
         "mode": answer.mode,
         "encoder": index.encoder_id,
+        "state": answer.state,
         "confident": answer.confident,
+        "probability": None if answer.probability is None else round(answer.probability, 4),
+        "did_you_mean": list(answer.did_you_mean),
         "hits": hits,
     }
 
 
 def compare_object(question: str, rankings: dict[str, Answer], index: Index) -> dict[str, Any]:
-    """What `compare --json` prints: the hits of each mode, and the mode each one really used."""
+    """What `compare --json` prints: the hits of each mode, the mode each one really used, and
+    each mode's state."""
     return {
         "query": question,
         "encoder": index.encoder_id,
         "modes": {m: [h.to_dict() for h in a.hits] for m, a in rankings.items()},
         "mode_used": {m: a.mode for m, a in rankings.items()},  # differs after a fallback
+        "states": {m: a.state for m, a in rankings.items()},
     }
 
 
@@ -104,8 +113,10 @@ def resolve_source(index: Index, source: str) -> str:
     raise QueryError(f"no file {source!r} in the index; the files are: {_listed(sources)}")
 
 
-def show_entries(index: Index, name: str, source: str | None = None) -> tuple[list[str], list[int]]:
-    """The term named `name` (any of its names): its names, and the positions of its entries to show.
+def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple[list[str], list[int]]]:
+    """The terms named `name` (any of their names): for each, its names and the positions of its
+    entries to show. Usually one term; several when the name is a homonym's (`正規化` names
+    Regularization in one file and Normalization in another), each term once, in corpus order.
 
     Entries sharing a name are one term: all of them (with `source`: that file's, see
     `resolve_source`), those with a body first, the ones found by this name before the others.
@@ -128,17 +139,35 @@ def show_entries(index: Index, name: str, source: str | None = None) -> tuple[li
     if not found:
         suggestions = ", ".join(h.term for h in index.search(name, k=3))
         raise QueryError(f"no term named {name!r}" + (f"; did you mean: {suggestions}" if suggestions else ""))
-    entries = found if source is not None else index.same_term(found[0])
-    entries = sorted(entries, key=lambda e: (not index.terms[e].body.strip(), e not in found))
-    names = list(index.term_names(entries[0])) if source is None else list(index.terms[entries[0]].names)
-    return names, entries
+    terms = []
+    seen: set[int] = set()
+    for first in found:
+        if first in seen:
+            continue
+        members = index.same_term(first)
+        seen.update(members)
+        entries = [e for e in found if e in members] if source is not None else members
+        entries = sorted(entries, key=lambda e: (not index.terms[e].body.strip(), e not in found))
+        names = list(index.term_names(entries[0])) if source is None else list(index.terms[entries[0]].names)
+        terms.append((names, entries))
+    return terms
+
+
+def show_entries(index: Index, name: str, source: str | None = None) -> tuple[list[str], list[int]]:
+    """The (first) term named `name`: its names, and the positions of its entries to show
+    (`show_terms`)."""
+    return show_terms(index, name, source)[0]
 
 
 def show_object(index: Index, name: str, source: str | None = None) -> dict[str, Any]:
-    """What `show --json` prints: the term (its first entry, with all the term's names) and every entry."""
-    names, entries = show_entries(index, name, source)
-    rows = [{**term_row(index, e), "body": index.terms[e].body} for e in entries]
-    return {"query": name, "term": {**rows[0], "names": names}, "entries": rows}
+    """What `show --json` prints: the term (its first entry, with all the term's names) and every
+    entry; when the name is shared by other terms (homonyms), those terms in `homonyms`, each as
+    {"term", "entries"}."""
+    shown: list[dict[str, Any]] = []
+    for names, entries in show_terms(index, name, source):
+        rows = [{**term_row(index, e), "body": index.terms[e].body} for e in entries]
+        shown.append({"term": {**rows[0], "names": names}, "entries": rows})
+    return {"query": name, **shown[0], "homonyms": shown[1:]}
 
 
 def term_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from .confidence import NO_MATCH, POSSIBLE
 from .evaluation import Evaluation, ModeResult
 from .linebreak import break_points, wrap
 from .mdtext import Block, Span, blocks, inline
@@ -393,24 +394,48 @@ def card(hit: Hit, query: str, body: str | None = None) -> RenderableType:
     return Group(_CardHead(hit), Indented(details))
 
 
+def _names_list(label: str, names: Sequence[str], end: str) -> tuple[Text, list[tuple[int, int]]]:
+    """ " Label: a, b, c" + end, and the spans of the names (kept whole when wrapped)."""
+    shown = [safe_line(name) for name in names]
+    return Text.assemble(f" {label}: ", (", ".join(shown), "bold"), end), name_spans(shown, ", ", len(label) + 3)
+
+
+def no_match_line(answer: Answer) -> Flow:
+    """ "No match for “question”." with "Did you mean" (names within a spelling slip of it) and the
+    closest entries, labelled as such (they are not answers)."""
+    question = safe_line(answer.query)
+    if not answer.hits and NOTHING_TO_SEARCH in answer.notices:
+        return Flow(Text.assemble(("No match", "bold yellow"), f": nothing to search for in “{question}”."))
+    line = Text.assemble(("No match", "bold yellow"), f" for “{question}”.")
+    prefer: list[tuple[int, int]] = []
+    for label, names, end in (
+        ("Did you mean", answer.did_you_mean, "?"),
+        ("Closest entries", [h.term for h in answer.hits[:3]], "."),
+    ):
+        if names:
+            part, spans = _names_list(label, names, end)
+            prefer += [(a + len(line), b + len(line)) for a, b in spans]
+            line += part
+    return Flow(line, prefer=prefer)
+
+
+def possible_line(answer: Answer) -> Flow:
+    """The line over possible matches: they are shown, but none is a sure answer."""
+    line = Text.assemble(("Possible matches", "bold yellow"), f" for “{safe_line(answer.query)}” (none of them sure)")
+    if answer.did_you_mean:
+        part, spans = _names_list("did you mean", answer.did_you_mean, "?")
+        return Flow(line + Text(";") + part, prefer=[(a + len(line) + 1, b + len(line) + 1) for a, b in spans])
+    return Flow(line + Text(":"))
+
+
 def answer_view(answer: Answer, bodies: Sequence[str] | None = None) -> RenderableType:
-    """All hits of an answer, or the "no confident match" message with suggestions."""
-    if not answer.hits:
-        if NOTHING_TO_SEARCH in answer.notices:
-            return Flow(
-                Text.assemble(
-                    ("No confident match", "bold yellow"), f": nothing to search for in “{safe_line(answer.query)}”."
-                )
-            )
-        return Flow(Text("No matching entry.", style="yellow"))
-    if not answer.confident:
-        names = [safe_line(h.term) for h in answer.hits[:3]]
-        lead = f" for “{safe_line(answer.query)}”. Did you mean: "
-        return Flow(
-            Text.assemble(("No confident match", "bold yellow"), lead, (", ".join(names), "bold"), "?"),
-            prefer=name_spans(names, ", ", len("No confident match") + len(lead)),
-        )
+    """An answer as its state says: the cards of a sure answer; the cards of possible matches under
+    a line that says they are not sure; or "No match" with the closest entries named."""
+    if answer.state == NO_MATCH or not answer.hits:
+        return no_match_line(answer)
     cards: list[RenderableType] = []
+    if answer.state == POSSIBLE:
+        cards += [possible_line(answer), Text("")]
     for i, hit in enumerate(answer.hits):
         if i:
             cards.append(Text(""))
@@ -436,8 +461,12 @@ def _mode_label(mode: str, answer: Answer) -> str:
     return mode if answer.mode == mode else f"{mode}→{answer.mode}"  # after a fallback
 
 
+def _states_caption(rankings: Mapping[str, Answer]) -> str:
+    return "state: " + ", ".join(f"{mode} {answer.state.replace('_', ' ')}" for mode, answer in rankings.items())
+
+
 def compare_grid(rankings: Mapping[str, Answer], k: int) -> Grid:
-    """Rank, term and score per mode, side by side."""
+    """Rank, term and score per mode, side by side, and each mode's state under them."""
     headers = ["#"]
     for mode, answer in rankings.items():
         headers += [_mode_label(mode, answer), "score"]
@@ -452,7 +481,7 @@ def compare_grid(rankings: Mapping[str, Answer], k: int) -> Grid:
                 cells += ["", ""]
         if any(cells[1:]):
             rows.append(cells)
-    return Grid(headers, rows, ["right", *["left", "right"] * len(rankings)])
+    return Grid(headers, rows, ["right", *["left", "right"] * len(rankings)], caption=_states_caption(rankings))
 
 
 class _CompareView:
@@ -467,7 +496,7 @@ class _CompareView:
         # A narrow terminal: one list per mode, one line per hit (a table of seven columns would
         # leave its cells blank).
         for mode, answer in self.rankings.items():
-            yield Text(_mode_label(mode, answer), style="bold")
+            yield Text(_mode_label(mode, answer), style="bold") + Text(f" ({answer.state.replace('_', ' ')})")
             for hit in answer.hits[: self.k]:
                 yield Flow(Text(safe_line(hit.term)) + Text(f"  {hit.score:.3f}"), prefix=f"{hit.rank:>2}  ")
 
@@ -497,14 +526,7 @@ def eval_tables(evaluation: Evaluation, title: str = "") -> list[RenderableType]
             for prefix, groups in (("lang", result.by_lang), ("kind", result.by_kind))
             for name, metrics in groups.items()
         ]
-        rejected, offtopic = result.offtopic_rejected
-        confident, ontopic = result.ontopic_confident
-        caption = (
-            f"off-topic answered 'no confident match': {rejected}/{offtopic}; "
-            f"on-topic answered confidently: {confident}/{ontopic}"
-            if offtopic
-            else ""
-        )
+        caption = result.states.describe()
         if slices:
             title = f"{mode}: by language and kind"
             justify = ["left", *["right"] * 5]

@@ -19,9 +19,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .confidence import NO_MATCH, POSSIBLE, STATES, SURE, Judge, by_term, evidence, judge_for
 from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder, second_encoder
 from .errors import EncoderError, QueryError
@@ -37,7 +39,18 @@ from .store import MODELS, StoredIndex
 from .stores import EngineIndex, Opened, Relevance, open_store
 from .text import clean_query, has_content, lexical_features, name_key
 
-__all__ = ["MODES", "DEFAULT_MODE", "Hit", "Answer", "Index", "load", "fuse", "relevance_formula"]
+__all__ = [
+    "MODES",
+    "DEFAULT_MODE",
+    "STATES",
+    "Hit",
+    "Answer",
+    "Index",
+    "EntryVectors",
+    "load",
+    "fuse",
+    "relevance_formula",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +67,16 @@ LEXICAL_WEIGHT = 0.07
 # close. Both chosen on the dev halves (docs/ranking.md, "The second encoder").
 SECOND_WEIGHT = 0.2
 SECOND_CAP = 0.1
-# The TF-IDF mode's calibration (center, slope, confident), as `Encoder.calibration` is for the
-# dense modes: it depends on the TF-IDF features only.
-TFIDF_CALIBRATION = (0.2391, 14.7, 0.052)
+# The TF-IDF mode's calibration (center, slope) and its estimates (confidence.py), as the encoders'
+# specs hold them for the dense modes: they depend on the TF-IDF features only. Fitted by
+# bench/calibrate.py on the dev halves (docs/ranking.md).
+TFIDF_CALIBRATION = (0.2391, 14.7)
+TFIDF_ESTIMATE: dict[str, object] = {
+    "right": {"weights": {"relevance": 14.5233, "margin": 0.0957}, "bias": -3.1512},
+    "match": {"weights": {"relevance": 12.9838}, "bias": -1.7886},
+    "sure": 0.8104,
+    "none": 0.3551,
+}
 SNIPPET_CHARS = 160
 # A snippet is chosen from this much of an entry's beginning: every line of a runaway entry (a book
 # under one heading) would be scored on every question that ranks it.
@@ -120,14 +140,44 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answer:
-    """The hits for one question, and how they were found."""
+    """The hits for one question, how they were found, and how sure the answer is.
+
+    `state` is "sure" (the best hit is the answer), "possible" (the hits are possible matches, not
+    an answer) or "no_match" (the glossary has nothing for the question; the hits are only the
+    closest entries): see confidence.py. `probability` is the estimated chance that the best hit is
+    the entry the question wants (1.0 when the question names it; None when the index's encoder has
+    no estimate). `did_you_mean` lists names within a spelling slip of the question, for an answer
+    that is not sure.
+    """
 
     query: str
     cleaned: str
     mode: str  # the mode actually used (a dense mode falls back to "tfidf" without an encoder)
     hits: list[Hit]
-    confident: bool = True
+    state: str = SURE
     notices: tuple[str, ...] = field(default=())
+    probability: float | None = None
+    did_you_mean: tuple[str, ...] = ()
+
+    @property
+    def confident(self) -> bool:
+        """Whether the answer is sure (the name kept from before the three states)."""
+        return self.state == SURE
+
+
+@dataclass(frozen=True)
+class EntryVectors:
+    """The stored vectors of every entry of an index, one row per entry (in `Index.terms` order),
+    L2-normalised: inner products are cosines.
+
+    `dense`: the entry's first chunk, by the index's encoder (the vector `related` compares); zero
+    for an entry without chunks. `whole` and `names`: the second encoder's vectors of the whole
+    entry and of its names alone (`chunking.whole_term_chunks`), None without that side.
+    """
+
+    dense: np.ndarray
+    whole: np.ndarray | None = None
+    names: np.ndarray | None = None
 
 
 def fuse(
@@ -171,7 +221,7 @@ def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarr
     (raw relevance clipped to [0, 1] for an encoder that has no calibration); -inf stays -inf."""
     if calibration is None:
         return np.where(np.isfinite(raw), np.clip(raw, 0.0, 1.0), -np.inf)
-    center, slope = calibration[0], calibration[1]
+    center, slope = calibration[0], calibration[1]  # a third value (an older index's line) is not used
     with np.errstate(over="ignore"):
         return np.where(np.isfinite(raw), 1.0 / (1.0 + np.exp(-slope * (raw - center))), -np.inf)
 
@@ -220,6 +270,7 @@ class Index:
         self._members: list[list[int]] = [[] for _ in range(max(self._group, default=-1) + 1)]
         for position, group in enumerate(self._group):
             self._members[group].append(position)
+        self._bodied = [any(stored.terms[m].body.strip() for m in members) for members in self._members]
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -298,6 +349,25 @@ class Index:
         vector = ann.vector(int(self._first_chunk[position]))
         rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
         return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
+
+    def entry_vectors(self) -> EntryVectors | None:
+        """Each entry's stored vectors, for comparing entries with one another (`semsearch lint`):
+        None for an engine-backed index (its vectors stay in the engine)."""
+        if not isinstance(self._stored, StoredIndex):
+            return None
+        dense = self._stored.ann.vectors()
+        rows = np.where(self._first_chunk >= 0, self._first_chunk, 0)
+        first = np.where((self._first_chunk >= 0)[:, None], dense[rows], 0.0).astype(np.float32)
+        side = self._stored.second
+        if side is None:
+            return EntryVectors(first)
+        # whole_term_chunks writes each term's whole entry, then its names alone
+        order: list[list[int]] = [[] for _ in self.terms]
+        for row, position in enumerate(side.term_of_row):
+            order[int(position)].append(row)
+        if any(len(pieces) != 2 for pieces in order):
+            return EntryVectors(first)
+        return EntryVectors(first, side.vectors[[p[0] for p in order]], side.vectors[[p[1] for p in order]])
 
     def term(self, hit: Hit | str) -> Term:
         """The full entry behind a hit (or a term id)."""
@@ -460,25 +530,35 @@ class Index:
             log.warning("%s", notices[-1])
         return text
 
-    def _relevance(self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()) -> np.ndarray:
-        """The mode's raw relevance per term (see `fuse`); -inf where a term is not a candidate.
+    def _scores(
+        self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()
+    ) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
+        """The mode's raw relevance per entry (see `fuse`; -inf where an entry is not a candidate),
+        and the sides it was made of, per entry ("dense", "use"; what confidence.py weighs).
 
         An engine-backed index scores only what a ranking of `k` hits needs (all terms when `k` is
-        None): the best entry of the `k` most relevant terms besides the `named` ones, the named
-        entries, and the entries that may show a term whose best entry has no body.
+        None): the best entry of the `k` most relevant terms besides the `named` ones (at least two,
+        for the margin, and as many more as terms have no body: they rank after the others), the
+        named entries, and the entries that may show a term whose best entry has no body. It
+        reports no sides.
         """
         if self._engine is not None:
-            return self._engine_relevance(query, mode, k, named)
+            wanted = None if k is None else max(k, 2) + self._bodied.count(False)
+            return self._engine_relevance(query, mode, wanted, named), {}
         if mode == "tfidf":
             lexical = self.lexical_scores(query)
-            return np.where(lexical > 0, lexical, -np.inf)
+            return np.where(lexical > 0, lexical, -np.inf), {}
         if mode == "use":
-            return self.second_scores(query)
+            return self.second_scores(query), {}
         dense = self.dense_scores(query)
         if mode == "dense":
-            return np.where(np.isnan(dense), -np.inf, dense)
+            return np.where(np.isnan(dense), -np.inf, dense), {}
         second = self.second_scores(query) if self.second_encoder is not None else None
-        return fuse(dense, self.lexical_scores(query), second=second)
+        return fuse(dense, self.lexical_scores(query), second=second), {"dense": dense, "use": second}
+
+    def _relevance(self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()) -> np.ndarray:
+        """The mode's raw relevance per entry (see `_scores`)."""
+        return self._scores(query, mode, k, named)[0]
 
     def side_scores(self, question: str) -> dict[str, object]:
         """Each side's raw score per entry for a question, as `query` computes them before fusing:
@@ -518,16 +598,31 @@ class Index:
             raw[position] = score
         return raw
 
-    def calibration(self, mode: str) -> tuple[float, float, float] | None:
-        """(center, slope, confident) of a mode's scores (see `calibrated`); None when the index's
-        encoder is not calibrated. The hybrid mode of an index whose second side is in use has the
-        ensemble's constants, recorded with the second encoder's spec."""
+    def _spec(self, mode: str) -> dict[str, Any]:
+        """The encoder spec that holds a mode's calibration and estimates: the second encoder's for
+        "use" and for the hybrid mode of an index whose second side is in use (the ensemble's
+        constants), else the e5 encoder's."""
+        use_second = mode == "use" or (mode == "hybrid" and self.second_encoder is not None)
+        return self.manifest.second if use_second else self.manifest.encoder
+
+    def calibration(self, mode: str) -> tuple[float, float] | None:
+        """(center, slope) of a mode's scores (see `calibrated`); None when the index's encoder is
+        not calibrated."""
         if mode == "tfidf":
             return TFIDF_CALIBRATION
-        use_second = mode == "use" or (mode == "hybrid" and self.second_encoder is not None)
-        spec = self.manifest.second if use_second else self.manifest.encoder
-        values = (spec.get("calibration") or {}).get(mode)
-        return (float(values[0]), float(values[1]), float(values[2])) if values else None
+        values = (self._spec(mode).get("calibration") or {}).get(mode)
+        return (float(values[0]), float(values[1])) if values else None
+
+    def judge(self, mode: str) -> Judge | None:
+        """The estimates that give a mode's answers their state (confidence.py); None when the
+        index's encoder has none for it (then answers are "possible" unless a term is named)."""
+        available = ["relevance", "margin"]
+        if mode == "hybrid" and self._engine is None:
+            available.append("dense_margin")
+            if self.second_encoder is not None:
+                available += ["use_margin", "use"]
+        spec = {"estimate": {"tfidf": TFIDF_ESTIMATE}} if mode == "tfidf" else self._spec(mode)
+        return judge_for(spec, mode, available)
 
     def query(
         self,
@@ -537,7 +632,8 @@ class Index:
         related: bool = False,
         min_score: float | None = None,
     ) -> Answer:
-        """Answer a question: the top `k` terms in `mode` (default: the best measured mode).
+        """Answer a question: the top `k` terms in `mode` (default: the best measured mode), and
+        how sure the answer is (`Answer.state`).
 
         With `related`, each hit also lists up to 3 related terms (see `Index.related`). With
         `min_score`, only hits scoring at least that much are kept (scores are in [0, 1]).
@@ -574,28 +670,61 @@ class Index:
         # and never matched against names or snippets whole.
         text = self._truncate(cleaned, notices, dense=used != "tfidf", cut=cut)
         named = self._names.tier(text)
-        if not named and not has_content(text):
+        if not named and not has_content(question if text == cleaned else text):
             # Punctuation, a lone framing word, one letter repeated: nothing to search for, and
             # whatever is nearest would be noise.
             notices.append(NOTHING_TO_SEARCH)
-            return Answer(question, text, used, [], False, tuple(notices))
-        raw = self._relevance(text, used, k, named)
-        calibration = self.calibration(used)
-        scores = calibrated(raw, calibration)
+            return Answer(question, text, used, [], NO_MATCH, tuple(notices), 0.0)
+        raw, sides = self._scores(text, used, k, named)
+        scores = calibrated(raw, self.calibration(used))
         named_terms = {self._group[t] for t in named}
         scores[[t for t in range(len(scores)) if self._group[t] in named_terms]] = NAMED_SCORE
         order = self._one_per_term(self._rank(raw, named), raw)
+        state, probability = self._state(used, raw, sides, order, named_terms)
         if min_score is not None:
             order = [(best, shown) for best, shown in order if scores[best] >= min_score]
+            if not order:
+                state = NO_MATCH
         order = order[:k]
         hits = [
             self._hit(rank, shown, float(scores[best]), text, related, named=self._group[best] in named_terms)
             for rank, (best, shown) in enumerate(order, start=1)
         ]
-        # Confident: the question names the term, or the best hit scores at least the mode's
-        # calibrated minimum (an uncalibrated encoder's dense side always is).
-        confident = bool(hits) and (hits[0].named or calibration is None or hits[0].score >= calibration[2])
-        return Answer(question, text, used, hits, confident, tuple(notices))
+        slips = self._names.near(text) if state != SURE else ()
+        return Answer(question, text, used, hits, state, tuple(notices), probability, slips)
+
+    def _state(
+        self,
+        mode: str,
+        raw: np.ndarray,
+        sides: dict[str, np.ndarray | None],
+        order: list[tuple[int, int]],
+        named_terms: set[int],
+    ) -> tuple[str, float | None]:
+        """(state, probability that the best hit is right) of a ranking (confidence.py)."""
+        if not order:
+            return NO_MATCH, 0.0
+        if named_terms:
+            # The question names a term: the answer, unless it names several (homonyms: 正規化 is
+            # Regularization in one file and Normalization in another), which are possible answers.
+            return (SURE, 1.0) if len(named_terms) == 1 else (POSSIBLE, 1.0 / len(named_terms))
+        judge = self.judge(mode)
+        if judge is None:
+            return POSSIBLE, None
+        terms = len(self._members)
+        group = np.asarray(self._group)
+        best = self._group[order[0][0]]
+        values = evidence(
+            by_term(raw, group, terms),
+            {side: None if v is None else by_term(v, group, terms) for side, v in sides.items()},
+            best,
+        )
+        state, right, _ = judge.judge(values, has_body=self._has_body(best))
+        return state, right
+
+    def _has_body(self, group: int) -> bool:
+        """Whether any entry of the term (group) has a body."""
+        return self._bodied[group]
 
     def search(self, question: str, k: int = 5, mode: str | None = None, min_score: float | None = None) -> list[Hit]:
         """The top `k` hits for a question (see `query` for how they were found)."""
@@ -603,11 +732,14 @@ class Index:
 
     def _rank(self, scores: np.ndarray, named: list[int]) -> list[int]:
         """Term positions best first: the terms the question names (see names.py), then by score
-        (ties by position)."""
+        (ties by position), a term none of whose entries has a body after those that have one: an
+        entry that is a name alone is rarely what a question wants, and has nothing to show."""
         ranked = [int(t) for t in np.lexsort((np.arange(len(scores)), -scores)) if np.isfinite(scores[t])]
         tier = sorted(named, key=lambda t: -scores[t] if np.isfinite(scores[t]) else np.inf)
         first = set(tier)
-        return tier + [t for t in ranked if t not in first]
+        rest = [t for t in ranked if t not in first]
+        bodied = [t for t in rest if self._has_body(self._group[t])]
+        return tier + bodied + [t for t in rest if not self._has_body(self._group[t])]
 
     def _one_per_term(self, ranked: list[int], scores: np.ndarray) -> list[tuple[int, int]]:
         """One (best entry, shown entry) per term, in the order of each term's best entry. The term

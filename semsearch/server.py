@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 #: The version of the /cli/ask exchange (client.py sends it; another one is refused with 400).
-THIN_PROTOCOL = "1"
+THIN_PROTOCOL = "2"
 #: The environment variables rich reads to decide colours and width; the thin client sends these.
 CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
 # How long a stop waits for the requests under way.
@@ -70,7 +70,7 @@ _PARAMS = {
     "/show": ("term", "source"),
     "/terms": ("source",),
     "/health": (),
-    "/cli/ask": tuple("v q k mode min_score full json format index corpus out_tty err_tty size env".split()),
+    "/cli/ask": tuple("v q k mode min_score full json sure_only format index corpus out_tty err_tty size env".split()),
 }
 _REPEATABLE = {"corpus", "env"}
 
@@ -291,7 +291,8 @@ def _same_index(resident: Resident, params: dict[str, list[str]]) -> None:
 
 def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str, str]:
     """`semsearch ask` as a local run would print it, for the thin client: (exit code, stdout, stderr)."""
-    from .console import JSON_FORMATS, json_text, plain
+    from .confidence import answered, unanswered_notice
+    from .console import EXIT_CODES, JSON_FORMATS, json_text, plain
     from .formats import FORMATS
     from .payloads import answer_object
     from .render import answer_output
@@ -301,6 +302,7 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
     _same_index(resident, params)
     question, k, mode = _question(params), _k(_one(params, "k")), _mode(_one(params, "mode"))
     min_score, full, as_json = _min_score(_one(params, "min_score")), _flag(params, "full"), _flag(params, "json")
+    sure_only = _flag(params, "sure_only")
     fmt = _one(params, "format") or "text"
     if fmt not in FORMATS:
         raise HTTPError(400, "QueryError", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -329,14 +331,19 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
             )
         err.print(f"[red]error:[/red] {plain(str(failure))}", soft_wrap=True)
         return failure.exit_code, "", err.file.getvalue()
+    # As `ask` ends (cli.ask): exit 1 when the answer is no match (or, with --sure-only, not sure),
+    # saying so on stderr when the output is not the text that says it.
+    code = 0 if answered(answer.state, sure_only) else EXIT_CODES["no_match"]
+    if code and fmt != "text":
+        err.print(plain(unanswered_notice(answer.state, question, bool(answer.hits))), soft_wrap=True)
     if fmt == "json":
-        return 0, json_text(answer_object(answer, index, full)) + "\n", err.file.getvalue()
+        return code, json_text(answer_object(answer, index, full)) + "\n", err.file.getvalue()
     # As `ask` prints it (cli._print_answer): the same renderable, laid out for the client's terminal.
     output = answer_output(answer, index, fmt, full)
     if isinstance(output, str):
-        return 0, output, err.file.getvalue()
+        return code, output, err.file.getvalue()
     out.print(output)
-    return 0, out.file.getvalue(), err.file.getvalue()
+    return code, out.file.getvalue(), err.file.getvalue()
 
 
 # -- HTTP -------------------------------------------------------------------------------------

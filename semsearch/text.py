@@ -16,6 +16,7 @@ __all__ = [
     "clean_query",
     "has_content",
     "lexical_features",
+    "latin_words",
     "is_cjk",
     "safe_text",
     "safe_line",
@@ -158,12 +159,44 @@ def _lstrip(text: str, start: int, end: int) -> int:
 
 
 def has_content(query: str) -> bool:
-    """Whether a question holds anything to search for: once its framing is stripped, at least two
-    different letters (any script). Punctuation, symbols, emoji, a bare number, one letter repeated
-    ("aaaa") or a framing word alone ("とは", "what is") hold nothing."""
+    """Whether a question holds anything to search for, once its framing is stripped: a Japanese
+    character, or a Latin word of two or more letters that is not letter soup (`_soup`), and at
+    least two different letters in all. Punctuation, symbols, emoji, a bare number, one letter
+    repeated ("aaaa"), single letters among symbols (a regular expression: ".*+?[](){}^$|\\d"),
+    keyboard runs ("asdfghjkl") or a framing word alone ("とは", "what is") hold nothing."""
     text = clean_query(query).rstrip(_TRAILING_PUNCT)
     framing = _JA_SUFFIX.fullmatch(text) or text in _JA_PREFIXES or f"{text} " in _EN_PREFIXES
-    return not framing and len({c for c in text if c.isalpha()}) >= 2
+    if framing or len({c for c in text if c.isalpha()}) < 2:
+        return False
+    if any(is_cjk(c) and c.isalpha() for c in text):
+        return True
+    acronyms = {w.casefold() for w in _WORD.findall(unicodedata.normalize("NFKC", query)) if w.isupper()}
+    return any(len(w) >= 2 and (w in acronyms or not _soup(w)) for w in _WORD.findall(text))
+
+
+# A word, in any alphabet but Japanese (letters only: "x86" is "x"; digits say nothing alone).
+_WORD = re.compile(r"[^\W\d_]+")
+_VOWELS = frozenset("aeiouyàáâäèéêëìíîïòóôöùúûüÿ")
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _soup(word: str) -> bool:
+    """Whether a lower-case word is letter soup rather than a word: five or more letters with seven
+    consonants in a row, a run of five along a keyboard row, or a short pattern repeated
+    ("abcabcabc"). Upper-case acronyms are the caller's to spare ("HTTPS", "SGD")."""
+    if len(word) < 5:
+        return False
+    run = longest = 0
+    for char in word:
+        run = run + 1 if char.isascii() and char not in _VOWELS else 0
+        longest = max(longest, run)
+    if longest >= 7:
+        return True
+    if any(
+        word[i : i + 5] in row or word[i : i + 5] in row[::-1] for row in _KEYBOARD_ROWS for i in range(len(word) - 4)
+    ):
+        return True
+    return len(word) >= 6 and any(word == (word[:p] * (len(word) // p + 1))[: len(word)] for p in (1, 2, 3))
 
 
 def is_cjk(char: str) -> bool:
@@ -228,6 +261,13 @@ def lexical_features(text: str) -> list[str]:
 
 def _latin_words(text: str) -> list[str]:
     return [_stem(w) for w in _LATIN_WORD.findall(text) if w not in _STOPWORDS]
+
+
+def latin_words(text: str, stem: bool = True) -> list[str]:
+    """The Latin words of a text as the TF-IDF side sees them (normalised, stop words out, plurals
+    folded unless `stem` is false)."""
+    words = [w for w in _LATIN_WORD.findall(normalize(text)) if w not in _STOPWORDS]
+    return [_stem(w) for w in words] if stem else words
 
 
 # Characters that reorder what a terminal shows (bidi embeddings, overrides, isolates and marks):

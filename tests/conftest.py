@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import engine_noise
 import numpy as np
@@ -89,6 +89,18 @@ class FakeEncoder(Encoder):
     DIM = 64
     hubness_beta = 0.5  # exercise the hubness correction like the embedded encoder does
     reentrant = True  # pure NumPy (the counters are only read by tests that ask from one thread)
+    # States as a measured encoder has them (confidence.py), on its raw relevance (no calibration):
+    # sure from a relevance of about 0.3 with a margin, no match under 0.35 (the hashed features make
+    # "chicken curry recipe" score 0.33).
+    estimate: ClassVar[dict[str, dict[str, Any]] | None] = {
+        mode: {
+            "right": {"weights": {"relevance": 20.0, "margin": 1.0}, "bias": -3.0},
+            "match": {"weights": {"relevance": 30.0}, "bias": -10.5},
+            "sure": 0.5,
+            "none": 0.5,
+        }
+        for mode in ("dense", "hybrid")
+    }
 
     def __init__(self, spec: dict[str, Any] | None = None) -> None:
         self.passages_embedded = 0

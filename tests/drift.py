@@ -110,7 +110,7 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
                 # id, shown score, related terms, raw relevance (what ranks it)
                 "hits": [[h.id, h.score, list(h.related), raw.get(h.term, -1.0)] for h in answer.hits[:K]],
                 "next": raw.get(answer.hits[K].term, -1.0) if len(answer.hits) > K else None,
-                "confident": answer.confident,
+                "state": answer.state,
             }
     evaluations = {}
     for part in ("dev", "heldout"):
@@ -122,8 +122,11 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
         evaluations[part] = {
             mode: {
                 **r.overall.to_dict(),
-                "offtopic_rejected": r.offtopic_rejected[0],
-                "ontopic_confident": r.ontopic_confident[0],
+                "sure": r.states.sure,
+                "sure_right": r.states.sure_right,
+                "no_match": r.states.no_match,
+                "offtopic_no_match": r.states.offtopic_no_match,
+                "offtopic_sure": r.states.offtopic_sure,
             }
             for mode, r in result.modes.items()
         }
@@ -200,15 +203,15 @@ def vector_drift(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str
 
 def score_drift(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Shown scores, orders, related lists and confidence of one corpus's answers under two engines."""
-    largest: dict[str, tuple[float, str]] = {}  # per mode, over confident answers (scores shown)
-    unshown: dict[str, tuple[float, str]] = {}  # per mode, over answers not confident (suggestions)
+    largest: dict[str, tuple[float, str]] = {}  # per mode, over answers with cards (scores shown)
+    unshown: dict[str, tuple[float, str]] = {}  # per mode, over "no match" answers (closest entries)
     reordered, membership, related, flips = [], [], [], []
     for key, one in a["answers"].items():
         other = b["answers"][key]
         mode, question = key.split("\0")
         scores_a = {h[0]: h[1] for h in one["hits"]}
         scores_b = {h[0]: h[1] for h in other["hits"]}
-        into = largest if one["confident"] else unshown
+        into = unshown if one["state"] == "no_match" else largest
         for term in scores_a.keys() & scores_b.keys():
             diff = abs(scores_a[term] - scores_b[term])
             if diff > into.get(mode, (0.0, ""))[0]:
@@ -235,7 +238,7 @@ def score_drift(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         for term, _, names, _ in one["hits"]:
             if term in related_b and related_b[term] != names:
                 related.append((term, names, related_b[term]))
-        if one["confident"] != other["confident"]:
+        if one["state"] != other["state"]:
             flips.append((mode, question))
     unique_related = {term: (x, y) for term, x, y in related}
     return {
@@ -258,14 +261,17 @@ def relevance_drift(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, str]:
     return largest, where
 
 
+STATE_COUNTS = ("sure", "sure_right", "no_match", "offtopic_no_match", "offtopic_sure")
+
+
 def eval_drift(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str, float]]:
-    """Every figure of the eval and confidence tables, in questions (difference × n)."""
+    """Every figure of the eval and states tables, in questions (difference × n)."""
     out = []
     for part, modes in a["eval"].items():
         for mode, metrics in modes.items():
             other = b["eval"][part][mode]
-            for metric in ("recall@1", "recall@5", "mrr@10", "ndcg@10", "offtopic_rejected", "ontopic_confident"):
-                scale = 1 if metric.endswith(("rejected", "confident")) else metrics["n"]
+            for metric in (*("recall@1", "recall@5", "mrr@10", "ndcg@10"), *STATE_COUNTS):
+                scale = 1 if metric in STATE_COUNTS else metrics["n"]
                 diff = abs(metrics[metric] - other[metric]) * scale
                 if diff > 1e-6:
                     out.append((part, mode, metric, round(diff, 3)))
@@ -297,7 +303,7 @@ def report(results: dict[str, dict[str, Any]], verbose: bool) -> None:
             largest, where = relevance_drift(a[corpus], b[corpus])
             print(f"[{corpus}] largest raw dense relevance difference: {largest:.4f} ({where})")
             print(f"[{corpus}] largest shown-score difference: {_largest(scores['largest'])}")
-            print(f"[{corpus}] ... in answers not confident (not shown): {_largest(scores['unshown'])}")
+            print(f"[{corpus}] ... in no-match answers (scores not shown): {_largest(scores['unshown'])}")
             gaps = [r[-1] for r in scores["reordered"]]
             edges = [r[-1] for r in scores["membership"]]
             print(

@@ -172,6 +172,24 @@ def runaway_entry(work: Path) -> None:
     (glossary(work) / "book.md").write_text(f"## 本 | Book\n{body}\n", encoding="utf-8")
 
 
+LINT = ("lint", "corpus", "--index", "index")
+
+
+def with_empty_entry(work: Path) -> None:
+    corpus = glossary(work)
+    with (corpus / "dl.md").open("a", encoding="utf-8") as file:
+        file.write("\n## Demuxer\n")
+    semsearch.build(corpus, work / "index", encoder=FakeEncoder())
+
+
+def with_settings(text: str) -> Callable[[Path], None]:
+    def setup(work: Path) -> None:
+        built(work)
+        (work / "corpus" / ".semsearch.toml").write_text(text, encoding="utf-8")
+
+    return setup
+
+
 def utf16_file(work: Path) -> None:
     (glossary(work) / "windows.md").write_bytes("## 正則化 | Regularization\n- 過学習を抑える。\n".encode("utf-16"))
 
@@ -370,8 +388,32 @@ CASES = [
     Case("question", "200,000-character question", ("ask", "ドロップアウト" * 28_572, "--index", "index"), built),
     Case(
         "question",
-        "Control characters, emoji, mixed scripts",
-        ("ask", "\x1b[31mdrop\x00out 🤖 と 過学習", "-k", "1", "--index", "index"),
+        "A question the glossary has nothing for",
+        ("ask", "chicken curry recipe", "-k", "2", "--index", "index"),
+        built,
+    ),
+    Case(
+        "question",
+        "... in a format other than text (its rows carry `state`)",
+        ("ask", "chicken curry recipe", "-k", "1", "--index", "index", "--format", "tsv"),
+        built,
+    ),
+    Case(
+        "question",
+        "Possible matches only, with `--sure-only`",
+        ("ask", "過学習を防ぐには", "-k", "1", "--mode", "tfidf", "--sure-only", "--index", "index", "--format", "tsv"),
+        built,
+    ),
+    Case(
+        "question",
+        "Nothing to search for (a regular expression)",
+        ("ask", ".*+?[](){}^$|\\d", "--index", "index"),
+        built,
+    ),
+    Case(
+        "question",
+        "Control characters and emoji",
+        ("ask", "\x1b[31mドロップアウト\x00 🤖 とは", "-k", "1", "--index", "index"),
         built,
     ),
     Case("question", "Unknown option", ("ask", "dropout", "--frobnicate")),
@@ -498,6 +540,14 @@ CASES = [
     ),
     Case("qdrant", "qdrant-client not installed", ("build", "corpus", "--index", "qdrant+local://store"), glossary),
     Case("qdrant", "Server not reachable", ("ask", "dropout", "--index", "qdrant://127.0.0.1:9/glossary")),
+    # lint
+    Case("lint", "A glossary with findings (`--rule empty`)", (*LINT, "--rule", "empty"), with_empty_entry),
+    Case("lint", "... with `--format grep`", (*LINT, "--rule", "empty", "--format", "grep"), with_empty_entry),
+    Case("lint", "... none", (*LINT, "--rule", "parse"), with_empty_entry),
+    Case("lint", "Unknown rule", (*LINT, "--rule", "speling"), built),
+    Case("lint", "Settings that are not TOML", LINT, with_settings("[lint]\nselect = [\n")),
+    Case("lint", "An unknown setting", LINT, with_settings("[lint.near-duplicate]\nline = 0.8\n")),
+    Case("lint", "A setting of the wrong kind", LINT, with_settings('[lint.short]\nmin-tokens = "20"\n')),
 ]
 
 # -- running --------------------------------------------------------------------------------------
@@ -524,6 +574,7 @@ def _cell(text: str) -> str:
 
 def _normalise(text: str, work: Path) -> str:
     text = text.replace(f"{work.resolve()}/", "").replace(f"{work}/", "")
+    text = re.sub(r"entries? \(\d+\.\d s\)", "entries (… s)", text)  # how long `lint` took
     return re.sub(r"data-\d{8}T\d{6}-[0-9a-f]{8}", "data-…", text)
 
 
@@ -547,6 +598,8 @@ def run_case(case: Case, work: Path) -> tuple[str, int]:
         lines.append(result.stdout.strip())
     elif result.exit_code == 0:
         lines.append("*(then the answer / build summary)*")
+    elif result.exit_code == 1 and "--format" not in case.args:  # no match: the answer says so on stdout
+        lines.append(f"*(stdout)* {result.stdout.strip().splitlines()[0]}")
     return "<br>".join(_cell(_normalise(line, work)) for line in lines), result.exit_code
 
 
@@ -557,6 +610,7 @@ GROUPS = {
     "encoder": "Encoders",
     "output": "Output",
     "qdrant": "Qdrant stores (`--index qdrant+local://…`, `qdrant://…`)",
+    "lint": "Lint (`semsearch lint`)",
 }
 HEADER = ["| Case | What you see (stderr; stdout with `--json`) | Exit |", "|---|---|---|"]
 

@@ -15,10 +15,12 @@ def test_public_face() -> None:
         "build",
         "load",
         "evaluate",
+        "lint",
         "Index",
         "Hit",
         "Answer",
         "BuildReport",
+        "LintReport",
         "SemsearchError",
         "__version__",
     ]
@@ -67,7 +69,7 @@ def test_errors_share_one_base_class(tmp_path: Path) -> None:
     [
         ("勾配消失とは", "勾配消失問題"),
         ("what is dropout", "ドロップアウト"),
-        ("how does backpropagation compute gradients", "誤差逆伝播法"),
+        ("how does backpropagation work", "誤差逆伝播法"),
     ],
 )
 def test_bundled_glossary_answers_first_and_confidently(
@@ -75,7 +77,7 @@ def test_bundled_glossary_answers_first_and_confidently(
 ) -> None:
     answer = bundled_index.query(question, k=3)
     assert answer.hits[0].term == first, [h.term for h in answer.hits]
-    assert answer.confident is True
+    assert answer.state == "sure" and answer.confident is True
 
 
 @pytest.mark.slow
@@ -87,7 +89,7 @@ def test_bundled_glossary_overfitting_question(bundled_index: semsearch.Index) -
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", ["best recipe for chicken curry", "明日の大阪の天気は"])
-def test_off_topic_questions_are_not_confident(bundled_index: semsearch.Index, question: str) -> None:
+def test_off_topic_questions_are_no_match(bundled_index: semsearch.Index, question: str) -> None:
     answer = bundled_index.query(question)
-    assert answer.confident is False, [(h.term, h.score) for h in answer.hits]
-    assert answer.mode == "hybrid" and answer.hits  # still suggestions to offer
+    assert answer.state == "no_match" and answer.confident is False, [(h.term, h.score) for h in answer.hits]
+    assert answer.mode == "hybrid" and answer.hits  # still the closest entries to name

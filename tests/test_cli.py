@@ -22,8 +22,8 @@ from semsearch.errors import EncoderError
 
 ESC = "\x1b"
 HIT_KEYS = {"rank", "term", "names", "score", "source", "line", "path", "snippet", "related", "id", "named", "also_in"}
-ASK_KEYS = {"query", "mode", "encoder", "confident", "hits"}
-COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp", "cache"]
+ASK_KEYS = {"query", "mode", "encoder", "state", "confident", "probability", "did_you_mean", "hits"}
+COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell", "serve", "mcp", "lint", "cache"]
 
 
 @pytest.fixture(autouse=True)
@@ -154,20 +154,44 @@ def test_ask_falls_back_to_tfidf_with_one_warning(
     assert data["mode_used"] == {"dense": "tfidf", "tfidf": "tfidf", "hybrid": "tfidf"}
 
 
-def test_ask_off_topic_says_no_confident_match(
+def test_ask_off_topic_says_no_match_and_exits_1(runner: CliRunner, where: list[str]) -> None:
+    result = runner.invoke(app, ["ask", "chicken curry recipe", "--mode", "tfidf", *where])
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "No match for “chicken curry recipe”.\n", "")
+    result = runner.invoke(app, ["ask", "chicken curry recipe", *where])
+    assert result.exit_code == 1 and result.stderr == ""  # the text says it
+    assert re.fullmatch(
+        r"No match for “chicken curry recipe”\. Closest entries: [^,]+, [^,]+, [^,]+\.\n", result.stdout
+    )
+    result = runner.invoke(app, ["ask", "chicken curry recipe", "--json", *where])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and (data["state"], data["confident"], len(data["hits"])) == ("no_match", False, 5)
+    assert result.stderr == (
+        "no match for “chicken curry recipe” (the entries listed are the closest, not answers)\n"
+    )  # off the text, stderr says what the exit status means
+    tsv = runner.invoke(app, ["ask", "chicken curry recipe", "--format", "tsv", *where])
+    assert tsv.exit_code == 1 and all(row.endswith("\tno_match") for row in tsv.stdout.splitlines()[1:])
+
+
+def test_ask_exit_status_follows_the_state(
     runner: CliRunner, where: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = ok(runner.invoke(app, ["ask", "chicken curry recipe", "--mode", "tfidf", *where]))
-    assert result.stdout == "No matching entry.\n"
-    calibration = {"hybrid": (2.0, 10.0, 0.5), "dense": (2.0, 10.0, 0.5)}  # nothing reaches 0.5
-    monkeypatch.setattr(FakeEncoder, "calibration", calibration)
+    sure = ok(runner.invoke(app, ["ask", "dropout", "--json", *where]))
+    assert json.loads(sure.stdout)["state"] == "sure"
+    assert runner.invoke(app, ["ask", "dropout", "--sure-only", *where]).exit_code == 0
+    # A sure line nothing unnamed reaches: a question that names no term has possible matches.
+    estimate = {mode: {**judge, "sure": 1.0} for mode, judge in (FakeEncoder.estimate or {}).items()}
+    monkeypatch.setattr(FakeEncoder, "estimate", estimate)
     semsearch.build(where[3], index_dir=where[1], encoder=FakeEncoder(), force=True)
-    result = ok(runner.invoke(app, ["ask", "chicken curry recipe", *where]))
-    assert re.fullmatch(
-        r"No confident match for “chicken curry recipe”\. Did you mean: [^,]+, [^,]+, [^,]+\?\n", result.stdout
+    possible = ok(runner.invoke(app, ["ask", "訓練データに適合しすぎる", "-k", "2", *where]))
+    assert possible.stdout.startswith(
+        "Possible matches for “訓練データに適合しすぎる” (none of them sure):\n\n 1  過学習"
     )
-    data = json.loads(ok(runner.invoke(app, ["ask", "chicken curry recipe", "--json", *where])).stdout)
-    assert data["confident"] is False and len(data["hits"]) == 5
+    strict = runner.invoke(app, ["ask", "訓練データに適合しすぎる", "-k", "2", "--sure-only", *where])
+    assert (strict.exit_code, strict.stdout) == (1, possible.stdout)  # the same answer; not counted as one
+    tsv = runner.invoke(app, ["ask", "訓練データに適合しすぎる", "--sure-only", "--format", "tsv", *where])
+    assert tsv.exit_code == 1 and tsv.stderr == (
+        "no sure answer for “訓練データに適合しすぎる” (the entries listed are possible matches)\n"
+    )
 
 
 # -- compare and eval ---------------------------------------------------------------------------
@@ -178,8 +202,9 @@ def test_compare_table(runner: CliRunner, where: list[str]) -> None:
     result = ok(runner.invoke(app, ["compare", "dropout", "-k", "3", *where]))
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["#", "dense", "score", "tfidf", "score", "hybrid", "score"]
-    rows = [line.split() for line in lines[1:]]
+    rows = [line.split() for line in lines[1:-1]]
     assert len(rows) == 3
+    assert lines[-1].strip() == "state: dense sure, tfidf sure, hybrid sure"
     assert [rows[0][i] for i in (0, 1, 3, 5)] == ["1", "ドロップアウト", "ドロップアウト", "ドロップアウト"]
     assert all(re.fullmatch(r"-?\d\.\d{3}", rows[0][i]) for i in (2, 4, 6))
     assert not any(line != line.rstrip() or set(line) & set("┃│┏━") for line in lines)
@@ -206,7 +231,12 @@ def test_compare_table_on_a_terminal(runner: CliRunner, where: list[str]) -> Non
 
 def test_compare_json(runner: CliRunner, where: list[str]) -> None:
     data = json.loads(ok(runner.invoke(app, ["compare", "勾配", "-k", "2", "--json", *where])).stdout)
-    assert set(data) == {"query", "encoder", "modes", "mode_used"}
+    assert set(data) == {"query", "encoder", "modes", "mode_used", "states"}
+    assert set(data["states"]) == {"dense", "tfidf", "hybrid"} and set(data["states"].values()) <= {
+        "sure",
+        "possible",
+        "no_match",
+    }
     assert (data["query"], data["encoder"]) == ("勾配", "fake/hashed-features-64")
     assert data["mode_used"] == {"dense": "dense", "tfidf": "tfidf", "hybrid": "hybrid"}
     assert list(data["modes"]) == ["dense", "tfidf", "hybrid"]
@@ -241,7 +271,8 @@ def test_eval_json(runner: CliRunner, where: list[str], queries: Path) -> None:
     # ドロップアウト and overfitting first, 学習率 second for "勾配".
     assert [tfidf[k] for k in ("recall@1", "recall@5", "mrr@10")] == [0.6667, 1.0, 0.8333]
     assert tfidf["by_lang"]["en"]["n"] == 1 and tfidf["by_kind"]["para"]["mrr@10"] == 0.5
-    assert tfidf["offtopic_rejected"] == [1, 1]
+    assert tfidf["states"]["offtopic"] == {"n": 1, "sure": 0, "possible": 0, "no_match": 1}
+    assert tfidf["states"]["ontopic"]["n"] == 3
 
 
 def test_eval_tables_and_mode_selection(runner: CliRunner, where: list[str], queries: Path) -> None:
@@ -252,7 +283,7 @@ def test_eval_tables_and_mode_selection(runner: CliRunner, where: list[str], que
     assert rows["lang=en"] == ["1", "1.000", "1.000", "1.000", "1.000"]
     assert rows["kind=para"] == ["1", "0.000", "1.000", "0.500", "0.631"]
     assert "tfidf: by language and kind" in result.stdout
-    assert "off-topic answered 'no confident match': 1/1" in result.stdout
+    assert "off-topic: no match 1/1 (100%), sure 0/1 (0%)" in result.stdout
 
 
 def test_eval_misses_lists_the_questions_not_answered_first(runner: CliRunner, where: list[str], queries: Path) -> None:
@@ -309,7 +340,7 @@ def test_show_json(runner: CliRunner, where: list[str]) -> None:
         "path": str(Path(where[3]).resolve() / "dl.md"),
         "body": "- 学習時にユニットをランダムに無効化する正則化手法。過学習を防ぐ。",
     }
-    assert data == {"query": "dropout", "term": entry, "entries": [entry]}
+    assert data == {"query": "dropout", "term": entry, "entries": [entry], "homonyms": []}
 
 
 def test_show_not_found_suggests(runner: CliRunner, where: list[str]) -> None:

@@ -94,7 +94,8 @@ def links(text: str) -> str:
 def test_a_live_server_prints_what_a_local_ask_prints(server: Served, index: Path, args, env) -> None:
     remote = run([*args, "--index", str(index)], {"SEMSEARCH_SERVER": server.url, **env})
     local = run([*args, "--index", str(index)], {**LOCAL, **env})
-    assert remote[0] == local[0] == 0
+    assert remote[0] == local[0] in (0, 1)  # 1: no match (the fake encoder has none for some of these)
+    assert args[1] != "?" or local[0] == 1  # nothing to search for: no match
     assert links(remote[1]) == links(local[1])
     assert remote[2] == local[2]
     assert remote[1].strip()

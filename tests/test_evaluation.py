@@ -125,9 +125,18 @@ def test_evaluate_exact_numbers(glossary: Path, tmp_path: Path, labelled: list[L
     assert by_query["勾配"].ranked[:2] == ("勾配消失問題", "学習率")
     assert by_query["過学習を防ぐ"].relevant[:2] == (True, True) and by_query["過学習を防ぐ"].n_relevant == 2
     assert by_query["zzz"].ranked == ()
-    # Off-topic questions are left out of the metrics and counted apart.
-    assert result.offtopic_rejected == (1, 1)
-    assert result.ontopic_confident == (5, 6)  # "zzz" finds nothing: not confident
+    # Off-topic questions are left out of the metrics; every answer's state is counted.
+    states = {r.query.q: r.state for r in result.results}
+    assert states["ドロップアウト"] == states["overfitting"] == "sure"  # named
+    assert states["zzz"] == "no_match"  # nothing to search for
+    assert states["chicken curry recipe"] == "no_match"
+    counts = result.states
+    assert (counts.ontopic, counts.offtopic, counts.offtopic_no_match, counts.offtopic_sure) == (6, 1, 1, 0)
+    assert counts.sure == sum(s == "sure" for q, s in states.items() if q != "chicken curry recipe")
+    assert counts.sure_right == sum(
+        r.state == "sure" and r.gold_rank == 1 for r in result.results if not r.query.offtopic
+    )
+    assert counts.sure + counts.possible + counts.no_match == counts.ontopic
 
 
 def test_evaluate_breakdown_by_lang_and_kind(glossary: Path, tmp_path: Path, labelled: list[LabelledQuery]) -> None:
@@ -162,10 +171,9 @@ def test_evaluate_every_mode_agrees_with_search(glossary: Path, tmp_path: Path, 
         "n",
         "by_lang",
         "by_kind",
-        "offtopic_rejected",
-        "ontopic_confident",
+        "states",
     }
-    assert data["modes"]["tfidf"]["offtopic_rejected"] == [1, 1]
+    assert data["modes"]["tfidf"]["states"]["offtopic"] == {"n": 1, "sure": 0, "possible": 0, "no_match": 1}
 
 
 # The project's own labelled sets in bench/queries: what `semsearch eval` and the README's tables read.
@@ -174,7 +182,7 @@ QUERY_DIR = ROOT / "bench" / "queries"
 QUERY_SETS = {"deep-learning": "dl", "tech-glossary": "tg", "offtopic": "off"}  # set -> id prefix
 KINDS = {"name", "paraphrase", "usecase", "typo", "variant", "offtopic"}
 TOPICS = {"web", "database", "network", "git", "devops", "os", "programming", "security", "spreadsheet"}
-TOPICS |= {"life", "nonsense"}
+TOPICS |= {"life", "nonsense", "soup"}
 
 
 def query_rows(query_set: str, part: str) -> list[dict]:

@@ -18,8 +18,9 @@ from test_server import Served, start_server
 
 import semsearch
 from semsearch.cli import app
+from semsearch.server import THIN_PROTOCOL
 
-PATHS = ["/health", "/terms", "/show?term=dropout", "/ask?q=dropout", "/cli/ask?v=1&q=dropout"]
+PATHS = ["/health", "/terms", "/show?term=dropout", "/ask?q=dropout", f"/cli/ask?v={THIN_PROTOCOL}&q=dropout"]
 
 
 def request(served: Served, path: str, headers: list[str], version: str = "HTTP/1.1") -> tuple[int, dict]:

@@ -388,6 +388,9 @@ def test_the_client_and_the_server_agree_on_the_exchange() -> None:
     assert client.PROTOCOL == server.THIN_PROTOCOL
     assert client.CONSOLE_ENV == server.CONSOLE_ENV
     assert tuple(formats.FORMATS) == client.FORMATS
+    from semsearch import console
+
+    assert frozenset(console.EXIT_CODES.values()) == client.EXIT_CODES
 
 
 # -- through the entry point ---------------------------------------------------------------------

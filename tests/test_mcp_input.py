@@ -122,7 +122,7 @@ def test_after_a_lone_surrogate_the_server_goes_on_answering(mcp: Raw) -> None:
         ({"question": "x", "k": 0}, "k: Input should be greater than or equal to 1"),
         ({"question": "x", "k": 1001}, "k: Input should be less than or equal to 1000"),
         ({"question": "x", "k": "many"}, "k: Input should be a valid integer"),
-        ({"question": "x", "mode": "psychic"}, "mode: Input should be 'hybrid', 'dense' or 'tfidf'"),
+        ({"question": "x", "mode": "psychic"}, "mode: Input should be 'hybrid', 'dense', 'use' or 'tfidf'"),
         ({"question": "x", "min_score": 2}, "min_score: Input should be less than or equal to 1"),
         ({}, "question: Field required"),
         ({"question": ["a", "list"]}, "question: Input should be a valid string"),

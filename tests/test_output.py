@@ -136,7 +136,9 @@ def test_a_narrow_compare_lists_the_rankings(runner: CliRunner, index: Path) -> 
     result = runner.invoke(app, args, env={**tty, "COLUMNS": "20"})
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert [line for line in lines if not line.startswith(" ")] == ["dense", "tfidf", "hybrid"]
+    heads = [line for line in lines if not line.startswith(" ")]
+    assert [head.split(" (")[0] for head in heads] == ["dense", "tfidf", "hybrid"]
+    assert all(head.endswith(("(sure)", "(possible)", "(no match)")) for head in heads)  # each mode's state
     firsts = [lines[i + 1] for i, line in enumerate(lines) if not line.startswith(" ")]
     assert all(line.startswith(" 1  過学習  ") for line in firsts)
     wide = runner.invoke(app, args, env={**tty, "COLUMNS": "100"})
@@ -175,11 +177,12 @@ def test_names_sources_and_questions_with_bidi_overrides_are_escaped(
     index = tmp_path / "index"
     semsearch.build(glossary, index, encoder=FakeEncoder())
     runs = [
-        runner.invoke(app, ["ask", "Reversed\u202e\nerror: x", "-k", "1", "--index", str(index)]),
+        runner.invoke(app, ["ask", "Reversed", "-k", "1", "--index", str(index)]),
         runner.invoke(app, ["terms", "--index", str(index)]),
         runner.invoke(app, ["show", "Reversed\u2067", "--index", str(index)]),
         runner.invoke(app, ["show", "nothing\u202e", "--index", str(index)]),
         runner.invoke(app, ["compare", "Reversed", "-k", "1", "--index", str(index)]),
+        runner.invoke(app, ["ask", "Reversed\u202e\nerror: x", "-k", "1", "--index", str(index)]),  # no match
     ]
     for result in runs:
         shown = result.stdout + result.stderr
@@ -187,22 +190,24 @@ def test_names_sources_and_questions_with_bidi_overrides_are_escaped(
     assert "名前\\u202e逆 | Reversed\\u2067" in runs[0].stdout
     assert "rtl\\u202egpj.md:1" in runs[0].stdout
     assert "error: no term named 'nothing\\u202e'" in runs[3].stderr
+    assert runs[5].stdout == "No match for “Reversed\\u202e\\nerror: x”. Closest entries: 名前\\u202e逆.\n"
     data = runner.invoke(app, ["ask", "Reversed", "-k", "1", "--json", "--index", str(index)])
     assert "\\u202e" in data.stdout and "\u202e" not in data.stdout
     assert json.loads(data.stdout)["hits"][0]["term"] == "名前\u202e逆"
 
 
-def test_a_question_echoed_by_no_confident_match_is_escaped() -> None:
+def test_a_question_echoed_by_no_match_is_escaped() -> None:
     from rich.console import Console
 
     from semsearch.render import answer_view
     from semsearch.search import Answer, Hit
 
     hit = Hit(1, "過学習\u202e", ("過学習\u202e",), 0.2, "a\nb.md", 3, "")
-    console = Console(record=True, width=100)
-    console.print(answer_view(Answer("\u202eqqqq\nerror: zzzz", "qqqq", "hybrid", [hit], confident=False)))
+    console = Console(record=True, width=140)
+    answer = Answer("\u202eqqqq\nerror: zzzz", "qqqq", "hybrid", [hit], "no_match", did_you_mean=("r\u202eq",))
+    console.print(answer_view(answer))
     assert console.export_text() == (
-        "No confident match for “\\u202eqqqq\\nerror: zzzz”. Did you mean: 過学習\\u202e?\n"
+        "No match for “\\u202eqqqq\\nerror: zzzz”. Did you mean: r\\u202eq? Closest entries: 過学習\\u202e.\n"
     )
 
 

@@ -23,7 +23,7 @@ from test_server import CHILD, Served, get, start_server
 import semsearch
 from semsearch.cli import app
 from semsearch.limits import QUESTION_LIMIT
-from semsearch.server import BACKLOG, make_server
+from semsearch.server import BACKLOG, THIN_PROTOCOL, make_server
 from semsearch.session import Session
 
 
@@ -57,7 +57,7 @@ def served(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     ],
 )
 def test_bad_thin_client_values_are_400_not_500(served: Served, query: str, message: str) -> None:
-    status, _, body = get(served, f"/cli/ask?v=1&q=dropout&{query}")
+    status, _, body = get(served, f"/cli/ask?v={THIN_PROTOCOL}&q=dropout&{query}")
     assert status == 400
     assert body["error"]["type"] == "QueryError" and body["error"]["message"].startswith(message)
 

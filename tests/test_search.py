@@ -356,10 +356,18 @@ def test_an_unknown_backend_in_the_manifest_falls_back_to_tfidf(index: Index, tm
 
 @pytest.fixture
 def calibrated(index: Index, monkeypatch: pytest.MonkeyPatch) -> Index:
-    """The test index with a calibration for the fake encoder: a hybrid relevance of 0.5 scores 0.5,
-    and the best hit is confident from 0.4 up."""
-    calibration = {"hybrid": [0.5, 20.0, 0.4], "dense": [0.5, 20.0, 0.4]}
+    """The test index with a calibration and estimates for the fake encoder: a hybrid relevance of
+    0.5 scores 0.5; the best hit is sure from a relevance of about 0.6 with a clear margin, and the
+    glossary has no match for a question whose best relevance is under 0.4."""
+    calibration = {"hybrid": [0.5, 20.0], "dense": [0.5, 20.0]}
+    judge = {
+        "right": {"weights": {"relevance": 20.0, "margin": 1.0}, "bias": -8.0},
+        "match": {"weights": {"relevance": 30.0}, "bias": -12.0},
+        "sure": 0.9,
+        "none": 0.5,
+    }
     monkeypatch.setitem(index.manifest.encoder, "calibration", calibration)
+    monkeypatch.setitem(index.manifest.encoder, "estimate", {"hybrid": judge, "dense": judge})
     return index
 
 
@@ -372,31 +380,52 @@ def test_the_shown_order_follows_the_shown_score(calibrated: Index, mode: str, q
     assert all(h.score == search.NAMED_SCORE for h in hits if h.named)
 
 
-def test_confidence_follows_the_calibrated_score(calibrated: Index) -> None:
+def test_an_answer_is_sure_possible_or_no_match(calibrated: Index) -> None:
     named = calibrated.query("ドロップアウト")
-    assert named.confident and named.hits[0].named and named.hits[0].score == 1.0
+    assert (named.state, named.confident, named.probability) == ("sure", True, 1.0) and named.hits[0].named
     off_topic = calibrated.query("chicken curry recipe", mode="hybrid")
-    assert off_topic.hits and not off_topic.confident and off_topic.hits[0].score < 0.4
+    assert off_topic.hits and off_topic.state == "no_match" and not off_topic.confident
     on_topic = calibrated.query("訓練データに適合しすぎる", mode="hybrid")
-    assert on_topic.confident and on_topic.hits[0].term == "過学習" and on_topic.hits[0].score >= 0.4
-    assert calibrated.query("訓練データに適合しすぎる", mode="tfidf").confident
-    assert not calibrated.query("chicken curry recipe", mode="tfidf").confident
+    assert on_topic.state == "sure" and on_topic.hits[0].term == "過学習"
+    judge = calibrated.judge("hybrid")
+    assert judge is not None and on_topic.probability is not None and on_topic.probability >= judge.sure
+    assert calibrated.query("訓練データに適合しすぎる", mode="tfidf").state in ("sure", "possible")
+    assert calibrated.query("chicken curry recipe", mode="tfidf").state == "no_match"
 
 
-def test_an_uncalibrated_encoder_is_confident_on_the_dense_side(index: Index) -> None:
+def test_a_possible_answer_is_neither_sure_nor_no_match(calibrated: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    judge = calibrated.manifest.encoder["estimate"]["hybrid"]
+    monkeypatch.setitem(judge, "sure", 1.0)  # nothing unnamed is sure
+    answer = calibrated.query("訓練データに適合しすぎる", mode="hybrid")
+    assert (answer.state, answer.confident, answer.hits[0].term) == ("possible", False, "過学習")
+
+
+def test_an_uncalibrated_encoder_answers_possible_unless_a_term_is_named(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(index.manifest.encoder, "estimate", None)  # an encoder nothing was measured for
     assert index.manifest.encoder["calibration"] is None
     assert index.calibration("hybrid") is None and index.calibration("tfidf") == search.TFIDF_CALIBRATION
-    assert index.query("chicken curry recipe", mode="dense").confident
-    assert not index.query("chicken curry recipe", mode="tfidf").confident  # tfidf keeps its calibration
+    assert index.judge("dense") is None and index.judge("tfidf") is not None
+    answer = index.query("chicken curry recipe", mode="dense")
+    assert (answer.state, answer.probability) == ("possible", None) and answer.hits
+    assert index.query("ドロップアウト", mode="dense").state == "sure"
+    assert index.query("chicken curry recipe", mode="tfidf").state == "no_match"  # tfidf keeps its estimates
 
 
 @pytest.mark.parametrize(
-    "question", ["とは", "?!?!...。、？", "|", "a" * 100_000, "what is", "42", "🙂🙂", ".*+?[](){}^$"]
+    "question",
+    [
+        *["とは", "?!?!...。、？", "|", "a" * 100_000, "what is", "42", "🙂🙂", ".*+?[](){}^$"],
+        # regular expressions and letter soup: single letters among symbols, keyboard runs, repeats
+        *[".*+?[](){}^$|\\\\d\\1(?P<x>", "^[a-z0-9._%+-]+@[a-z]+\\.[a-z]{2,}$", "asdfghjkl", "qwertyuiop zxcvbnm"],
+        *["ｑｗｅｒｔｙ", "jkjkjkjkjk", "what is asdfghjkl?"],
+    ],
 )
 @pytest.mark.parametrize("mode", MODES)
-def test_a_question_with_nothing_to_search_is_never_confident(calibrated: Index, question: str, mode: str) -> None:
+def test_a_question_with_nothing_to_search_is_no_match(calibrated: Index, question: str, mode: str) -> None:
     answer = calibrated.query(question, mode=mode)
-    assert (answer.hits, answer.confident) == ([], False)
+    assert (answer.hits, answer.state) == ([], "no_match")
     assert answer.notices[-1] == "nothing to search for in the question"
 
 

@@ -92,6 +92,7 @@ def test_manifest_contents(built: tuple[semsearch.Index, Path, Path]) -> None:
         "passage_prompt": "",
         "hubness_beta": 0.5,
         "calibration": None,
+        "estimate": FakeEncoder.estimate,
     }
     assert manifest.chunking == {"max_tokens": 512, "max_chunks": 32, "version": 3}
     assert manifest.roots == (str(corpus.resolve()),)

@@ -150,22 +150,24 @@ def test_the_ensemble_is_the_default_and_each_side_ranks_alone(bundled_index) ->
     assert bundled_index.calibration("hybrid") == tuple(bundled_index.manifest.second["calibration"]["hybrid"])
     for mode in bundled_index.modes:
         answer = bundled_index.query("ドロップアウトとは何ですか", mode=mode)
-        assert answer.mode == mode and answer.hits[0].term == "ドロップアウト" and answer.confident
+        assert answer.mode == mode and answer.hits[0].term == "ドロップアウト" and answer.state == "sure"
 
 
 @pytest.mark.slow
 def test_the_second_side_turns_a_lookalike_away(bundled_index) -> None:
-    """An off-topic question that e5 and TF-IDF alone answer confidently, the ensemble does not
-    (both by a clear margin: scores on other CPUs differ in their last bits)."""
-    from semsearch.search import calibrated
+    """An off-topic question that e5 and TF-IDF alone take for a possible match, the ensemble
+    answers "no match" (e5 alone by a clear margin: scores on other CPUs differ in their last bits)."""
+    from semsearch.confidence import by_term, evidence, judge_for
 
     question = "Node.jsのイベントループの仕組み"
     sides = bundled_index.side_scores(question)
-    e5_only = fuse(sides["dense"], sides["tfidf"])
-    center, slope, confident = bundled_index.manifest.encoder["calibration"]["hybrid"]
-    assert float(calibrated(e5_only[[int(np.argmax(e5_only))]], (center, slope))[0]) > confident + 0.02
-    answer = bundled_index.query(question)
-    assert not answer.confident and answer.hits[0].score < bundled_index.calibration("hybrid")[2] - 0.01
+    groups = np.array([bundled_index.same_term(i)[0] for i in range(len(bundled_index.terms))])
+    e5_only = by_term(fuse(sides["dense"], sides["tfidf"]), groups, len(bundled_index.terms))
+    judge = judge_for(bundled_index.manifest.encoder, "hybrid", ["relevance", "margin"])
+    assert judge is not None
+    _, _, match = judge.judge(evidence(e5_only, {}, int(np.argmax(e5_only))))
+    assert match > judge.none + 0.05  # e5 and TF-IDF alone: the glossary might have it
+    assert bundled_index.query(question).state == "no_match"
 
 
 @pytest.mark.slow
@@ -191,7 +193,7 @@ def test_eval_compare_and_info_show_each_side(bundled_index, tmp_path: Path) -> 
     assert list(modes) == ["dense", "use", "tfidf", "hybrid"]
     for metrics in modes.values():
         assert set(metrics["by_kind"]) == {"name", "usecase"} and set(metrics["by_lang"]) == {"en", "ja"}
-        assert metrics["offtopic_rejected"][1] == 1 and metrics["n"] == 2
+        assert metrics["states"]["offtopic"]["n"] == 1 and metrics["n"] == 2
     text = runner.invoke(app, ["eval", str(queries), *where]).stdout
     assert "use: by language and kind" in text and "kind=usecase" in text
     compared = json.loads(runner.invoke(app, ["compare", "過学習を防ぐには", "--json", *where]).stdout)

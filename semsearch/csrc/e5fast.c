@@ -6,7 +6,7 @@
  *     panels of 16 output rows laid out for the kernels (pack_w), instead of on every call.
  *   - The matmuls of a pass run as matrix-matrix products over all its tokens: register tiles of
  *     32 outputs x 6 tokens with AVX-512 VNNI (vpdpbusd) when the CPU has it, chosen at run time,
- *     or 16 x 3 with AVX2 (E5FAST_KERNEL=avx2 forces it); each packed weight serves every token of
+ *     or 16 x 6 with AVX2 (E5FAST_KERNEL=avx2 forces it); each packed weight serves every token of
  *     a tile. A pass holds at most E5_CHUNK_TOKENS tokens, so its activations stay near L2.
  *   - Attention (per text and head) and the quantization run on vectors, GELU and quantization in
  *     one sweep.
@@ -188,6 +188,49 @@ static inline void quantize_block_256(const float *RESTRICT x, int8_t *RESTRICT 
     *s = _mm_cvtsi128_si32(s4);
 }
 
+/* Four blocks at once, with the same operations as quantize_block_256: their maxima and sums are
+ * reduced side by side (max and integer sums are exact in any order), so the horizontal steps serve
+ * four blocks. The scales stay scalar C: -ffast-math turns a vector division into an approximate
+ * reciprocal, and the scale must be computed as the other kernel and earlier versions compute it. */
+static inline void quantize_4blocks_256(const float *RESTRICT x, int8_t *RESTRICT qq, float *RESTRICT d,
+                                        int32_t *RESTRICT s) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    __m256 m[4];
+    for (int i = 0; i < 4; i++) {
+        const float *xb = x + i * QK;
+        m[i] = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xb)),
+                                           _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 8))),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 16)),
+                                           _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 24))));
+    }
+    __m256 t0 = _mm256_max_ps(_mm256_unpacklo_ps(m[0], m[1]), _mm256_unpackhi_ps(m[0], m[1]));
+    __m256 t1 = _mm256_max_ps(_mm256_unpacklo_ps(m[2], m[3]), _mm256_unpackhi_ps(m[2], m[3]));
+    __m256 u = _mm256_max_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xEE));
+    float amax[4], ids[4];   /* block i's in lane i */
+    _mm_storeu_ps(amax, _mm_max_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
+    for (int i = 0; i < 4; i++) {   /* the scale as quantize_block_256 writes it: scalar, compiled alike */
+        float dd = amax[i] / 127.f;
+        d[i] = dd;
+        ids[i] = dd > 0.f ? 1.f / dd : 0.f;
+    }
+    const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
+    __m256i sums[4];
+    for (int i = 0; i < 4; i++) {
+        const float *xb = x + i * QK;
+        __m256 vid = _mm256_set1_ps(ids[i]);
+#define Q(X) _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps((X), vid)), lo), hi)
+        __m256i i0 = Q(_mm256_loadu_ps(xb)), i1 = Q(_mm256_loadu_ps(xb + 8));
+        __m256i i2 = Q(_mm256_loadu_ps(xb + 16)), i3 = Q(_mm256_loadu_ps(xb + 24));
+#undef Q
+        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(qq + i * QK), bytes);
+        sums[i] = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    }
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(sums[0], sums[1]), _mm256_hadd_epi32(sums[2], sums[3]));
+    _mm_storeu_si128((__m128i *)s, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+}
+
 VNNI_TARGET static void quantize_row_512(const float *RESTRICT x, int nb, int8_t *RESTRICT q,
                                          float *RESTRICT d, int32_t *RESTRICT s) {
     for (int b = 0; b < nb; b++) quantize_block_512(x + b * QK, q + b * QK, d + b, s + b);
@@ -198,7 +241,9 @@ static void quantize_row(const float *RESTRICT x, int nin, int8_t *RESTRICT q, f
                          int32_t *RESTRICT s) {
     int nb = nin / QK;
     if (use_vnni) { quantize_row_512(x, nb, q, d, s); return; }
-    for (int b = 0; b < nb; b++) quantize_block_256(x + b * QK, q + b * QK, d + b, s + b);
+    int b = 0;
+    for (; b + 4 <= nb; b += 4) quantize_4blocks_256(x + b * QK, q + b * QK, d + b, s + b);
+    for (; b < nb; b++) quantize_block_256(x + b * QK, q + b * QK, d + b, s + b);
 }
 
 /* Quantize activations X[L,nin] to per-block int8 (Q8_0). */
@@ -287,7 +332,7 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
  * wpack_t holds a Q4_0 matrix as one unsigned nibble (0..15) per byte in panels of 16 output rows:
  * for every 4 inputs k..k+3, 64 bytes = 16 rows x 4 bytes, which is one vpdpbusd operand (or two
  * AVX2 ones); the block scales follow the same panels, 16 floats per block. A register tile holds
- * 32 outputs x 6 tokens (AVX-512) or 16 x 3 (AVX2); each weight load serves every token of the
+ * 32 outputs x 6 tokens (AVX-512) or 16 x 6 (AVX2); each weight load serves every token of the
  * tile and each broadcast activation word every output. Tokens go in blocks of TB so that a block's
  * activations stay in L2 while all panels of the matrix pass over them.
  *
@@ -403,52 +448,77 @@ VNNI_TARGET static void matmul_vnni(const wpack_t *E, const float *bias, const i
     }
 }
 
-/* AVX2: N tokens (1..3) x 16 outputs. vpmaddubsw pairs stay below 2 * 15 * 128 and a block's 8
- * of them below 2^15, so a block's sums are exact in int16 before vpmaddwd widens them. */
+/* AVX2: N tokens (1..6) x 16 outputs. vpmaddubsw pairs stay below 2 * 15 * 128 and a block's 8
+ * of them below 2^15, so a block's sums are exact in int16 before vpmaddwd widens them. The 12
+ * int16 sums, the two weight vectors and one activation word fill 15 of the 16 registers; the float
+ * sums live in f (16 x N floats, in L1) and meet the block's integers once per block. KEEP pins a
+ * value in its register: it stops GCC from regrouping a sum's eight additions into a tree whose
+ * partial sums spill to the stack. */
+#define KEEP(x) __asm__("" : "+x"(x))
 INLINE void tile_avx2(const int N, const uint8_t *RESTRICT w, const float *RESTRICT dw,
                       const int8_t *RESTRICT a, const float *RESTRICT ad, const int32_t *RESTRICT ac,
-                      int nin, int nb, const float *RESTRICT bias, float *RESTRICT y, int nout) {
-    __m256 f0[3], f1[3];
+                      int nin, int nb, const float *RESTRICT bias, float *RESTRICT y, int nout,
+                      float *RESTRICT f) {
     const __m256i ones = _mm256_set1_epi16(1);
-#pragma GCC unroll 3
-    for (int n = 0; n < N; n++) { f0[n] = _mm256_setzero_ps(); f1[n] = _mm256_setzero_ps(); }
+#pragma GCC unroll 6
+    for (int n = 0; n < N; n++) {
+        _mm256_store_ps(f + 16 * n, _mm256_setzero_ps());
+        _mm256_store_ps(f + 16 * n + 8, _mm256_setzero_ps());
+    }
     for (int b = 0; b < nb; b++) {
-        __m256i s0[3], s1[3];
-#pragma GCC unroll 3
-        for (int n = 0; n < N; n++) { s0[n] = _mm256_setzero_si256(); s1[n] = _mm256_setzero_si256(); }
+        __m256i s0[6], s1[6];
         const uint8_t *wb = w + (size_t)b * QK * PANEL;
         const int8_t *ab = a + b * QK;
-#pragma GCC unroll 8
-        for (int s = 0; s < QK / 4; s++) {
+        {
+            __m256i w0 = _mm256_load_si256((const __m256i *)wb);
+            __m256i w1 = _mm256_load_si256((const __m256i *)(wb + 32));
+#pragma GCC unroll 6
+            for (int n = 0; n < N; n++) {
+                int32_t word;
+                memcpy(&word, ab + (size_t)n * nin, 4);
+                __m256i v = _mm256_set1_epi32(word);
+                s0[n] = _mm256_maddubs_epi16(w0, v);
+                s1[n] = _mm256_maddubs_epi16(w1, v);
+                KEEP(s0[n]);
+                KEEP(s1[n]);
+            }
+        }
+#pragma GCC unroll 7
+        for (int s = 1; s < QK / 4; s++) {
             __m256i w0 = _mm256_load_si256((const __m256i *)(wb + s * 64));
             __m256i w1 = _mm256_load_si256((const __m256i *)(wb + s * 64 + 32));
-#pragma GCC unroll 3
+#pragma GCC unroll 6
             for (int n = 0; n < N; n++) {
                 int32_t word;
                 memcpy(&word, ab + (size_t)n * nin + s * 4, 4);
                 __m256i v = _mm256_set1_epi32(word);
                 s0[n] = _mm256_add_epi16(s0[n], _mm256_maddubs_epi16(w0, v));
                 s1[n] = _mm256_add_epi16(s1[n], _mm256_maddubs_epi16(w1, v));
+                KEEP(s0[n]);
+                KEEP(s1[n]);
             }
         }
         __m256 d0 = _mm256_load_ps(dw + (size_t)b * PANEL), d1 = _mm256_load_ps(dw + (size_t)b * PANEL + 8);
-#pragma GCC unroll 3
+#pragma GCC unroll 6
         for (int n = 0; n < N; n++) {
             __m256i c = _mm256_set1_epi32(ac[(size_t)n * nb + b]);
             __m256 da = _mm256_set1_ps(ad[(size_t)n * nb + b]);
             __m256i i0 = _mm256_add_epi32(c, _mm256_madd_epi16(s0[n], ones));
             __m256i i1 = _mm256_add_epi32(c, _mm256_madd_epi16(s1[n], ones));
-            f0[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_mul_ps(d0, da), f0[n]);
-            f1[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_mul_ps(d1, da), f1[n]);
+            _mm256_store_ps(f + 16 * n, _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_mul_ps(d0, da),
+                                                        _mm256_load_ps(f + 16 * n)));
+            _mm256_store_ps(f + 16 * n + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_mul_ps(d1, da),
+                                                            _mm256_load_ps(f + 16 * n + 8)));
         }
     }
     __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
-#pragma GCC unroll 3
+#pragma GCC unroll 6
     for (int n = 0; n < N; n++) {
-        _mm256_storeu_ps(y + (size_t)n * nout, _mm256_add_ps(f0[n], b0));
-        _mm256_storeu_ps(y + (size_t)n * nout + 8, _mm256_add_ps(f1[n], b1));
+        _mm256_storeu_ps(y + (size_t)n * nout, _mm256_add_ps(_mm256_load_ps(f + 16 * n), b0));
+        _mm256_storeu_ps(y + (size_t)n * nout + 8, _mm256_add_ps(_mm256_load_ps(f + 16 * n + 8), b1));
     }
 }
+#undef KEEP
 
 INLINE void block_avx2(const wpack_t *E, const float *bias, const int8_t *aq, const float *ad,
                        const int32_t *ac, float *Y, int t0, int t1, int nout, const int nin) {
@@ -457,12 +527,19 @@ INLINE void block_avx2(const wpack_t *E, const float *bias, const int8_t *aq, co
     for (int p = 0; p < nout / PANEL; p++) {
         const uint8_t *w = E->w + (size_t)p * PANEL * nin;
         const float *dw = E->d + (size_t)p * PANEL * nb;
+        float f[6 * PANEL] __attribute__((aligned(32)));
         int t = t0;
 #define TILE(N) tile_avx2(N, w, dw, aq + (size_t)t * nin, ad + (size_t)t * nb, ac + (size_t)t * nb, \
-                          nin, nb, bias + p * PANEL, Y + (size_t)t * nout + p * PANEL, nout)
-        for (; t + 3 <= t1; t += 3) TILE(3);
-        if (t1 - t == 2) TILE(2);
-        else if (t1 - t == 1) TILE(1);
+                          nin, nb, bias + p * PANEL, Y + (size_t)t * nout + p * PANEL, nout, f)
+        for (; t + 6 <= t1; t += 6) TILE(6);
+        switch (t1 - t) {
+        case 5: TILE(5); break;
+        case 4: TILE(4); break;
+        case 3: TILE(3); break;
+        case 2: TILE(2); break;
+        case 1: TILE(1); break;
+        default: break;
+        }
 #undef TILE
     }
 }
@@ -523,17 +600,37 @@ static void gelu_quantize(float *RESTRICT X, int L, int nin, int8_t *RESTRICT q,
 }
 
 /* Scaled dot-product attention of one head over one text's L tokens (rows s0..s0+L-1 of q, k, v,
- * row stride H; head h's HD columns). Scratch: kt (HD x (MAXP + 32) floats), prob (4 x (MAXP + 32)).
- * The head's keys are transposed (zero-padded to a multiple of 32) so that one vector of products
- * gives 8 or 16 scores; several questions go together so that eight sums are in flight. Each score
+ * row stride H; head h's HD columns). Scratch: kt (HD x (MAXP + 32) floats), prob (8 x (MAXP + 32)).
+ * The head's keys are transposed (zero-padded to a multiple of 32, or of 16 for AVX2) so that one
+ * vector of products gives 8 or 16 scores; several questions go together so that 8 (AVX-512) or 12
+ * (AVX2) sums are in flight. Each score
  * and each output sums its terms in the same order in both kernels, for any L and grouping, and
  * the softmax is one function for both: the kernels agree to the bit. */
 #define HD 32
-static int transpose_keys(const float *RESTRICT k, int s0, int L, int H, int h, float *RESTRICT kt) {
-    int Lp = (L + 31) & ~31;
-    for (int s = 0; s < Lp; s++) {
-        const float *kh = k + (size_t)(s0 + s) * H + h * HD;
-        for (int e = 0; e < HD; e++) kt[(size_t)e * Lp + s] = s < L ? kh[e] : 0.f;
+static int transpose_keys(const float *RESTRICT k, int s0, int L, int H, int h, float *RESTRICT kt, int pad) {
+    int Lp = (L + pad - 1) / pad * pad;
+    for (int s = 0; s < Lp; s += 8) {   /* 8 keys x 8 columns at a time; keys past L are zeros */
+        for (int e = 0; e < HD; e += 8) {
+            __m256 r[8], t[8], u[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = s + i < L ? _mm256_loadu_ps(k + (size_t)(s0 + s + i) * H + h * HD + e)
+                                 : _mm256_setzero_ps();
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+                u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+            }
+            for (int j = 0; j < 4; j++) {
+                _mm256_storeu_ps(kt + (size_t)(e + j) * Lp + s, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
+                _mm256_storeu_ps(kt + (size_t)(e + j + 4) * Lp + s,
+                                 _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
+            }
+        }
     }
     return Lp;
 }
@@ -547,50 +644,79 @@ __attribute__((noinline)) static float softmax_row(float *RESTRICT p, int L) {
     return 1.f / sum;
 }
 
-static void attend_avx2(const float *RESTRICT q, const float *RESTRICT v, float *RESTRICT ctx, int s0,
-                        int L, int H, int h, float scale, float *RESTRICT kt, float *RESTRICT prob, int Lp) {
+/* R (1..6) questions of one head against all L keys, 16 keys or 16 context columns at a time: the
+ * 12 sums of a step fill 12 registers, enough to hide the FMAs' latency, and each loaded key or
+ * value vector serves R questions. Every score and every output sums its terms in the same order
+ * as attend_512 (e = 0..31 for a score, s = 0..L-1 for an output). */
+INLINE void attend_rows_avx2(const int R, const float *RESTRICT q, const float *RESTRICT v,
+                             float *RESTRICT ctx, int H, int L, float scale, const float *RESTRICT kt,
+                             float *RESTRICT prob, int Lp) {
     const __m256 vscale = _mm256_set1_ps(scale);
-    float *prob1 = prob + Lp;
-    for (int t = 0; t < L; t += 2) {
-        int two = t + 1 < L;
-        const float *q0 = q + (size_t)(s0 + t) * H + h * HD, *q1 = two ? q0 + H : q0;
-        for (int sc = 0; sc < Lp; sc += 32) {
-            __m256 a0[4], a1[4];
-            for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
-#pragma GCC unroll 4
-            for (int e = 0; e < HD; e++) {
-                __m256 b0 = _mm256_set1_ps(q0[e]), b1 = _mm256_set1_ps(q1[e]);
-                const float *kr = kt + (size_t)e * Lp + sc;
-                for (int j = 0; j < 4; j++) {
-                    __m256 kv = _mm256_loadu_ps(kr + 8 * j);
-                    a0[j] = _mm256_fmadd_ps(b0, kv, a0[j]);
-                    a1[j] = _mm256_fmadd_ps(b1, kv, a1[j]);
-                }
-            }
-            for (int j = 0; j < 4; j++) {
-                _mm256_storeu_ps(prob + sc + 8 * j, _mm256_mul_ps(a0[j], vscale));
-                _mm256_storeu_ps(prob1 + sc + 8 * j, _mm256_mul_ps(a1[j], vscale));
+    for (int sc = 0; sc < Lp; sc += 16) {
+        __m256 a[6][2];
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+#pragma GCC unroll 8
+        for (int e = 0; e < HD; e++) {
+            const float *kr = kt + (size_t)e * Lp + sc;
+            __m256 k0 = _mm256_load_ps(kr), k1 = _mm256_load_ps(kr + 8);
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++) {
+                __m256 b = _mm256_set1_ps(q[(size_t)r * H + e]);
+                a[r][0] = _mm256_fmadd_ps(b, k0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(b, k1, a[r][1]);
             }
         }
-        float inv0 = softmax_row(prob, L), inv1 = softmax_row(prob1, L);
-        __m256 c0[4], c1[4];
-        for (int j = 0; j < 4; j++) c0[j] = c1[j] = _mm256_setzero_ps();
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            _mm256_store_ps(prob + (size_t)r * Lp + sc, _mm256_mul_ps(a[r][0], vscale));
+            _mm256_store_ps(prob + (size_t)r * Lp + sc + 8, _mm256_mul_ps(a[r][1], vscale));
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *p = prob + (size_t)r * Lp, inv = softmax_row(p, L);
+        for (int s = 0; s < L; s++) p[s] *= inv;   /* the weight each value gets, as attend_512 forms it */
+    }
+    for (int half = 0; half < HD; half += 16) {
+        __m256 c[6][2];
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+#pragma GCC unroll 1
         for (int s = 0; s < L; s++) {
-            const float *vh = v + (size_t)(s0 + s) * H + h * HD;
-            __m256 p0 = _mm256_set1_ps(prob[s] * inv0), p1 = _mm256_set1_ps(prob1[s] * inv1);
-            for (int j = 0; j < 4; j++) {
-                __m256 vv = _mm256_loadu_ps(vh + 8 * j);
-                c0[j] = _mm256_fmadd_ps(p0, vv, c0[j]);
-                c1[j] = _mm256_fmadd_ps(p1, vv, c1[j]);
+            const float *vh = v + (size_t)s * H + half;
+            __m256 v0 = _mm256_loadu_ps(vh), v1 = _mm256_loadu_ps(vh + 8);
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++) {
+                __m256 pr = _mm256_set1_ps(prob[(size_t)r * Lp + s]);
+                c[r][0] = _mm256_fmadd_ps(pr, v0, c[r][0]);
+                c[r][1] = _mm256_fmadd_ps(pr, v1, c[r][1]);
             }
         }
-        float *ch = ctx + (size_t)(s0 + t) * H + h * HD;
-        for (int j = 0; j < 4; j++) _mm256_storeu_ps(ch + 8 * j, c0[j]);
-        if (two)
-            for (int j = 0; j < 4; j++) _mm256_storeu_ps(ch + H + 8 * j, c1[j]);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            _mm256_storeu_ps(ctx + (size_t)r * H + half, c[r][0]);
+            _mm256_storeu_ps(ctx + (size_t)r * H + half + 8, c[r][1]);
+        }
     }
 }
-
+static void attend_avx2(const float *RESTRICT q, const float *RESTRICT v, float *RESTRICT ctx, int s0,
+                        int L, int H, int h, float scale, float *RESTRICT kt, float *RESTRICT prob, int Lp) {
+    const float *vh = v + (size_t)s0 * H + h * HD;
+    for (int t = 0; t < L; t += 6) {
+        const float *qh = q + (size_t)(s0 + t) * H + h * HD;
+        float *ch = ctx + (size_t)(s0 + t) * H + h * HD;
+#define ROWS(R) attend_rows_avx2(R, qh, vh, ch, H, L, scale, kt, prob, Lp)
+        switch (L - t < 6 ? L - t : 6) {
+        case 6: ROWS(6); break;
+        case 5: ROWS(5); break;
+        case 4: ROWS(4); break;
+        case 3: ROWS(3); break;
+        case 2: ROWS(2); break;
+        default: ROWS(1); break;
+        }
+#undef ROWS
+    }
+}
 VNNI_TARGET static void attend_512(const float *RESTRICT q, const float *RESTRICT v, float *RESTRICT ctx,
                                    int s0, int L, int H, int h, float scale, float *RESTRICT kt,
                                    float *RESTRICT prob, int Lp) {
@@ -641,9 +767,8 @@ VNNI_TARGET static void attend_512(const float *RESTRICT q, const float *RESTRIC
 static void attend(const float *RESTRICT q, const float *RESTRICT k, const float *RESTRICT v,
                    float *RESTRICT ctx, int s0, int L, int H, int h, float scale,
                    float *RESTRICT kt, float *RESTRICT prob) {
-    int Lp = transpose_keys(k, s0, L, H, h, kt);
-    if (use_vnni) attend_512(q, v, ctx, s0, L, H, h, scale, kt, prob, Lp);
-    else attend_avx2(q, v, ctx, s0, L, H, h, scale, kt, prob, Lp);
+    if (use_vnni) attend_512(q, v, ctx, s0, L, H, h, scale, kt, prob, transpose_keys(k, s0, L, H, h, kt, 32));
+    else attend_avx2(q, v, ctx, s0, L, H, h, scale, kt, prob, transpose_keys(k, s0, L, H, h, kt, 16));
 }
 
 /* ============================== model ================================== */
@@ -892,8 +1017,8 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         /* scaled dot-product attention, restricted to each text's own tokens */
 #pragma omp parallel
         {
-            float *kt = (float *)malloc(sizeof(float) * (size_t)HD * (m->MAXP + 32));
-            float *prob = (float *)malloc(sizeof(float) * 4 * (size_t)(m->MAXP + 32));
+            float *kt = (float *)aligned_alloc(32, sizeof(float) * (size_t)HD * (m->MAXP + 32));
+            float *prob = (float *)aligned_alloc(32, sizeof(float) * 8 * (size_t)(m->MAXP + 32));
 #pragma omp for collapse(2) schedule(dynamic)
             for (int sg = 0; sg < nseg; sg++)
                 for (int h = 0; h < NH; h++)

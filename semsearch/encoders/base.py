@@ -115,10 +115,13 @@ class Encoder(ABC):
     #: tokenizer, for one, refuses concurrent use ("Already borrowed").
     reentrant: bool = False
     #: How a mode's raw relevance becomes the score users see, per mode ("dense", "hybrid"):
-    #: (center, slope, confident) for score = 1 / (1 + exp(-slope * (raw - center))), the best hit
-    #: being a confident answer from `confident` up (search.py). None when not calibrated for the
-    #: model: scores are then the raw relevance, and the dense side is always confident.
-    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = None
+    #: (center, slope) for score = 1 / (1 + exp(-slope * (raw - center))) (search.py). None when
+    #: not calibrated for the model: scores are then the raw relevance.
+    calibration: ClassVar[dict[str, tuple[float, float]] | None] = None
+    #: The estimates that give a mode's answers their state (sure, possible, no match), per mode, as
+    #: confidence.Judge.to_spec writes them. None when not measured for the model: its answers are
+    #: then "possible" unless the question names a term.
+    estimate: ClassVar[dict[str, dict[str, Any]] | None] = None
 
     @abstractmethod
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -153,4 +156,5 @@ class Encoder(ABC):
             "passage_prompt": self.passage_prompt,
             "hubness_beta": self.hubness_beta,
             "calibration": {mode: list(values) for mode, values in (self.calibration or {}).items()} or None,
+            "estimate": dict(self.estimate) if self.estimate else None,
         }

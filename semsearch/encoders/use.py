@@ -125,11 +125,28 @@ class EmbeddedUSE(Encoder):
     reentrant = True
     # Measured on the dev halves of bench/queries (docs/ranking.md, "The second encoder").
     hubness_beta = 0.5
-    # (center, slope, confident) per mode, fitted on the dev halves by bench/calibrate.py: "use" for
-    # this side alone, "hybrid" for the ensemble (an index with this side beside the embedded e5).
-    calibration: ClassVar[dict[str, tuple[float, float, float]] | None] = {
-        "hybrid": (0.4670, 40.2, 0.211),
-        "use": (0.3469, 12.2, 0.097),
+    # (center, slope) and the estimates per mode, fitted on the dev halves by bench/calibrate.py: "use"
+    # for this side alone, "hybrid" for the ensemble (an index with this side beside the embedded e5).
+    calibration: ClassVar[dict[str, tuple[float, float]] | None] = {
+        "hybrid": (0.4670, 40.2),
+        "use": (0.3469, 12.2),
+    }
+    estimate: ClassVar[dict[str, dict[str, Any]] | None] = {
+        "hybrid": {
+            "right": {
+                "weights": {"relevance": 38.6832, "dense_margin": 71.7174, "use_margin": 3.9559},
+                "bias": -18.6029,
+            },
+            "match": {"weights": {"relevance": 49.1992, "use": 7.5073}, "bias": -23.3611},
+            "sure": 0.6833,
+            "none": 0.2728,
+        },
+        "use": {
+            "right": {"weights": {"relevance": 10.1461, "margin": 0.5266}, "bias": -1.9151},
+            "match": {"weights": {"relevance": 18.8592}, "bias": -4.1223},
+            "sure": 0.8512,
+            "none": 0.2589,
+        },
     }
 
     def __init__(self, spec: dict[str, Any] | None = None, *, weights: str | os.PathLike[str] | None = None) -> None:
