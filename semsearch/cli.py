@@ -47,6 +47,7 @@ from .console import (
     usage_error,
 )
 from .errors import QueryError
+from .limits import K_MAX, STDIN_LIMIT
 from .locate import Locations, resolve
 from .modes import DEFAULT_MODE, MODES, check_mode
 
@@ -134,8 +135,6 @@ ENV_MAX_CHUNKS = "SEMSEARCH_MAX_CHUNKS"
 ENV_MAX_FILE_MB = "SEMSEARCH_MAX_FILE_MB"
 # Off a terminal, a long build says how far it is on stderr this often.
 PROGRESS_EVERY = 5.0
-# Bytes of a question read from stdin (and of a line in `shell`); the rest is not read.
-STDIN_LIMIT = 1 << 20
 
 
 # -- shared options -------------------------------------------------------------------------
@@ -194,7 +193,9 @@ FormatOpt = Annotated[
         "jsonl: one object per line; tsv: a header line, then tab-separated lines; markdown.",
     ),
 ]
-KOpt = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, metavar="N", help="Number of hits (1 to 1000).")]
+KOpt = Annotated[
+    int, typer.Option("-k", "--top", min=1, max=K_MAX, metavar="N", help=f"Number of hits (1 to {K_MAX}).")
+]
 ModeOpt = Annotated[
     Mode,
     typer.Option(
@@ -252,6 +253,8 @@ def _wait_seconds(wait: float | None) -> float:
 
 
 def _on_wait(index: object, seconds: float) -> Callable[[], None]:
+    if getattr(index, "engine", None) in ("local", "edge"):  # open in another process (serve, mcp, a build)
+        return lambda: notice(f"another process has {index} open; waiting up to {seconds:g} s for it to close it")
     return lambda: notice(f"another build is writing {index}; waiting up to {seconds:g} s for it to finish")
 
 
@@ -1047,6 +1050,16 @@ def serve(
         float,
         typer.Option("--poll", min=0, metavar="SECONDS", help="How often to look for corpus changes (0: never)."),
     ] = 2.0,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="Also answer requests for this Host name (repeat for several; '*': any). Without it, only "
+            "for localhost and the address it listens on: a web page cannot reach it by rebinding its own name.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Keep the index warm behind an HTTP JSON API (GET /ask?q=…, /show?term=…, /terms, /health)
     until Ctrl-C. `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A
@@ -1063,7 +1076,8 @@ def serve(
     from .server import serve as run_server
 
     check_poll(poll)
-    server = make_server(host, port)  # a bad option or a taken port fails before the index is opened
+    # A bad option or a taken port fails before the index is opened.
+    server = make_server(host, port, allow_hosts=[_argv_text(name, "--allow-host value") for name in allow_host or ()])
     server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
     opened = server.resident.index
     run_server(
@@ -1317,6 +1331,8 @@ def cache_prune(
         raise QueryError(
             "say what to prune: --older-than DAYS, --missing-corpus, --unused-weights, or several (or `cache rm NAME`)"
         )
+    if older_than is not None and not math.isfinite(older_than):
+        raise QueryError(f"--older-than must be a number of days, not {older_than}")
     now = time.time()
     chosen = []
     if older_than is not None or missing_corpus:

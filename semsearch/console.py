@@ -77,6 +77,18 @@ class _Stdout:
 
 
 STDOUT = _Stdout()
+
+
+def _sane_sizes() -> None:
+    """A COLUMNS or LINES of digits that are not ASCII ("²") is one rich reads as a number and then
+    cannot convert, failing every command, --help too: it is ignored, as any other that is not a number."""
+    for name in ("COLUMNS", "LINES", "JUPYTER_COLUMNS", "JUPYTER_LINES"):
+        value = os.environ.get(name)
+        if value is not None and value.isdigit() and not value.isascii():
+            del os.environ[name]
+
+
+_sane_sizes()  # before the first Console reads them
 # Results. soft_wrap: the console never wraps nor crops a line itself; what is printed decides (render.py
 # wraps on a terminal, at places that split no word or URL, and leaves lines whole elsewhere).
 out = Console(file=STDOUT, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
@@ -224,7 +236,7 @@ def setup_streams() -> None:
         with contextlib.suppress(AttributeError, ValueError, OSError):
             sys.stdout.reconfigure(errors=_ESCAPE_ERRORS)  # type: ignore[union-attr]
     raw = os.environ.get("COLUMNS", "").strip()
-    width = int(raw) if raw.isdigit() else 0
+    width = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 5 else 0
     for console in (out, err):
         # None: the terminal's own width, else 80 (rich reads COLUMNS=0 at start-up as a width of 0).
         console._width = max(width, MIN_WIDTH) if width else None

@@ -37,6 +37,7 @@ __all__ = [
     "discover_files",
     "source_prefixes",
     "resolved_roots",
+    "unique_roots",
     "read_corpus",
     "MAX_FILE_BYTES",
 ]
@@ -406,5 +407,19 @@ def read_corpus(
 
 
 def resolved_roots(roots: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
-    """The corpus folders as an index records them (its identity): absolute, links resolved."""
-    return tuple(str(Path(r).resolve()) for r in roots)
+    """The corpus folders as an index records them (its identity): absolute, links resolved, each
+    once (`build ca ca` is `build ca`)."""
+    return tuple(dict.fromkeys(str(Path(r).resolve()) for r in roots))
+
+
+def unique_roots(roots: Sequence[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    """The roots as given, each folder once (the first spelling of it): a folder named twice is
+    indexed once, and is the same corpus as that folder named once."""
+    seen: set[str] = set()
+    unique = []
+    for root in roots:
+        key = str(Path(root).resolve())
+        if key not in seen:
+            seen.add(key)
+            unique.append(root)
+    return unique

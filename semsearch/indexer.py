@@ -24,9 +24,16 @@ import numpy as np
 
 from ._version import __version__
 from .chunking import ChunkSettings, chunk_terms, term_ids, whole_term_chunks
-from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots
+from .corpus import MAX_FILE_BYTES, Corpus, Listing, discover_files, read_corpus, resolved_roots, unique_roots
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder, second_encoder
-from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
+from .errors import (
+    EncoderError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexStoreError,
+    IndexVersionError,
+    IndexWriteError,
+)
 from .hubness import chunk_priors, pseudo_queries
 from .lexical import LexicalIndex, lexical_spec, term_document
 from .location import IndexLocation, QdrantLocation
@@ -62,7 +69,7 @@ def _roots(corpus: Paths) -> list[str | os.PathLike[str]]:
     if isinstance(corpus, (str, bytes, os.PathLike)):
         return [_path(corpus, "corpus")]
     try:
-        return [_path(root, "each corpus folder") for root in corpus]
+        return unique_roots([_path(root, "each corpus folder") for root in corpus])
     except TypeError:
         if isinstance(corpus, Sequence):
             raise
@@ -88,6 +95,8 @@ def _previous(
                 return known
     try:
         return store.read()
+    except IndexLockedError:
+        raise  # another process has it open (a local or Edge store): not damage, nothing to rebuild
     except IndexStoreError as error:
         if warn and store.has_manifest():
             log.warning(
@@ -276,8 +285,12 @@ class _Warnings:
     def __init__(self, store: Store, known: Opened | None, listing: Listing | None) -> None:
         self.manifest = known.manifest if known is not None else None
         if self.manifest is None:
-            with contextlib.suppress(IndexStoreError):
+            try:
                 self.manifest = store.read_manifest()
+            except IndexLockedError:
+                raise  # another process has the store open: the build waited for it already
+            except IndexStoreError:
+                pass
         before: tuple[str, ...] = ()
         if self.manifest is not None:
             # An index written before warnings were recorded: its skipped files were said.
@@ -521,6 +534,8 @@ def _recorded_roots(store: Store) -> tuple[str, ...] | None:
     """The corpus folders an index's manifest names (None when there is no readable manifest)."""
     try:
         return store.read_manifest().roots
+    except IndexLockedError:
+        raise
     except IndexStoreError:
         return None
 
@@ -573,7 +588,7 @@ def open_index(
     )
     try:
         stored = store.read()
-    except IndexVersionError:
+    except (IndexVersionError, IndexLockedError):
         raise
     except IndexStoreError:
         recorded = _recorded_roots(store)
@@ -597,7 +612,7 @@ def open_index(
     roots: list[str | os.PathLike[str]] = list(manifest.roots)
     if not all(Path(r).exists() for r in roots):
         gone = ", ".join(map(str, roots))
-        log.info("the corpus this index was built from is gone (%s); using the index as built", gone)
+        log.warning("the corpus this index was built from is gone (%s); using the index as built", gone)
         return Index(stored)
     listing = _listing(roots)
     try:

@@ -108,7 +108,7 @@ def cache_index_dir(corpus: Sequence[Path], env: Mapping[str, str] = os.environ)
             f"no per-user cache folder for the index: {why}; give --index DIR, or set "
             f"${ENV_INDEX} or $XDG_CACHE_HOME to an absolute path"
         )
-    resolved = "\n".join(str(p.resolve()) for p in corpus)
+    resolved = "\n".join(dict.fromkeys(str(p.resolve()) for p in corpus))  # a folder named twice is one corpus
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus[0].resolve().name or "corpus")[:40]
     return base / f"{slug}-{hashlib.sha256(resolved.encode()).hexdigest()[:12]}"
 

@@ -111,7 +111,8 @@ def _server(value: str, scheme: str) -> QdrantLocation:
     http = "https" if scheme == "qdrants" else "http"
     options = {"shards": 0, "replicas": 0}
     for key, values in parse_qs(parts.query, keep_blank_values=True).items():
-        if key not in options or len(values) != 1 or not values[0].isdigit() or not 0 < int(values[0]) <= 1000:
+        number = values[0] if len(values) == 1 and values[0].isascii() and values[0].isdigit() else ""
+        if key not in options or not number or len(number) > 4 or not 0 < int(number) <= 1000:
             raise QueryError(
                 f"index location {value!r}: unknown or invalid option {key!r}; a server URI takes "
                 "?shards=N&replicas=N (whole numbers from 1)"

@@ -15,10 +15,18 @@ warnings go to stderr.
 
 # No `from __future__ import annotations` here: the SDK reads the tools' annotations at run time,
 # and they name pydantic's Field, imported with the SDK inside build_server.
-from typing import Annotated, Any, Literal
+import contextlib
+import functools
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import IO, Annotated, Any, BinaryIO, Literal, cast
 
 from ._version import __version__
 from .errors import SemsearchError, ServiceError
+from .limits import K_MAX
 from .modes import DEFAULT_MODE
 from .resident import Resident
 
@@ -60,10 +68,35 @@ def build_server(resident: Resident) -> Any:
     """The MCP server with semsearch's tools, answering from `resident`."""
     require_sdk()
     from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
-    from pydantic import Field
+    from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+    from mcp.server.stdio import stdio_server
+    from pydantic import Field, ValidationError
 
     from .payloads import answer_object, show_object, terms_object
+
+    class Server(MCPServer):
+        """The SDK's server, with refused arguments said in one line, and a stdin a lone surrogate
+        cannot stall (see `_Lines`)."""
+
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as error:
+                cause = error.__cause__
+                if isinstance(cause, ValidationError) and not isinstance(error, UnexpectedToolError):
+                    raise ToolError(f"Error executing tool {name}: {refused_arguments(cause)}") from cause
+                raise
+
+        async def run_stdio_async(self) -> None:
+            import anyio
+            from mcp import types
+
+            with _stdin() as raw:
+                check = functools.partial(types.jsonrpc_message_adapter.validate_json, by_name=False)
+                lines = anyio.wrap_file(cast(IO[str], _Lines(raw, check)))
+                async with stdio_server(stdin=lines) as (read_stream, write_stream):
+                    lowlevel = self._lowlevel_server
+                    await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
     ask_doc = (
         "The glossary entries that best answer a question, best first, as `semsearch ask --json`: each hit has "
@@ -71,12 +104,12 @@ def build_server(resident: Resident) -> Any:
         "places the term appears (with `full`, its whole body)."
     )
     # The SDK's own INFO lines (one per tool call) would crowd the client's log of our stderr.
-    server = MCPServer("semsearch", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+    server = Server("semsearch", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
     @server.tool(description=f"{ask_doc} {ASK_STATES}")
     def ask(
         question: Annotated[str, Field(description="The question, in Japanese or English.")],
-        k: Annotated[int, Field(ge=1, le=1000, description="How many hits.")] = 5,
+        k: Annotated[int, Field(ge=1, le=K_MAX, description="How many hits.")] = 5,
         mode: Annotated[
             Literal["hybrid", "dense", "use", "tfidf"],
             Field(
@@ -122,6 +155,97 @@ def build_server(resident: Resident) -> Any:
             raise ToolError(str(error)) from None
 
     return server
+
+
+def refused_arguments(error: Any) -> str:
+    """A pydantic ValidationError of a tool's arguments as one line: each field and what it must be
+    ("k: Input should be less than or equal to 1000"), never the values given."""
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem.get("loc", ())) or "arguments"
+        parts.append(f"{where}: {' '.join(str(problem.get('msg', 'invalid')).split())}")
+    return "; ".join(parts) or "invalid arguments"
+
+
+# A JSON escape of a lone surrogate ("\ud800" without its pair), after any escaped backslashes.
+_ESCAPES = re.compile(
+    r"\\\\"  # an escaped backslash: what follows it is text
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"  # a surrogate pair: a character
+    r"|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"  # a lone surrogate
+)
+
+
+def without_lone_surrogates(line: str) -> str:
+    """A JSON line with each escaped lone surrogate replaced by U+FFFD (pairs and the rest as they are)."""
+    if "\\u" not in line:
+        return line
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group()
+        return "\\ufffd" if len(text) == 6 else text
+
+    return _ESCAPES.sub(replace, line)
+
+
+# The id of a request, where a line the SDK cannot read still shows it.
+_ID = re.compile(r'"id"\s*:\s*(-?[0-9]{1,18}|"(?:[^"\\]|\\.){0,200}")')
+
+
+def readable_request(line: str, check: Any) -> str:
+    """A line the SDK can read: as it is, with lone surrogates replaced (above); or, when `check`
+    (the SDK's own parser) refuses it and it shows its id (JSON nested deeper than the parser
+    goes), a request of that id for a method that does not exist, named for what is wrong: the SDK
+    answers it with an error (-32601) carrying that name. A line the SDK refuses gets no answer at
+    all, and the client waits for ever."""
+    line = without_lone_surrogates(line)
+    if not line.strip():
+        return line
+    try:
+        check(line)
+    except Exception as error:  # whatever the SDK's parser refuses
+        found = _ID.search(line)
+        if found is None:
+            return line  # a notification or no JSON-RPC at all: nobody waits for an answer
+        problems: list[Any] = getattr(error, "errors", lambda: [])()
+        reason = " ".join(str(problems[0].get("msg", "")).split())[:200] if problems else type(error).__name__
+        method = json.dumps(f"semsearch: the request cannot be read ({reason})")
+        return f'{{"jsonrpc": "2.0", "id": {found.group(1)}, "method": {method}}}\n'
+    return line
+
+
+class _Lines:
+    """stdin's lines as the SDK reads them (UTF-8, undecodable bytes as U+FFFD), each made readable
+    by `readable_request`: a lone surrogate ("\\ud800abc") or JSON nested too deeply made the SDK
+    drop the request without a reply, and the client waited for ever."""
+
+    def __init__(self, raw: BinaryIO, check: Any) -> None:
+        self._text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+        self._check = check
+
+    def readline(self, size: int = -1) -> str:
+        return readable_request(self._text.readline(size), self._check)
+
+
+@contextlib.contextmanager
+def _stdin() -> Iterator[BinaryIO]:
+    """The protocol's stdin, with fd 0 itself pointed at the null device meanwhile (as the SDK does),
+    so that nothing else in the process reads the protocol's bytes."""
+    try:
+        private = os.dup(0)
+        null = os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        import sys
+
+        yield sys.stdin.buffer
+        return
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        yield os.fdopen(private, "rb", closefd=False)
+    finally:
+        with contextlib.suppress(OSError):
+            os.dup2(private, 0)
+            os.close(private)
 
 
 def run(resident: Resident) -> None:

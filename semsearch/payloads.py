@@ -98,6 +98,9 @@ def _listed(sources: list[str]) -> str:
 def resolve_source(index: Index, source: str) -> str:
     """The corpus file `source` names: a source as listed (`ai/llm-rag.md`), or the end of exactly
     one (`llm-rag.md`). Raises QueryError naming the files it could mean, or all the files there are."""
+    from .search import readable
+
+    source = readable(source, "source")
     sources = sorted({t.source for t in index.terms})
     if source in sources:
         return source
@@ -119,6 +122,9 @@ def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple
     `resolve_source`), those with a body first, the ones found by this name before the others.
     Raises QueryError, with suggestions, when no term has that name.
     """
+    from .search import readable
+
+    name = readable(name, "name")
     if source is not None:
         try:
             source = resolve_source(index, source)

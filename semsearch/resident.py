@@ -34,8 +34,9 @@ __all__ = ["Resident", "Rebuild", "check_poll"]
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two looks at the corpus, by default.
+#: Seconds between two looks at the corpus, by default, and at least (but 0: never).
 DEFAULT_POLL = 2.0
+MIN_POLL = 0.1
 #: After a failed rebuild, the next try waits this long at most (doubling from `poll`).
 MAX_BACKOFF = 60.0
 # A background rebuild runs at this niceness (Linux: per thread, inherited by its embedding threads),
@@ -68,9 +69,12 @@ class Rebuild:
 
 
 def check_poll(poll: float) -> float:
-    """A poll interval (seconds, 0: never), or QueryError."""
+    """A poll interval (seconds, 0: never), or QueryError. Below MIN_POLL, an idle server would
+    spend a core looking at its corpus."""
     if not 0 <= poll < float("inf"):  # NaN too
         raise QueryError(f"the poll interval must be a number of seconds, not {poll}")
+    if 0 < poll < MIN_POLL:
+        raise QueryError(f"the poll interval must be 0 (never) or at least {MIN_POLL:g} seconds, not {poll:g}")
     return poll
 
 

@@ -28,6 +28,7 @@ from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder, second_encoder
 from .errors import EncoderError, QueryError
 from .lexical import LexicalIndex, term_document
+from .limits import QUESTION_LIMIT
 from .location import IndexLocation
 from .manifest import Manifest
 from .modes import DEFAULT_MODE, MODES, check_mode
@@ -89,6 +90,22 @@ PREDATES_STATES = (
 )
 #: The notice of an answer to a question that holds nothing to search for (`text.has_content`).
 NOTHING_TO_SEARCH = "nothing to search for in the question"
+
+
+def readable(value: object, what: str = "question") -> str:
+    """`value` when it is text semsearch can read (a `str` that encodes as UTF-8), else QueryError
+    saying what it is: bytes, a number, or a string holding a lone surrogate ("\\ud800", which a
+    JSON client can send and no encoder can read)."""
+    if not isinstance(value, str):
+        raise QueryError(f"the {what} must be text (str), not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        char = value[error.start]
+        raise QueryError(
+            f"the {what} is not valid text: it holds a lone surrogate (\\u{ord(char):04x}) at character {error.start}"
+        ) from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -502,8 +519,9 @@ class Index:
             out[position] = score
         return out
 
-    def _truncate(self, query: str, notices: list[str], dense: bool) -> str:
-        """The longest prefix of `query` that fits the encoder's window (a notice when cut)."""
+    def _truncate(self, query: str, notices: list[str], dense: bool, cut: bool = False) -> str:
+        """The longest prefix of `query` that fits the encoder's window (a notice when cut, or when
+        the question was already `cut` at QUESTION_LIMIT characters)."""
         limit = int(self.manifest.encoder.get("max_tokens", 512)) - 4
         # A cheap character bound first, so a 200,000-character question is never tokenized whole.
         text = query[: limit * 4]
@@ -516,6 +534,9 @@ class Index:
             text = text[:lo]
         if len(text) < len(query):
             notices.append(f"question truncated to its first {len(text)} characters (the encoder reads {limit} tokens)")
+            log.warning("%s", notices[-1])
+        elif cut:
+            notices.append(f"question truncated to its first {QUESTION_LIMIT} characters")
             log.warning("%s", notices[-1])
         return text
 
@@ -631,11 +652,18 @@ class Index:
         `min_score`, only hits scoring at least that much are kept (scores are in [0, 1]).
         """
         mode = check_mode(mode or DEFAULT_MODE)
+        if not isinstance(k, int):
+            raise QueryError(f"k must be a whole number, not {k!r}")
         if k < 1:
             raise QueryError("k must be at least 1")
+        if min_score is not None and not isinstance(min_score, (int, float)):
+            raise QueryError(f"the minimum score must be a number between 0 and 1, not {min_score!r}")
         if min_score is not None and not 0.0 <= min_score <= 1.0:
             raise QueryError(f"the minimum score must be between 0 and 1, not {min_score!r}")
-        if not isinstance(question, str) or not question.strip():
+        # Read up to QUESTION_LIMIT characters (nothing past them would be searched), then checked.
+        cut = isinstance(question, str) and len(question) > QUESTION_LIMIT
+        question = readable(question[:QUESTION_LIMIT] if cut else question)
+        if not question.strip():
             raise QueryError("the question is empty")
         cleaned = clean_query(question)
         notices: list[str] = []
@@ -653,7 +681,7 @@ class Index:
                 log.warning("dense encoder unavailable (%s); answering from TF-IDF", error)
         # From here on the question as searched: a 200,000-character question is cut once, here,
         # and never matched against names or snippets whole.
-        text = self._truncate(cleaned, notices, dense=used != "tfidf")
+        text = self._truncate(cleaned, notices, dense=used != "tfidf", cut=cut)
         named = self._names.tier(text)
         if not named and not has_content(question if text == cleaned else text):
             # Punctuation, a lone framing word, one letter repeated: nothing to search for, and

@@ -21,27 +21,30 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import logging
 import math
 import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ._version import __version__
 from .errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
+from .limits import K_MAX
 from .location import location_text, parse_location, same_location
 from .modes import DEFAULT_MODE, MODES
 from .resident import Resident
 
-__all__ = ["serve", "make_server", "health_object", "THIN_PROTOCOL", "DEFAULT_PORT"]
+__all__ = ["serve", "make_server", "health_object", "THIN_PROTOCOL", "DEFAULT_PORT", "LOCAL_NAMES"]
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,16 @@ DEFAULT_PORT = 8765
 THIN_PROTOCOL = "2"
 #: The environment variables rich reads to decide colours and width; the thin client sends these.
 CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
-K_MAX = 1000  # as `ask -k`
 # How long a stop waits for the requests under way.
 DRAIN_SECONDS = 5.0
 # An idle keep-alive connection is closed after this long (its thread ends).
 IDLE_SECONDS = 30.0
+# Connections the kernel queues while every thread is busy (socketserver's 5 made every ~7th of
+# many quick connections wait a second for a retransmitted SYN).
+BACKLOG = 128
+#: The Host names a server answers for without --allow-host: this machine's names (a web page that
+#: rebinds its own name to 127.0.0.1 sends its name, and is refused), besides the address it is bound to.
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _PARAMS = {
     "/ask": ("q", "k", "mode", "min_score", "full"),
@@ -173,6 +181,20 @@ def _question(params: dict[str, list[str]]) -> str:
     return question
 
 
+def _console_env(params: dict[str, list[str]]) -> dict[str, str]:
+    """The client's console variables (`env=NAME=VALUE`): names rich reads, and COLUMNS and LINES
+    numbers (the thin client sends no other; a local `ask` ignores them)."""
+    env: dict[str, str] = {}
+    for item in params.get("env", []):
+        name, sep, value = item.partition("=")
+        if not sep or name not in CONSOLE_ENV:
+            raise HTTPError(400, "QueryError", f"env takes NAME=VALUE for one of {', '.join(CONSOLE_ENV)}")
+        if name in ("COLUMNS", "LINES") and not re.fullmatch(r"[0-9]{1,5}", value.strip()):
+            raise HTTPError(400, "QueryError", f"env {name} must be a whole number, not {value[:40]!r}")
+        env[name] = value.strip() if name in ("COLUMNS", "LINES") else value
+    return env
+
+
 def _flag(params: dict[str, list[str]], key: str) -> bool:
     raw = _one(params, key)
     if raw not in (None, "", "0", "1"):
@@ -198,8 +220,8 @@ def _console_size(env: dict[str, str], dumb: bool, fd_size: tuple[int, int] | No
     """The width and height rich's Console would find in the client's process (rich's own rules,
     Console.__init__ and Console.size, with the client's terminal size for the one it reads)."""
     columns, lines = env.get("COLUMNS", ""), env.get("LINES", "")
-    width = int(columns) if columns.isdigit() else None
-    height = int(lines) if lines.isdigit() else None
+    width = int(columns) if columns.isascii() and columns.isdigit() else None
+    height = int(lines) if lines.isascii() and lines.isdigit() else None
     if width is not None and height is not None:
         return width, height
     if dumb:
@@ -251,6 +273,9 @@ def _same_index(resident: Resident, params: dict[str, list[str]]) -> None:
 
     index = resident.index
     named = _one(params, "index")
+    for value in [named or "", *params.get("corpus", [])]:
+        if "\x00" in value:
+            raise HTTPError(400, "QueryError", "index and corpus are paths or URIs, which hold no NUL character")
     if named and not same_location(parse_location(named), index.path):
         raise HTTPError(
             409, IndexMismatchError.__name__, f"this server answers from the index at {index.path}, not from {named}"
@@ -283,8 +308,7 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
         raise HTTPError(400, "QueryError", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     fmt = "json" if as_json else fmt
     as_json = fmt in JSON_FORMATS  # as `ask`: its errors are JSON objects too
-    pairs = (item.partition("=") for item in params.get("env", []))
-    env = {name: value for name, sep, value in pairs if sep and name in CONSOLE_ENV}
+    env = _console_env(params)
     size = re.fullmatch(r"([0-9]{1,5})x([0-9]{1,5})", _one(params, "size") or "")
     fd_size = (int(size[1]), int(size[2])) if size else None
     out = _client_console(_flag(params, "out_tty"), env, fd_size, soft_wrap=True)  # as console.out
@@ -345,6 +369,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         try:
+            self._check_host()
             split = urllib.parse.urlsplit(self.path)
             path = split.path.rstrip("/") or "/"
             if path not in _PARAMS:
@@ -356,19 +381,42 @@ class Handler(BaseHTTPRequestHandler):
                 return
             self._send_json(200, self._route(path, params))
         except HTTPError as error:
-            self._send_json(error.status, {"error": {"type": error.kind, "message": error.message}})
+            self._send_error(error.status, error.kind, error.message)
         except SemsearchError as error:
             status = 404 if isinstance(error, QueryError) and self._lookup() else 400 if error.exit_code == 2 else 500
             if status == 500:
                 log.error("%s answering %s", error, self.path[:200])
-            self._send_json(status, {"error": {"type": type(error).__name__, "message": str(error)}})
+            self._send_error(status, type(error).__name__, str(error))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away: nobody to answer
         except Exception as error:
             log.exception("internal error answering %s", self.path[:200])
-            self._send_json(
-                500,
-                {"error": {"type": "InternalError", "message": f"internal error: {type(error).__name__}: {error}"}},
+            self._send_error(500, "InternalError", f"internal error: {type(error).__name__}: {error}")
+
+    def _send_error(self, status: int, kind: str, message: str) -> None:
+        """An error object, unless the client went away meanwhile (then nobody is told, and
+        nothing is printed: it used to be a traceback on the server's stderr)."""
+        try:
+            self._send_json(status, {"error": {"type": kind, "message": message}})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _check_host(self) -> None:
+        """Refuse (403) a request for another host than this one (DNS rebinding: a web page whose
+        name now resolves to 127.0.0.1 asks with its own name in Host). A request without Host
+        (HTTP/1.0) is answered; one with two is refused."""
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) > 1:
+            raise HTTPError(400, "BadRequest", "more than one Host header")
+        authority = urllib.parse.urlsplit(self.path).netloc  # an absolute-form target names the host itself
+        if authority:
+            hosts = [authority]
+        if hosts and not self.server.allows(hosts[0]):
+            raise HTTPError(
+                403,
+                "Forbidden",
+                f"this server answers for {self.server.answers_for()}, not for Host {hosts[0][:100]!r}; "
+                "`semsearch serve --allow-host NAME` answers for NAME too",
             )
 
     def _lookup(self) -> bool:
@@ -457,10 +505,13 @@ class SemsearchHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
     resident: Resident  # set before `serve`
 
-    def __init__(self, address: tuple[str, int], resident: Resident | None = None) -> None:
+    def __init__(
+        self, address: tuple[str, int], resident: Resident | None = None, allow_hosts: Sequence[str] = ()
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         if resident is not None:
@@ -468,6 +519,34 @@ class SemsearchHTTPServer(ThreadingHTTPServer):
         self._busy = 0
         self._busy_lock = threading.Condition()
         super().__init__(address, Handler)
+        bound = str(self.socket.getsockname()[0])
+        self._any_host = "*" in allow_hosts
+        self._hosts = LOCAL_NAMES | {_host_name(bound)} | {_host_name(h) for h in allow_hosts if h != "*"}
+
+    def allows(self, host: str) -> bool:
+        """Whether a request's Host header names this server (its port aside): a local name, the
+        address it is bound to, or a name given with --allow-host."""
+        name = _host_name(host)
+        return self._any_host or name in self._hosts or name.endswith(".localhost")
+
+    def answers_for(self) -> str:
+        return ", ".join(sorted(self._hosts))
+
+    @property
+    def exposed(self) -> bool:
+        """Whether it listens beyond this machine (any address but a loopback one)."""
+        try:
+            return not ipaddress.ip_address(str(self.socket.getsockname()[0]).split("%")[0]).is_loopback
+        except ValueError:
+            return True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that fails outside a request's own handling: the client going away is
+        nothing to report; anything else is logged with its traceback (not socketserver's print)."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %s", client_address, sys.exc_info()[1])
+            return
+        log.exception("internal error on a connection from %s", client_address)
 
     def track(self, delta: int) -> None:
         with self._busy_lock:
@@ -485,18 +564,45 @@ class SemsearchHTTPServer(ThreadingHTTPServer):
         return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
 
 
+def _host_name(host: str) -> str:
+    """The name part of a Host header or address, as compared: lower case, without the port, the
+    brackets of an IPv6 address or a final dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.removesuffix(".")
+
+
 def make_server(
-    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, resident: Resident | None = None
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    resident: Resident | None = None,
+    allow_hosts: Sequence[str] = (),
 ) -> SemsearchHTTPServer:
     """Bind the address (port 0: any free one); set `.resident` before `serve` when not given here.
-    Raises ServiceError when the address cannot be bound."""
+    Requests are answered for the Host names in LOCAL_NAMES, the bound address and `allow_hosts`
+    ("*": any). Raises ServiceError when the address cannot be bound (or is empty); warns (on the
+    "semsearch" logger) when it is reachable from other machines."""
+    if not host.strip():
+        raise ServiceError(
+            "--host is empty; name the address to listen on: 127.0.0.1 (this machine), or 0.0.0.0 (every interface)"
+        )
     try:
-        return SemsearchHTTPServer((host, port), resident)
+        server = SemsearchHTTPServer((host, port), resident, allow_hosts)
     except OSError as error:
         reason = error.strerror or str(error)
         raise ServiceError(f"cannot listen on {host}:{port} ({reason}); choose another --port or --host") from None
     except OverflowError:
         raise ServiceError(f"port {port} is out of range (0-65535)") from None
+    if server.exposed:
+        log.warning(
+            "listening on %s, not only on this machine: anyone who can reach it can read the glossary and the "
+            "index's paths (there is no authentication); --host 127.0.0.1 keeps it to this machine",
+            host,
+        )
+    return server
 
 
 def serve(server: SemsearchHTTPServer, on_ready: Callable[[str], None] | None = None) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SemsearchError
+from .limits import K_MAX
 from .modes import DEFAULT_MODE, MODES, check_mode
 from .search import Answer, Index
 
@@ -21,7 +22,6 @@ HELP = (
     f":mode [{'|'.join(MODES)}]  :k [N]  :full [on|off] (whole entries)  :help  :q, exit or Ctrl-D to leave"
 )
 COMMANDS = ":mode, :k, :full, :help, :q"
-K_MAX = 1000  # as `ask -k`
 # Words typed alone that are commands, not questions (nobody searches a glossary for "exit").
 _BARE_COMMANDS = {"exit": "q", "quit": "q", "help": "help"}
 
@@ -91,7 +91,7 @@ class Session:
     def _k(self, args: list[str]) -> Reply:
         if not args:
             return Reply(message=f"k: {self.k}")
-        if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= K_MAX:
+        if len(args) > 1 or not (args[0].isascii() and args[0].isdigit()) or not 1 <= int(args[0]) <= K_MAX:
             return Reply(message=f"error: k must be a whole number from 1 to {K_MAX}, not {' '.join(args)!r}")
         self.k = int(args[0])
         return Reply(message=f"k: {self.k}")

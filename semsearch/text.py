@@ -54,14 +54,24 @@ def name_key(text: str) -> str:
 # repeatedly, and only while something is left. Japanese framing is a suffix built from a few parts
 # that people combine freely: "って何", "って何のことですか", "とはどういう意味", "について教えてください".
 _JA_PLEASE = r"(?:ください|くれ|ほしい|欲しい|下さい)?"
+# Endings repeated ("何ですかですか") are matched a few at a time and stripped pass after pass, so
+# that no match is longer than _JA_SUFFIX_WIDTH characters: a pass then looks at the end of the
+# text only, and cleaning stays linear in the question's length (tests/test_linear_text.py).
+_JA_MORE = "{0,4}"
 _JA_SUFFIX = re.compile(
     r"(?:"
-    r"(?:って|とは|は)(?:一体)?(?:何|なに|なん)(?:のこと|の事|だっけ|ですか|でしょうか|でしょう|なの|なのか|か|だ)*"
-    r"|(?:って|とは)(?:どういう|どんな)(?:意味|こと|もの)(?:ですか|でしょうか|なの|か|だ)*"
-    r"|の(?:意味|定義|説明)(?:を(?:教えて|おしえて)" + _JA_PLEASE + r"|は|とは)?"
+    r"(?:って|とは|は)(?:一体)?(?:何|なに|なん)(?:のこと|の事|だっけ|ですか|でしょうか|でしょう|なの|なのか|か|だ)"
+    + _JA_MORE
+    + r"|(?:って|とは)(?:どういう|どんな)(?:意味|こと|もの)(?:ですか|でしょうか|なの|か|だ)"
+    + _JA_MORE
+    + r"|の(?:意味|定義|説明)(?:を(?:教えて|おしえて)"
+    + _JA_PLEASE
+    + r"|は|とは)?"
     r"|(?:について|を)(?:詳しく|簡単に)?(?:教えて|おしえて|知りたい|説明して)" + _JA_PLEASE + r"|について|とは|ですか"
     r")$"
 )
+#: The longest text _JA_SUFFIX matches (a test checks it against the pattern).
+_JA_SUFFIX_WIDTH = 28
 _JA_PREFIXES = ("教えて", "おしえて")
 _EN_PREFIXES = (
     "what exactly is ",
@@ -98,26 +108,54 @@ def clean_query(query: str) -> str:
     """Strip question framing ("とは", "って何", "what is", "?") from a normalised query.
 
     Returns the normalised query with framing removed; if nothing would be left, the
-    normalised query itself.
+    normalised query itself. Linear in the length of the query: each pass strips some framing
+    and looks only at what it strips (the text is cut once, at the end).
     """
     text = normalize(query)
-    previous = None
-    while text != previous:
-        previous = text
-        stripped = text.rstrip(_TRAILING_PUNCT)
-        if (match := _JA_SUFFIX.search(stripped)) and match.start() > 0:
-            stripped = stripped[: match.start()].rstrip(_TRAILING_PUNCT)
-        for prefix in _JA_PREFIXES + _EN_PREFIXES:
-            if stripped.startswith(prefix) and len(stripped) > len(prefix):
-                stripped = stripped[len(prefix) :].lstrip(_TRAILING_PUNCT)
+    start, end = 0, len(text)
+    while True:
+        s, e = start, _rstrip(text, start, end)
+        # The leftmost framing suffix that ends the text: it starts within its last _JA_SUFFIX_WIDTH characters.
+        match = _JA_SUFFIX.search(text, max(s, e - _JA_SUFFIX_WIDTH), e)
+        if match and match.start() > s:
+            e = _rstrip(text, s, match.start())
+        for prefix in _PREFIXES.get(text[s : s + 1], ()):
+            if e - s > len(prefix) and text.startswith(prefix, s, e):
+                s = _lstrip(text, s + len(prefix), e)
                 break
-        for suffix in _EN_SUFFIXES:
-            if stripped.endswith(suffix) and len(stripped) > len(suffix):
-                stripped = stripped[: -len(suffix)].rstrip(_TRAILING_PUNCT)
+        for suffix in _SUFFIXES.get(text[e - 1 : e], ()):
+            if e - s > len(suffix) and text.endswith(suffix, s, e):
+                e = _rstrip(text, s, e - len(suffix))
                 break
-        if stripped:
-            text = stripped
-    return text
+        if s >= e or (s, e) == (start, end):  # nothing left would be left, or nothing more to strip
+            return text[start:end]
+        start, end = s, e
+
+
+def _by_char(words: tuple[str, ...], at: int) -> dict[str, tuple[str, ...]]:
+    """`words` by their first (at=0) or last (at=-1) character, in their order: a pass tries only those."""
+    grouped: dict[str, tuple[str, ...]] = {}
+    for word in words:
+        grouped[word[at]] = (*grouped.get(word[at], ()), word)
+    return grouped
+
+
+_PREFIXES = _by_char(_JA_PREFIXES + _EN_PREFIXES, 0)
+_SUFFIXES = _by_char(_EN_SUFFIXES, -1)
+
+
+def _rstrip(text: str, start: int, end: int) -> int:
+    """The end of `text[start:end]` with trailing punctuation and spaces stripped."""
+    while end > start and text[end - 1] in _TRAILING_PUNCT:
+        end -= 1
+    return end
+
+
+def _lstrip(text: str, start: int, end: int) -> int:
+    """The start of `text[start:end]` with leading punctuation and spaces stripped."""
+    while start < end and text[start] in _TRAILING_PUNCT:
+        start += 1
+    return start
 
 
 def has_content(query: str) -> bool:

@@ -6,6 +6,11 @@ SIGKILL itself at a chosen moment of the build. The fault injection lives here, 
     python tests/build_child.py cli ARGS...                    the `semsearch` command with ARGS
     python tests/build_child.py entry ARGS...                  the same through the entry point (which asks
                                                                $SEMSEARCH_SERVER first: semsearch/client.py)
+    python tests/build_child.py hold LOCATION SECONDS         open the index at LOCATION, answer a question,
+                                                               say "holding" on stdout, keep it open SECONDS
+    python tests/build_child.py open LOCATION TIMEOUT         open it, waiting up to TIMEOUT s for another
+                                                               process; print what happened and the CPU
+                                                               seconds the wait took, as JSON
 
 The `cli` and `entry` modes are also how the server tests run `semsearch serve` and `semsearch mcp`
 on an index of the fake encoder (CHILD_MARKER and CHILD_HOLD then catch a background rebuild midway).
@@ -162,6 +167,31 @@ def main(argv: list[str]) -> int:
 
         sys.argv = ["semsearch", *rest]
         entry_main()
+        return 0
+    if mode == "hold":
+        where, seconds = rest
+        semsearch.load(where, encoder=FakeEncoder()).query("dropout")
+        print("holding", flush=True)
+        time.sleep(float(seconds))
+        return 0
+    if mode == "open":
+        import json
+
+        from semsearch.errors import SemsearchError
+        from semsearch.stores import open_store
+
+        where, timeout = rest
+        from semsearch.location import parse_location
+
+        __import__("qdrant_edge" if parse_location(where).engine == "edge" else "qdrant_client")  # not timed
+        cpu, wall = time.process_time(), time.monotonic()
+        try:
+            open_store(where, timeout=float(timeout)).read()
+            error = None
+        except SemsearchError as failure:
+            error = {"type": type(failure).__name__, "message": str(failure), "exit": failure.exit_code}
+        report = {"error": error, "cpu": time.process_time() - cpu, "waited": time.monotonic() - wall}
+        print(json.dumps(report), flush=True)
         return 0
     raise SystemExit(f"unknown mode {mode!r}")
 

@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "errors",
             "confidence",
             "modes",
+            "limits",
             "text",
             "kana",
             "ann",

@@ -55,7 +55,17 @@ from ..manifest import FIX, Manifest, parse_manifest
 from ..names import NameIndex
 from ..store import DenseExtras
 from .base import EngineIndex, Generation, Opened, Relevance, Store
-from .qdrant_engines import DENSE, Engine, PointSpec, Search, connect, local_folder_problem, new_generation_name
+from .qdrant_engines import (
+    DENSE,
+    META_SUFFIX,
+    DamagedStore,
+    Engine,
+    PointSpec,
+    Search,
+    connect,
+    local_folder_problem,
+    new_generation_name,
+)
 
 __all__ = ["QdrantStore", "QdrantIndex", "LAYOUT", "CANDIDATES", "SyncReport"]
 
@@ -75,7 +85,7 @@ def point_id(kind: str, key: str) -> str:
 
 
 MANIFEST_ID = point_id("manifest", "")
-META = "-meta"
+META = META_SUFFIX
 #: Records per bucket point, about (the bucket count of each kind is a power of two, in the manifest).
 PER_BUCKET = 64
 BUCKETED = ("term", "feature", "pseudo")
@@ -178,7 +188,7 @@ class QdrantStore(Store):
         return parse_manifest(payload["manifest"], self.location)  # type: ignore[arg-type]
 
     def has_manifest(self) -> bool:
-        return not self._absent() and self.engine().current() is not None
+        return not self._absent() and self.engine().claims_index()
 
     def exists(self) -> bool:
         path = self.location.path
@@ -187,6 +197,7 @@ class QdrantStore(Store):
     def read(self) -> QdrantIndex:
         collection = self._current()
         engine = self.engine()
+        engine.verify(collection)
         payload = self._manifest_payload(collection)
         manifest = parse_manifest(payload["manifest"], self.location)  # type: ignore[arg-type]
         if manifest.ann.get("layout") != LAYOUT:
@@ -229,7 +240,10 @@ class QdrantStore(Store):
                 f"{self.location} is not a semsearch index (it holds {foreign}); refusing to overwrite it: "
                 "choose another --index"
             )
-        current = self.engine().current()
+        try:
+            current = self.engine().current()
+        except DamagedStore:
+            return  # a damaged store of ours: the build replaces it with a new generation
         if current is not None and MANIFEST_ID not in self.engine().retrieve(meta_of(current), [MANIFEST_ID]):
             # An alias of ours names something without a manifest: not semsearch's, never clobbered.
             raise IndexStoreError(
@@ -250,7 +264,8 @@ class QdrantStore(Store):
 
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> QdrantIndex:
         engine = self.engine()
-        current = engine.current()
+        # Only an index that was read (so its pointer or alias was sound) is updated in place.
+        current = engine.current() if isinstance(previous, QdrantIndex) and not force else None
         encoder = generation.manifest_fields["encoder"]
         dim = int(generation.vectors.shape[1]) if generation.vectors.ndim == 2 else int(encoder.get("dim", 0))
         in_place = (
@@ -332,7 +347,11 @@ class QdrantStore(Store):
 
     def remove_leftovers(self, manifest: Manifest | None = None) -> None:
         engine = self.engine()
-        current = engine.current()
+        engine.remove_links()
+        try:
+            current = engine.current()
+        except DamagedStore:
+            return  # its generations stay until a build replaces the damaged one (as a directory's)
         for name in engine.generations():
             if name not in (current, meta_of(current or "")):
                 engine.drop(name)

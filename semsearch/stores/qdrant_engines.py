@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import functools
 import json
 import logging
 import os
+import re
 import shutil
+import stat
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -33,15 +36,19 @@ from ..errors import IndexLockedError, IndexStoreError, SemsearchError
 from ..location import ENV_QDRANT_API_KEY, QdrantLocation
 from .base import Relevance
 
-__all__ = ["Engine", "PointSpec", "Search", "connect"]
+__all__ = ["DamagedStore", "Engine", "PointSpec", "Search", "connect"]
 
 log = logging.getLogger(__name__)
 
 DENSE, LEXICAL = "dense", "lexical"
+#: A generation's sibling collection (its entries, features, manifest) is named with this suffix.
+META_SUFFIX = "-meta"
 BATCH = 256
 SCROLL_PAGE = 1024
 # A server or cluster answers within this many seconds, or the command says it cannot reach it.
 SERVER_TIMEOUT = 60
+# How often a command waiting for another process to close a local or Edge store tries again.
+RETRY_SECONDS = 0.2
 
 Sparse = tuple[list[int], list[float]]
 
@@ -92,6 +99,25 @@ def _terms(weights: dict[str, float], prior: float, sides: list[tuple[str, Any]]
 T = TypeVar("T")
 
 
+class DamagedStore(IndexStoreError):
+    """A local or Edge store whose own files are damaged (a pointer naming no generation of the
+    store, a folder or file missing, truncated or a link): a build makes a new generation."""
+
+
+def _fix(location: QdrantLocation) -> str:
+    return f"rebuild it: semsearch build CORPUS --index {location} --force"
+
+
+def _text(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300] or type(error).__name__
+
+
+def _caught(error: BaseException) -> bool:
+    """Whether an engine's exception is one to turn into a one-line error: any Exception, and the
+    panics of Rust engines (pyo3's PanicException derives from BaseException), never an interrupt."""
+    return isinstance(error, Exception) or type(error).__name__ == "PanicException"
+
+
 def _unreachable(error: BaseException) -> bool:
     """Whether an engine error comes from not reaching the server (refused, timed out, no route)."""
     seen: BaseException | None = error
@@ -111,11 +137,31 @@ def _engine_errors(method: Callable[..., T]) -> Callable[..., T]:
             return method(self, *args, **kwargs)
         except SemsearchError:
             raise
-        except Exception as error:
-            text = " ".join(str(error).split())[:300] or type(error).__name__
+        except BaseException as error:
+            if not _caught(error):
+                raise
+            text = _text(error)
             if self.location.engine == "server" and _unreachable(error):
                 raise IndexStoreError(f"cannot reach the Qdrant server at {self.location.url} ({text})") from error
             raise IndexStoreError(f"the Qdrant store at {self.location} failed: {text}") from error
+
+    return wrapper
+
+
+def _edge_reads(method: Callable[..., T]) -> Callable[..., T]:
+    """Qdrant Edge runs here, on files: an error (or a panic) while reading them means they are
+    damaged (a truncated vector file, a missing segment), said with the fix."""
+
+    @functools.wraps(method)
+    def wrapper(self: EdgeEngine, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except SemsearchError:
+            raise
+        except BaseException as error:
+            if not _caught(error):
+                raise
+            raise self.damaged(_text(error)) from error
 
     return wrapper
 
@@ -182,6 +228,16 @@ class Engine(ABC):
 
     def close(self) -> None:  # noqa: B027 - an engine in this process holds nothing to release
         """Release the connection (a server's); local folders stay open for the process (see below)."""
+
+    def claims_index(self) -> bool:
+        """Whether something here says it is an index (an alias, a pointer), damaged or not."""
+        return self.current() is not None
+
+    def verify(self, name: str) -> None:  # noqa: B027 - only an engine on local files can look at them
+        """Raise DamagedStore when a cheap look at generation `name` finds it damaged."""
+
+    def remove_links(self) -> None:  # noqa: B027 - only an engine on local files can find links
+        """Remove links planted where generations go (never following them)."""
 
 
 def new_generation_name(base: str) -> str:
@@ -403,6 +459,41 @@ def _server_client(client_class: Any, location: QdrantLocation) -> Any:
         raise IndexStoreError(f"cannot connect to the Qdrant server at {location.url}: {error}") from error
 
 
+def _remove_leftover(path: Path) -> None:
+    """Remove what sits at a name semsearch is about to create (a file, or a link: the link, never its target)."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+# What local mode writes at fixed names with a plain open(): its lock (created when missing) and its
+# manifest's temporary copy. A link there would be written through (an adversarial try planted one).
+_LOCAL_FIXED = (".lock", "meta.json.tmp")
+
+
+def _no_links(path: Path) -> None:
+    """Before local mode opens a folder: a link at a name it writes plainly is removed (never its
+    target); a link anywhere else in the store (meta.json, a collection, its SQLite file or journal)
+    is refused as damage, since SQLite would write through it."""
+    if not path.is_dir():
+        return
+    for name in _LOCAL_FIXED:
+        if (path / name).is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                (path / name).unlink()
+    for root, dirs, files in os.walk(path):
+        for entry in (*dirs, *files):
+            if (Path(root) / entry).is_symlink():
+                where = (Path(root) / entry).relative_to(path)
+                raise IndexStoreError(
+                    f"the Qdrant store at {path} holds a symbolic link ({where}), which semsearch never writes and "
+                    f"local mode would write through; delete that folder and build again: "
+                    f"semsearch build CORPUS --index qdrant+local://{path}"
+                )
+
+
 def local_folder_problem(path: Path) -> str | None:
     """What makes `path` no local Qdrant store: it is a file, or a folder holding other things
     (local mode would write its files into it). None: absent, empty, or a local store."""
@@ -422,11 +513,9 @@ def _local_client(client_class: Any, path: Path, timeout: float, on_wait: Callab
         return _LOCAL_CLIENTS[key]
     problem = local_folder_problem(path)
     if problem:
-        raise IndexStoreError(
-            f"{path} is not a Qdrant store ({problem}); refusing to write into it: choose another --index"
-        )
-    deadline = time.monotonic() + timeout
-    waited = False
+        raise IndexStoreError(f"{path} is not a Qdrant store ({problem}); choose another --index")
+    _no_links(path)
+    waiting = _Waiting(f"qdrant+local://{path}", timeout, on_wait)
     while True:
         try:
             with _quiet_local_mode():
@@ -441,17 +530,34 @@ def _local_client(client_class: Any, path: Path, timeout: float, on_wait: Callab
                 f"the Qdrant store at {path} is damaged and cannot be opened ({text}); "
                 f"delete that folder and build again: semsearch build CORPUS --index qdrant+local://{path}"
             ) from error
-            if not waited and on_wait:
-                on_wait()
-            waited = True
-            if time.monotonic() >= deadline:
-                raise IndexLockedError(
-                    f"another process has the Qdrant store at {path} open, and did not close it within "
-                    f"{timeout:g} s; local mode serves one process at a time (a Qdrant server serves many)"
-                ) from None
-            time.sleep(0.2)
+        waiting.again()  # another process has it open: wait for it (never at once: that spun a core)
     _LOCAL_CLIENTS[key] = client
     return client
+
+
+class _Waiting:
+    """Waiting for another process to close a local or Edge store: `on_wait` once, a try every
+    RETRY_SECONDS, IndexLockedError after `timeout` seconds."""
+
+    def __init__(self, store: str, timeout: float, on_wait: Callable[[], None] | None) -> None:
+        self.store = store
+        self.timeout = timeout
+        self.on_wait = on_wait
+        self.deadline = time.monotonic() + timeout
+        self.waited = False
+
+    def again(self) -> None:
+        if not self.waited and self.on_wait:
+            self.on_wait()
+        self.waited = True
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise IndexLockedError(
+                f"another process has the store {self.store} open and did not close it within {self.timeout:g} s; "
+                "a local or Edge store serves one process at a time: stop that process (a `semsearch serve` "
+                "holding it answers for others through $SEMSEARCH_SERVER), or keep the index in a Qdrant server"
+            )
+        time.sleep(min(RETRY_SECONDS, left))
 
 
 @contextlib.contextmanager
@@ -467,15 +573,27 @@ def _quiet_local_mode() -> Iterator[None]:
 # -- Qdrant Edge: the Rust engine in-process ---------------------------------------------------
 
 POINTER = "current.json"
+_POINTER_TMP = f".{POINTER}.tmp"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# The most a pointer file holds ({"generation": NAME}): anything longer is not one.
+_POINTER_BYTES = 4096
 
 
 class EdgeEngine(Engine):
     """One EdgeShard per generation in `path/<name>/`; `path/current.json` names the current one and
-    is replaced atomically (os.replace), as an index directory's manifest is."""
+    is replaced atomically (os.replace), as an index directory's manifest is.
+
+    Nothing is trusted that the folder holds: the pointer must name a generation folder of this store
+    (by its name, never a path), itself and its `-meta` sibling real folders; a pointer, temporary
+    pointer or generation that is a symbolic link is never followed (it is replaced, or removed as a
+    leftover). A store another process holds open (its WAL locked) is waited for, as local mode's is."""
 
     groups = False
 
-    def __init__(self, location: QdrantLocation) -> None:
+    def __init__(
+        self, location: QdrantLocation, timeout: float = 600.0, on_wait: Callable[[], None] | None = None
+    ) -> None:
         self.location = location
         try:
             import qdrant_edge
@@ -485,34 +603,134 @@ class EdgeEngine(Engine):
         assert location.path is not None
         self.path = location.path
         self.alias = location.name
+        self.timeout = timeout
+        self.on_wait = on_wait
+        self._generation = re.compile(re.escape(self.alias) + r"-g[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+
+    def damaged(self, reason: str) -> DamagedStore:
+        return DamagedStore(f"the Qdrant Edge store at {self.location} is damaged ({reason}); {_fix(self.location)}")
+
+    def _is_generation(self, name: str) -> bool:
+        """A generation's name (chunks or its `-meta`), as `new_generation_name` makes them."""
+        return self._generation.fullmatch(name.removesuffix(META_SUFFIX)) is not None
 
     def current(self) -> str | None:
-        try:
-            data = json.loads((self.path / POINTER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        """The generation the pointer names; None without a pointer. DamagedStore when the pointer
+        is a link or no JSON, or names anything but a generation folder of this store with its
+        `-meta` sibling (a path outside the store, a folder deleted)."""
+        if not self.path.is_dir():
+            if self.path.exists():
+                raise IndexStoreError(f"{self.path} is not a Qdrant store (it is a file); choose another --index")
             return None
+        pointer = self.path / POINTER
+        try:
+            fd = os.open(pointer, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno == errno.ELOOP or pointer.is_symlink():
+                raise self.damaged(f"{POINTER} is a symbolic link, which semsearch never writes") from None
+            raise self.damaged(f"{POINTER} cannot be read: {error.strerror or error}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder, a FIFO: never read
+            os.close(fd)
+            raise self.damaged(f"{POINTER} is not a regular file")
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(_POINTER_BYTES + 1)
+        try:
+            data = json.loads(raw.decode("utf-8")) if len(raw) <= _POINTER_BYTES else None
+        except (UnicodeError, ValueError, RecursionError):
+            data = None
         name = data.get("generation") if isinstance(data, dict) else None
-        return name if isinstance(name, str) and (self.path / name).is_dir() else None
+        if not isinstance(name, str):
+            raise self.damaged(f"{POINTER} names no generation")
+        if not self._is_generation(name) or name.endswith(META_SUFFIX):
+            raise self.damaged(f"{POINTER} names {name!r:.120}, not a generation of this store")
+        for folder in (name, f"{name}{META_SUFFIX}"):
+            try:
+                mode = os.lstat(self.path / folder).st_mode
+            except FileNotFoundError:
+                raise self.damaged(f"the generation folder {folder} is missing") from None
+            except OSError as error:
+                raise self.damaged(f"{folder} cannot be read: {error.strerror or error}") from None
+            if stat.S_ISLNK(mode):
+                raise self.damaged(f"{folder} is a symbolic link, which semsearch never writes")
+            if not stat.S_ISDIR(mode):
+                raise self.damaged(f"{folder} is not a folder")
+        return name
+
+    def claims_index(self) -> bool:
+        return os.path.lexists(self.path / POINTER)
 
     def generations(self) -> list[str]:
+        """The generation folders here, real folders only (a link of that name is a leftover)."""
         if not self.path.is_dir():
             return []
-        return sorted(p.name for p in self.path.iterdir() if p.is_dir() and p.name.startswith(f"{self.alias}-g"))
+        return sorted(
+            p.name for p in self.path.iterdir() if self._is_generation(p.name) and p.is_dir() and not p.is_symlink()
+        )
 
     def is_foreign(self) -> str | None:
         if not self.path.exists():
             return None
         if not self.path.is_dir():
             return "a file"
-        ours = set(self.generations()) | {POINTER, f".{POINTER}.tmp"}
-        foreign = sorted(p.name for p in self.path.iterdir() if p.name not in ours)
+        ours = {POINTER, _POINTER_TMP}
+        foreign = sorted(p.name for p in self.path.iterdir() if p.name not in ours and not self._is_generation(p.name))
         return repr(foreign[0]) if foreign else None
 
-    @_engine_errors
+    def verify(self, name: str) -> None:
+        """A cheap look at a generation's files before it is read: no links, and the fixed-size
+        files of Edge's storage (vector chunks, storage pages) at their size. A truncated vector
+        file failed every question (or killed the process on reading it) while `build` said "up
+        to date"; now it is damage, which a build replaces."""
+        try:
+            self._verify(name)
+        except OSError as error:
+            raise self.damaged(f"{name} cannot be read: {error.strerror or error}") from None
+
+    def _verify(self, name: str) -> None:
+        for folder in (name, f"{name}{META_SUFFIX}"):
+            for root, dirs, files in os.walk(self.path / folder):
+                here = Path(root)
+                for entry in (*dirs, *files):
+                    if (here / entry).is_symlink():
+                        raise self.damaged(f"{(here / entry).relative_to(self.path)} is a symbolic link")
+                if "config.json" in files:
+                    self._check_sizes(here, files)
+                if "status.dat" in files and (here / "status.dat").stat().st_size == 0:
+                    raise self.damaged(f"{(here / 'status.dat').relative_to(self.path)} is empty")
+
+    def _check_sizes(self, folder: Path, files: list[str]) -> None:
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeError, ValueError, RecursionError):
+            raise self.damaged(f"{(folder / 'config.json').relative_to(self.path)} is not readable JSON") from None
+        if not isinstance(config, dict):
+            return
+        for key, pattern in (("chunk_size_bytes", r"chunk_\d+\.mmap"), ("page_size_bytes", r"page_\d+\.dat")):
+            size = config.get(key)
+            if type(size) is not int:
+                continue
+            for file in files:
+                actual = (folder / file).stat().st_size if re.fullmatch(pattern, file) else size
+                if actual != size:
+                    where = (folder / file).relative_to(self.path)
+                    raise self.damaged(f"{where} is truncated or extended ({actual} bytes, not {size})")
+
+    @_edge_reads
     def _shard(self, name: str) -> Any:
         key = str((self.path / name).resolve())
         if key not in _EDGE_SHARDS:
-            _EDGE_SHARDS[key] = self.edge.EdgeShard.load(key)
+            waiting = _Waiting(str(self.location), self.timeout, self.on_wait)
+            while True:
+                try:
+                    _EDGE_SHARDS[key] = self.edge.EdgeShard.load(key)
+                    break
+                except BaseException as error:
+                    # Another process has it open: its write-ahead log is locked ("WouldBlock").
+                    if not _caught(error) or "WouldBlock" not in str(error):
+                        raise
+                waiting.again()
         return _EDGE_SHARDS[key]
 
     @_engine_errors
@@ -524,24 +742,50 @@ class EdgeEngine(Engine):
         else:  # a shard needs some vector; the meta shard's points have none
             config = e.EdgeConfig(sparse_vectors={LEXICAL: e.EdgeSparseVectorParams()})
         self.path.mkdir(parents=True, exist_ok=True)
-        key = str((self.path / name).resolve())
+        target = self.path / name
+        _remove_leftover(target)  # a link planted at the new name: removed, never entered
+        key = str(target.resolve())
         _EDGE_SHARDS[key] = e.EdgeShard.create(key, config)
 
     def drop(self, name: str) -> None:
-        shard = _EDGE_SHARDS.pop(str((self.path / name).resolve()), None)
+        target = self.path / name
+        if target.is_symlink():  # never the folder it points to
+            with contextlib.suppress(OSError):
+                target.unlink()
+            return
+        shard = _EDGE_SHARDS.pop(str(target.resolve()), None)
         if shard is not None:
             with contextlib.suppress(Exception):
                 shard.close()
-        shutil.rmtree(self.path / name, ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)
+
+    def remove_links(self) -> None:
+        """Links named like a generation (planted, or left by hand): removed, never followed."""
+        if self.path.is_dir():
+            for entry in self.path.iterdir():
+                if self._is_generation(entry.name) and entry.is_symlink():
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
 
     def switch(self, name: str) -> None:
         self._shard(name).flush()
-        tmp = self.path / f".{POINTER}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
+        tmp = self.path / _POINTER_TMP
+        _remove_leftover(tmp)  # a killed build's, or a planted link: replaced, never followed
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"generation": name}, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, self.path / POINTER)
+        pointer = self.path / POINTER
+        if pointer.is_dir() and not pointer.is_symlink():  # a folder at the pointer's name cannot be replaced
+            shutil.rmtree(pointer)
+        os.replace(tmp, pointer)  # replaces a pointer that is a link, never its target
+        with contextlib.suppress(OSError):
+            folder = os.open(self.path, os.O_RDONLY | _CLOEXEC)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
 
     def _point(self, spec: PointSpec) -> Any:
         e = self.edge
@@ -570,7 +814,7 @@ class EdgeEngine(Engine):
         e = self.edge
         return e.Filter(must=[e.FieldCondition("kind", match=e.MatchValue(kind))])
 
-    @_engine_errors
+    @_edge_reads
     def scroll(
         self, name: str, kind: str, fields: Sequence[str] | None, vector: str | None
     ) -> Iterator[tuple[str, dict, Any]]:
@@ -591,14 +835,14 @@ class EdgeEngine(Engine):
             if offset is None:
                 return
 
-    @_engine_errors
+    @_edge_reads
     def retrieve(self, name: str, ids: Sequence[str]) -> dict[str, dict]:
         if not ids:
             return {}
         records = self._shard(name).retrieve(list(ids), True, False)
         return {str(r.id): dict(r.payload or {}) for r in records}
 
-    @_engine_errors
+    @_edge_reads
     def search(self, name: str, search: Search) -> list[tuple[dict, float]]:
         e = self.edge
         sides = _sides(search)
@@ -627,7 +871,7 @@ class EdgeEngine(Engine):
         request = e.QueryRequest(limit=limit, prefetches=prefetches, query=formula, filter=where, with_payload=True)
         return [(dict(p.payload or {}), float(p.score)) for p in self._shard(name).query(request)]
 
-    @_engine_errors
+    @_edge_reads
     def nearest(self, name: str, point_id: str, limit: int) -> list[dict]:
         e = self.edge
         shard = self._shard(name)
@@ -638,7 +882,7 @@ class EdgeEngine(Engine):
         request = e.QueryRequest(limit=limit + 1, query=e.Query.Nearest(list(vector), using=DENSE), with_payload=True)
         return [dict(p.payload or {}) for p in shard.query(request) if str(p.id) != point_id][:limit]
 
-    @_engine_errors
+    @_edge_reads
     def vector(self, name: str, point_id: str) -> list[float] | None:
         records = self._shard(name).retrieve([point_id], False, [DENSE])
         if not records:
@@ -650,5 +894,5 @@ class EdgeEngine(Engine):
 def connect(location: QdrantLocation, timeout: float = 600.0, on_wait: Callable[[], None] | None = None) -> Engine:
     """The engine of a Qdrant location. Raises IndexStoreError naming the extra when its package is missing."""
     if location.engine == "edge":
-        return EdgeEngine(location)
+        return EdgeEngine(location, timeout, on_wait)
     return ClientEngine(location, timeout, on_wait)
