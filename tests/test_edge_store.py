@@ -250,6 +250,7 @@ def held(request: pytest.FixtureRequest, tmp_path: Path, corpus: Path) -> Iterat
         holder.wait(SAFETY)
 
 
+@pytest.mark.slow  # a process holding the store, another waiting for it: ~4 s each (CI runs them)
 def test_a_second_process_waits_then_gives_up_with_exit_4(held: str) -> None:
     code, out, err = cli("ask", "dropout", "--index", held, env={"SEMSEARCH_WAIT": "0.5"})
     assert (code, out) == (4, "")
@@ -259,6 +260,7 @@ def test_a_second_process_waits_then_gives_up_with_exit_4(held: str) -> None:
     assert len(err.splitlines()) == 2 and "Traceback" not in err
 
 
+@pytest.mark.slow  # a process holding the store, another waiting for it: ~4 s each (CI runs them)
 def test_waiting_for_another_process_does_not_spin(held: str) -> None:
     """The wait sleeps between tries: it used to retry at once, forever, at 100% of a core."""
     done = subprocess.run(
