@@ -13,7 +13,7 @@ def main() -> None:
     import sys
 
     try:
-        from .client import run as remote
+        from .serve.client import run as remote
 
         code = remote(sys.argv[1:])
         if code is None:

@@ -45,8 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import indexer, store
+from semsearch import indexer
 from semsearch.encoders import register_backend
+from semsearch.stores import files as store
 
 KILL_AT = os.environ.get("CHILD_KILL_AT", "")
 DELAY = float(os.environ.get("CHILD_DELAY", "0"))

@@ -26,31 +26,30 @@ END = "<!-- end of import graph -->"
 # package's public face, __init__.py).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
-        "foundations: no semsearch imports but errors",
+        "foundations: no semsearch imports but errors, limits and modes",
         (
             "_version",
             "errors",
             "confidence",
             "modes",
             "limits",
+            "request",
             "text",
             "kana",
             "ann",
             "hubness",
             "location",
-            "locate",
-            "linebreak",
-            "mdtext",
-            "editor",
+            "userdirs",
         ),
     ),
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
-    ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports", "ray_embed")),
+    ("vectors and the index on disk", ("encoders", "manifest", "stores", "staleness", "reports", "ray_embed")),
     ("the query layer", ("search",)),
-    ("building, measuring, sessions", ("indexer", "evaluation", "linter", "session", "payloads", "resident", "caches")),
-    ("what the command shows", ("render", "console", "formats")),
-    ("the index as a service: HTTP and MCP", ("server", "mcp_server")),
-    ("the command and the public face", ("cli", "__main__", "client", "semsearch")),
+    ("building and measuring", ("indexer", "evaluation", "linter")),
+    ("presentation both faces share (the engine never imports it)", ("present",)),
+    ("the index as a service: HTTP, the thin client, MCP (never imports the command)", ("serve",)),
+    ("the command line", ("cli",)),
+    ("the entry point and the public face", ("__main__", "semsearch")),
 )
 
 

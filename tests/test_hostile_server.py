@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from semsearch import client
 from semsearch.limits import QUESTION_LIMIT, STDIN_LIMIT
+from semsearch.serve import client
 from semsearch.text import safe_line
 
 Answer = Callable[[socket.socket, bytes], None]
@@ -383,12 +383,13 @@ def test_a_columns_that_is_no_number_is_not_sent(fake: FakeServer, capsys, monke
 
 def test_the_client_and_the_server_agree_on_the_exchange() -> None:
     """Constants the client keeps itself, so as not to import the server's modules."""
-    from semsearch import formats, server
+    from semsearch.cli import formats
+    from semsearch.serve import http as server
 
     assert client.PROTOCOL == server.THIN_PROTOCOL
     assert client.CONSOLE_ENV == server.CONSOLE_ENV
     assert tuple(formats.FORMATS) == client.FORMATS
-    from semsearch import console
+    from semsearch.cli import console
 
     assert frozenset(console.EXIT_CODES.values()) == client.EXIT_CODES
 

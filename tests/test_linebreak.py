@@ -8,7 +8,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from semsearch.linebreak import NO_END, NO_START, break_points, cell_width, wrap
+from semsearch.present.linebreak import NO_END, NO_START, break_points, cell_width, wrap
 
 
 def lines(text: str, width: int, **kwargs) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, fast_engine_buildable
 
-from semsearch.locate import bundled_corpus, cache_index_dir, resolve
+from semsearch.cli.paths import bundled_corpus, cache_index_dir, resolve
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from semsearch.mdtext import Span, blocks, inline, plain
+from semsearch.present.mdtext import Span, blocks, inline, plain
 
 
 def test_inline_markdown_loses_its_markers() -> None:

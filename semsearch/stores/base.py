@@ -24,7 +24,7 @@ from ..corpus import Term
 from ..lexical import LexicalIndex
 from ..location import IndexLocation
 from ..manifest import Manifest
-from ..store import ChunkRecord, DenseExtras, SecondSide, StoredIndex
+from .files import ChunkRecord, DenseExtras, SecondSide, StoredIndex
 
 __all__ = ["Store", "Generation", "EngineIndex", "Relevance", "Opened"]
 

@@ -36,12 +36,12 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .confidence import NO_MATCH, POSSIBLE
-from .evaluation import Evaluation, ModeResult
-from .linebreak import break_points, wrap
-from .mdtext import Block, Span, blocks, inline
-from .search import NOTHING_TO_SEARCH, Answer, Hit
-from .text import match_spans, safe_line, safe_text
+from ..confidence import NO_MATCH, POSSIBLE
+from ..evaluation import Evaluation, ModeResult
+from ..present.linebreak import break_points, wrap
+from ..present.mdtext import Block, Span, blocks, inline
+from ..search import NOTHING_TO_SEARCH, Answer, Hit
+from ..text import match_spans, safe_line, safe_text
 
 __all__ = [
     "Flow",
@@ -731,7 +731,7 @@ def answer_output(answer: Answer, index: Any, fmt: str, full: bool) -> Renderabl
     bodies = [index.term(h).body for h in answer.hits] if full else None
     if fmt == "text":
         return answer_view(answer, bodies)
+    from ..serve.payloads import answer_object
     from .formats import answer_text
-    from .payloads import answer_object
 
     return answer_text(answer_object(answer, index, full), fmt)

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import EncoderError, IndexStoreError, QueryError, SemsearchError
-from .search import Answer, Index
-from .staleness import stale_reason
-from .stores import open_store
+from ..errors import EncoderError, IndexStoreError, QueryError, SemsearchError
+from ..search import Answer, Index
+from ..staleness import stale_reason
+from ..stores import open_store
 
 __all__ = ["Resident", "Rebuild", "check_poll"]
 
@@ -220,7 +220,7 @@ class Resident:
     def _rebuilt(self, old: Index) -> Index:
         """The index brought up to date: rebuilt from its corpus, or read again when someone else
         replaced it on disk (and it is fresh)."""
-        from .indexer import build
+        from ..indexer import build
 
         encoder = old._encoder if old._encoder is not None and old._encoder.reentrant else None
         store = open_store(old.path)

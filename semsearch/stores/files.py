@@ -47,11 +47,11 @@ from typing import Any
 
 import numpy as np
 
-from .ann import AnnIndex
-from .corpus import Term
-from .errors import IndexLockedError, IndexStoreError, IndexVersionError, IndexWriteError
-from .lexical import LexicalIndex
-from .manifest import FIX, MANIFEST, Manifest, is_semsearch_manifest, parse_manifest
+from ..ann import AnnIndex
+from ..corpus import Term
+from ..errors import IndexLockedError, IndexStoreError, IndexVersionError, IndexWriteError
+from ..lexical import LexicalIndex
+from ..manifest import FIX, MANIFEST, Manifest, is_semsearch_manifest, parse_manifest
 
 __all__ = [
     "ChunkRecord",

@@ -24,15 +24,17 @@ import re
 from collections.abc import Iterator
 from typing import IO, Annotated, Any, BinaryIO, Literal, cast
 
-from ._version import __version__
-from .errors import SemsearchError, ServiceError
-from .limits import K_MAX
-from .modes import DEFAULT_MODE
+from .._version import __version__
+from ..errors import SemsearchError, ServiceError
+from ..limits import K_MAX
+from ..modes import DEFAULT_MODE, MODES
 from .resident import Resident
 
 __all__ = ["INSTALL", "require_sdk", "build_server", "run"]
 
 INSTALL = "pip install 'semsearch[mcp]'"
+# Every mode (modes.py), the default first as MCP clients list it.
+OFFERED_MODES = (DEFAULT_MODE, *(m for m in MODES if m != DEFAULT_MODE))
 
 INSTRUCTIONS = (
     "Semantic search over a Japanese/English technical glossary. Use `ask` with a question in either "
@@ -111,12 +113,12 @@ def build_server(resident: Resident) -> Any:
         question: Annotated[str, Field(description="The question, in Japanese or English.")],
         k: Annotated[int, Field(ge=1, le=K_MAX, description="How many hits.")] = 5,
         mode: Annotated[
-            Literal["hybrid", "dense", "use", "tfidf"],
+            Literal[OFFERED_MODES],  # type: ignore[valid-type]
             Field(
                 description="Ranking: hybrid (best), dense (meaning, e5), use (meaning, the second encoder), "
                 "tfidf (words only)."
             ),
-        ] = DEFAULT_MODE,  # type: ignore[assignment]
+        ] = DEFAULT_MODE,
         min_score: Annotated[
             float | None, Field(ge=0.0, le=1.0, description="Only hits scoring at least this (0 to 1).")
         ] = None,
