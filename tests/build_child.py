@@ -5,7 +5,7 @@ SIGKILL itself at a chosen moment of the build. The fault injection lives here, 
     python tests/build_child.py loop CORPUS INDEX N            N forced rebuilds, toggling CORPUS/canary.md
     python tests/build_child.py cli ARGS...                    the `semsearch` command with ARGS
     python tests/build_child.py entry ARGS...                  the same through the entry point (which asks
-                                                               $SEMSEARCH_SERVER first: semsearch/client.py)
+                                                               $SEMSEARCH_SERVER first: semsearch/serve/client.py)
     python tests/build_child.py hold LOCATION SECONDS         open the index at LOCATION, answer a question,
                                                                say "holding" on stdout, keep it open SECONDS
     python tests/build_child.py open LOCATION TIMEOUT         open it, waiting up to TIMEOUT s for another

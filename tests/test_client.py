@@ -1,4 +1,4 @@
-"""`semsearch ask` as a thin client (semsearch/client.py): against a live `semsearch serve` it prints
+"""`semsearch ask` as a thin client (semsearch/serve/client.py): against a live `semsearch serve` it prints
 what a local `ask` prints, byte for byte, without importing numpy, typer or rich; against a dead one
 it says so in one line and answers locally; bad input fails exactly as a local `ask` fails.
 

@@ -1,4 +1,4 @@
-"""linebreak.py: where mixed Japanese and English text may break (kinsoku, Latin words, URLs), and
+"""present/linebreak.py: where mixed Japanese and English text may break (kinsoku, Latin words, URLs), and
 greedy wrapping; a property test over drawn text checks the rules on text nobody wrote by hand."""
 
 from __future__ import annotations

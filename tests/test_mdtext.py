@@ -1,4 +1,4 @@
-"""mdtext.py: glossary markdown as blocks of styled spans, and as plain text (no raw `**bold**`)."""
+"""present/mdtext.py: glossary markdown as blocks of styled spans, and as plain text (no raw `**bold**`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""store.py: the index directory round trip (FAISS against NumPy), the manifest, staleness."""
+"""stores/files.py: the index directory round trip (FAISS against NumPy), the manifest, staleness."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def ask(
       semsearch ask "attention" --json --full | jq -r '.hits[0].body'
       semsearch ask --sure-only -k 1 --format tsv "$word" > hit.tsv || echo "no sure answer"
     """
-    # --server is taken by semsearch/client.py before this command is parsed; here the question
+    # --server is taken by semsearch/serve/client.py before this command is parsed; here the question
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     fmt = _format(output_format, as_json)
     text = _question(ctx, question)

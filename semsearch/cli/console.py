@@ -1,7 +1,7 @@
 """How the `semsearch` command speaks: the two consoles, JSON on stdout, notices and warnings on
 stderr, and every failure as one line (or a JSON error object) with the exit code its class names.
 
-With cli.py, the only module that prints or exits. Library errors (`semsearch.errors`) become one
+With the rest of cli/, the only module that prints or exits. Library errors (`semsearch.errors`) become one
 line on stderr, or `{"error": {...}}` on stdout with --json; --debug shows the traceback instead.
 Click's own usage errors (missing argument, unknown option, bad value) are shown the same way.
 """

@@ -1,5 +1,5 @@
 """The machine and document formats of the commands that list things (`--format jsonl|tsv|markdown`),
-made from the same JSON objects `--json` prints (payloads.py), so that no format can say something
+made from the same JSON objects `--json` prints (serve/payloads.py), so that no format can say something
 another does not. Text for a terminal is render.py's; one JSON object is console.py's.
 
 - jsonl: one JSON object per line, one per listed thing (a hit, a term, an entry, a metrics row);

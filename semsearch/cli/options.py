@@ -16,6 +16,7 @@ import typer
 from ..errors import QueryError
 from ..limits import K_MAX
 from ..modes import DEFAULT_MODE, MODES
+from ..request import FORMATS
 from .console import (
     notice,
 )
@@ -55,7 +56,8 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
-assert tuple(m.value for m in Mode) == MODES
+assert tuple(m.value for m in Mode) == MODES  # the choices are the modes (tests/test_request.py)
+assert tuple(f.value for f in Format) == FORMATS
 DEFAULT = Mode(DEFAULT_MODE)
 
 IndexOpt = Annotated[
@@ -97,7 +99,8 @@ ModeOpt = Annotated[
     typer.Option(
         "--mode",
         case_sensitive=False,
-        help="Ranking: dense (the sentence encoder), tfidf (shared words and characters), hybrid (both).",
+        help="Ranking: dense (the e5 sentence encoder), use (the Universal Sentence Encoder), tfidf (shared words "
+        "and characters), hybrid (all of them).",
     ),
 ]
 MinScoreOpt = Annotated[

@@ -26,9 +26,16 @@ import time
 from ..errors import EXIT_CODES as LOCAL_EXIT_CODES
 from ..limits import QUESTION_LIMIT, STDIN_LIMIT
 from ..modes import DEFAULT_MODE
-from ..request import CONSOLE_ENV, THIN_PROTOCOL, Request
+from ..request import CONSOLE_ENV, FORMATS, THIN_PROTOCOL, Request
 
-__all__ = ["ENV_SERVER", "run"]
+__all__ = [
+    "CONSOLE_ENV",
+    "EXIT_CODES",
+    "ENV_SERVER",
+    "FORMATS",
+    "PROTOCOL",
+    "run",
+]  # the exchange's constants, from request.py
 
 ENV_SERVER = "SEMSEARCH_SERVER"
 CONNECT_SECONDS = 2.0
@@ -318,7 +325,7 @@ def _target(prefix: str, options: dict) -> str:
     if options["format"] is not None:
         params.append(("format", options["format"]))
     # The index the question is meant for, when this command line or environment names one: the
-    # server refuses to answer from another. (As locate.py: the option, else the variable.)
+    # server refuses to answer from another. (As cli/paths.py: the option, else the variable.)
     index = options["index"] or env.get("SEMSEARCH_INDEX")
     if index:  # a path, made absolute; a Qdrant URI (scheme://…) as it is
         params.append(("index", index if "://" in index else os.path.abspath(index)))
@@ -337,7 +344,7 @@ def _target(prefix: str, options: dict) -> str:
 
 
 def _number(text: str) -> bool:
-    """A whole number as the local command reads COLUMNS and LINES (console.py): ASCII digits."""
+    """A whole number as the local command reads COLUMNS and LINES (cli/console.py): ASCII digits."""
     return text.strip().isascii() and text.strip().isdigit() and len(text.strip()) <= 5
 
 

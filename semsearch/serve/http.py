@@ -8,11 +8,11 @@
 
 Errors are `{"error": {"type", "message"}}` with a 4xx status (a bad question or parameter, an
 unknown path or method) or 500 (a bug: logged with its traceback, never sent). Each connection gets
-a thread (`ThreadingHTTPServer`); questions run in parallel on the shared index (semsearch/resident.py
+a thread (`ThreadingHTTPServer`); questions run in parallel on the shared index (resident.py
 says why that is safe). SIGINT and SIGTERM stop it: no new connections, the requests under way
 finish (a few seconds at most), the port is released, exit 0.
 
-The thin client (semsearch/client.py) sends its terminal's settings (is it a terminal, its width,
+The thin client (client.py) sends its terminal's settings (is it a terminal, its width,
 the variables rich reads) and gets back exactly what a local `semsearch ask` would have written
 on stdout and stderr, and its exit code, so it prints without importing rich or numpy.
 """
@@ -321,7 +321,7 @@ def cli_ask(resident: Resident, params: dict[str, list[str]], cards: Cards | Non
             index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
         except SemsearchError as error:
             failure = error
-    # As console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
+    # As cli/console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
     for message in warnings:
         err.print(f"[yellow]warning:[/yellow] {plain(message)}", soft_wrap=True)
     if failure is not None:

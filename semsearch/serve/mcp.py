@@ -9,7 +9,7 @@ Tools (each returns the object the matching `--json` command prints):
 
 A question the engine refuses (empty, unknown name, unknown source) is a tool error carrying the same
 one-line message the command line prints. The index stays warm and follows corpus edits as
-`semsearch serve` does (semsearch/resident.py). stdout belongs to the protocol: notices and
+`semsearch serve` does (resident.py). stdout belongs to the protocol: notices and
 warnings go to stderr.
 """
 

@@ -1,4 +1,4 @@
-"""The index directory as a `Store`: store.py's generations, unchanged (the default store)."""
+"""The index directory as a `Store`: files.py's generations, unchanged (the default store)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = ["DirectoryStore"]
 
 
 class DirectoryStore(Store):
-    """An index directory (see store.py for its layout and how a generation is committed)."""
+    """An index directory (see files.py for its layout and how a generation is committed)."""
 
     location: Path
 
