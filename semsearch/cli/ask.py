@@ -18,6 +18,7 @@ from .console import (
 
 if TYPE_CHECKING:
     from ..search import Answer, Index
+from ..request import Request
 from .emit import emit
 from .options import (
     DEFAULT,
@@ -89,12 +90,13 @@ def ask(
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     fmt = _format(output_format, as_json)
     text = _question(ctx, question)
+    request = Request(text, k, mode.value, min_score, full, fmt, sure_only)  # the checks every face runs
     opened = _open(_locations(corpus, index))
-    answer = opened.query(text, k=k, mode=mode.value, related=True, min_score=min_score)
-    _print_answer(answer, opened, fmt, full)
+    answer = opened.query(request.question, k=request.k, mode=request.mode, related=True, min_score=request.min_score)
+    _print_answer(answer, opened, request.format, request.full)
     from ..confidence import answered, unanswered_notice
 
-    if not answered(answer.state, sure_only):
+    if not answered(answer.state, request.sure_only):
         if fmt != "text":  # the text says it; other formats carry the state, and stderr says it
             notice(unanswered_notice(answer.state, text, bool(answer.hits)))
         raise typer.Exit(EXIT_CODES["no_match"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import SemsearchError
 from ..modes import DEFAULT_MODE, MODES, check_mode
-from ..request import check_k
+from ..request import Request, check_k
 from ..search import Answer, Index
 
 __all__ = ["Reply", "Session", "readline_history", "forget_blank", "HELP"]
@@ -57,9 +57,11 @@ class Session:
         if line.startswith(":"):
             return self._command(line[1:].split())
         try:
-            return Reply(
-                answer=self.index.query(line, k=self.k, mode=self.mode, related=True, min_score=self.min_score)
+            request = Request(line, self.k, self.mode, self.min_score, self.full)  # the checks every face runs
+            answer = self.index.query(
+                request.question, k=request.k, mode=request.mode, related=True, min_score=request.min_score
             )
+            return Reply(answer=answer)
         except SemsearchError as error:
             return Reply(message=f"error: {error}")
 

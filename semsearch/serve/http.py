@@ -41,7 +41,16 @@ from .._version import __version__
 from ..errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
 from ..location import location_text, parse_location, same_location
 from ..modes import DEFAULT_MODE, check_mode
-from ..request import CONSOLE_ENV, DEFAULT_K, JSON_FORMATS, THIN_PROTOCOL, check_format, check_k, check_min_score
+from ..request import (
+    CONSOLE_ENV,
+    DEFAULT_K,
+    JSON_FORMATS,
+    THIN_PROTOCOL,
+    Request,
+    check_format,
+    check_k,
+    check_min_score,
+)
 from .resident import Resident
 
 __all__ = ["serve", "make_server", "health_object", "THIN_PROTOCOL", "DEFAULT_PORT", "LOCAL_NAMES"]
@@ -318,7 +327,7 @@ def cli_ask(resident: Resident, params: dict[str, list[str]], cards: Cards | Non
     failure: SemsearchError | None = None
     with _warnings.collect() as warnings:
         try:
-            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
+            index, answer = resident.ask(Request(question, k, mode, min_score, full, fmt, sure_only))
         except SemsearchError as error:
             failure = error
     # As cli/console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
@@ -432,14 +441,15 @@ class Handler(BaseHTTPRequestHandler):
 
         resident = self.server.resident
         if path == "/ask":
-            question, k, mode, min_score = (
+            request = Request(
                 _question(params),
                 _k(_one(params, "k")),
                 _mode(_one(params, "mode")),
                 _min_score(_one(params, "min_score")),
+                _flag(params, "full"),
             )
-            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
-            return answer_object(answer, index, _flag(params, "full"))
+            index, answer = resident.ask(request)
+            return answer_object(answer, index, request.full)
         if path == "/show":
             term = _one(params, "term")
             if term is None or not term.strip():

@@ -28,6 +28,7 @@ from .._version import __version__
 from ..errors import SemsearchError, ServiceError
 from ..limits import K_MAX
 from ..modes import DEFAULT_MODE, MODES
+from ..request import Request
 from .resident import Resident
 
 __all__ = ["INSTALL", "require_sdk", "build_server", "run"]
@@ -126,7 +127,7 @@ def build_server(resident: Resident) -> Any:
     ) -> dict[str, Any]:
         # Its description for agents: ask_doc and ASK_STATES.
         try:
-            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
+            index, answer = resident.ask(Request(question, k=k, mode=mode, min_score=min_score, full=full))
         except SemsearchError as error:
             raise ToolError(str(error)) from None
         return answer_object(answer, index, full)

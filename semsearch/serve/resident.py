@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EncoderError, IndexStoreError, QueryError, SemsearchError
+from ..request import Request
 from ..search import Answer, Index
 from ..staleness import stale_reason
 from ..stores import open_store
@@ -108,17 +109,14 @@ class Resident:
         """The index answering now (a question keeps the one it started with)."""
         return self._index
 
-    def ask(
-        self,
-        question: str,
-        k: int = 5,
-        mode: str | None = None,
-        min_score: float | None = None,
-    ) -> tuple[Index, Answer]:
-        """The answer `semsearch ask` gives (with related terms), and the index that gave it."""
+    def ask(self, request: Request) -> tuple[Index, Answer]:
+        """The answer `semsearch ask` gives to `request` (with related terms), and the index that gave it."""
         index = self._index
         with self.guard(index):
-            return index, index.query(question, k=k, mode=mode, related=True, min_score=min_score)
+            answer = index.query(
+                request.question, k=request.k, mode=request.mode, related=True, min_score=request.min_score
+            )
+            return index, answer
 
     @contextlib.contextmanager
     def guard(self, index: Index) -> Iterator[None]:
