@@ -1,16 +1,17 @@
 """The `semsearch` command (typer + rich): the only face that prints or exits.
 
-app.py          the typer app, its plumbing (the command classes, the root callback) and `main`
-options.py      the options every command shares, reading a question, opening the index, progress
-emit.py         `emit(data, format)`: one object out as JSON, text, markdown, TSV, ...
-ask.py          ask, compare, show, terms: questions and entries
-index.py        build, info, cache: the index and the caches
-eval.py         eval: measuring the modes over labelled questions
-lint.py         lint: what a glossary's authors should know
-serve.py        serve, mcp, shell: the index kept loaded
-console.py      streams, errors and exit codes; render.py, formats.py: how things are laid out
-shell.py        the interactive shell's session; paths.py: where the corpus and index are by default;
-caches.py       the per-user caches; editor.py: opening an entry in the user's editor
+main.py         every command registered on the app, in --help's order, and `main`
+app.py          the typer app and its plumbing (the command classes, the root callback)
+options.py      the options the commands share; opening the index they name
+reading.py      arguments as text, the question (words or stdin), the shell's lines
+progress.py     a long embedding's progress on stderr
+emit.py         `emit(data, format)`: a result as JSON, the other formats, or its text view
+ask.py          ask, compare, show, terms      index.py    build, info, cache
+eval.py         eval                           lint.py     lint
+serving.py      shell, serve, mcp: the index kept loaded
+console.py      streams, errors and exit codes; render.py and formats.py lay things out
+shell.py        the shell's session; paths.py: where the corpus and index are by default;
+caches.py       the per-user caches; editor.py: an entry opened in the user's editor
 """
 
 from __future__ import annotations
