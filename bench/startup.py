@@ -203,7 +203,7 @@ def report(r: dict[str, Any]) -> str:
     saving = r.get("teardown")
     if saving:
         parts.append(
-            " The CLI then ends with `os._exit` once its output is flushed (semsearch/cli.py, `main`), skipping "
+            " The CLI then ends with `os._exit` once its output is flushed (semsearch/cli/main.py, `main`), skipping "
             "the interpreter's teardown (a full garbage collection, freeing every module and the encoder). "
             f"Run alternately with the same `ask` ending normally ({TEARDOWN_LABEL}, above), {saving['pairs']} "
             f"pairs: it saves {saving['wall']:.2f} s of wall time and {saving['cpu']:.2f} s of CPU per "

@@ -1,7 +1,7 @@
 """`python -m semsearch`, and the `semsearch` command's entry point.
 
-An `ask` for a running server ($SEMSEARCH_SERVER, --server) is answered by semsearch/client.py
-before typer, rich or numpy is imported; everything else goes on to the command line (cli.py).
+An `ask` for a running server ($SEMSEARCH_SERVER, --server) is answered by semsearch/serve/client.py
+before typer, rich or numpy is imported; everything else goes on to the command line (cli/).
 Ctrl-C while either is still importing ends the command quietly (exit 130), like Ctrl-C at any
 later moment.
 """
@@ -13,7 +13,7 @@ def main() -> None:
     import sys
 
     try:
-        from .client import run as remote
+        from .serve.client import run as remote
 
         code = remote(sys.argv[1:])
         if code is None:

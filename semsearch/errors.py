@@ -20,6 +20,22 @@ __all__ = [
 ]
 
 
+# As grep and rg: 0 an answer, 1 no match, 2 and up an error (70: sysexits' EX_SOFTWARE); 141 as a
+# process that SIGPIPE ended (the reader went away), 130 Ctrl-C.
+EXIT_CODES = {
+    "ok": 0,
+    "no_match": 1,
+    "findings": 1,  # `lint`: the glossary has findings
+    "usage": 2,
+    "corpus": 3,
+    "index": 4,
+    "encoder": 5,
+    "internal": 70,
+    "interrupted": 130,
+    "broken_pipe": 141,
+}
+
+
 class SemsearchError(Exception):
     """Base class: something the user can act on. `str(error)` is a one-line message. Exit codes
     follow grep's: 0 an answer, 1 no match (not an error: confidence.py), 2 and up an error."""

@@ -41,9 +41,9 @@ from .manifest import FIX
 from .reports import BuildReport
 from .search import Index
 from .staleness import built_from_other_corpus, file_fingerprints, stale_reason
-from .store import ChunkRecord, DenseExtras, SecondSide, StoredIndex, second_vectors_by_hash
 from .stores import Generation, Opened, Store, open_store
 from .stores.directory import DirectoryStore
+from .stores.files import ChunkRecord, DenseExtras, SecondSide, StoredIndex, second_vectors_by_hash
 
 if TYPE_CHECKING:
     from .ray_embed import Embeddings

@@ -1,6 +1,6 @@
 """Where an index lives: a directory (a path, the default) or a Qdrant store (a URI).
 
-    index/, /path/to/index          an index directory (store.py)
+    index/, /path/to/index          an index directory (stores/files.py)
     qdrant+local:///path/to/store   Qdrant's local mode: qdrant-client's in-process emulation, for
                                     tests and small stores (one process at a time)
     qdrant+edge:///path/to/store    Qdrant Edge: Qdrant's Rust engine in-process (qdrant-edge-py)

@@ -1,6 +1,6 @@
 """manifest.json, the record that commits an index generation: its schema and its validation.
 
-Pure data, standard library only: reading the file is store.py's part. A damaged, hand-edited or
+Pure data, standard library only: reading the file is stores/files.py's part. A damaged, hand-edited or
 foreign manifest is refused here with the fix, rather than failing deep inside a query.
 """
 

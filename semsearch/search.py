@@ -35,8 +35,8 @@ from .modes import DEFAULT_MODE, MODES, check_mode
 from .names import NameIndex
 from .reports import BuildReport, IndexDescription
 from .staleness import tfidf_current
-from .store import StoredIndex
 from .stores import EngineIndex, Opened, Relevance, open_store
+from .stores.files import StoredIndex
 from .text import clean_query, has_content, lexical_features, name_key
 
 __all__ = [

@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 __all__ = [
+    "plain",
     "normalize",
     "fold_kana",
     "name_key",
@@ -356,3 +357,8 @@ def match_spans(text: str, query: str) -> list[tuple[int, int]]:
         elif on:
             spans.append((i, i + 1))
     return spans
+
+
+def plain(message: str) -> str:
+    """A message as one line of console text: control and bidi characters escaped, no markup."""
+    return safe_line(message).replace("[", "\\[")

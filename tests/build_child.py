@@ -5,7 +5,7 @@ SIGKILL itself at a chosen moment of the build. The fault injection lives here, 
     python tests/build_child.py loop CORPUS INDEX N            N forced rebuilds, toggling CORPUS/canary.md
     python tests/build_child.py cli ARGS...                    the `semsearch` command with ARGS
     python tests/build_child.py entry ARGS...                  the same through the entry point (which asks
-                                                               $SEMSEARCH_SERVER first: semsearch/client.py)
+                                                               $SEMSEARCH_SERVER first: semsearch/serve/client.py)
     python tests/build_child.py hold LOCATION SECONDS         open the index at LOCATION, answer a question,
                                                                say "holding" on stdout, keep it open SECONDS
     python tests/build_child.py open LOCATION TIMEOUT         open it, waiting up to TIMEOUT s for another
@@ -45,8 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import indexer, store
+from semsearch import indexer
 from semsearch.encoders import register_backend
+from semsearch.stores import files as store
 
 KILL_AT = os.environ.get("CHILD_KILL_AT", "")
 DELAY = float(os.environ.get("CHILD_DELAY", "0"))

@@ -293,7 +293,7 @@ def e5():
 def use_models(own_cache_folder: Path) -> Path:
     """The session's folder of shared converted weights, with the second encoder's in it."""
     from semsearch.encoders.use import convert
-    from semsearch.locate import weights_base
+    from semsearch.userdirs import weights_base
 
     root = weights_base()
     assert root is not None and convert(root) is not None

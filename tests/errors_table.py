@@ -34,9 +34,10 @@ from conftest import GLOSSARY, FakeEncoder  # registers the "fake" backend
 from typer.testing import CliRunner
 
 import semsearch
-from semsearch import console, indexer, store
 from semsearch import corpus as corpus_module
-from semsearch.cli import app
+from semsearch import indexer
+from semsearch.cli import app, console
+from semsearch.stores import files as store
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 BUNDLED = DOC.parent.parent / "corpus"

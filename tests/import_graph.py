@@ -4,6 +4,7 @@ and written into docs/architecture.md.
 
     python tests/import_graph.py            print the graph, layer by layer
     python tests/import_graph.py --write    rewrite the generated part of docs/architecture.md
+    python tests/import_graph.py --figures  the graph in numbers: modules, imports, longest chain, circles
 
 tests/test_architecture.py fails on an import circle, on an arrow back up the layers, on a module no
 layer names, and when docs/architecture.md is out of date.
@@ -26,31 +27,30 @@ END = "<!-- end of import graph -->"
 # package's public face, __init__.py).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
-        "foundations: no semsearch imports but errors",
+        "foundations: no semsearch imports but errors, limits and modes",
         (
             "_version",
             "errors",
             "confidence",
             "modes",
             "limits",
+            "request",
             "text",
             "kana",
             "ann",
             "hubness",
             "location",
-            "locate",
-            "linebreak",
-            "mdtext",
-            "editor",
+            "userdirs",
         ),
     ),
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
-    ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports", "ray_embed")),
+    ("vectors and the index on disk", ("encoders", "manifest", "stores", "staleness", "reports", "ray_embed")),
     ("the query layer", ("search",)),
-    ("building, measuring, sessions", ("indexer", "evaluation", "linter", "session", "payloads", "resident", "caches")),
-    ("what the command shows", ("render", "console", "formats")),
-    ("the index as a service: HTTP and MCP", ("server", "mcp_server")),
-    ("the command and the public face", ("cli", "__main__", "client", "semsearch")),
+    ("building and measuring", ("indexer", "evaluation", "linter")),
+    ("presentation both faces share (the engine never imports it)", ("present",)),
+    ("the index as a service: HTTP, the thin client, MCP (never imports the command)", ("serve",)),
+    ("the command line", ("cli",)),
+    ("the entry point and the public face", ("__main__", "semsearch")),
 )
 
 
@@ -165,8 +165,37 @@ def write() -> None:
     ARCHITECTURE.write_text(text[:start] + render() + text[end:], encoding="utf-8")
 
 
+def figures() -> str:
+    """The graph in numbers, for a note: modules and imports, top-level units and the imports between
+    them, the longest import chain (of modules and of units), circles and arrows back up."""
+    edges = graph()
+    units: dict[str, set[str]] = {}
+    for source, targets in edges.items():
+        units.setdefault(unit(source), set()).update(unit(t) for t in targets if unit(t) != unit(source))
+    acyclic = not cycles(edges)
+
+    def chain(graph_: dict[str, list[str]] | dict[str, set[str]]) -> int:
+        depth: dict[str, int] = {}
+
+        def visit(node: str) -> int:
+            if node not in depth:
+                depth[node] = 1 + max((visit(t) for t in graph_.get(node, ())), default=0)
+            return depth[node]
+
+        return max(visit(node) for node in graph_)
+
+    longest = f"{chain(edges)} modules, {chain(units)} units" if acyclic else "(circular)"
+    return (
+        f"modules {len(edges)}, imports {sum(map(len, edges.values()))}; top-level units {len(units)}, "
+        f"imports between them {sum(map(len, units.values()))}; declared layers {len(LAYERS)}; "
+        f"longest chain {longest}; circles {len(cycles(edges))}; arrows back up {len(upward(edges))}"
+    )
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         write()
+    elif sys.argv[1:] == ["--figures"]:
+        print(figures())
     else:
         print(render())

@@ -186,7 +186,7 @@ def test_a_flat_file_of_another_layout_is_left_to_faiss(damage):
     bad = written[:-4] if damage == "truncate" else written + b"\0" * 4
     assert ann._flat_vectors(bad) is None
     if damage == "truncate":
-        with pytest.raises(RuntimeError):  # faiss refuses it too (store.py: "damaged")
+        with pytest.raises(RuntimeError):  # faiss refuses it too (stores/files.py: "damaged")
             AnnIndex.from_bytes(bad, "flat")
     else:  # faiss ignores trailing bytes
         np.testing.assert_array_equal(AnnIndex.from_bytes(bad, "flat").vectors(), data)

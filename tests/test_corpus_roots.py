@@ -9,8 +9,8 @@ from conftest import GLOSSARY, FakeEncoder
 
 import semsearch
 from semsearch.cli import app
+from semsearch.cli.paths import cache_index_dir
 from semsearch.corpus import resolved_roots, unique_roots
-from semsearch.locate import cache_index_dir
 
 
 def glossary(tmp_path: Path) -> Path:

@@ -13,8 +13,9 @@ from conftest import FakeEncoder
 from typer.testing import CliRunner
 
 import semsearch
-from semsearch import locate, session
 from semsearch.cli import app
+from semsearch.cli import paths as locate
+from semsearch.cli import shell as session
 from semsearch.corpus import read_corpus
 from semsearch.errors import IndexStoreError, QueryError
 from semsearch.evaluation import LabelledQuery, evaluate

@@ -339,7 +339,7 @@ def test_closed_pipe_is_quiet(runner: CliRunner, index: Path, monkeypatch: pytes
     def closed(*args, **kwargs):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr("semsearch.cli.emit_json", closed)
+    monkeypatch.setattr("semsearch.cli.emit.emit_json", closed)
     result = runner.invoke(app, ["ask", "dropout", "--index", str(index), "--json"])
     assert result.exit_code == 141  # as a process SIGPIPE ended; 1 would say "no match"
     assert result.stderr == ""

@@ -23,9 +23,9 @@ from conftest import FakeEncoder
 from typer.testing import CliRunner
 
 import semsearch
-from semsearch import store
 from semsearch.cli import app
 from semsearch.errors import IndexStoreError, IndexWriteError
+from semsearch.stores import files as store
 
 pytestmark = pytest.mark.usefixtures("fake_default_encoder")
 

@@ -18,7 +18,7 @@ from test_server import Served, start_server
 
 import semsearch
 from semsearch.cli import app
-from semsearch.server import THIN_PROTOCOL
+from semsearch.serve.http import THIN_PROTOCOL
 
 PATHS = ["/health", "/terms", "/show?term=dropout", "/ask?q=dropout", f"/cli/ask?v={THIN_PROTOCOL}&q=dropout"]
 

@@ -1,4 +1,4 @@
-"""The thin client (semsearch/client.py) against a server that is not semsearch's: a small socket
+"""The thin client (semsearch/serve/client.py) against a server that is not semsearch's: a small socket
 server in this file answers whatever a test tells it to. The client treats what comes back as
 untrusted input: bounded in size and in total time, every header checked, control characters
 escaped as the local command escapes them; any failure is one line, then a local answer when this
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from semsearch import client
 from semsearch.limits import QUESTION_LIMIT, STDIN_LIMIT
+from semsearch.serve import client
 from semsearch.text import safe_line
 
 Answer = Callable[[socket.socket, bytes], None]
@@ -164,7 +164,7 @@ def test_escapes_in_a_refusal_are_shown_not_obeyed(fake: FakeServer, capsys, sta
 
 
 def test_the_client_escapes_one_line_as_the_local_command_does() -> None:
-    """client.py cannot import text.py (it would import `re`): its table must agree with safe_line."""
+    """serve/client.py cannot import text.py (it would import `re`): its table must agree with safe_line."""
     every = "".join(chr(c) for c in range(0x3000)) + "\u202e\u2066\u2069\ufeff"
     assert client._line(every) == safe_line(every)
 
@@ -383,12 +383,13 @@ def test_a_columns_that_is_no_number_is_not_sent(fake: FakeServer, capsys, monke
 
 def test_the_client_and_the_server_agree_on_the_exchange() -> None:
     """Constants the client keeps itself, so as not to import the server's modules."""
-    from semsearch import formats, server
+    from semsearch.cli import formats
+    from semsearch.serve import http as server
 
     assert client.PROTOCOL == server.THIN_PROTOCOL
     assert client.CONSOLE_ENV == server.CONSOLE_ENV
     assert tuple(formats.FORMATS) == client.FORMATS
-    from semsearch import console
+    from semsearch.cli import console
 
     assert frozenset(console.EXIT_CODES.values()) == client.EXIT_CODES
 

@@ -13,7 +13,7 @@ import semsearch
 from semsearch.encoders import registry
 from semsearch.indexer import open_index
 from semsearch.lexical import lexical_spec
-from semsearch.store import read_index, read_manifest
+from semsearch.stores.files import read_index, read_manifest
 
 ALL_CHUNKS = 6  # the `glossary` fixture: six short terms, one chunk each
 

@@ -11,9 +11,9 @@ from conftest import FakeEncoder
 from typer.testing import CliRunner
 
 import semsearch
-from semsearch import cli
 from semsearch.chunking import MAX_CHUNKS, ChunkSettings
 from semsearch.cli import app
+from semsearch.cli import progress as cli
 
 pytestmark = pytest.mark.usefixtures("fake_default_encoder")
 

@@ -1,4 +1,4 @@
-"""linebreak.py: where mixed Japanese and English text may break (kinsoku, Latin words, URLs), and
+"""present/linebreak.py: where mixed Japanese and English text may break (kinsoku, Latin words, URLs), and
 greedy wrapping; a property test over drawn text checks the rules on text nobody wrote by hand."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from semsearch.linebreak import NO_END, NO_START, break_points, cell_width, wrap
+from semsearch.present.linebreak import NO_END, NO_START, break_points, cell_width, wrap
 
 
 def lines(text: str, width: int, **kwargs) -> list[str]:

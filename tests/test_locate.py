@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, fast_engine_buildable
 
-from semsearch.locate import bundled_corpus, cache_index_dir, resolve
+from semsearch.cli.paths import bundled_corpus, cache_index_dir, resolve
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_the_wheel_ships_the_glossary(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("semsearch/glossary/deep-learning.md")
         names = archive.namelist()
-    assert "semsearch/cli.py" in names
+    assert "semsearch/cli/main.py" in names
     # The licence travels, with the vendored engine's notice, and what was changed in that engine.
     (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
     with zipfile.ZipFile(wheel) as archive:

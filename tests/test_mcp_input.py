@@ -23,7 +23,7 @@ from conftest import GLOSSARY, FakeEncoder
 
 import semsearch
 from semsearch.limits import QUESTION_LIMIT
-from semsearch.mcp_server import without_lone_surrogates
+from semsearch.serve.mcp import without_lone_surrogates
 
 pytest.importorskip("mcp.server.mcpserver", reason="the MCP SDK (semsearch[mcp]) is not installed")
 

@@ -1,8 +1,8 @@
-"""mdtext.py: glossary markdown as blocks of styled spans, and as plain text (no raw `**bold**`)."""
+"""present/mdtext.py: glossary markdown as blocks of styled spans, and as plain text (no raw `**bold**`)."""
 
 from __future__ import annotations
 
-from semsearch.mdtext import Span, blocks, inline, plain
+from semsearch.present.mdtext import Span, blocks, inline, plain
 
 
 def test_inline_markdown_loses_its_markers() -> None:

@@ -199,7 +199,7 @@ def test_names_sources_and_questions_with_bidi_overrides_are_escaped(
 def test_a_question_echoed_by_no_match_is_escaped() -> None:
     from rich.console import Console
 
-    from semsearch.render import answer_view
+    from semsearch.cli.render import answer_view
     from semsearch.search import Answer, Hit
 
     hit = Hit(1, "過学習\u202e", ("過学習\u202e",), 0.2, "a\nb.md", 3, "")

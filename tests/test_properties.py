@@ -22,7 +22,7 @@ import semsearch
 from semsearch.cli import app
 from semsearch.corpus import parse_markdown
 from semsearch.errors import IndexStoreError
-from semsearch.store import read_index, read_manifest
+from semsearch.stores.files import read_index, read_manifest
 from semsearch.text import clean_query, lexical_features, match_spans, name_key, normalize, safe_line, safe_text
 
 # Modest budgets: the default test run stays fast; `--hypothesis-seed` replays a failure. No

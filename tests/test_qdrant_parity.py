@@ -19,7 +19,7 @@ import semsearch
 from semsearch.evaluation import evaluate, read_queries
 from semsearch.ray_embed import Embeddings
 from semsearch.search import Index
-from semsearch.store import read_index, vectors_by_hash
+from semsearch.stores.files import read_index, vectors_by_hash
 
 QUERIES = ROOT / "bench" / "queries"
 GLOSSARIES = {"deep-learning": BUNDLED, "tech-glossary": TECH_GLOSSARY}

@@ -14,8 +14,8 @@ from conftest import GLOSSARY, FakeEncoder
 import semsearch
 from semsearch.errors import QueryError
 from semsearch.limits import QUESTION_LIMIT
-from semsearch.payloads import show_object, terms_object
 from semsearch.search import Index
+from semsearch.serve.payloads import show_object, terms_object
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import pytest
 from conftest import BUNDLED, FakeEncoder
 
 import semsearch
-from semsearch.cli import _ray_option
+from semsearch.cli.app import _ray_option
 from semsearch.errors import EncoderError
-from semsearch.store import read_index
+from semsearch.stores.files import read_index
 
 
 @pytest.fixture(scope="module")

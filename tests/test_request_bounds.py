@@ -22,9 +22,9 @@ from test_server import CHILD, Served, get, start_server
 
 import semsearch
 from semsearch.cli import app
+from semsearch.cli.shell import Session
 from semsearch.limits import QUESTION_LIMIT
-from semsearch.server import BACKLOG, THIN_PROTOCOL, make_server
-from semsearch.session import Session
+from semsearch.serve.http import BACKLOG, THIN_PROTOCOL, make_server
 
 
 @pytest.fixture(scope="module")

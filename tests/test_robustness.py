@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 
 import semsearch
 from semsearch import corpus as corpus_module
-from semsearch import store
 from semsearch.cli import app
 from semsearch.corpus import read_corpus
 from semsearch.errors import CorpusError, IndexLockedError, IndexStoreError, IndexVersionError
 from semsearch.manifest import FORMAT_VERSION
 from semsearch.staleness import stale_reason
+from semsearch.stores import files as store
 
 FIX = "run `semsearch build --force` to rebuild it"
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from semsearch.chunking import ChunkSettings, chunk_terms
 from semsearch.encoders import registry
 from semsearch.errors import EncoderError
 from semsearch.search import Index, fuse
-from semsearch.store import read_index
+from semsearch.stores.files import read_index
 from semsearch.text import lexical_features
 
 MODES = ("dense", "tfidf", "hybrid")

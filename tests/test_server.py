@@ -301,8 +301,8 @@ def test_a_raw_utf8_question_in_the_request_line_is_read_as_utf8(served: Served)
 
 def test_an_internal_error_is_a_logged_500_json_error(fake_index: Path, capfd) -> None:
     """In-process: a bug inside a query (here, an index whose query raises) answers 500, never a traceback."""
-    from semsearch.resident import Resident
-    from semsearch.server import make_server, serve
+    from semsearch.serve.http import make_server, serve
+    from semsearch.serve.resident import Resident
 
     index = semsearch.load(fake_index, encoder=FakeEncoder())
 
@@ -571,6 +571,14 @@ def test_help_and_ask_never_import_the_server_or_mcp(fake_index: Path, args: lis
     assert done.returncode == 0, done.stderr[-2000:]
     imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "semsearch.cli" in imported
-    unwanted = {"http.server", "socketserver", "mcp", "pydantic", "anyio", "semsearch.server", "semsearch.resident"}
+    unwanted = {
+        "http.server",
+        "socketserver",
+        "mcp",
+        "pydantic",
+        "anyio",
+        "semsearch.serve.http",
+        "semsearch.serve.resident",
+    }
     assert sorted(unwanted & imported) == []
-    assert "semsearch.mcp_server" not in imported
+    assert "semsearch.serve.mcp" not in imported

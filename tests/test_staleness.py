@@ -12,13 +12,13 @@ from conftest import FakeEncoder
 from typer.testing import CliRunner
 
 import semsearch
-from semsearch import store
 from semsearch.chunking import ChunkSettings
 from semsearch.cli import app
 from semsearch.encoders import registry
 from semsearch.lexical import lexical_spec
 from semsearch.staleness import CHECKS, stale_reason, tfidf_current
-from semsearch.store import read_manifest
+from semsearch.stores import files as store
+from semsearch.stores.files import read_manifest
 
 
 def edit_dropout(glossary: Path) -> None:

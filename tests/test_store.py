@@ -1,4 +1,4 @@
-"""store.py: the index directory round trip (FAISS against NumPy), the manifest, staleness."""
+"""stores/files.py: the index directory round trip (FAISS against NumPy), the manifest, staleness."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from semsearch.chunking import chunk_terms
 from semsearch.corpus import read_corpus
 from semsearch.manifest import FORMAT, FORMAT_VERSION
 from semsearch.staleness import stale_reason
-from semsearch.store import read_index, read_manifest
+from semsearch.stores.files import read_index, read_manifest
 
 WORDS = (
     "gradient loss weight bias layer neuron kernel stride token vector matrix tensor batch epoch "

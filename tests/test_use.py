@@ -225,7 +225,7 @@ def own_cache(tmp_path: Path, use_models: Path, monkeypatch: pytest.MonkeyPatch)
     once-per-process warnings said afresh. Returns the folder of shared weights."""
     import shutil
 
-    from semsearch.locate import weights_base
+    from semsearch.userdirs import weights_base
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(use, "_said", set())

@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from semsearch import indexer  # noqa: E402
-from semsearch import store as directory  # noqa: E402
+from semsearch.stores import files as directory  # noqa: E402
 
 spent: dict[str, float] = {"read": 0.0, "encoder": 0.0, "embed": 0.0, "second": 0.0}
 
@@ -60,7 +60,7 @@ def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
 
     from rich.console import Console
 
-    from semsearch.render import answer_view
+    from semsearch.cli.render import answer_view
 
     Console(file=io.StringIO(), width=100).print(answer_view(answer, None))
     rendered = time.perf_counter()

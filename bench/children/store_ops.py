@@ -87,8 +87,8 @@ def generation(chunks: int, encoder: Any, seed: int = 0, edited: int | None = No
     from semsearch.corpus import Term
     from semsearch.hubness import chunk_priors
     from semsearch.lexical import LexicalIndex, lexical_spec, term_document
-    from semsearch.store import ChunkRecord, DenseExtras
     from semsearch.stores import Generation
+    from semsearch.stores.files import ChunkRecord, DenseExtras
 
     rng = np.random.default_rng(seed)
     words = vocabulary(rng)

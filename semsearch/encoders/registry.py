@@ -116,7 +116,7 @@ def second_encoder(primary: dict[str, Any], weights: str | os.PathLike[str] | No
     if use.version() is None:
         return None
     if weights is None:
-        from ..locate import weights_base
+        from ..userdirs import weights_base
 
         weights = weights_base()
     return use.EmbeddedUSE(weights=weights)

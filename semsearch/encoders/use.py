@@ -186,7 +186,7 @@ def converted_dir(root: str | os.PathLike[str]) -> Path:
 
 
 def _default_root() -> Path | None:
-    from ..locate import weights_base
+    from ..userdirs import weights_base
 
     return weights_base()
 

@@ -1,6 +1,6 @@
 """Converted model weights kept once per user and shared by every index: a content-addressed folder
 per model under the user's cache, written atomically, never through a link, and verified when read.
-encoders/use.py converts the second encoder's weights into it; caches.py lists and prunes it.
+encoders/use.py converts the second encoder's weights into it; cli/caches.py lists and prunes it.
 
 Layout (the root is `locate.weights_base()`, `$XDG_CACHE_HOME/semsearch/models`)::
 

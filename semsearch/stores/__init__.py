@@ -1,6 +1,6 @@
 """Where an index is kept: one interface (`Store`, base.py), two kinds of store.
 
-    directory.py     an index directory on disk (store.py's generations): the default
+    directory.py     an index directory on disk (files.py's generations): the default
     qdrant.py        a Qdrant collection behind an alias, in local mode, Qdrant Edge, or a server
                      or cluster (its engines: qdrant_engines.py)
 

@@ -4,7 +4,7 @@ an engine-backed store answers for the query layer.
 Two kinds of store implement `Store` (in the manner of txtai's `ann/` package: one interface, one
 module per backend, one test over every backend, tests/test_stores.py):
 
-    directory.py   the index directory (store.py): an in-memory index after `read`, scored by
+    directory.py   the index directory (files.py): an in-memory index after `read`, scored by
                    search.py itself
     qdrant.py      a Qdrant collection behind an alias: `read` gives an `EngineIndex`, which the
                    engine scores (vectors, sparse TF-IDF, hubness prior, grouping by term)
@@ -24,7 +24,7 @@ from ..corpus import Term
 from ..lexical import LexicalIndex
 from ..location import IndexLocation
 from ..manifest import Manifest
-from ..store import ChunkRecord, DenseExtras, SecondSide, StoredIndex
+from .files import ChunkRecord, DenseExtras, SecondSide, StoredIndex
 
 __all__ = ["Store", "Generation", "EngineIndex", "Relevance", "Opened"]
 

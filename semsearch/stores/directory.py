@@ -1,4 +1,4 @@
-"""The index directory as a `Store`: store.py's generations, unchanged (the default store)."""
+"""The index directory as a `Store`: files.py's generations, unchanged (the default store)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import store
 from ..ann import build_ann
 from ..manifest import MANIFEST, Manifest
-from ..store import StoredIndex
+from . import files
 from .base import Generation, Opened, Store
+from .files import StoredIndex
 
 __all__ = ["DirectoryStore"]
 
 
 class DirectoryStore(Store):
-    """An index directory (see store.py for its layout and how a generation is committed)."""
+    """An index directory (see files.py for its layout and how a generation is committed)."""
 
     location: Path
 
@@ -30,7 +30,7 @@ class DirectoryStore(Store):
         return self.location
 
     def read_manifest(self) -> Manifest:
-        return store.read_manifest(self.path)
+        return files.read_manifest(self.path)
 
     def has_manifest(self) -> bool:
         return (self.path / MANIFEST).exists()
@@ -39,23 +39,23 @@ class DirectoryStore(Store):
         return self.path.is_dir()
 
     def read(self) -> StoredIndex:
-        return store.read_index(self.path)
+        return files.read_index(self.path)
 
     def prepare(self, *, force: bool = False) -> None:
-        store.prepare_index_dir(self.path, force=force)
+        files.prepare_index_dir(self.path, force=force)
 
     def lock(
         self, timeout: float = 600.0, on_wait: Callable[[], None] | None = None
     ) -> contextlib.AbstractContextManager:
-        return store.build_lock(self.path, timeout=timeout, on_wait=on_wait)
+        return files.build_lock(self.path, timeout=timeout, on_wait=on_wait)
 
     def vectors_by_hash(self, previous: Opened) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         assert isinstance(previous, StoredIndex)
-        return store.vectors_by_hash(previous)
+        return files.vectors_by_hash(previous)
 
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> StoredIndex:
         ann = build_ann(generation.vectors)
-        manifest = store.write_index(
+        manifest = files.write_index(
             self.path,
             terms=generation.terms,
             term_ids=generation.term_ids,
@@ -79,4 +79,4 @@ class DirectoryStore(Store):
         )
 
     def remove_leftovers(self, manifest: Manifest | None = None) -> None:
-        store.remove_leftovers(self.path, manifest)
+        files.remove_leftovers(self.path, manifest)

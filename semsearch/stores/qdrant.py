@@ -53,8 +53,8 @@ from ..lexical import query_weights
 from ..location import QdrantLocation
 from ..manifest import FIX, Manifest, parse_manifest
 from ..names import NameIndex
-from ..store import DenseExtras
 from .base import EngineIndex, Generation, Opened, Relevance, Store
+from .files import DenseExtras
 from .qdrant_engines import (
     DENSE,
     META_SUFFIX,

@@ -5,7 +5,7 @@ terminal), so that every command, and `semsearch serve` answering the thin clien
 the same way:
 
 - on a terminal: styles, links, box-drawn tables, and paragraphs wrapped to the terminal's width
-  at the places Japanese and English allow (linebreak.py: no line starts with `。` or `）`, no Latin
+  at the places Japanese and English allow (present/linebreak.py: no line starts with `。` or `）`, no Latin
   word or URL is split);
 - anywhere else (a pipe, a file, an editor): plain lines, never wrapped, never padded with trailing
   spaces, tables as aligned columns without box drawing. Markdown is rendered as text either way:
@@ -36,12 +36,12 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .confidence import NO_MATCH, POSSIBLE
-from .evaluation import Evaluation, ModeResult
-from .linebreak import break_points, wrap
-from .mdtext import Block, Span, blocks, inline
-from .search import NOTHING_TO_SEARCH, Answer, Hit
-from .text import match_spans, safe_line, safe_text
+from ..confidence import NO_MATCH, POSSIBLE
+from ..evaluation import Evaluation, ModeResult
+from ..present.linebreak import break_points, wrap
+from ..present.mdtext import Block, Span, blocks, inline
+from ..search import NOTHING_TO_SEARCH, Answer, Hit
+from ..text import match_spans, safe_line, safe_text
 
 __all__ = [
     "Flow",
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 BAR_WIDTH = 10
-# Below this width the three rankings of `compare` are listed one after another, not side by side.
+# Below this width the rankings of `compare` are listed one after another, not side by side.
 COMPARE_TABLE_MIN_WIDTH = 60
 # A card's text is indented this much under its rank.
 CARD_INDENT = 4
@@ -99,7 +99,7 @@ def name_spans(names: Sequence[str], sep: str, start: int = 0) -> list[tuple[int
 
 class Flow:
     """A paragraph: on a terminal wrapped to the width at the places Japanese and English allow
-    (linebreak.py), continuation lines indented by `indent` cells (default: the prefix's width);
+    (present/linebreak.py), continuation lines indented by `indent` cells (default: the prefix's width);
     elsewhere one line, never wrapped. `keep`: (start, end) spans of `text` never broken; `prefer`:
     spans broken only when wider than a line (term names in a list)."""
 
@@ -589,11 +589,12 @@ def terms_view(rows: Sequence[Mapping[str, Any]]) -> RenderableType:
     return Group(*parts)
 
 
-def _second_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    second = data.get("second_encoder")
-    if not isinstance(second, dict):
+def _use_encoder_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The Universal Sentence Encoder's side of the index (JSON: `second_encoder`, `second_weights`)."""
+    use = data.get("second_encoder")
+    if not isinstance(use, dict):
         return [("second encoder", "none (the hybrid ranking is e5 and TF-IDF)")]
-    return [("second encoder", str(second.get("id", ""))), ("its weights", str(data.get("second_weights")))]
+    return [("second encoder", str(use.get("id", ""))), ("its weights", str(data.get("second_weights")))]
 
 
 def info_view(rows: Sequence[tuple[str, str]]) -> Grid:
@@ -642,7 +643,7 @@ def info_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("encoder", str(encoder.get("id", ""))),
         ("prompts", prompts),
         *([("engine", str(data["engine"]))] if data.get("engine") else []),
-        *_second_rows(data),
+        *_use_encoder_rows(data),
         ("counts", held),
         ("vectors", _vectors(data["ann"], encoder.get("dim", "?"))),
         *([("size", _index_size(data))] if data.get("bytes") is not None else []),
@@ -731,7 +732,7 @@ def answer_output(answer: Answer, index: Any, fmt: str, full: bool) -> Renderabl
     bodies = [index.term(h).body for h in answer.hits] if full else None
     if fmt == "text":
         return answer_view(answer, bodies)
+    from ..serve.payloads import answer_object
     from .formats import answer_text
-    from .payloads import answer_object
 
     return answer_text(answer_object(answer, index, full), fmt)

@@ -47,11 +47,11 @@ from typing import Any
 
 import numpy as np
 
-from .ann import AnnIndex
-from .corpus import Term
-from .errors import IndexLockedError, IndexStoreError, IndexVersionError, IndexWriteError
-from .lexical import LexicalIndex
-from .manifest import FIX, MANIFEST, Manifest, is_semsearch_manifest, parse_manifest
+from ..ann import AnnIndex
+from ..corpus import Term
+from ..errors import IndexLockedError, IndexStoreError, IndexVersionError, IndexWriteError
+from ..lexical import LexicalIndex
+from ..manifest import FIX, MANIFEST, Manifest, is_semsearch_manifest, parse_manifest
 
 __all__ = [
     "ChunkRecord",
@@ -73,7 +73,7 @@ LOCK = ".lock"
 #: Where indexes written before the shared weights (encoders/weights.py) kept their own copy of the
 #: second encoder's converted weights; removed by the next build that commits.
 MODELS = "models"
-# Touched by a command that opens an index from the per-user cache: when it was last used (caches.py).
+# Touched by a command that opens an index from the per-user cache: when it was last used (cli/caches.py).
 USED = ".used"
 DATA_PREFIX = "data-"
 TMP_PREFIX = ".tmp-"

@@ -9,7 +9,7 @@ Tools (each returns the object the matching `--json` command prints):
 
 A question the engine refuses (empty, unknown name, unknown source) is a tool error carrying the same
 one-line message the command line prints. The index stays warm and follows corpus edits as
-`semsearch serve` does (semsearch/resident.py). stdout belongs to the protocol: notices and
+`semsearch serve` does (resident.py). stdout belongs to the protocol: notices and
 warnings go to stderr.
 """
 
@@ -24,15 +24,18 @@ import re
 from collections.abc import Iterator
 from typing import IO, Annotated, Any, BinaryIO, Literal, cast
 
-from ._version import __version__
-from .errors import SemsearchError, ServiceError
-from .limits import K_MAX
-from .modes import DEFAULT_MODE
+from .._version import __version__
+from ..errors import SemsearchError, ServiceError
+from ..limits import K_MAX
+from ..modes import DEFAULT_MODE, MODES
+from ..request import Request
 from .resident import Resident
 
 __all__ = ["INSTALL", "require_sdk", "build_server", "run"]
 
 INSTALL = "pip install 'semsearch[mcp]'"
+# Every mode (modes.py), the default first as MCP clients list it.
+OFFERED_MODES = (DEFAULT_MODE, *(m for m in MODES if m != DEFAULT_MODE))
 
 INSTRUCTIONS = (
     "Semantic search over a Japanese/English technical glossary. Use `ask` with a question in either "
@@ -111,12 +114,12 @@ def build_server(resident: Resident) -> Any:
         question: Annotated[str, Field(description="The question, in Japanese or English.")],
         k: Annotated[int, Field(ge=1, le=K_MAX, description="How many hits.")] = 5,
         mode: Annotated[
-            Literal["hybrid", "dense", "use", "tfidf"],
+            Literal[OFFERED_MODES],  # type: ignore[valid-type]
             Field(
                 description="Ranking: hybrid (best), dense (meaning, e5), use (meaning, the second encoder), "
                 "tfidf (words only)."
             ),
-        ] = DEFAULT_MODE,  # type: ignore[assignment]
+        ] = DEFAULT_MODE,
         min_score: Annotated[
             float | None, Field(ge=0.0, le=1.0, description="Only hits scoring at least this (0 to 1).")
         ] = None,
@@ -124,7 +127,7 @@ def build_server(resident: Resident) -> Any:
     ) -> dict[str, Any]:
         # Its description for agents: ask_doc and ASK_STATES.
         try:
-            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
+            index, answer = resident.ask(Request(question, k=k, mode=mode, min_score=min_score, full=full))
         except SemsearchError as error:
             raise ToolError(str(error)) from None
         return answer_object(answer, index, full)

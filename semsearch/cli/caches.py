@@ -32,12 +32,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .corpus import resolved_roots
-from .encoders import weights
-from .errors import IndexStoreError
-from .locate import cache_base, user_dir, weights_base
-from .manifest import MANIFEST
-from .store import DATA_PREFIX, LOCK, USED, build_lock, read_manifest
+from ..corpus import resolved_roots
+from ..encoders import weights
+from ..errors import IndexStoreError
+from ..manifest import MANIFEST
+from ..stores.files import DATA_PREFIX, LOCK, USED, build_lock, read_manifest
+from ..userdirs import cache_base, user_dir, weights_base
 
 __all__ = [
     "CachedIndex",
@@ -249,7 +249,7 @@ def _known_indexes(env: Mapping[str, str]) -> list[Path]:
 
 def shared_weights(env: Mapping[str, str] = os.environ) -> tuple[Path | None, list[SharedWeights]]:
     """The folder of shared weights (None without a usable one) and the weights in it, by key."""
-    from .encoders.use import source_key
+    from ..encoders.use import source_key
 
     root = weights_base(env)
     used: dict[str, list[str]] = {}
@@ -269,7 +269,7 @@ def shared_weights(env: Mapping[str, str] = os.environ) -> tuple[Path | None, li
 def remove_weights(entry: SharedWeights) -> None:
     """Delete a folder of shared weights, unless a process is converting it (IndexLockedError). A
     process that has them loaded keeps its copies; an index that names them converts them again."""
-    from .errors import IndexLockedError
+    from ..errors import IndexLockedError
 
     try:
         weights.remove(entry.path.parent, entry.key)

@@ -14,7 +14,7 @@ import os
 import shlex
 from collections.abc import Mapping
 
-from .errors import QueryError
+from ..errors import QueryError
 
 __all__ = ["editor_command"]
 

@@ -1,5 +1,5 @@
 """The machine and document formats of the commands that list things (`--format jsonl|tsv|markdown`),
-made from the same JSON objects `--json` prints (payloads.py), so that no format can say something
+made from the same JSON objects `--json` prints (serve/payloads.py), so that no format can say something
 another does not. Text for a terminal is render.py's; one JSON object is console.py's.
 
 - jsonl: one JSON object per line, one per listed thing (a hit, a term, an entry, a metrics row);
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .text import safe_line, safe_text
+from ..text import safe_line, safe_text
 
 __all__ = [
     "FORMATS",
@@ -234,7 +234,7 @@ def eval_text(data: Row, fmt: str, misses: bool = False) -> str:
     if fmt == "tsv":
         columns = ("mode", "slice", *METRIC_COLUMNS, *STATE_COLUMNS)
         return _tsv(MISS_COLUMNS, _miss_rows(data)) if misses else _tsv(columns, metrics)
-    from .evaluation import StateCounts
+    from ..evaluation import StateCounts
 
     shown = ("mode", "slice", *METRIC_COLUMNS)
     lines = _md_table(shown, [[row[c] for c in shown] for row in metrics])

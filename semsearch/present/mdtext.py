@@ -1,4 +1,4 @@
-"""Glossary markdown as blocks of styled text, for showing it: on a terminal (render.py styles and
+"""Glossary markdown as blocks of styled text, for showing it: on a terminal (cli/render.py styles and
 wraps it) and off one (the same text, plain, one line per paragraph). No raw `**bold**` reaches
 either.
 

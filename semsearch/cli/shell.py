@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SemsearchError
-from .limits import K_MAX
-from .modes import DEFAULT_MODE, MODES, check_mode
-from .search import Answer, Index
+from ..errors import SemsearchError
+from ..modes import DEFAULT_MODE, MODES, check_mode
+from ..request import Request, check_k
+from ..search import Answer, Index
 
 __all__ = ["Reply", "Session", "readline_history", "forget_blank", "HELP"]
 
@@ -57,9 +57,11 @@ class Session:
         if line.startswith(":"):
             return self._command(line[1:].split())
         try:
-            return Reply(
-                answer=self.index.query(line, k=self.k, mode=self.mode, related=True, min_score=self.min_score)
+            request = Request(line, self.k, self.mode, self.min_score, self.full)  # the checks every face runs
+            answer = self.index.query(
+                request.question, k=request.k, mode=request.mode, related=True, min_score=request.min_score
             )
+            return Reply(answer=answer)
         except SemsearchError as error:
             return Reply(message=f"error: {error}")
 
@@ -91,9 +93,11 @@ class Session:
     def _k(self, args: list[str]) -> Reply:
         if not args:
             return Reply(message=f"k: {self.k}")
-        if len(args) > 1 or not (args[0].isascii() and args[0].isdigit()) or not 1 <= int(args[0]) <= K_MAX:
-            return Reply(message=f"error: k must be a whole number from 1 to {K_MAX}, not {' '.join(args)!r}")
-        self.k = int(args[0])
+        whole = len(args) == 1 and args[0].isascii() and args[0].isdigit()
+        try:  # the check every face runs (request.py)
+            self.k = check_k(int(args[0]) if whole else -1, " ".join(args))
+        except SemsearchError as error:
+            return Reply(message=f"error: {error}")
         return Reply(message=f"k: {self.k}")
 
     def _full(self, args: list[str]) -> Reply:
@@ -105,7 +109,7 @@ class Session:
 
 def _history_path() -> Path | None:
     """Where the shell keeps its history; None (no history) without a usable home folder."""
-    from .locate import user_dir
+    from ..userdirs import user_dir
 
     base = user_dir("XDG_STATE_HOME", ".local/state")
     return base / "semsearch" / "history" if base is not None else None

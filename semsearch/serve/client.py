@@ -23,9 +23,19 @@ import os
 import sys
 import time
 
-from .limits import K_MAX, QUESTION_LIMIT, STDIN_LIMIT
+from ..errors import EXIT_CODES as LOCAL_EXIT_CODES
+from ..limits import QUESTION_LIMIT, STDIN_LIMIT
+from ..modes import DEFAULT_MODE
+from ..request import CONSOLE_ENV, FORMATS, THIN_PROTOCOL, Request
 
-__all__ = ["ENV_SERVER", "run"]
+__all__ = [
+    "CONSOLE_ENV",
+    "EXIT_CODES",
+    "ENV_SERVER",
+    "FORMATS",
+    "PROTOCOL",
+    "run",
+]  # the exchange's constants, from request.py
 
 ENV_SERVER = "SEMSEARCH_SERVER"
 CONNECT_SECONDS = 2.0
@@ -41,10 +51,8 @@ HEADERS = 64
 # bytes, "GET " and " HTTP/1.1" included).
 TARGET_LIMIT = 65536 - len("GET  HTTP/1.1\r\n")
 # The exit codes a local `ask` has (docs/errors.md); a server that says another is not believed.
-EXIT_CODES = frozenset({0, 1, 2, 3, 4, 5, 70, 130, 141})  # as console.EXIT_CODES
-PROTOCOL = "2"  # as server.THIN_PROTOCOL
-# The variables rich reads for colours and width (as server.CONSOLE_ENV).
-CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
+EXIT_CODES = frozenset(LOCAL_EXIT_CODES.values())
+PROTOCOL = THIN_PROTOCOL
 _VALUE_OPTIONS = {
     "-k": "k",
     "--top": "k",
@@ -53,7 +61,6 @@ _VALUE_OPTIONS = {
     "--server": "server",
     "--format": "format",
 }
-FORMATS = ("text", "json", "jsonl", "tsv", "markdown")  # as formats.FORMATS
 _PATH_OPTIONS = {"--index": "index", "--corpus": "corpus"}
 _FLAGS = {"--full": "full", "--json": "json", "--sure-only": "sure_only"}
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -132,23 +139,22 @@ def _parse(args: list[str]) -> dict | None:
 
 def _valid(options: dict) -> bool:
     """Whether the values are ones the real command accepts (else it says what is wrong)."""
-    from .modes import MODES
-
-    try:
-        k = int(options["k"])
-        min_score = None if options["min_score"] is None else float(options["min_score"])
-    except ValueError:
-        return False
-    if not 1 <= k <= K_MAX or (min_score is not None and not 0.0 <= min_score <= 1.0):
-        return False
     if options["mode"] is not None:
         options["mode"] = options["mode"].lower()  # --mode is case-insensitive
-        if options["mode"] not in MODES:
-            return False
     if options["format"] is not None:
         options["format"] = options["format"].lower()
-        if options["format"] not in FORMATS or (options["json"] and options["format"] not in ("text", "json")):
-            return False
+    try:  # the checks every face runs (request.py); a QueryError is a ValueError
+        Request(
+            options["question"],
+            k=int(options["k"]),
+            mode=options["mode"] or DEFAULT_MODE,
+            min_score=None if options["min_score"] is None else float(options["min_score"]),
+            format=options["format"] or "text",
+        )
+    except ValueError:
+        return False
+    if options["json"] and options["format"] not in (None, "text", "json"):
+        return False
     question = options["question"]
     return bool(question.strip()) and not any("\udc80" <= c <= "\udcff" for c in question)
 
@@ -319,7 +325,7 @@ def _target(prefix: str, options: dict) -> str:
     if options["format"] is not None:
         params.append(("format", options["format"]))
     # The index the question is meant for, when this command line or environment names one: the
-    # server refuses to answer from another. (As locate.py: the option, else the variable.)
+    # server refuses to answer from another. (As cli/paths.py: the option, else the variable.)
     index = options["index"] or env.get("SEMSEARCH_INDEX")
     if index:  # a path, made absolute; a Qdrant URI (scheme://…) as it is
         params.append(("index", index if "://" in index else os.path.abspath(index)))
@@ -338,7 +344,7 @@ def _target(prefix: str, options: dict) -> str:
 
 
 def _number(text: str) -> bool:
-    """A whole number as the local command reads COLUMNS and LINES (console.py): ASCII digits."""
+    """A whole number as the local command reads COLUMNS and LINES (cli/console.py): ASCII digits."""
     return text.strip().isascii() and text.strip().isdigit() and len(text.strip()) <= 5
 
 
@@ -509,7 +515,7 @@ def _write(stderr: str, stdout: str, code: int) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, ValueError):
             pass
-        return 141  # as the local command (console.EXIT_CODES["broken_pipe"])
+        return LOCAL_EXIT_CODES["broken_pipe"]  # as the local command
     return code
 
 

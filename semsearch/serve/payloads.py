@@ -7,15 +7,18 @@ Library code: it raises (QueryError for a name or source that is not there) and 
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING, Any
 
-from .errors import QueryError
+from ..errors import QueryError
 
 if TYPE_CHECKING:
-    from .search import Answer, Index
+    from ..search import Answer, Index
 
 __all__ = [
     "answer_object",
+    "json_text",
     "compare_object",
     "resolve_source",
     "show_entries",
@@ -28,6 +31,18 @@ __all__ = [
 
 # An error that names the sources lists this many, then says how many more.
 SOURCES_LISTED = 20
+
+
+def json_text(data: object, ascii_only: bool = False) -> str:
+    """A JSON object as `--json` prints it (also what `semsearch serve` and `semsearch mcp` send)."""
+    text = json.dumps(data, ensure_ascii=ascii_only)
+    # json escapes C0 controls only; DEL, the C1 range (U+009B is a one-character CSI) and the bidi
+    # controls are escaped too, so JSON printed to a terminal cannot carry escape sequences either.
+    return re.sub(
+        "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]",
+        lambda m: f"\\u{ord(m.group()):04x}",
+        text,
+    )
 
 
 def answer_object(answer: Answer, index: Index, full: bool = False) -> dict[str, Any]:
@@ -98,7 +113,7 @@ def _listed(sources: list[str]) -> str:
 def resolve_source(index: Index, source: str) -> str:
     """The corpus file `source` names: a source as listed (`ai/llm-rag.md`), or the end of exactly
     one (`llm-rag.md`). Raises QueryError naming the files it could mean, or all the files there are."""
-    from .search import readable
+    from ..search import readable
 
     source = readable(source, "source")
     sources = sorted({t.source for t in index.terms})
@@ -122,7 +137,7 @@ def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple
     `resolve_source`), those with a body first, the ones found by this name before the others.
     Raises QueryError, with suggestions, when no term has that name.
     """
-    from .search import readable
+    from ..search import readable
 
     name = readable(name, "name")
     if source is not None:

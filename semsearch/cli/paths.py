@@ -4,7 +4,7 @@ corpus: --corpus, else $SEMSEARCH_CORPUS, else ./corpus if present, else the bun
 index:  --index,  else $SEMSEARCH_INDEX,  else ./index when the corpus is ./corpus,
         else a per-user cache directory keyed by the corpus path
         (--index and $SEMSEARCH_INDEX may be a Qdrant URI: location.py)
-models: converted encoder weights, once per user: $XDG_CACHE_HOME/semsearch/models
+models: converted encoder weights, once per user: $XDG_CACHE_HOME/semsearch/models (userdirs.py)
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import IndexStoreError
-from .location import IndexLocation, parse_location
+from ..errors import IndexStoreError
+from ..location import IndexLocation, parse_location
+from ..userdirs import cache_base
 
-__all__ = ["Locations", "bundled_corpus", "cache_base", "weights_base", "cache_index_dir", "user_dir", "resolve"]
+__all__ = ["Locations", "bundled_corpus", "cache_index_dir", "resolve"]
 
 ENV_CORPUS = "SEMSEARCH_CORPUS"
 ENV_INDEX = "SEMSEARCH_INDEX"
@@ -51,50 +52,11 @@ class Locations:
 
 def bundled_corpus() -> Path:
     """The glossary shipped with semsearch: inside the installed package, or the checkout's corpus/."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for candidate in (package / "glossary", package.parent / "corpus"):
         if candidate.is_dir():
             return candidate
     return package / "glossary"  # reading it will say it is missing
-
-
-def _home(env: Mapping[str, str]) -> Path | None:
-    """The user's home folder when it is usable: $HOME (an existing absolute folder), else, when
-    $HOME is empty or unset, the account's home from the password database."""
-    home = env.get("HOME", "")
-    if not home:
-        try:
-            import pwd
-
-            home = pwd.getpwuid(os.getuid()).pw_dir
-        except (ImportError, KeyError, OSError):
-            return None
-    return Path(home) if os.path.isabs(home) and os.path.isdir(home) else None
-
-
-def user_dir(variable: str, fallback: str, env: Mapping[str, str] = os.environ) -> Path | None:
-    """An XDG base directory: $variable when it is an absolute path (the XDG spec says a relative
-    one is ignored), else `fallback` under the home folder; None when there is no usable home
-    (HOME=/nonexistent): semsearch then creates no tree there, nor at the root."""
-    value = env.get(variable, "")
-    if value and os.path.isabs(value):
-        return Path(value)
-    home = _home(env)
-    return home / fallback if home is not None else None
-
-
-def cache_base(env: Mapping[str, str] = os.environ) -> Path | None:
-    """The folder of the per-user cached indexes, `$XDG_CACHE_HOME/semsearch/indexes`; None without
-    a usable home folder."""
-    cache = user_dir("XDG_CACHE_HOME", ".cache", env)
-    return cache / "semsearch" / "indexes" if cache is not None else None
-
-
-def weights_base(env: Mapping[str, str] = os.environ) -> Path | None:
-    """The folder of the converted model weights every index of the user shares,
-    `$XDG_CACHE_HOME/semsearch/models` (encoders/weights.py); None without a usable home folder."""
-    cache = user_dir("XDG_CACHE_HOME", ".cache", env)
-    return cache / "semsearch" / "models" if cache is not None else None
 
 
 def cache_index_dir(corpus: Sequence[Path], env: Mapping[str, str] = os.environ) -> Path:

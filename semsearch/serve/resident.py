@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import EncoderError, IndexStoreError, QueryError, SemsearchError
-from .search import Answer, Index
-from .staleness import stale_reason
-from .stores import open_store
+from ..errors import EncoderError, IndexStoreError, QueryError, SemsearchError
+from ..request import Request
+from ..search import Answer, Index
+from ..staleness import stale_reason
+from ..stores import open_store
 
 __all__ = ["Resident", "Rebuild", "check_poll"]
 
@@ -108,17 +109,14 @@ class Resident:
         """The index answering now (a question keeps the one it started with)."""
         return self._index
 
-    def ask(
-        self,
-        question: str,
-        k: int = 5,
-        mode: str | None = None,
-        min_score: float | None = None,
-    ) -> tuple[Index, Answer]:
-        """The answer `semsearch ask` gives (with related terms), and the index that gave it."""
+    def ask(self, request: Request) -> tuple[Index, Answer]:
+        """The answer `semsearch ask` gives to `request` (with related terms), and the index that gave it."""
         index = self._index
         with self.guard(index):
-            return index, index.query(question, k=k, mode=mode, related=True, min_score=min_score)
+            answer = index.query(
+                request.question, k=request.k, mode=request.mode, related=True, min_score=request.min_score
+            )
+            return index, answer
 
     @contextlib.contextmanager
     def guard(self, index: Index) -> Iterator[None]:
@@ -220,7 +218,7 @@ class Resident:
     def _rebuilt(self, old: Index) -> Index:
         """The index brought up to date: rebuilt from its corpus, or read again when someone else
         replaced it on disk (and it is fresh)."""
-        from .indexer import build
+        from ..indexer import build
 
         encoder = old._encoder if old._encoder is not None and old._encoder.reentrant else None
         store = open_store(old.path)

@@ -1,7 +1,7 @@
 """How the `semsearch` command speaks: the two consoles, JSON on stdout, notices and warnings on
 stderr, and every failure as one line (or a JSON error object) with the exit code its class names.
 
-With cli.py, the only module that prints or exits. Library errors (`semsearch.errors`) become one
+With the rest of cli/, the only module that prints or exits. Library errors (`semsearch.errors`) become one
 line on stderr, or `{"error": {...}}` on stdout with --json; --debug shows the traceback instead.
 Click's own usage errors (missing argument, unknown option, bad value) are shown the same way.
 """
@@ -11,10 +11,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import functools
-import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,7 +20,10 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from .errors import SemsearchError
+from ..errors import EXIT_CODES, SemsearchError
+from ..request import JSON_FORMATS
+from ..serve.payloads import json_text
+from ..text import plain
 
 __all__ = [
     "EXIT_CODES",
@@ -100,24 +101,6 @@ state: dict[str, Any] = {"debug": False, "json": False, "live": None}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The output formats whose errors are JSON objects too.
-JSON_FORMATS = ("json", "jsonl")
-
-# As grep and rg: 0 an answer, 1 no match, 2 and up an error (70: sysexits' EX_SOFTWARE); 141 as a
-# process that SIGPIPE ended (the reader went away), 130 Ctrl-C.
-EXIT_CODES = {
-    "ok": 0,
-    "no_match": 1,
-    "findings": 1,  # `lint`: the glossary has findings
-    "usage": 2,
-    "corpus": 3,
-    "index": 4,
-    "encoder": 5,
-    "internal": 70,
-    "interrupted": 130,
-    "broken_pipe": 141,
-}
-
 
 def _utf(stream: Any) -> bool:
     return str(getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-").startswith("utf")
@@ -186,27 +169,8 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def json_text(data: object, ascii_only: bool = False) -> str:
-    """A JSON object as `--json` prints it (also what `semsearch serve` sends)."""
-    text = json.dumps(data, ensure_ascii=ascii_only)
-    # json escapes C0 controls only; DEL, the C1 range (U+009B is a one-character CSI) and the bidi
-    # controls are escaped too, so JSON printed to a terminal cannot carry escape sequences either.
-    return re.sub(
-        "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]",
-        lambda m: f"\\u{ord(m.group()):04x}",
-        text,
-    )
-
-
 def notice(message: str) -> None:
     err.print(plain(message), style="dim", soft_wrap=True)
-
-
-def plain(message: str) -> str:
-    """A message as one line of console text: control and bidi characters escaped, no markup."""
-    from .text import safe_line
-
-    return safe_line(message).replace("[", "\\[")
 
 
 _ESCAPE_ERRORS = "semsearch-escape"

@@ -8,11 +8,11 @@
 
 Errors are `{"error": {"type", "message"}}` with a 4xx status (a bad question or parameter, an
 unknown path or method) or 500 (a bug: logged with its traceback, never sent). Each connection gets
-a thread (`ThreadingHTTPServer`); questions run in parallel on the shared index (semsearch/resident.py
+a thread (`ThreadingHTTPServer`); questions run in parallel on the shared index (resident.py
 says why that is safe). SIGINT and SIGTERM stop it: no new connections, the requests under way
 finish (a few seconds at most), the port is released, exit 0.
 
-The thin client (semsearch/client.py) sends its terminal's settings (is it a terminal, its width,
+The thin client (client.py) sends its terminal's settings (is it a terminal, its width,
 the variables rich reads) and gets back exactly what a local `semsearch ask` would have written
 on stdout and stderr, and its exit code, so it prints without importing rich or numpy.
 """
@@ -37,11 +37,20 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ._version import __version__
-from .errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
-from .limits import K_MAX
-from .location import location_text, parse_location, same_location
-from .modes import DEFAULT_MODE, MODES
+from .._version import __version__
+from ..errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
+from ..location import location_text, parse_location, same_location
+from ..modes import DEFAULT_MODE, check_mode
+from ..request import (
+    CONSOLE_ENV,
+    DEFAULT_K,
+    JSON_FORMATS,
+    THIN_PROTOCOL,
+    Request,
+    check_format,
+    check_k,
+    check_min_score,
+)
 from .resident import Resident
 
 __all__ = ["serve", "make_server", "health_object", "THIN_PROTOCOL", "DEFAULT_PORT", "LOCAL_NAMES"]
@@ -50,10 +59,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-#: The version of the /cli/ask exchange (client.py sends it; another one is refused with 400).
-THIN_PROTOCOL = "2"
-#: The environment variables rich reads to decide colours and width; the thin client sends these.
-CONSOLE_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
 # How long a stop waits for the requests under way.
 DRAIN_SECONDS = 5.0
 # An idle keep-alive connection is closed after this long (its thread ends).
@@ -146,20 +151,24 @@ def _one(params: dict[str, list[str]], key: str) -> str | None:
     return params[key][0] if key in params else None
 
 
+def _checked(check: Callable[..., Any], value: Any, *shown: str) -> Any:
+    """`check(value)` (request.py: the one set of checks every face runs), its QueryError a 400."""
+    try:
+        return check(value, *shown)
+    except QueryError as error:
+        raise HTTPError(400, "QueryError", str(error)) from None
+
+
 def _k(raw: str | None) -> int:
     if raw is None:
-        return 5
-    if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= K_MAX:
-        raise HTTPError(400, "QueryError", f"k must be a whole number from 1 to {K_MAX}, not {raw!r}")
-    return int(raw)
+        return DEFAULT_K
+    return _checked(check_k, int(raw) if re.fullmatch(r"[0-9]{1,7}", raw) else -1, raw)
 
 
 def _mode(raw: str | None) -> str:
     if raw is None:
         return DEFAULT_MODE
-    if raw not in MODES:
-        raise HTTPError(400, "QueryError", f"unknown mode {raw!r}; choose one of {', '.join(MODES)}")
-    return raw
+    return _checked(check_mode, raw)
 
 
 def _min_score(raw: str | None) -> float | None:
@@ -169,9 +178,7 @@ def _min_score(raw: str | None) -> float | None:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise HTTPError(400, "QueryError", f"min_score must be a number from 0 to 1, not {raw!r}")
-    return value
+    return _checked(check_min_score, value, raw)
 
 
 def _question(params: dict[str, list[str]]) -> str:
@@ -269,7 +276,7 @@ _warnings = _WarningsOfThisThread()
 def _same_index(resident: Resident, params: dict[str, list[str]]) -> None:
     """The thin client named an index or corpus (--index, --corpus, $SEMSEARCH_INDEX or _CORPUS):
     refuse (409) when it is not the one served, so that the client answers locally instead."""
-    from .corpus import resolved_roots
+    from ..corpus import resolved_roots
 
     index = resident.index
     named = _one(params, "index")
@@ -289,13 +296,18 @@ def _same_index(resident: Resident, params: dict[str, list[str]]) -> None:
         )
 
 
-def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str, str]:
+#: What lays out `semsearch ask`'s answer for the thin client: (answer, index, format, full) -> a rich
+#: renderable or the text itself. The `serve` command hands over the terminal's own (cli/render.py's
+#: `answer_output`), so both print the same and the service never imports the command.
+Cards = Callable[[Any, Any, str, bool], Any]
+
+
+def cli_ask(resident: Resident, params: dict[str, list[str]], cards: Cards | None) -> tuple[int, str, str]:
     """`semsearch ask` as a local run would print it, for the thin client: (exit code, stdout, stderr)."""
-    from .confidence import answered, unanswered_notice
-    from .console import EXIT_CODES, JSON_FORMATS, json_text, plain
-    from .formats import FORMATS
-    from .payloads import answer_object
-    from .render import answer_output
+    from ..confidence import answered, unanswered_notice
+    from ..errors import EXIT_CODES
+    from ..text import plain
+    from .payloads import answer_object, json_text
 
     if _one(params, "v") != THIN_PROTOCOL:
         raise HTTPError(400, "QueryError", f"this server speaks version {THIN_PROTOCOL} of /cli/ask")
@@ -304,8 +316,7 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
     min_score, full, as_json = _min_score(_one(params, "min_score")), _flag(params, "full"), _flag(params, "json")
     sure_only = _flag(params, "sure_only")
     fmt = _one(params, "format") or "text"
-    if fmt not in FORMATS:
-        raise HTTPError(400, "QueryError", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    _checked(check_format, fmt)
     fmt = "json" if as_json else fmt
     as_json = fmt in JSON_FORMATS  # as `ask`: its errors are JSON objects too
     env = _console_env(params)
@@ -316,10 +327,10 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
     failure: SemsearchError | None = None
     with _warnings.collect() as warnings:
         try:
-            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
+            index, answer = resident.ask(Request(question, k, mode, min_score, full, fmt, sure_only))
         except SemsearchError as error:
             failure = error
-    # As console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
+    # As cli/console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
     for message in warnings:
         err.print(f"[yellow]warning:[/yellow] {plain(message)}", soft_wrap=True)
     if failure is not None:
@@ -339,7 +350,9 @@ def cli_ask(resident: Resident, params: dict[str, list[str]]) -> tuple[int, str,
     if fmt == "json":
         return code, json_text(answer_object(answer, index, full)) + "\n", err.file.getvalue()
     # As `ask` prints it (cli._print_answer): the same renderable, laid out for the client's terminal.
-    output = answer_output(answer, index, fmt, full)
+    if cards is None:
+        raise HTTPError(404, "NotFound", "this server lays out no answers for the thin client; ask /ask")
+    output = cards(answer, index, fmt, full)
     if isinstance(output, str):
         return code, output, err.file.getvalue()
     out.print(output)
@@ -376,7 +389,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise HTTPError(404, "NotFound", f"no such endpoint {path!r}; try {', '.join(sorted(_PARAMS))}")
             params = parse_query(path, split.query)
             if path == "/cli/ask":
-                code, stdout, stderr = cli_ask(self.server.resident, params)
+                code, stdout, stderr = cli_ask(self.server.resident, params, self.server.cards)
                 self._send_thin(code, stdout, stderr)
                 return
             self._send_json(200, self._route(path, params))
@@ -428,14 +441,15 @@ class Handler(BaseHTTPRequestHandler):
 
         resident = self.server.resident
         if path == "/ask":
-            question, k, mode, min_score = (
+            request = Request(
                 _question(params),
                 _k(_one(params, "k")),
                 _mode(_one(params, "mode")),
                 _min_score(_one(params, "min_score")),
+                _flag(params, "full"),
             )
-            index, answer = resident.ask(question, k=k, mode=mode, min_score=min_score)
-            return answer_object(answer, index, _flag(params, "full"))
+            index, answer = resident.ask(request)
+            return answer_object(answer, index, request.full)
         if path == "/show":
             term = _one(params, "term")
             if term is None or not term.strip():
@@ -463,7 +477,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_json(self, status: int, data: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        from .console import json_text
+        from .payloads import json_text
 
         self._send(status, (json_text(data) + "\n").encode("utf-8"), "application/json; charset=utf-8", headers)
 
@@ -508,6 +522,7 @@ class SemsearchHTTPServer(ThreadingHTTPServer):
     request_queue_size = BACKLOG
 
     resident: Resident  # set before `serve`
+    cards: Cards | None = None  # how /cli/ask lays out an answer; without it, /cli/ask is not served
 
     def __init__(
         self, address: tuple[str, int], resident: Resident | None = None, allow_hosts: Sequence[str] = ()
@@ -580,17 +595,20 @@ def make_server(
     port: int = DEFAULT_PORT,
     resident: Resident | None = None,
     allow_hosts: Sequence[str] = (),
+    cards: Cards | None = None,
 ) -> SemsearchHTTPServer:
     """Bind the address (port 0: any free one); set `.resident` before `serve` when not given here.
     Requests are answered for the Host names in LOCAL_NAMES, the bound address and `allow_hosts`
     ("*": any). Raises ServiceError when the address cannot be bound (or is empty); warns (on the
-    "semsearch" logger) when it is reachable from other machines."""
+    "semsearch" logger) when it is reachable from other machines. `cards` lays out the thin client's
+    answers (/cli/ask): the `serve` command hands over the terminal's."""
     if not host.strip():
         raise ServiceError(
             "--host is empty; name the address to listen on: 127.0.0.1 (this machine), or 0.0.0.0 (every interface)"
         )
     try:
         server = SemsearchHTTPServer((host, port), resident, allow_hosts)
+        server.cards = cards
     except OSError as error:
         reason = error.strerror or str(error)
         raise ServiceError(f"cannot listen on {host}:{port} ({reason}); choose another --port or --host") from None

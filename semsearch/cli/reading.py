@@ -1,0 +1,89 @@
+"""Reading what the user typed: arguments as text, the question (words or stdin, bounded), lines
+of stdin for the shell.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+from collections.abc import Iterator
+
+import typer
+
+from ..errors import QueryError
+from ..limits import STDIN_LIMIT
+from .console import (
+    UsageError,
+    err,
+)
+
+
+def _argv_text(text: str, what: str) -> str:
+    """A command-line argument as text. Bytes Python could not decode arrive as lone surrogates:
+    under a C locale without UTF-8 mode (`PYTHONUTF8=0 LC_ALL=C`) that is every non-ASCII byte of
+    a perfectly good UTF-8 argument, so the bytes are decoded again as UTF-8 before refusing them."""
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        try:
+            text = os.fsencode(text).decode("utf-8")
+        except UnicodeError:
+            raise QueryError(f"the {what} is not valid UTF-8 text") from None
+    return text
+
+
+def _question(ctx: typer.Context, words: list[str] | None) -> str:
+    """The question: its words joined (no quotes needed), or stdin for "-" or when no word is given
+    and stdin is not a terminal (`echo q | semsearch ask`); refuses undecodable bytes."""
+    words = list(words or [])
+    if not words and _interactive_stdin():
+        raise UsageError("Missing argument 'QUESTION'.", ctx)
+    if words in ([], ["-"]):
+        # Bounded: `yes q | semsearch ask` must not read forever (the encoder reads ~500 characters).
+        data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
+        try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(data[:STDIN_LIMIT], final=len(data) <= STDIN_LIMIT)
+        except UnicodeDecodeError as error:
+            raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
+        text = text.removesuffix("\n").removesuffix("\r")  # `echo question |` ends it with a newline
+        if not words and not text.strip():
+            raise UsageError("Missing argument 'QUESTION' (and nothing on stdin).", ctx)
+    else:
+        text = " ".join(_argv_text(word, "question") for word in words)
+    if not text.strip():
+        raise QueryError("the question is empty")
+    return text
+
+
+def _interactive_stdin() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _read_lines(interactive: bool) -> Iterator[str]:
+    """Lines typed at a prompt (readline editing and a history file), or read from stdin."""
+    if not interactive:
+        while raw := sys.stdin.buffer.readline(STDIN_LIMIT):
+            try:
+                yield codecs.getincrementaldecoder("utf-8")().decode(raw, final=False).rstrip("\r\n")
+            except UnicodeDecodeError:
+                err.print("[red]error:[/red] a line on stdin is not valid UTF-8; skipped")
+            if len(raw) == STDIN_LIMIT and not raw.endswith(b"\n"):  # overlong: answered, the rest skipped
+                while (rest := sys.stdin.buffer.readline(STDIN_LIMIT)) and not rest.endswith(b"\n"):
+                    pass
+        return
+    from .shell import forget_blank, readline_history
+
+    with readline_history():
+        while True:
+            try:
+                line = input("semsearch> ")
+            except EOFError:
+                err.print()
+                return
+            except KeyboardInterrupt:
+                err.print()
+                continue
+            forget_blank(line)
+            yield line
