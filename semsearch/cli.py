@@ -341,19 +341,15 @@ def _limits(max_chunks: int | None = None, max_file_mb: float | None = None) -> 
     return options
 
 
-def _open(loc: Locations, **build_options: Any) -> Index:
-    from .indexer import open_index
+def _open(loc: Locations) -> Index:
+    from .building import BuildOptions
+    from .opening import open_index
 
     wait = _wait_seconds(None)
-    build_options = {**_limits(), **build_options}
-    opened = open_index(
-        loc.index_corpus,
-        loc.index,
-        progress=_progress_callback(),
-        lock_timeout=wait,
-        on_wait=_on_wait(loc.index, wait),
-        **build_options,
+    options = BuildOptions(
+        progress=_progress_callback(), lock_timeout=wait, on_wait=_on_wait(loc.index, wait), **_limits()
     )
+    opened = open_index(loc.index_corpus, loc.index, options)
     if loc.index_origin == "cache" and isinstance(loc.index, Path):
         from .caches import mark_used
 
@@ -581,8 +577,8 @@ def build(
       semsearch build --index ~/glossary-index          (refresh it from its own corpus)
       semsearch build --force --model intfloat/multilingual-e5-base
     """
-    from .indexer import build as build_index
-    from .indexer import recorded_corpus
+    from .building import build as build_index
+    from .opening import recorded_corpus
 
     loc = _locations(corpus_dirs, index)
     # An index named without a corpus is rebuilt from its own corpus, never from ./corpus or the bundled one.

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import indexer, store
+from semsearch import building, store
 from semsearch.encoders import register_backend
 
 KILL_AT = os.environ.get("CHILD_KILL_AT", "")
@@ -86,7 +86,7 @@ class SlowFakeEncoder(FakeEncoder):
 
 
 register_backend(FakeEncoder.backend, SlowFakeEncoder)
-indexer.default_encoder = SlowFakeEncoder  # what `semsearch build` uses for a new index
+building.default_encoder = SlowFakeEncoder  # what `semsearch build` uses for a new index
 
 # -- fault injection around the store's writes ---------------------------------------------------
 

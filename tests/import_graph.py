@@ -47,7 +47,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
     ("vectors and the index on disk", ("encoders", "manifest", "store", "stores", "staleness", "reports", "ray_embed")),
     ("the query layer", ("search",)),
-    ("building, measuring, sessions", ("indexer", "evaluation", "linter", "session", "payloads", "resident", "caches")),
+    (
+        "building, measuring, sessions",
+        ("embedding", "building", "opening", "evaluation", "linter", "session", "payloads", "resident", "caches"),
+    ),
     ("what the command shows", ("render", "console", "formats")),
     ("the index as a service: HTTP and MCP", ("server", "mcp_server")),
     ("the command and the public face", ("cli", "__main__", "client", "semsearch")),
