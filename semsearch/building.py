@@ -126,7 +126,7 @@ def corpus_roots(corpus: Paths) -> list[str | os.PathLike[str]]:
 
 
 def build(
-    corpus: Paths,
+    corpus: Paths | None,
     index_dir: str | os.PathLike[str] | QdrantLocation = "index",
     *,
     encoder: Encoder | None = None,
@@ -145,7 +145,8 @@ def build(
 ) -> Index:
     """Build (or bring up to date) the index of the glossary folder(s) `corpus` in `index_dir`: a
     directory, or a Qdrant store named by a URI (`qdrant+local:///path`, `qdrant://host:6333/name`;
-    see location.py).
+    see location.py). `corpus` None: the folders the index was built from (IndexStoreError, with the
+    fix, when there is no index there to say).
 
     The encoder is `encoder`, else `model` (a sentence-transformers name or folder, or "embedded"),
     else the one the existing index was built with, else the embedded multilingual-e5-small.
@@ -168,7 +169,27 @@ def build(
     )
     options = dataclasses.replace(options, ray=ray, embeddings=embeddings)
     where = index_dir if isinstance(index_dir, QdrantLocation) else path_argument(index_dir, "index_dir")
-    return build_index(corpus_roots(corpus), open_store(where, timeout=lock_timeout, on_wait=on_wait), options)
+    store = open_store(where, timeout=lock_timeout, on_wait=on_wait)
+    if corpus is not None:
+        return build_index(corpus_roots(corpus), store, options)
+    existing = read_existing(store)
+    return build_index(list(recorded_roots(store, existing)), store, options, existing=existing)
+
+
+def recorded_roots(store: Store, existing: Existing) -> tuple[str, ...]:
+    """The corpus folders the index at `store` was built from, for rebuilding it from its own corpus.
+
+    Raises IndexStoreError (with the fix) when there is no index there to say.
+    """
+    if existing.manifest is None:
+        assert existing.error is not None  # read_existing gives the manifest or why not
+        raise existing.error  # no index there: its error names the fix
+    if not existing.manifest.roots:
+        raise IndexStoreError(
+            f"the index at {store} does not say which corpus it was built from; "
+            f"name it: `semsearch build CORPUS --index {store} --force`"
+        )
+    return existing.manifest.roots
 
 
 def build_index(

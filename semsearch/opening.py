@@ -17,14 +17,14 @@ from .chunking import ChunkSettings
 from .corpus import MAX_FILE_BYTES, Listing, discover_files, resolved_roots
 from .embedding import Progress
 from .encoders import Encoder, load_encoder, second_encoder
-from .errors import EncoderError, IndexMismatchError, IndexStoreError, IndexVersionError, IndexWriteError
+from .errors import EncoderError, IndexMismatchError, IndexVersionError, IndexWriteError
 from .location import IndexLocation, QdrantLocation
 from .manifest import Manifest
 from .search import Index
 from .staleness import built_from_other_corpus, stale_reason
 from .stores import Store, open_store
 
-__all__ = ["open", "open_index", "recorded_corpus", "Notify"]
+__all__ = ["open", "open_index", "Notify"]
 
 log = logging.getLogger(__name__)
 
@@ -199,21 +199,6 @@ def _built_from(manifest: Manifest | None) -> list[str] | None:
     """The corpus folders a damaged index was built from, when its manifest still says and they exist."""
     roots = manifest.roots if manifest is not None else None
     return list(roots) if roots and all(Path(r).exists() for r in roots) else None
-
-
-def recorded_corpus(index_dir: str | os.PathLike[str] | IndexLocation) -> list[str]:
-    """The corpus folders the index at `index_dir` was built from, for rebuilding it from its own corpus.
-
-    Raises IndexStoreError (with the fix) when there is no index there to say.
-    """
-    store = open_store(index_dir)
-    roots = store.read_manifest().roots  # no index there: its error names the fix
-    if not roots:
-        raise IndexStoreError(
-            f"the index at {store} does not say which corpus it was built from; "
-            f"name it: `semsearch build CORPUS --index {store} --force`"
-        )
-    return list(roots)
 
 
 def _mismatch(store: Store, recorded: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> IndexMismatchError:
