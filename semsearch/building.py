@@ -97,11 +97,12 @@ def read_existing(store: Store) -> Existing:
     except IndexStoreError as error:
         return Existing(error=error)
     try:
-        return Existing(manifest, store.read_from(manifest))
+        previous = store.read_from(manifest)  # a newer manifest when a build committed meanwhile
     except IndexLockedError:
         raise
     except IndexStoreError as error:
         return Existing(manifest, error=error)
+    return Existing(previous.manifest, previous)
 
 
 def path_argument(value: object, what: str) -> str | os.PathLike[str]:

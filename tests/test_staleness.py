@@ -1,5 +1,6 @@
 """staleness.py: the one rule that decides whether and why an index is rebuilt, and what a stale
-`ask` costs: one read of the index and one walk of the corpus (it used to be two and three)."""
+`ask` or a `build` costs: one read of the index and of its manifest, one walk of the corpus, and a
+parse of the changed files alone (it used to be two, four, three, and every file)."""
 
 from __future__ import annotations
 
@@ -146,3 +147,12 @@ def test_an_index_whose_encoder_cannot_load_is_used_as_it_is_while_its_corpus_is
     assert index.build_report is None  # not rebuilt
     answer = index.query("ドロップアウト", k=1)
     assert answer.mode == "tfidf" and answer.hits[0].term == "ドロップアウト"
+
+
+def test_a_build_of_an_up_to_date_index_from_its_own_corpus_reads_the_manifest_once(
+    built: Path, counted: dict[str, int]
+) -> None:
+    result = CliRunner().invoke(app, ["build", "--index", str(built), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["written"] is False
+    assert counted == {"index reads": 1, "corpus walks": 1, "manifest reads": 1, "parses": 0}
