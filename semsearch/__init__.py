@@ -1,6 +1,7 @@
 """semsearch: semantic search over a Japanese/English technical glossary.
 
 import semsearch
+index = semsearch.open("corpus/", index="index/")   # built when missing, rebuilt when stale
 index = semsearch.build("corpus/", index_dir="index/")
 index = semsearch.load("index/")
 hits = index.search("勾配消失とは", k=5)
@@ -20,6 +21,7 @@ from .errors import SemsearchError
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "open",
     "build",
     "load",
     "evaluate",
@@ -34,15 +36,17 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .building import build
     from .evaluation import evaluate
-    from .indexer import build
     from .linter import LintReport, lint
+    from .opening import open
     from .reports import BuildReport
     from .search import Answer, Hit, Index, load
 
 # The engine (numpy, FAISS) loads on first use, so `semsearch --help` does not pay for it.
 _LAZY = {
-    "build": "indexer",
+    "open": "opening",
+    "build": "building",
     "BuildReport": "reports",
     "load": "search",
     "Index": "search",

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
@@ -39,6 +39,11 @@ __all__ = [
     "resolved_roots",
     "unique_roots",
     "read_corpus",
+    "FileRead",
+    "read_glossary_file",
+    "recorded_skips",
+    "NO_NAMES",
+    "NO_HEADINGS",
     "MAX_FILE_BYTES",
 ]
 
@@ -90,6 +95,36 @@ class Skipped:
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.reason}"
+
+
+#: Why a heading or a whole file that was read is skipped (the parser's two reasons).
+NO_NAMES = "heading has no names"
+NO_HEADINGS = "no '## ' headings, nothing to index"
+
+
+def recorded_skips(texts: Sequence[str]) -> dict[str, list[Skipped]]:
+    """By source, the parser's skips among `texts` (`str(Skipped)`, as an index records them): the
+    headings without names and the files without headings. Other skips (files left out whole,
+    folders) are not the parser's and are left out."""
+    found: dict[str, list[Skipped]] = {}
+    for text in texts:
+        heading = re.fullmatch(rf"(.+):([1-9][0-9]*): {re.escape(NO_NAMES)}", text, re.S)
+        if heading:
+            found.setdefault(heading[1], []).append(Skipped(heading[1], NO_NAMES, int(heading[2])))
+        elif text.endswith(f": {NO_HEADINGS}"):
+            source = text.removesuffix(f": {NO_HEADINGS}")
+            found.setdefault(source, []).append(Skipped(source, NO_HEADINGS))
+    return found
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """What one corpus file gave: its record (None when it was skipped whole), its terms, and the
+    headings (or the whole file) skipped."""
+
+    file: SourceFile | None
+    terms: tuple[Term, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,7 +257,7 @@ def parse_markdown(text: str, source: str) -> tuple[list[Term], list[Skipped]]:
         names = _split_names(_strip_html(heading, refs))
         content = _strip_html("\n".join(body), refs).strip("\n")
         if not names:
-            skipped.append(Skipped(source, "heading has no names", line))
+            skipped.append(Skipped(source, NO_NAMES, line))
             return
         terms.append(Term(names, content, source, line, tuple(dict.fromkeys(refs)), url))
 
@@ -356,6 +391,18 @@ def read_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple
     return SourceFile(source, str(path.resolve()), digest, len(data), stat.st_mtime_ns), text
 
 
+def read_glossary_file(source: str, path: Path, max_bytes: int = MAX_FILE_BYTES) -> FileRead:
+    """One corpus file read and parsed as `read_corpus` reads it."""
+    result = read_file(source, path, max_bytes)
+    if isinstance(result, Skipped):
+        return FileRead(None, (), (result,))
+    file, text = result
+    terms, skipped = parse_markdown(text, source)
+    if not terms and not skipped:
+        skipped.append(Skipped(source, NO_HEADINGS))
+    return FileRead(file, tuple(terms), tuple(skipped))
+
+
 def read_corpus(
     roots: Sequence[str | os.PathLike[str]],
     *,
@@ -363,9 +410,11 @@ def read_corpus(
     listing: Listing | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
     warn: Callable[[str, str], None] | None = None,
+    reuse: Mapping[str, FileRead] | None = None,
 ) -> Corpus:
     """Read every glossary file under the roots (as `listing` found them, when given; files over
-    `max_file_bytes` are skipped).
+    `max_file_bytes` are skipped). `reuse`: what files known to be unchanged gave, by source (an
+    index's record of them): those are neither read nor parsed.
 
     Files that cannot be read as UTF-8 markdown and headings without names are skipped with a
     warning (`warn(message, source)`, by default logged; and listed in `Corpus.skipped`); with
@@ -379,17 +428,11 @@ def read_corpus(
     files: list[SourceFile] = []
     terms: list[Term] = []
     for source, path in found:
-        result = read_file(source, path, max_file_bytes)
-        if isinstance(result, Skipped):
-            skipped.append(result)
-            continue
-        file, text = result
-        files.append(file)
-        file_terms, file_skipped = parse_markdown(text, source)
-        terms.extend(file_terms)
-        skipped.extend(file_skipped)
-        if not file_terms and not file_skipped:
-            skipped.append(Skipped(source, "no '## ' headings, nothing to index"))
+        read = (reuse or {}).get(source) or read_glossary_file(source, path, max_file_bytes)
+        if read.file is not None:
+            files.append(read.file)
+        terms.extend(read.terms)
+        skipped.extend(read.skipped)
     for problem in skipped:
         if strict:
             raise CorpusError(f"{problem} (refused under --strict)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from .chunking import ChunkSettings
@@ -55,35 +56,49 @@ def stale_reason(
     """
     if "format" in checks and manifest.format_version < FORMAT_VERSION:
         return "it was written in an older index format"
-    if "corpus" in checks and roots is not None:
-        reason = _corpus_change(manifest, roots, files)
-        if reason:
-            return reason
-    if "chunking" in checks:
-        if manifest.chunking.get("version") != ChunkSettings().version:
-            return "it was chunked by another semsearch version"
-        if chunking is not None and manifest.chunking != dict(chunking):
-            return "its chunking settings changed"
-    if "encoder" in checks and encoder is not None and manifest.encoder != dict(encoder):
+    found = [
+        _corpus_change(manifest, roots, files) if "corpus" in checks and roots is not None else None,
+        _chunking_change(manifest, chunking) if "chunking" in checks else None,
+        _encoder_change(manifest, encoder, second) if "encoder" in checks else None,
+    ]
+    if "tfidf" in checks and not tfidf_current(manifest):
+        found.append("its TF-IDF side was built by another semsearch version")
+    return next((reason for reason in found if reason), None)
+
+
+def _chunking_change(manifest: Manifest, chunking: Mapping[str, Any] | None) -> str | None:
+    if manifest.chunking.get("version") != ChunkSettings().version:
+        return "it was chunked by another semsearch version"
+    if chunking is not None and manifest.chunking != dict(chunking):
+        return "its chunking settings changed"
+    return None
+
+
+def _encoder_change(
+    manifest: Manifest, encoder: Mapping[str, Any] | None, second: Mapping[str, Any] | None
+) -> str | None:
+    if encoder is not None and manifest.encoder != dict(encoder):
         if manifest.encoder.get("id") != encoder.get("id"):
             return f"its encoder changed ({manifest.encoder.get('id')} -> {encoder.get('id')})"
         return "its encoder settings changed"  # the same vectors, other ranking settings: all reused
-    if "encoder" in checks and second is not None and manifest.second != dict(second):
-        had, wants = manifest.second.get("id"), second.get("id")
-        if not had:
-            return f"it has no side for the second encoder ({wants})"
-        if not wants:
-            return f"it has a side for a second encoder ({had}) that this build does not make"
-        if had != wants:
-            return f"its second encoder changed ({had} -> {wants})"
-        if manifest.second.get("weights") != second.get("weights"):
-            if not manifest.second.get("weights"):  # written before the weights were shared (store.MODELS)
-                return "it keeps its own copy of the second encoder's weights, now kept once per user"
-            return "its second encoder's weights changed"
-        return "its second encoder's settings changed"
-    if "tfidf" in checks and not tfidf_current(manifest):
-        return "its TF-IDF side was built by another semsearch version"
+    if second is not None and manifest.second != dict(second):
+        return _second_change(manifest.second, second)
     return None
+
+
+def _second_change(had_spec: Mapping[str, Any], wants_spec: Mapping[str, Any]) -> str:
+    had, wants = had_spec.get("id"), wants_spec.get("id")
+    if not had:
+        return f"it has no side for the second encoder ({wants})"
+    if not wants:
+        return f"it has a side for a second encoder ({had}) that this build does not make"
+    if had != wants:
+        return f"its second encoder changed ({had} -> {wants})"
+    if had_spec.get("weights") != wants_spec.get("weights"):
+        if not had_spec.get("weights"):  # written before the weights were shared (store.MODELS)
+            return "it keeps its own copy of the second encoder's weights, now kept once per user"
+        return "its second encoder's weights changed"
+    return "its second encoder's settings changed"
 
 
 def built_from_other_corpus(manifest: Manifest, roots: Sequence[str | os.PathLike[str]]) -> bool:
@@ -116,26 +131,33 @@ def _corpus_change(manifest: Manifest, roots: Sequence[str | os.PathLike[str]], 
             first, more = sorted(names)[0], len(names) - 1
             return f"{first} was {label}" + (f" (and {more} more)" if more else "")
     for source, path in found:
-        entry = manifest.files[source]
-        was_skipped = entry.get("sha256") is None
-        try:
-            stat = path.stat()
-        except OSError:
-            if was_skipped and entry.get("size") is None:
-                continue  # a broken link when built, a broken link now
-            return f"{source} cannot be read"
-        same = stat.st_size == entry.get("size") and stat.st_mtime_ns == entry.get("mtime_ns")
-        if was_skipped:
-            if same and stat.st_ctime_ns == entry.get("ctime_ns", stat.st_ctime_ns):
-                continue
+        reason = _file_change(source, path, manifest.files[source])
+        if reason:
+            return reason
+    return None
+
+
+def _file_change(source: str, path: Path, entry: Mapping[str, Any]) -> str | None:
+    """Why the corpus file `source` is not as the index recorded it (`entry`), or None."""
+    was_skipped = entry.get("sha256") is None
+    try:
+        stat = path.stat()
+    except OSError:
+        if was_skipped and entry.get("size") is None:
+            return None  # a broken link when built, a broken link now
+        return f"{source} cannot be read"
+    same = stat.st_size == entry.get("size") and stat.st_mtime_ns == entry.get("mtime_ns")
+    if was_skipped:
+        if same and stat.st_ctime_ns == entry.get("ctime_ns", stat.st_ctime_ns):
+            return None
+        return f"{source} changed"
+    if same:
+        return None
+    try:
+        if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
             return f"{source} changed"
-        if same:
-            continue
-        try:
-            if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
-                return f"{source} changed"
-        except OSError:
-            return f"{source} cannot be read"
+    except OSError:
+        return f"{source} cannot be read"
     return None
 
 

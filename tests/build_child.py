@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import FakeEncoder
 
 import semsearch
-from semsearch import indexer
+from semsearch import building
 from semsearch.encoders import register_backend
 from semsearch.stores import files as store
 
@@ -87,7 +87,7 @@ class SlowFakeEncoder(FakeEncoder):
 
 
 register_backend(FakeEncoder.backend, SlowFakeEncoder)
-indexer.default_encoder = SlowFakeEncoder  # what `semsearch build` uses for a new index
+building.default_encoder = SlowFakeEncoder  # what `semsearch build` uses for a new index
 
 # -- fault injection around the store's writes ---------------------------------------------------
 

@@ -227,6 +227,31 @@ def told():
 
 
 @pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many times the index's data files and its manifest are read, the corpus folders walked,
+    and corpus files parsed (the keys), from the fixture's start."""
+    import os
+
+    from semsearch import corpus
+    from semsearch.stores import files as store
+
+    counts = {"index reads": 0, "corpus walks": 0, "manifest reads": 0, "parses": 0}
+
+    def counting(what: str, function: Any) -> Any:
+        def counted_call(*args: Any, **kwargs: Any) -> Any:
+            counts[what] += 1
+            return function(*args, **kwargs)
+
+        return counted_call
+
+    monkeypatch.setattr(store, "_load_generation", counting("index reads", store._load_generation))
+    monkeypatch.setattr(store, "read_manifest", counting("manifest reads", store.read_manifest))
+    monkeypatch.setattr(os, "walk", counting("corpus walks", os.walk))
+    monkeypatch.setattr(corpus, "parse_markdown", counting("parses", corpus.parse_markdown))
+    return counts
+
+
+@pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
 
@@ -243,7 +268,7 @@ def runner():
 def fake_default_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
     """A `semsearch build` of a new index uses the fake encoder, not the embedded e5; no wait from
     the environment."""
-    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
+    monkeypatch.setattr("semsearch.building.default_encoder", FakeEncoder)
     monkeypatch.delenv("SEMSEARCH_WAIT", raising=False)
 
 

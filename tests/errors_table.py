@@ -34,8 +34,8 @@ from conftest import GLOSSARY, FakeEncoder  # registers the "fake" backend
 from typer.testing import CliRunner
 
 import semsearch
+from semsearch import building
 from semsearch import corpus as corpus_module
-from semsearch import indexer
 from semsearch.cli import app, console
 from semsearch.stores import files as store
 
@@ -786,8 +786,8 @@ def table(cases: list[Case] | None = None) -> str:
     rows: list[str] = []
     groups = dict(GROUPS)
     cases = CASES if cases is None else cases
-    saved_default = indexer.default_encoder
-    indexer.default_encoder = FakeEncoder  # a new index built by `semsearch build` uses the fake encoder
+    saved_default = building.default_encoder
+    building.default_encoder = FakeEncoder  # a new index built by `semsearch build` uses the fake encoder
     old_cwd = os.getcwd()
     env = {k: os.environ.pop(k) for k in ("SEMSEARCH_CORPUS", "SEMSEARCH_INDEX", "SEMSEARCH_WAIT") if k in os.environ}
     try:
@@ -803,7 +803,7 @@ def table(cases: list[Case] | None = None) -> str:
     finally:
         os.chdir(old_cwd)
         os.environ.update(env)
-        indexer.default_encoder = saved_default
+        building.default_encoder = saved_default
     return "\n".join(rows).strip("\n") + "\n"
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from semsearch import indexer
+from semsearch import building
 from semsearch.encoders import EmbeddedE5, registry
 
 LOG = Path(sys.argv[1])
@@ -37,7 +37,7 @@ class LoggedE5(EmbeddedE5):
         return Logged(super()._engine())
 
 
-registry.default_encoder = indexer.default_encoder = LoggedE5
+registry.default_encoder = building.default_encoder = LoggedE5
 
 if __name__ == "__main__":
     # Ctrl-C as at a terminal, even when this process was started with SIGINT ignored (a job run in

@@ -13,6 +13,7 @@ import semsearch
 
 def test_public_face() -> None:
     assert semsearch.__all__ == [
+        "open",
         "build",
         "load",
         "evaluate",

@@ -29,7 +29,7 @@ COMMANDS = ["build", "ask", "compare", "eval", "show", "terms", "info", "shell",
 @pytest.fixture(autouse=True)
 def offline_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     """A build without an explicit encoder uses the fake one; no location comes from the environment."""
-    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
+    monkeypatch.setattr("semsearch.building.default_encoder", FakeEncoder)
     for name in ("SEMSEARCH_WAIT", "SEMSEARCH_CORPUS", "SEMSEARCH_INDEX", "NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(name, raising=False)
 

@@ -80,7 +80,7 @@ def test_build_dash_dash_ray_on_the_command_line(
 ) -> None:
     from semsearch.cli import app
 
-    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
+    monkeypatch.setattr("semsearch.building.default_encoder", FakeEncoder)
     result = runner.invoke(app, ["build", str(glossary), "--index", str(tmp_path / "index"), "--ray", "--json"])
     assert result.exit_code == 0, result.stderr
     assert (json.loads(result.stdout)["embedded"], result.stderr) == (6, "")

@@ -1,10 +1,10 @@
 """staleness.py: the one rule that decides whether and why an index is rebuilt, and what a stale
-`ask` costs: one read of the index and one walk of the corpus (it used to be two and three)."""
+`ask` or a `build` costs: one read of the index and of its manifest, one walk of the corpus, and a
+parse of the changed files alone (it used to be two, four, three, and every file)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,6 @@ from semsearch.cli import app
 from semsearch.encoders import registry
 from semsearch.lexical import lexical_spec
 from semsearch.staleness import CHECKS, stale_reason, tfidf_current
-from semsearch.stores import files as store
 from semsearch.stores.files import read_manifest
 
 
@@ -40,25 +39,6 @@ def built(glossary: Path, tmp_path: Path) -> Path:
     return tmp_path / "index"
 
 
-@pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """How many times the index's data files are read and the corpus folders walked."""
-    counts = {"index reads": 0, "corpus walks": 0}
-    load, walk = store._load_generation, os.walk
-
-    def counting_load(*args, **kwargs):
-        counts["index reads"] += 1
-        return load(*args, **kwargs)
-
-    def counting_walk(*args, **kwargs):
-        counts["corpus walks"] += 1
-        return walk(*args, **kwargs)
-
-    monkeypatch.setattr(store, "_load_generation", counting_load)
-    monkeypatch.setattr(os, "walk", counting_walk)
-    return counts
-
-
 def ask(index_dir: Path, glossary: Path) -> tuple[str, str]:
     argv = ["ask", "ドロップアウト", "-k", "1", "--json", "--index", str(index_dir), "--corpus", str(glossary)]
     result = CliRunner().invoke(app, argv)
@@ -76,13 +56,13 @@ def test_a_stale_ask_reads_the_index_once_and_walks_the_corpus_once(
     stdout, stderr = ask(built, glossary)
     assert stderr == f"index at {built} is stale: dl.md changed; rebuilding\n"
     assert "推論時は使わない" in json.loads(stdout)["hits"][0]["snippet"]  # answered from the rebuilt index
-    assert counted == {"index reads": 1, "corpus walks": 1}
+    assert counted == {"index reads": 1, "corpus walks": 1, "manifest reads": 1, "parses": 1}  # dl.md alone
 
 
 def test_a_fresh_ask_reads_once_and_walks_once(built: Path, glossary: Path, counted: dict[str, int]) -> None:
     _, stderr = ask(built, glossary)
     assert stderr == ""
-    assert counted == {"index reads": 1, "corpus walks": 1}
+    assert counted == {"index reads": 1, "corpus walks": 1, "manifest reads": 1, "parses": 0}
 
 
 def test_an_ask_on_an_index_with_old_tfidf_features_reads_it_once(
@@ -91,7 +71,7 @@ def test_an_ask_on_an_index_with_old_tfidf_features_reads_it_once(
     rewrite_manifest(built, lexical={"features": 0})
     _, stderr = ask(built, glossary)
     assert stderr == f"index at {built} is stale: its TF-IDF side was built by another semsearch version; rebuilding\n"
-    assert counted == {"index reads": 1, "corpus walks": 1}
+    assert counted == {"index reads": 1, "corpus walks": 1, "manifest reads": 1, "parses": 0}  # no file changed
     assert read_manifest(built).lexical == lexical_spec()
 
 
@@ -99,18 +79,20 @@ def test_a_build_of_a_changed_corpus_walks_it_once(built: Path, glossary: Path, 
     edit_dropout(glossary)
     report = semsearch.build(glossary, index_dir=built, encoder=FakeEncoder()).build_report
     assert report is not None and (report.written, report.embedded) == (True, 1)
-    assert counted == {"index reads": 1, "corpus walks": 1}
+    assert counted == {"index reads": 1, "corpus walks": 1, "manifest reads": 1, "parses": 1}
 
 
 def test_a_build_under_the_lock_rereads_an_index_another_build_replaced(built: Path, glossary: Path) -> None:
     """What open_index read before the build lock is used only while the manifest still names it."""
-    from semsearch import indexer
+    from semsearch.building import BuildOptions, build_index, read_existing
+    from semsearch.stores import open_store
 
-    stale = store.read_index(built)
+    where = open_store(built)
+    stale = read_existing(where)
     edit_dropout(glossary)
     semsearch.build(glossary, index_dir=built, encoder=FakeEncoder())  # another process, meanwhile
     encoder = FakeEncoder()
-    index = indexer._build([glossary], built, known=stale, encoder=encoder)
+    index = build_index([glossary], where, BuildOptions(encoder=encoder), existing=stale)
     assert index.build_report is not None and index.build_report.written is False  # already up to date
     assert encoder.passages_embedded == 0
 
@@ -155,14 +137,22 @@ def test_an_index_whose_encoder_cannot_load_is_used_as_it_is_while_its_corpus_is
     """Old TF-IDF features alone do not send it to a build that would fail on the encoder: it answers
     from TF-IDF (rebuilt in memory) and says why."""
     from semsearch.errors import EncoderError
-    from semsearch.indexer import open_index
 
     def refuse(spec):
         raise EncoderError("the model weights are missing")
 
     rewrite_manifest(built, lexical={})
     monkeypatch.setitem(registry._BACKENDS, "fake", refuse)
-    index = open_index([glossary], built)
+    index = semsearch.open([glossary], built)
     assert index.build_report is None  # not rebuilt
     answer = index.query("ドロップアウト", k=1)
     assert answer.mode == "tfidf" and answer.hits[0].term == "ドロップアウト"
+
+
+def test_a_build_of_an_up_to_date_index_from_its_own_corpus_reads_the_manifest_once(
+    built: Path, counted: dict[str, int]
+) -> None:
+    result = CliRunner().invoke(app, ["build", "--index", str(built), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["written"] is False
+    assert counted == {"index reads": 1, "corpus walks": 1, "manifest reads": 1, "parses": 0}

@@ -19,7 +19,6 @@ from conftest import GLOSSARY, FakeEncoder
 import semsearch
 from semsearch.chunking import ChunkSettings
 from semsearch.errors import IndexMismatchError, IndexStoreError, IndexVersionError, QueryError
-from semsearch.indexer import open_index
 from semsearch.location import QdrantLocation, parse_location
 from semsearch.search import Index, fuse, relevance_formula
 from semsearch.stores import open_store
@@ -232,8 +231,8 @@ def test_the_manifest_is_checked_before_answering(corpus: Path, where: str, tmp_
     build(corpus, where)
     other = write_glossary(tmp_path / "other")
     with pytest.raises(IndexMismatchError, match="was built from"):
-        open_index([other], where, encoder=FakeEncoder())
-    assert open_index(None, where).manifest.roots == (str(corpus.resolve()),)
+        semsearch.open([other], where, encoder=FakeEncoder())
+    assert semsearch.open(None, where).manifest.roots == (str(corpus.resolve()),)
     store = open_store(where)
     manifest = json.loads(store.read_manifest().to_json())
     manifest["format_version"] = 99
@@ -260,7 +259,7 @@ def rewrite_manifest(where: str, manifest: dict) -> None:
 def test_a_stale_index_is_brought_up_to_date_when_opened(corpus: Path, where: str) -> None:
     build(corpus, where)
     (corpus / "new.md").write_text("## トークナイザ | Tokenizer\n- 文章をトークンに分割する。\n", encoding="utf-8")
-    index = open_index([corpus], where, encoder=FakeEncoder())
+    index = semsearch.open([corpus], where, encoder=FakeEncoder())
     assert index.build_report is not None and index.build_report.embedded == 1
     assert index.search("Tokenizer", k=1)[0].term == "トークナイザ"
 
@@ -304,7 +303,7 @@ def test_a_damaged_qdrant_index_is_rebuilt_from_its_corpus(corpus: Path, tmp_pat
     store.engine().delete(meta_of(first.manifest.data), [held_by])
     with pytest.raises(IndexStoreError, match="term records"):
         semsearch.load(where)
-    index = open_index(None, where, encoder=FakeEncoder())
+    index = semsearch.open(None, where, encoder=FakeEncoder())
     assert index.manifest.data != first.manifest.data and len(index) == len(first)
 
 
@@ -387,7 +386,7 @@ def test_bad_locations(text: str, message: str) -> None:
 
 @pytest.fixture
 def cli_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("semsearch.indexer.default_encoder", FakeEncoder)
+    monkeypatch.setattr("semsearch.building.default_encoder", FakeEncoder)
     for name in ("SEMSEARCH_WAIT", "SEMSEARCH_CORPUS", "SEMSEARCH_INDEX", "NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(name, raising=False)
 

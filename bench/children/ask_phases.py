@@ -24,7 +24,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from semsearch import indexer  # noqa: E402
+from semsearch import opening  # noqa: E402
 from semsearch.stores import files as directory  # noqa: E402
 
 spent: dict[str, float] = {"read": 0.0, "encoder": 0.0, "embed": 0.0, "second": 0.0}
@@ -45,9 +45,9 @@ def timed(function: Callable[..., Any], bucket: str) -> Callable[..., Any]:
 
 def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
     directory.read_index = timed(directory.read_index, "read")  # type: ignore[assignment]
-    indexer.load_encoder = timed(indexer.load_encoder, "encoder")  # type: ignore[assignment]
+    opening.load_encoder = timed(opening.load_encoder, "encoder")  # type: ignore[assignment]
     began = time.perf_counter()
-    index = indexer.open_index([Path(corpus)], Path(index_dir))
+    index = opening.open_index([Path(corpus)], Path(index_dir))
     opened = time.perf_counter()
     encoder = index.encoder
     encoder.encode_queries = timed(encoder.encode_queries, "embed")  # type: ignore[method-assign]

@@ -131,12 +131,11 @@ def build(
       semsearch build --index ~/glossary-index          (refresh it from its own corpus)
       semsearch build --force --model intfloat/multilingual-e5-base
     """
-    from ..indexer import build as build_index
-    from ..indexer import recorded_corpus
+    from ..building import build as build_index
 
     loc = _locations(corpus_dirs, index)
     # An index named without a corpus is rebuilt from its own corpus, never from ./corpus or the bundled one.
-    roots = list(loc.index_corpus) if loc.index_corpus is not None else recorded_corpus(loc.index)
+    roots = list(loc.index_corpus) if loc.index_corpus is not None else None
     encoder = None
     if model or query_prompt is not None or passage_prompt is not None:
         from ..encoders import encoder_for

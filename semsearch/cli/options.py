@@ -198,19 +198,15 @@ def _limits(max_chunks: int | None = None, max_file_mb: float | None = None) -> 
     return options
 
 
-def _open(loc: Locations, **build_options: Any) -> Index:
-    from ..indexer import open_index
+def _open(loc: Locations) -> Index:
+    from ..building import BuildOptions
+    from ..opening import open_index
 
     wait = _wait_seconds(None)
-    build_options = {**_limits(), **build_options}
-    opened = open_index(
-        loc.index_corpus,
-        loc.index,
-        progress=_progress_callback(),
-        lock_timeout=wait,
-        on_wait=_on_wait(loc.index, wait),
-        **build_options,
+    options = BuildOptions(
+        progress=_progress_callback(), lock_timeout=wait, on_wait=_on_wait(loc.index, wait), **_limits()
     )
+    opened = open_index(loc.index_corpus, loc.index, options)
     if loc.index_origin == "cache" and isinstance(loc.index, Path):
         from .caches import mark_used
 

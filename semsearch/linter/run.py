@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from ..building import BuildOptions
 from ..chunking import MAX_CHUNKS, estimate_tokens
-from ..corpus import MAX_FILE_BYTES, Skipped, Term, discover_files, parse_markdown, read_file
+from ..corpus import MAX_FILE_BYTES, NO_HEADINGS, Skipped, Term, discover_files, parse_markdown, read_file
 from ..errors import EncoderError, QueryError
-from ..indexer import open_index
 from ..location import IndexLocation
 from ..names import NameIndex
+from ..opening import open_index
 from ..search import EntryVectors, Index
 from .config import LintConfig, glossary_config
 from .findings import RULES, Finding, LintReport
@@ -67,7 +68,10 @@ def lint(
     started = time.perf_counter()
     select = check_rules(select) if select is not None else None
     ignore = check_rules(ignore, "--ignore")
-    opened = index if isinstance(index, Index) or index is None else open_index(corpus, index, **build_options)
+    if isinstance(index, Index) or index is None:
+        opened = index
+    else:
+        opened = open_index(corpus, index, BuildOptions(**build_options))
     if corpus is None:
         if opened is None:
             raise QueryError("lint needs a corpus folder, an index, or both")
@@ -123,7 +127,7 @@ def _read(
         file_terms, file_skipped = parse_markdown(text, source)
         terms.extend(file_terms)
         if not file_terms and not file_skipped:
-            skipped.append(Skipped(source, "no '## ' headings, nothing to index", path=file.path))
+            skipped.append(Skipped(source, NO_HEADINGS, path=file.path))
     return terms, skipped, scans, len(found)
 
 

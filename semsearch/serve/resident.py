@@ -218,7 +218,7 @@ class Resident:
     def _rebuilt(self, old: Index) -> Index:
         """The index brought up to date: rebuilt from its corpus, or read again when someone else
         replaced it on disk (and it is fresh)."""
-        from ..indexer import build
+        from ..building import build
 
         encoder = old._encoder if old._encoder is not None and old._encoder.reentrant else None
         store = open_store(old.path)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..corpus import Term
+from ..errors import IndexStoreError
 from ..lexical import LexicalIndex
 from ..location import IndexLocation
 from ..manifest import Manifest
@@ -135,9 +136,26 @@ class Store(ABC):
     def read(self) -> Opened:
         """The committed index, opened. Raises IndexStoreError naming the fix when it is unusable."""
 
+    def read_from(self, manifest: Manifest) -> Opened:
+        """The committed index, opened, its `manifest` just read (`read_manifest`): a command reads the
+        manifest once. By default the store reads both again."""
+        return self.read()
+
+    def holds(self, manifest: Manifest) -> bool:
+        """Whether `manifest`, read earlier, is still the committed one (a build asks under its lock).
+        By default the manifest is read again and compared."""
+        try:
+            return self.read_manifest().data == manifest.data
+        except IndexStoreError:
+            return False
+
     @abstractmethod
     def prepare(self, *, force: bool = False) -> None:
         """Create the location, or check that it may be written to (never clobbers what is not an index)."""
+
+    def prepare_over(self, manifest: Manifest | None, *, force: bool = False) -> None:
+        """`prepare`, for a location whose committed `manifest` was just read (None: none usable)."""
+        self.prepare(force=force)
 
     def lock(
         self, timeout: float = 600.0, on_wait: Callable[[], None] | None = None

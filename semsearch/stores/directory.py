@@ -24,13 +24,30 @@ class DirectoryStore(Store):
 
     def __init__(self, path: Path) -> None:
         self.location = Path(path)
+        self._seen: tuple[Manifest, tuple[int, ...] | None] | None = None  # the manifest last read, and its stamp
+
+    def _stamp(self) -> tuple[int, ...] | None:
+        """What changes when a build commits: the manifest is replaced (a new file), never rewritten."""
+        try:
+            stat = (self.path / MANIFEST).stat()
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     @property
     def path(self) -> Path:
         return self.location
 
     def read_manifest(self) -> Manifest:
-        return files.read_manifest(self.path)
+        stamp = self._stamp()  # before reading: a commit in between makes `holds` read it again
+        manifest = files.read_manifest(self.path)
+        self._seen = (manifest, stamp)
+        return manifest
+
+    def holds(self, manifest: Manifest) -> bool:
+        if self._seen is not None and self._seen[0] is manifest and self._seen[1] is not None:
+            return self._stamp() == self._seen[1]  # the file it was read from is still the manifest
+        return super().holds(manifest)
 
     def has_manifest(self) -> bool:
         return (self.path / MANIFEST).exists()
@@ -41,8 +58,16 @@ class DirectoryStore(Store):
     def read(self) -> StoredIndex:
         return files.read_index(self.path)
 
+    def read_from(self, manifest: Manifest) -> StoredIndex:
+        return files.read_index(self.path, manifest)
+
     def prepare(self, *, force: bool = False) -> None:
         files.prepare_index_dir(self.path, force=force)
+
+    def prepare_over(self, manifest: Manifest | None, *, force: bool = False) -> None:
+        if manifest is not None and self.holds(manifest):
+            return  # a usable manifest of ours: prepare_index_dir would read it and find nothing to do
+        self.prepare(force=force)
 
     def lock(
         self, timeout: float = 600.0, on_wait: Callable[[], None] | None = None

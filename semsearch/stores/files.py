@@ -364,10 +364,11 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
     return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical, dense, second)
 
 
-def read_index(index_dir: Path) -> StoredIndex:
-    """Load an index directory. Raises IndexStoreError naming the fix when it is unusable."""
+def read_index(index_dir: Path, manifest: Manifest | None = None) -> StoredIndex:
+    """Load an index directory (the generation `manifest` names, when it was just read). Raises
+    IndexStoreError naming the fix when it is unusable."""
     index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
+    manifest = manifest if manifest is not None else read_manifest(index_dir)
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
             return _load_generation(index_dir, manifest)
