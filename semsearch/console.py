@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from .errors import SemsearchError
 
@@ -40,6 +41,7 @@ __all__ = [
     "out",
     "page",
     "plain",
+    "say",
     "state",
     "usage_error",
 ]
@@ -175,7 +177,7 @@ def page(renderable: Any) -> None:
         except KeyboardInterrupt:  # the pager handles Ctrl-C itself; it ends when the user quits it
             continue
     if code in (126, 127):  # the shell could not run it (not found, not executable): the list is not lost
-        err.print(f"warning: the pager {plain(command)!r} could not run (exit {code}); printed without it")
+        say(f"the pager {command!r} could not run (exit {code}); printed without it", "warning")
         emit_text(text)
 
 
@@ -198,8 +200,27 @@ def json_text(data: object, ascii_only: bool = False) -> str:
     )
 
 
+LABELS = {"warning": ("warning: ", "yellow"), "error": ("error: ", "red")}
+
+
+def say(message: str, kind: str = "", style: str = "") -> None:
+    """One message on stderr: `kind` "warning" or "error" labels it. On a terminal it is wrapped to
+    the width at the places Japanese and English allow (linebreak.py: between words, never inside
+    one, never before "。"); elsewhere it stays one line, whatever its length, for logs and grep."""
+    from .linebreak import fold, wrap
+    from .text import safe_line
+
+    label, label_style = LABELS.get(kind, ("", ""))
+    text = Text.assemble((label, label_style), (safe_line(message), style))
+    if err.is_terminal:
+        width = max(err.width, MIN_WIDTH)
+        spans = fold(text.plain, wrap(text.plain, width), width, width)  # a long path is cut, not left to the terminal
+        text = Text("\n").join(text[start:end] for start, end in spans)
+    err.print(text, soft_wrap=True)
+
+
 def notice(message: str) -> None:
-    err.print(plain(message), style="dim", soft_wrap=True)
+    say(message, style="dim")
 
 
 def plain(message: str) -> str:
@@ -217,10 +238,10 @@ def _escape_unencodable(error: UnicodeError) -> tuple[str | bytes, int]:
     if not state.get("warned_encoding"):
         state["warned_encoding"] = True
         encoding = getattr(sys.stdout, "encoding", "?")
-        err.print(
-            f"[yellow]warning:[/yellow] the output encoding ({plain(str(encoding))}) cannot show every character; "
+        say(
+            f"the output encoding ({encoding}) cannot show every character; "
             "they are shown as \\u escapes (set PYTHONIOENCODING=utf-8 or a UTF-8 locale)",
-            soft_wrap=True,
+            "warning",
         )
     return codecs.backslashreplace_errors(error)
 
@@ -248,7 +269,7 @@ class LogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.WARNING:
-            err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+            say(record.getMessage(), "warning")
         elif record.levelno >= logging.INFO:
             notice(record.getMessage())
 
@@ -280,7 +301,7 @@ def handles_errors(command: F) -> F:
             _silence_stdout()
             reason = failure.error.strerror or str(failure.error)
             with contextlib.suppress(Exception):
-                err.print(f"[red]error:[/red] cannot write the output ({plain(reason)})", soft_wrap=True)
+                say(f"cannot write the output ({reason})", "error")
             raise typer.Exit(EXIT_CODES["usage"]) from None
         except BrokenPipeError:
             _silence_stdout()
@@ -318,7 +339,7 @@ def fail(kind: str, message: str, code: int, as_json: bool) -> None:
     if as_json:
         emit_json({"error": {"type": kind, "message": message}})
     else:
-        err.print(f"[red]error:[/red] {plain(message)}", soft_wrap=True)
+        say(message, "error")
     raise typer.Exit(code)
 
 
@@ -334,7 +355,7 @@ def usage_error(error: Any) -> Exception:
             emit_json({"error": {"type": "UsageError", "message": message}})
             return
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        err.print(f"[red]error:[/red] {plain(message + hint)}", soft_wrap=True)
+        say(message + hint, "error")
 
     error.show = show
     return error
