@@ -98,6 +98,15 @@ class Example:
     mode: str
 
 
+def _words(stage: str) -> list[str]:
+    """A stage's words without the variables set before the command (`COLUMNS=120 semsearch ...`)
+    and the shell comment after it."""
+    words = shlex.split(stage, comments=True)
+    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+        words.pop(0)
+    return words
+
+
 def parse_command(line: str) -> Example:
     """The semsearch subcommand, question and mode of a README example line."""
     from semsearch.modes import DEFAULT_MODE
@@ -105,12 +114,12 @@ def parse_command(line: str) -> Example:
     # `printf 'q\n' | semsearch shell`, `semsearch ask q --format tsv | cut -f1-3`: the stage that runs
     # semsearch, and the question the stage before it feeds in.
     stages = line.split("|")
-    at = next(i for i, stage in enumerate(stages) if shlex.split(stage)[:1] == ["semsearch"])
+    at = next(i for i, stage in enumerate(stages) if _words(stage)[:1] == ["semsearch"])
     piped = ""
     if at:
         words = shlex.split(stages[at - 1])
         piped = words[1].replace("\\n", "\n").strip() if len(words) > 1 else ""
-    words = shlex.split(stages[at])
+    words = _words(stages[at])
     command = words[1]
     positional = [w for i, w in enumerate(words[2:], 2) if not w.startswith("-") and not words[i - 1].startswith("-")]
     mode = words[words.index("--mode") + 1] if "--mode" in words else DEFAULT_MODE

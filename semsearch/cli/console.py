@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 
 from ..errors import EXIT_CODES, SemsearchError
+from ..present.messages import MIN_WIDTH, width_of
+from ..present.messages import message as laid_out
 from ..request import JSON_FORMATS
 from ..serve.payloads import json_text
 from ..text import plain
@@ -41,6 +43,7 @@ __all__ = [
     "out",
     "page",
     "plain",
+    "say",
     "state",
     "usage_error",
 ]
@@ -94,8 +97,6 @@ _sane_sizes()  # before the first Console reads them
 # wraps on a terminal, at places that split no word or URL, and leaves lines whole elsewhere).
 out = Console(file=STDOUT, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 err = Console(stderr=True, highlight=False)  # notices, warnings, errors, progress
-# Narrower than this, cards and tables have no room left for their text (COLUMNS=5 is a mistake).
-MIN_WIDTH = 20
 # --debug, whether the command line asked for --json, and a progress display to stop on failure.
 state: dict[str, Any] = {"debug": False, "json": False, "live": None}
 
@@ -158,7 +159,7 @@ def page(renderable: Any) -> None:
         except KeyboardInterrupt:  # the pager handles Ctrl-C itself; it ends when the user quits it
             continue
     if code in (126, 127):  # the shell could not run it (not found, not executable): the list is not lost
-        err.print(f"warning: the pager {plain(command)!r} could not run (exit {code}); printed without it")
+        say(f"the pager {command!r} could not run (exit {code}); printed without it", "warning")
         emit_text(text)
 
 
@@ -169,8 +170,15 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+def say(message: str, kind: str = "", style: str = "") -> None:
+    """One message on stderr: `kind` "warning" or "error" labels it. On a terminal it is wrapped to
+    the width at the places Japanese and English allow (never inside a word, never before "。"); elsewhere
+    it stays one line, whatever its length, for logs and grep (present/messages.py)."""
+    err.print(laid_out(message, kind, style, width_of(err)), soft_wrap=True)
+
+
 def notice(message: str) -> None:
-    err.print(plain(message), style="dim", soft_wrap=True)
+    say(message, style="dim")
 
 
 _ESCAPE_ERRORS = "semsearch-escape"
@@ -181,10 +189,10 @@ def _escape_unencodable(error: UnicodeError) -> tuple[str | bytes, int]:
     if not state.get("warned_encoding"):
         state["warned_encoding"] = True
         encoding = getattr(sys.stdout, "encoding", "?")
-        err.print(
-            f"[yellow]warning:[/yellow] the output encoding ({plain(str(encoding))}) cannot show every character; "
+        say(
+            f"the output encoding ({encoding}) cannot show every character; "
             "they are shown as \\u escapes (set PYTHONIOENCODING=utf-8 or a UTF-8 locale)",
-            soft_wrap=True,
+            "warning",
         )
     return codecs.backslashreplace_errors(error)
 
@@ -212,7 +220,7 @@ class LogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.WARNING:
-            err.print(f"[yellow]warning:[/yellow] {plain(record.getMessage())}", soft_wrap=True)
+            say(record.getMessage(), "warning")
         elif record.levelno >= logging.INFO:
             notice(record.getMessage())
 
@@ -244,7 +252,7 @@ def handles_errors(command: F) -> F:
             _silence_stdout()
             reason = failure.error.strerror or str(failure.error)
             with contextlib.suppress(Exception):
-                err.print(f"[red]error:[/red] cannot write the output ({plain(reason)})", soft_wrap=True)
+                say(f"cannot write the output ({reason})", "error")
             raise typer.Exit(EXIT_CODES["usage"]) from None
         except BrokenPipeError:
             _silence_stdout()
@@ -282,7 +290,7 @@ def fail(kind: str, message: str, code: int, as_json: bool) -> None:
     if as_json:
         emit_json({"error": {"type": kind, "message": message}})
     else:
-        err.print(f"[red]error:[/red] {plain(message)}", soft_wrap=True)
+        say(message, "error")
     raise typer.Exit(code)
 
 
@@ -298,7 +306,7 @@ def usage_error(error: Any) -> Exception:
             emit_json({"error": {"type": "UsageError", "message": message}})
             return
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        err.print(f"[red]error:[/red] {plain(message + hint)}", soft_wrap=True)
+        say(message + hint, "error")
 
     error.show = show
     return error

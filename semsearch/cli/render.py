@@ -38,7 +38,7 @@ from rich.text import Text
 
 from ..confidence import NO_MATCH, POSSIBLE
 from ..evaluation import Evaluation, ModeResult
-from ..present.linebreak import break_points, wrap
+from ..present.linebreak import break_points, fold, wrap
 from ..present.mdtext import Block, Span, blocks, inline
 from ..search import NOTHING_TO_SEARCH, Answer, Hit
 from ..text import match_spans, safe_line, safe_text
@@ -62,8 +62,6 @@ __all__ = [
 ]
 
 BAR_WIDTH = 10
-# Below this width the rankings of `compare` are listed one after another, not side by side.
-COMPARE_TABLE_MIN_WIDTH = 60
 # A card's text is indented this much under its rank.
 CARD_INDENT = 4
 
@@ -101,7 +99,9 @@ class Flow:
     """A paragraph: on a terminal wrapped to the width at the places Japanese and English allow
     (present/linebreak.py), continuation lines indented by `indent` cells (default: the prefix's width);
     elsewhere one line, never wrapped. `keep`: (start, end) spans of `text` never broken; `prefer`:
-    spans broken only when wider than a line (term names in a list)."""
+    spans broken only when wider than a line (term names in a list). `fold`: a piece wider than its
+    line (a path, a long name) is cut at the width and goes on on the next line, so that a table's
+    cell shows all of it instead of being cropped."""
 
     def __init__(
         self,
@@ -110,12 +110,14 @@ class Flow:
         indent: int | None = None,
         keep: Sequence[tuple[int, int]] = (),
         prefer: Sequence[tuple[int, int]] = (),
+        fold: bool = False,
     ) -> None:
         self.text = text
         self.prefix = prefix if isinstance(prefix, Text) else Text(prefix)
         self.indent = cell_len(self.prefix.plain) if indent is None else indent
         self.keep = keep
         self.prefer = prefer
+        self.fold = fold
 
     def _pieces(self, width: int | None) -> list[tuple[Text, Text]]:
         """(lead, line) pairs: the prefix or the indent, and the text of each line."""
@@ -125,6 +127,8 @@ class Flow:
         first = max(1, width - cell_len(self.prefix.plain))
         rest = max(1, width - self.indent)
         spans = wrap(plain, rest, first_width=first, measure=cell_len, keep=self.keep, prefer=self.prefer)
+        if self.fold:
+            spans = fold(plain, spans, first, rest, measure=cell_len)
         pieces = []
         for number, (start, end) in enumerate(spans):
             lead = self.prefix if number == 0 else Text(" " * self.indent)
@@ -195,6 +199,7 @@ class Grid:
         caption: str = "",
         show_header: bool = True,
         boxed: bool = True,
+        records_when_narrow: bool = False,
     ) -> None:
         self.headers = list(headers)
         self.rows = [list(row) for row in rows]
@@ -203,11 +208,11 @@ class Grid:
         self.caption = caption
         self.show_header = show_header
         self.boxed = boxed
+        self.records_when_narrow = records_when_narrow
 
     def table(self) -> Table:
         table = Table(
             title=self.title or None,
-            caption=self.caption or None,
             show_header=self.show_header,
             box=box.HEAVY_HEAD if self.boxed else None,
             pad_edge=self.boxed,
@@ -217,6 +222,14 @@ class Grid:
         for row in self.rows:
             table.add_row(*row)
         return table
+
+    def boxed_width(self) -> int:
+        """The cells a terminal needs to show this table boxed with no cell cut or wrapped."""
+        texts = [[_cell_text(cell) for cell in row] for row in self.rows]
+        if self.show_header:
+            texts.insert(0, list(self.headers))
+        widths = [max((cell_len(row[i]) for row in texts), default=0) for i in range(len(self.headers))]
+        return sum(widths) + 3 * len(widths) + 1  # a space either side of each cell, a border between
 
     def plain_lines(self) -> list[str]:
         texts = [[_cell_text(cell) for cell in row] for row in self.rows]
@@ -235,9 +248,26 @@ class Grid:
             lines.append(self.caption)
         return lines
 
+    def records(self) -> list[RenderableType]:
+        """The rows one after another: the first cell on a line of its own (whole: it is what a user
+        copies), then each other cell under it as "header: value", wrapped."""
+        views: list[RenderableType] = [Text(self.title)] if self.title else []
+        for row in self.rows:
+            views.append(Flow(Text(_cell_text(row[0]), style="bold"), fold=True))
+            for header, cell in zip(self.headers[1:], row[1:], strict=True):
+                views.append(Flow(Text(_cell_text(cell)), prefix=f"  {header}: ", fold=True))
+        if self.caption:
+            views.append(Flow(Text(self.caption)))
+        return views
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.is_terminal and self.records_when_narrow and self.boxed_width() > options.max_width:
+            yield from self.records()
+            return
         if options.is_terminal:
             yield self.table()
+            if self.caption:  # wrapped to the terminal (rich would leave a long caption one line)
+                yield Flow(Text(self.caption))
             return
         for line in self.plain_lines():
             if line:
@@ -490,11 +520,12 @@ class _CompareView:
         self.k = k
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        if not options.is_terminal or options.max_width >= COMPARE_TABLE_MIN_WIDTH:
-            yield compare_grid(self.rankings, self.k)
+        grid = compare_grid(self.rankings, self.k)
+        if not options.is_terminal or grid.boxed_width() <= options.max_width:
+            yield grid
             return
-        # A narrow terminal: one list per mode, one line per hit (a table of seven columns would
-        # leave its cells blank).
+        # A terminal too narrow for every term and score whole: one list per mode, one line per hit
+        # (a table would cut the names and the scores).
         for mode, answer in self.rankings.items():
             yield Text(_mode_label(mode, answer), style="bold") + Text(f" ({answer.state.replace('_', ' ')})")
             for hit in answer.hits[: self.k]:
@@ -502,8 +533,8 @@ class _CompareView:
 
 
 def compare_view(rankings: Mapping[str, Answer], k: int) -> RenderableType:
-    """`compare`: the rankings side by side, or, on a terminal narrower than 60 columns, one after
-    another."""
+    """`compare`: the rankings side by side, or, on a terminal too narrow to show every term and
+    score whole in a table, one after another."""
     return _CompareView(rankings, k)
 
 
@@ -519,7 +550,15 @@ def eval_tables(evaluation: Evaluation, title: str = "") -> list[RenderableType]
     them; and how off-topic questions were answered."""
     views: list[RenderableType] = []
     summary = [_metrics_row(mode, result.overall.to_dict()) for mode, result in evaluation.modes.items()]
-    views.append(Grid(["mode", *_METRIC_HEADERS], summary, ["left", *["right"] * 5], title=safe_line(title)))
+    views.append(
+        Grid(
+            ["mode", *_METRIC_HEADERS],
+            summary,
+            ["left", *["right"] * 5],
+            title=safe_line(title),
+            records_when_narrow=True,
+        )
+    )
     for mode, result in evaluation.modes.items():
         slices = [
             _metrics_row(f"{prefix}={safe_line(name)}", metrics.to_dict())
@@ -530,7 +569,11 @@ def eval_tables(evaluation: Evaluation, title: str = "") -> list[RenderableType]
         if slices:
             title = f"{mode}: by language and kind"
             justify = ["left", *["right"] * 5]
-            views.append(Grid(["slice", *_METRIC_HEADERS], slices, justify, title=title, caption=caption))
+            views.append(
+                Grid(
+                    ["slice", *_METRIC_HEADERS], slices, justify, title=title, caption=caption, records_when_narrow=True
+                )
+            )
         elif caption:
             views.append(Flow(Text(f"{mode}: {caption}")))
     return views
@@ -601,7 +644,7 @@ def info_view(rows: Sequence[tuple[str, str]]) -> Grid:
     """`semsearch info`: one row per fact, its name then its value."""
     return Grid(
         ["", ""],
-        [[Text(key, style="bold"), Flow(Text(safe_line(value)))] for key, value in rows],
+        [[Text(key, style="bold"), Flow(Text(safe_line(value)), fold=True)] for key, value in rows],
         show_header=False,
         boxed=False,
     )
@@ -688,7 +731,7 @@ def cache_view(base: Path | None, entries: Sequence[Any], now: float) -> Rendera
     if base is None:
         return Flow(Text("no per-user cache folder (no usable home folder; see `semsearch cache --help`)"))
     count = "1 cached index" if len(entries) == 1 else f"{len(entries)} cached indexes"
-    head = Flow(Text(f"{safe_line(str(base))}: {count}"))
+    head = Flow(Text(f"{safe_line(str(base))}: {count}"), fold=True)
     if not entries:
         return head
     rows: list[list[Cell]] = []
@@ -701,8 +744,14 @@ def cache_view(base: Path | None, entries: Sequence[Any], now: float) -> Rendera
         used = f"{_ago(now - entry.last_used)}"
         rows.append([Text(safe_line(entry.name)), Text(safe_line(corpus)), human_size(entry.size), used])
     total = human_size(sum(e.size for e in entries))
+    # Too narrow for the table whole, each index is listed with its name on a line of its own: the
+    # name is what `cache rm` takes, and a table would cut it.
     grid = Grid(
-        ["name", "corpus", "size", "last used"], rows, ["left", "left", "right", "left"], caption=f"{total} in all"
+        ["name", "corpus", "size", "last used"],
+        rows,
+        ["left", "left", "right", "left"],
+        caption=f"{total} in all",
+        records_when_narrow=True,
     )
     return Group(head, grid)
 
@@ -710,7 +759,7 @@ def cache_view(base: Path | None, entries: Sequence[Any], now: float) -> Rendera
 def weights_view(root: Path | None, entries: Sequence[Any]) -> RenderableType:
     """`semsearch cache`, its second part: the converted weights every index shares."""
     count = "1 set of shared weights" if len(entries) == 1 else f"{len(entries)} sets of shared weights"
-    head = Flow(Text(f"{safe_line(str(root))}: {count}"))
+    head = Flow(Text(f"{safe_line(str(root))}: {count}"), fold=True)
     rows: list[list[Cell]] = []
     for entry in entries:
         users = len(entry.used_by)
@@ -721,7 +770,13 @@ def weights_view(root: Path | None, entries: Sequence[Any]) -> RenderableType:
             used += " (damaged: converted again when used)"
         rows.append([Text(safe_line(entry.key)), human_size(entry.size), Text(used)])
     total = human_size(sum(e.size for e in entries))
-    grid = Grid(["weights", "size", "used by"], rows, ["left", "right", "left"], caption=f"{total} in all")
+    grid = Grid(
+        ["weights", "size", "used by"],
+        rows,
+        ["left", "right", "left"],
+        caption=f"{total} in all",
+        records_when_narrow=True,
+    )
     return Group(Text(""), head, grid)
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["NO_END", "NO_START", "break_points", "cell_width", "wrap"]
+__all__ = ["NO_END", "NO_START", "break_points", "cell_width", "fold", "wrap"]
 
 # May not start a line (行頭禁則): closing brackets and quotes, punctuation, iteration marks, the
 # long-vowel mark, small kana, and the ellipses and dashes that belong to what precedes them.
@@ -158,3 +158,32 @@ def wrap(
         used += measure(piece)
     lines.append((start, end))
     return lines
+
+
+def fold(
+    plain: str,
+    spans: Sequence[tuple[int, int]],
+    first: int,
+    rest: int,
+    measure: Callable[[str], int] = cell_width,
+) -> list[tuple[int, int]]:
+    """`wrap`'s lines with every line wider than its room (an unbreakable piece: a path, a long
+    name) cut at the room, after a "/", "-" or "_" in its second half where there is one; by
+    cells, so a wide character is never halved. `first` is the first line's room, `rest` the others'."""
+    folded: list[tuple[int, int]] = []
+    for start, end in spans:
+        room = first if not folded else rest
+        while measure(plain[start:end]) > room and end - start > 1:
+            cut, used = start, 0
+            while cut < end and used + measure(plain[cut]) <= room:
+                used += measure(plain[cut])
+                cut += 1
+            cut = max(cut, start + 1)
+            # A path or a name is cut after a "/", "-" or "_" when one lies in the line's second half.
+            joint = max(plain.rfind(mark, start, cut) for mark in "/-_") + 1
+            if joint > start + (cut - start) // 2:
+                cut = joint
+            folded.append((start, cut))
+            start, room = cut, rest
+        folded.append((start, end))
+    return folded

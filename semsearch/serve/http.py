@@ -41,6 +41,8 @@ from .._version import __version__
 from ..errors import IndexMismatchError, QueryError, SemsearchError, ServiceError
 from ..location import location_text, parse_location, same_location
 from ..modes import DEFAULT_MODE, check_mode
+from ..present.messages import message as laid_out
+from ..present.messages import width_of
 from ..request import (
     CONSOLE_ENV,
     DEFAULT_K,
@@ -306,7 +308,6 @@ def cli_ask(resident: Resident, params: dict[str, list[str]], cards: Cards | Non
     """`semsearch ask` as a local run would print it, for the thin client: (exit code, stdout, stderr)."""
     from ..confidence import answered, unanswered_notice
     from ..errors import EXIT_CODES
-    from ..text import plain
     from .payloads import answer_object, json_text
 
     if _one(params, "v") != THIN_PROTOCOL:
@@ -332,7 +333,7 @@ def cli_ask(resident: Resident, params: dict[str, list[str]], cards: Cards | Non
             failure = error
     # As cli/console.py's WarningHandler, `fail` and cli.ask print them, in the order a local run does.
     for message in warnings:
-        err.print(f"[yellow]warning:[/yellow] {plain(message)}", soft_wrap=True)
+        err.print(laid_out(message, "warning", width=width_of(err)), soft_wrap=True)
     if failure is not None:
         if as_json:
             return (
@@ -340,13 +341,15 @@ def cli_ask(resident: Resident, params: dict[str, list[str]], cards: Cards | Non
                 json_text({"error": {"type": type(failure).__name__, "message": str(failure)}}) + "\n",
                 err.file.getvalue(),
             )
-        err.print(f"[red]error:[/red] {plain(str(failure))}", soft_wrap=True)
+        err.print(laid_out(str(failure), "error", width=width_of(err)), soft_wrap=True)
         return failure.exit_code, "", err.file.getvalue()
     # As `ask` ends (cli.ask): exit 1 when the answer is no match (or, with --sure-only, not sure),
     # saying so on stderr when the output is not the text that says it.
     code = 0 if answered(answer.state, sure_only) else EXIT_CODES["no_match"]
     if code and fmt != "text":
-        err.print(plain(unanswered_notice(answer.state, question, bool(answer.hits))), soft_wrap=True)
+        err.print(
+            laid_out(unanswered_notice(answer.state, question, bool(answer.hits)), width=width_of(err)), soft_wrap=True
+        )
     if fmt == "json":
         return code, json_text(answer_object(answer, index, full)) + "\n", err.file.getvalue()
     # As `ask` prints it (cli._print_answer): the same renderable, laid out for the client's terminal.
