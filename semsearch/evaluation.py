@@ -32,6 +32,7 @@ __all__ = [
     "Metrics",
     "StateCounts",
     "Evaluation",
+    "parse_queries",
     "read_queries",
     "evaluate",
     "check_gold",
@@ -220,11 +221,19 @@ class Evaluation:
 def read_queries(path: str | os.PathLike[str]) -> list[LabelledQuery]:
     """Parse a query file. Raises QueryError naming the file and line of the first problem."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise QueryError(f"query file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise QueryError(f"cannot read query file {path}: {error}") from None
+    return parse_queries(text, str(path))
+
+
+def parse_queries(text: str, name: str = "<stdin>") -> list[LabelledQuery]:
+    """Parse the text of a query file (`name` in messages: a path, or "<stdin>"). Raises QueryError
+    naming the line of the first problem."""
+    path = name
+    lines = text.splitlines()
     queries = []
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("//"):

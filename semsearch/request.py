@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: What `ask --format` prints: a card per hit (text) or one of the machine formats.
-FORMATS = ("text", "json", "jsonl", "tsv", "markdown")
+FORMATS = ("text", "json", "jsonl", "tsv", "markdown", "grep")
 #: The output formats whose errors are JSON objects too.
 JSON_FORMATS = ("json", "jsonl")
 DEFAULT_K = 5

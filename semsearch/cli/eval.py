@@ -20,7 +20,10 @@ from .options import CorpusOpt, Format, FormatOpt, IndexOpt, JsonOpt, Mode, _for
 def eval_command(
     queries: Annotated[
         list[Path],
-        typer.Argument(metavar="QUERIES.jsonl...", help="Labelled query files (JSON lines, format below)."),
+        typer.Argument(
+            metavar="QUERIES.jsonl...",
+            help="Labelled query files (JSON lines, the format is in the description above); - reads stdin.",
+        ),
     ],
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
@@ -58,18 +61,32 @@ def eval_command(
       {"q": "明日の天気は", "gold": []}
     q is the question; gold, the names of the entries that answer it (any of an entry's
     names; case and width do not matter); "gold": [] marks an off-topic question, which
-    should get "no confident match"; id, lang and kind are optional (lang and kind give
+    should get "no match"; id, lang and kind are optional (lang and kind give
     the tables by language and kind). Blank lines and lines starting with // are skipped.
     """
     from ..evaluation import evaluate, read_queries
 
     fmt = _format(output_format, as_json)
     modes = [check_mode(m.value) for m in mode or ()]
-    labelled = [query for path in queries for query in read_queries(path)]
+    labelled = [query for path in queries for query in (_stdin_queries() if str(path) == "-" else read_queries(path))]
     opened = _open(_locations(corpus, index))
     result = evaluate(opened, labelled, modes or opened.modes)
     data = result.to_dict(misses=misses)
     emit(data, fmt, machine="eval_text", text=lambda: _eval_view(result, queries, misses), misses=misses)
+
+
+def _stdin_queries() -> list[Any]:
+    """`eval -`: the query file on stdin (at most 64 MiB)."""
+    import sys
+
+    from ..errors import QueryError
+    from ..evaluation import parse_queries
+
+    data = sys.stdin.buffer.read(64 << 20)
+    try:
+        return parse_queries(data.decode("utf-8"), "<stdin>")
+    except UnicodeDecodeError as error:
+        raise QueryError(f"the query file on stdin is not valid UTF-8 (byte {error.start})") from None
 
 
 def _eval_view(result: Any, queries: list[Path], misses: bool) -> None:

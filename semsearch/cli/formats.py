@@ -20,11 +20,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import QueryError
+from ..request import FORMATS as _REQUEST_FORMATS
 from ..text import safe_line, safe_text
 
 __all__ = [
     "FORMATS",
     "answer_text",
+    "answers_text",
     "compare_text",
     "eval_text",
     "show_text",
@@ -33,7 +36,7 @@ __all__ = [
     "tsv_field",
 ]
 
-FORMATS = ("text", "json", "jsonl", "tsv", "markdown")
+FORMATS = _REQUEST_FORMATS  # what a request may ask for (request.py), every one printed here
 
 Row = Mapping[str, Any]
 
@@ -56,10 +59,10 @@ def tsv_field(value: object) -> str:
     return safe_line(str(value).replace("\\", "\\\\"))
 
 
-def _tsv(columns: Sequence[str], rows: Iterable[Row]) -> str:
-    lines = ["\t".join(columns)]
+def _tsv(columns: Sequence[str], rows: Iterable[Row], header: bool = True) -> str:
+    lines = ["\t".join(columns)] if header else []
     lines += ["\t".join(tsv_field(row.get(column)) for column in columns) for row in rows]
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)
 
 
 def _jsonl(rows: Iterable[object]) -> str:
@@ -100,14 +103,29 @@ STATE_LINES = {
 }
 
 
-def answer_text(data: Row, fmt: str) -> str:
-    """`ask --format jsonl|tsv|markdown` from the object `ask --json` prints: jsonl and tsv carry
-    the answer's state on every hit's row."""
+def _grep_line(place: Row, text: str, cwd: str | None) -> str:
+    """`path:line:col:text`, the form of grep -n --column, vim's quickfix and emacs' grep-mode. The
+    path is absolute for ask, compare, show and terms (the same from a thin client's server as from
+    the local command); lint's are relative to where it runs."""
+    return f"{safe_line(_shown_path(place, cwd))}:{place['line']}:1:{safe_line(text)}"
+
+
+def _hit_grep_text(hit: Row) -> str:
+    snippet = " ".join(str(hit.get("snippet") or "").split())
+    return f"{hit['term']} — {snippet}" if snippet else str(hit["term"])
+
+
+def answer_text(data: Row, fmt: str, cwd: str | None = None, header: bool = True) -> str:
+    """`ask --format jsonl|tsv|markdown|grep` from the object `ask --json` prints: jsonl and tsv
+    carry the answer's state on every hit's row; grep is a `path:line:col:term — snippet` line per
+    hit (paths relative to `cwd` when inside it)."""
     hits: list[Row] = [{**hit, "state": data["state"]} for hit in data["hits"]]
     if fmt == "jsonl":
         return _jsonl(hits)
     if fmt == "tsv":
-        return _tsv([*HIT_COLUMNS, *(["body"] if any("body" in h for h in hits) else [])], hits)
+        return _tsv([*HIT_COLUMNS, *(["body"] if any("body" in h for h in hits) else [])], hits, header)
+    if fmt == "grep":
+        return "".join(_grep_line(hit, _hit_grep_text(hit), cwd) + "\n" for hit in hits)
     lines = [f"# {_md_escape(data['query'])}", ""]
     if data["did_you_mean"]:
         lines += [f"*Did you mean: {_md_escape(', '.join(data['did_you_mean']))}?*", ""]
@@ -128,13 +146,33 @@ def answer_text(data: Row, fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def answers_text(data: Sequence[Row], fmt: str, cwd: str | None = None, header: bool = True) -> str:
+    """Several answers (`ask` with one question per line of stdin): jsonl and tsv rows carry their
+    question (tsv: a first column, one header line); markdown, one section per question; grep, the
+    lines of each answer in turn."""
+    if fmt == "markdown":
+        return "\n".join(answer_text(one, fmt) for one in data)
+    if fmt == "grep":
+        return "".join(answer_text(one, fmt, cwd) for one in data)
+    hits: list[Row] = [{"question": one["query"], **hit, "state": one["state"]} for one in data for hit in one["hits"]]
+    if fmt == "jsonl":
+        return _jsonl(hits)
+    body = ["body"] if any("body" in h for h in hits) else []
+    return _tsv(["question", *HIT_COLUMNS, *body], hits, header)
+
+
 # -- compare --------------------------------------------------------------------------------------
 
 
 def compare_text(data: Row, fmt: str) -> str:
-    """`compare --format jsonl|tsv|markdown` from the object `compare --json` prints."""
+    """`compare --format jsonl|tsv|markdown|grep` from the object `compare --json` prints."""
     modes: Mapping[str, list[Row]] = data["modes"]
     rows = [{"mode": mode, **hit, "state": data["states"][mode]} for mode, hits in modes.items() for hit in hits]
+    if fmt == "grep":
+        return "".join(
+            _grep_line(row, f"{row['mode']} {row['rank']}: {row['term']} ({row['score']:.3f})", None) + "\n"
+            for row in rows
+        )
     if fmt == "jsonl":
         return _jsonl(rows)
     if fmt == "tsv":
@@ -160,13 +198,15 @@ def compare_text(data: Row, fmt: str) -> str:
 TERM_COLUMNS = ("term", "names", "source", "line", "path", "chunks")
 
 
-def terms_text(data: Row, fmt: str) -> str:
-    """`terms --format jsonl|tsv|markdown` from the object `terms --json` prints."""
+def terms_text(data: Row, fmt: str, cwd: str | None = None, header: bool = True) -> str:
+    """`terms --format jsonl|tsv|markdown|grep` from the object `terms --json` prints."""
     terms: list[Row] = data["terms"]
     if fmt == "jsonl":
         return _jsonl(terms)
     if fmt == "tsv":
-        return _tsv(TERM_COLUMNS, terms)
+        return _tsv(TERM_COLUMNS, terms, header)
+    if fmt == "grep":
+        return "".join(_grep_line(term, " | ".join(term["names"]), cwd) + "\n" for term in terms)
     lines: list[str] = []
     source = None
     for term in terms:
@@ -189,6 +229,8 @@ def show_text(data: Row, fmt: str) -> str:
         return _jsonl(entries)
     if fmt == "tsv":
         return _tsv(SHOW_COLUMNS, entries)
+    if fmt == "grep":
+        return "".join(_grep_line(entry, " | ".join(entry["names"]), None) + "\n" for entry in entries)
     parts = []
     for entry in entries:
         # An HTML comment ends at the first "--" ("-->"): a file name cannot close it early.
@@ -228,6 +270,8 @@ def eval_text(data: Row, fmt: str, misses: bool = False) -> str:
     """`eval --format jsonl|tsv|markdown` from the object `eval --json` prints. jsonl: a line per
     mode and slice ("all", "lang=ja", "kind=name"), then with --misses a line per miss
     (`"miss": true`); tsv: the metrics, or with --misses the misses."""
+    if fmt == "grep":
+        raise QueryError("eval lists measurements, not places: --format grep is for ask, compare, show and terms")
     metrics = _metric_rows(data)
     if fmt == "jsonl":
         return _jsonl(metrics) + _jsonl({"miss": True, **row} for row in _miss_rows(data))

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import QueryError
+from ..text import safe_line
 from .console import (
     handles_errors,
     notice,
     out,
-    plain,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def _plural(n: int, word: str) -> str:
 def _prompts(query: str, passage: str) -> str:
     if not query and not passage:
         return "no prompts"
-    return f'prompts "{plain(query)}" (questions) and "{plain(passage)}" (entries)'
+    return f'prompts "{safe_line(query)}" (questions) and "{safe_line(passage)}" (entries)'
 
 
 @handles_errors
@@ -165,20 +165,29 @@ def build(
     emit(report.to_dict(), "json" if as_json else "text", text=lambda: _build_summary(loc.index, report))
 
 
+def _line(text: str) -> None:
+    """One line of a summary: wrapped to a terminal (a long path folded, never cut), whole elsewhere."""
+    from rich.text import Text
+
+    from .render import Flow
+
+    out.print(Flow(Text(text), fold=True))
+
+
 def _build_summary(index: object, report: BuildReport) -> None:
     """What `build` says when it is done, for people: counts, the encoder, what was skipped."""
     status = "built" if report.written else "up to date"
     counts = f"{_plural(report.files, 'file')}, {_plural(report.terms, 'term')}, {_plural(report.chunks, 'chunk')}"
     work = f"{report.embedded} embedded, {report.reused} reused"
-    out.print(f"{status}: {plain(str(index))}  {counts} ({work}) in {report.seconds:.1f} s")
-    out.print(f"encoder: {plain(report.encoder)}, {_prompts(report.query_prompt, report.passage_prompt)}")
+    _line(f"{status}: {safe_line(str(index))}  {counts} ({work}) in {report.seconds:.1f} s")
+    _line(f"encoder: {safe_line(report.encoder)}, {_prompts(report.query_prompt, report.passage_prompt)}")
     if report.skipped:
         skipped = f"skipped: {_plural(report.skipped_files, 'file')}, {_plural(report.skipped_terms, 'heading')}"
         repeated = [w.removeprefix("skipped ") for w in report.repeated if w.startswith("skipped ")]
         if repeated:
-            out.print(f"{skipped}, as at the previous build: {plain('; '.join(repeated))}")
+            _line(f"{skipped}, as at the previous build: {safe_line('; '.join(repeated))}")
         else:
-            out.print(f"{skipped} (see the warnings above)")
+            _line(f"{skipped} (see the warnings above)")
 
 
 @handles_errors
@@ -366,11 +375,11 @@ def _removed_lines(removed: list[Any], unused: list[Any], dry_run: bool, weights
     verb = "would remove" if dry_run else "removed"
     for entry in removed:
         corpus = ", ".join(entry.corpus) or "corpus unknown"
-        out.print(f"{verb} {plain(entry.name)}  {human_size(entry.size)}  ({plain(corpus)})")
+        _line(f"{verb} {safe_line(entry.name)}  {human_size(entry.size)}  ({safe_line(corpus)})")
     for shared in unused:
-        out.print(f"{verb} {plain(shared.key)}  {human_size(shared.size)}  (shared weights no index uses)")
+        _line(f"{verb} {safe_line(shared.key)}  {human_size(shared.size)}  (shared weights no index uses)")
     total = sum(e.size for e in removed) + sum(w.size for w in unused)
     count = "1 index" if len(removed) == 1 else f"{len(removed)} indexes"
     if weights:
         count += ", 1 set of shared weights" if len(unused) == 1 else f", {len(unused)} sets of shared weights"
-    out.print(f"{verb} {count}, {human_size(total)}")
+    _line(f"{verb} {count}, {human_size(total)}")

@@ -54,6 +54,7 @@ class Format(str, Enum):
     jsonl = "jsonl"
     tsv = "tsv"
     markdown = "markdown"
+    grep = "grep"
 
 
 assert tuple(m.value for m in Mode) == MODES  # the choices are the modes (tests/test_request.py)
@@ -113,6 +114,9 @@ MinScoreOpt = Annotated[
         help="Only hits scoring at least S (scores go from 0 to 1; default: no minimum).",
         show_default=False,
     ),
+]
+NoHeaderOpt = Annotated[
+    bool, typer.Option("--no-header", help="With --format tsv: the rows only, without the header line.")
 ]
 QuestionArg = Annotated[
     list[str] | None,

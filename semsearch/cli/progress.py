@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from .console import (
     err,
@@ -44,7 +43,7 @@ def _progress_lines(
             return
         last = now
         elapsed = now - started
-        line = f"embedding: {done}/{total} chunks ({100 * done // total}%), {_duration(elapsed)}"
+        line = f"embedding: {done}/{total} chunks ({100 * done // total}%), elapsed {_duration(elapsed)}"
         if elapsed > 0 and done:
             rate = done / elapsed
             line += f", {rate:.1f} chunks/s"
@@ -55,47 +54,72 @@ def _progress_lines(
     return update
 
 
+def _clock(seconds: float) -> str:
+    """A duration as a clock reads: 0:07, 2:05, 1:03:20."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress_line(done: int, total: int, elapsed: float, width: int) -> str:
+    """The terminal's progress line, at most `width` cells: "embedding ━━━━╺──── 120/301 39% ·
+    elapsed 0:07 · about 0:11 left · 17.1 chunks/s". Before the first chunk is embedded the encoders
+    are loading, and the line says so. Where the width is short the rate goes first, then the
+    elapsed time, then the time left; the bar takes what is left (at most 30 cells), or goes too."""
+    if not done:
+        head = "loading the encoders"
+        parts = [(f"{total} chunks to embed", 2), (f"elapsed {_clock(elapsed)}", 1)]
+    else:
+        head = "embedding"
+        rate = done / elapsed if elapsed > 0 else 0.0
+        parts = [(f"{done}/{total} {100 * done // max(total, 1)}%", 9), (f"elapsed {_clock(elapsed)}", 2)]
+        if rate and done < total:
+            parts.append((f"about {_clock((total - done) / rate)} left", 3))
+        if rate:
+            parts.append((f"{rate:.1f} chunks/s", 1))
+    with_bar = bool(done)
+    while True:
+        figures = " · ".join(text for text, _ in parts)
+        if with_bar:
+            room = min(30, width - len(head) - len(figures) - 2)
+            if room >= 6:
+                filled = min(room, round(room * done / max(total, 1)))
+                bar = "━" * filled + ("╺" + "─" * (room - filled - 1) if filled < room else "")
+                return f"{head} {bar} {figures}".rstrip()
+        line = " · ".join([head, *(text for text, _ in parts)])
+        if not with_bar and len(line) <= width:
+            return line
+        if parts and (not with_bar or len(parts) > 1):
+            parts.remove(min(parts, key=lambda part: part[1]))  # the least needed part goes first
+        elif with_bar:
+            with_bar = False  # no room for a bar: the figures alone
+        else:
+            return line[: max(0, width)]
+
+
 def _progress_callback() -> Callable[[int, int], None] | None:
-    """Progress of embedding on stderr: a rich bar on a terminal, a line every few seconds elsewhere."""
+    """Progress of embedding on stderr: one line on a terminal (progress_line), redrawn in place;
+    a line every few seconds elsewhere."""
     if not err.is_terminal:
         return _progress_lines()
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TaskProgressColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.live import Live
     from rich.text import Text
 
-    class Rate(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            return Text(f"{task.speed:.1f} chunks/s" if task.speed else "", style="dim")
-
-    bar = Progress(
-        "embedding",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        Rate(),
-        TimeElapsedColumn(),
-        "left",
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
-    task = None
+    started: float | None = None
+    live: Live | None = None
 
     def update(done: int, total: int) -> None:
-        nonlocal task
-        if task is None:
-            bar.start()
-            state["live"] = bar  # stopped by the error handling when the build fails or is interrupted
-            task = bar.add_task("embed", total=total)
-        bar.update(task, completed=done, total=total)
+        nonlocal started, live
+        now = time.monotonic()
+        if started is None:
+            started = now
+        line = Text(progress_line(done, total, now - started, err.width - 1), style="dim" if not done else "")
+        if live is None:
+            live = Live(line, console=err, transient=True, auto_refresh=False)
+            live.start()
+            state["live"] = live  # stopped by the error handling when the build fails or is interrupted
+        live.update(line, refresh=True)
         if done >= total:
-            bar.stop()
+            live.stop()
 
     return update

@@ -16,6 +16,7 @@ from ..limits import STDIN_LIMIT
 from .console import (
     UsageError,
     err,
+    say,
 )
 
 
@@ -31,27 +32,38 @@ def _argv_text(text: str, what: str) -> str:
     return text
 
 
-def _question(ctx: typer.Context, words: list[str] | None) -> str:
-    """The question: its words joined (no quotes needed), or stdin for "-" or when no word is given
-    and stdin is not a terminal (`echo q | semsearch ask`); refuses undecodable bytes."""
+def _question(ctx: typer.Context, words: list[str] | None, what: str = "question") -> str:
+    """The question (or `what` else is asked for: a term's name): its words joined (no quotes
+    needed), or stdin for "-" or when no word is given and stdin is not a terminal (`echo q |
+    semsearch ask`); refuses undecodable bytes."""
+    metavar = "QUESTION" if what == "question" else "TERM"
     words = list(words or [])
     if not words and _interactive_stdin():
-        raise UsageError("Missing argument 'QUESTION'.", ctx)
+        raise UsageError(f"Missing argument '{metavar}'.", ctx)
     if words in ([], ["-"]):
         # Bounded: `yes q | semsearch ask` must not read forever (the encoder reads ~500 characters).
         data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
         try:
             text = codecs.getincrementaldecoder("utf-8")().decode(data[:STDIN_LIMIT], final=len(data) <= STDIN_LIMIT)
         except UnicodeDecodeError as error:
-            raise QueryError(f"the question on stdin is not valid UTF-8 (byte {error.start})") from None
+            raise QueryError(f"the {what} on stdin is not valid UTF-8 (byte {error.start})") from None
         text = text.removesuffix("\n").removesuffix("\r")  # `echo question |` ends it with a newline
         if not words and not text.strip():
-            raise UsageError("Missing argument 'QUESTION' (and nothing on stdin).", ctx)
+            raise UsageError(f"Missing argument '{metavar}' (and nothing on stdin).", ctx)
     else:
-        text = " ".join(_argv_text(word, "question") for word in words)
+        text = " ".join(_argv_text(word, what) for word in words)
     if not text.strip():
-        raise QueryError("the question is empty")
+        raise QueryError(f"the {what} is empty")
     return text
+
+
+def _questions(ctx: typer.Context, words: list[str] | None) -> list[str]:
+    """`ask`'s questions: the words (one question), or each non-empty line of stdin (several)."""
+    text = _question(ctx, words)
+    if list(words or []) not in ([], ["-"]):
+        return [text]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines if len(lines) > 1 else [text]
 
 
 def _interactive_stdin() -> bool:
@@ -68,7 +80,7 @@ def _read_lines(interactive: bool) -> Iterator[str]:
             try:
                 yield codecs.getincrementaldecoder("utf-8")().decode(raw, final=False).rstrip("\r\n")
             except UnicodeDecodeError:
-                err.print("[red]error:[/red] a line on stdin is not valid UTF-8; skipped")
+                say("a line on stdin is not valid UTF-8; skipped", "error")
             if len(raw) == STDIN_LIMIT and not raw.endswith(b"\n"):  # overlong: answered, the rest skipped
                 while (rest := sys.stdin.buffer.readline(STDIN_LIMIT)) and not rest.endswith(b"\n"):
                     pass

@@ -450,6 +450,15 @@ def run(argv: list[str]) -> int | None:
         return None
     if options["question"] == "-" and not _read_question(options):
         return None
+    if len([line for line in options["question"].splitlines() if line.strip()]) > 1:
+        # Several questions, one per line: `ask` answers them in turn, here, from the index named here.
+        if _names_an_index(options):
+            return None
+        sys.stderr.write(
+            "error: several questions on stdin are answered by the local command, not through "
+            f"{ENV_SERVER}; name the index (--index or --corpus) or ask them one at a time\n"
+        )
+        return LOCAL_EXIT_CODES["usage"]
     if not _valid(options) or not (_utf8(sys.stdout) and _utf8(sys.stderr)):
         return None  # the real command says what is wrong (or writes in this odd encoding itself)
     shown = _line(url.strip())

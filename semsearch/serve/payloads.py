@@ -111,14 +111,20 @@ def _listed(sources: list[str]) -> str:
 
 
 def resolve_source(index: Index, source: str) -> str:
-    """The corpus file `source` names: a source as listed (`ai/llm-rag.md`), or the end of exactly
-    one (`llm-rag.md`). Raises QueryError naming the files it could mean, or all the files there are."""
+    """The corpus file `source` names: a source as listed (`ai/llm-rag.md`), its absolute path (as
+    the `path` of a tsv or JSON row), or the end of exactly one (`llm-rag.md`). Raises QueryError
+    naming the files it could mean, or all the files there are."""
     from ..search import readable
 
     source = readable(source, "source")
     sources = sorted({t.source for t in index.terms})
     if source in sources:
         return source
+    if source.startswith("/"):  # the absolute `path` a tsv or JSON row gives, fed back
+        first = {t.source: t for t in reversed(index.terms)}
+        by_path = [s for s in sources if index.source_path(first[s]) == source]
+        if len(by_path) == 1:
+            return by_path[0]
     tail = source.strip("/")
     matches = [s for s in sources if tail and s.endswith("/" + tail)]
     if len(matches) == 1:
