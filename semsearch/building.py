@@ -459,7 +459,8 @@ class _Plan:
             "files": file_fingerprints(corpus),
             "counts": {
                 "files": len(corpus.files),
-                "terms": len(corpus.terms),
+                "terms": len(corpus.terms),  # entries: a heading each
+                "distinct_terms": _distinct_terms(corpus),  # entries sharing a name are one term
                 "chunks": chunks,
                 "skipped": len(corpus.skipped),
             },
@@ -547,3 +548,10 @@ class _Warnings:
     @property
     def repeated(self) -> tuple[str, ...]:
         return tuple(self._repeated)
+
+
+def _distinct_terms(corpus: Corpus) -> int:
+    """How many terms `ask` and `show` know: entries that share a name are one (names.py)."""
+    from .names import NameIndex
+
+    return len(set(NameIndex(corpus.terms).groups()))

@@ -160,10 +160,18 @@ def _open_unusable(
         raise error  # nothing is created: the error names the fix
     if store.exists():
         store.prepare()  # refuses a foreign directory before announcing a build
-    named = ", ".join(map(str, corpus_roots(corpus)))
-    announce = f"no index at {store} yet; building it from {named}"
+    named = ", ".join(_shown(str(root)) for root in corpus_roots(corpus))
+    announce = f"no index at {_shown(str(store))} yet; building it from {named}"
     options = dataclasses.replace(options, on_start=options.on_start or (lambda: _say(notify, logging.INFO, announce)))
     return build_index(corpus_roots(corpus), store, options, existing=existing)
+
+
+def _shown(path: str) -> str:
+    """A folder as a notice names it: a bare relative name as ./name ("no index at ./index", not
+    "no index at index")."""
+    if "://" in path or path.startswith(("/", ".", "~")):
+        return path
+    return f"./{path}"
 
 
 def _recorded_encoder(manifest: Manifest) -> Encoder | None:

@@ -463,7 +463,7 @@ def test_info_json_and_staleness(runner: CliRunner, where: list[str], glossary: 
     assert data["engine"] is None  # a C engine is named only for the embedded encoder
     assert 0 < data["bytes"] < 100_000 and data["shared_weights"] is None
     assert (data["encoder"]["query_prompt"], data["encoder"]["passage_prompt"]) == ("", "")
-    assert data["counts"] == {"chunks": 6, "files": 2, "skipped": 0, "terms": 6}
+    assert data["counts"] == {"chunks": 6, "distinct_terms": 6, "files": 2, "skipped": 0, "terms": 6}
     assert data["format_version"] == 1 and data["built_at"]
     assert (data["stale"], data["stale_reason"]) == (False, None)
 

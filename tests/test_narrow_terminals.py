@@ -147,3 +147,32 @@ def test_errors_wrap_between_words(tmp_path: Path, columns: int) -> None:
     # Every word of the message whole on some line: none was broken by the terminal.
     for word in ("build", "semsearch", "CORPUS", "--index"):
         assert re.search(rf"(^|\s|`){re.escape(word)}(\s|`|$)", text, re.M), (word, lines)
+
+
+@pytest.mark.parametrize("command", ["ask", "build", "eval", "lint", "cache"])
+def test_help_fits_the_terminal(command: str) -> None:
+    """A command's --help in a 60-column terminal, examples and file formats included: wrapped
+    between words, no line wider than the terminal."""
+    from rich.cells import cell_len
+
+    lines = on_a_terminal([command, "--help"], 60)
+    assert lines and not [line for line in lines if cell_len(line) > 60], lines
+    words = {word for line in lines for word in line.split()}
+    assert "semsearch" in words and not {"defin", "ition", "orpus"} & words
+
+
+def test_show_in_an_fzf_preview_wraps_to_the_preview(index: Path) -> None:
+    """fzf runs `semsearch show {..}` with its output in a pipe and the preview's width in
+    FZF_PREVIEW_COLUMNS: the entry is laid out for that width, not left as one long line."""
+    from rich.cells import cell_len
+
+    env = {**os.environ, "SEMSEARCH_SERVER": "", "FZF_PREVIEW_COLUMNS": "30", "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, str(CHILD), "entry", "show", "Backpropagation", "--index", str(index)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    lines = ESCAPES.sub("", result.stdout).splitlines()
+    assert len(lines) >= 3 and all(cell_len(line) <= 30 for line in lines), lines

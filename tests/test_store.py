@@ -102,7 +102,13 @@ def test_manifest_contents(built: tuple[semsearch.Index, Path, Path]) -> None:
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["size"] == len(data)
         assert entry["mtime_ns"] == (corpus / source).stat().st_mtime_ns
-    assert manifest.counts == {"files": 2, "terms": 40, "chunks": len(index._stored.chunks), "skipped": 0}
+    assert manifest.counts == {
+        "files": 2,
+        "terms": 40,
+        "distinct_terms": 40,
+        "chunks": len(index._stored.chunks),
+        "skipped": 0,
+    }
     assert manifest.ann["kind"] == "flat" and manifest.ann["ntotal"] == manifest.counts["chunks"]
     assert datetime.fromisoformat(manifest.built_at).tzinfo is not None
     assert manifest.build_seconds >= 0

@@ -44,11 +44,36 @@ class _Commands(TyperGroup):
 
 
 class _Command(TyperCommand):
-    """A command whose usage line names a required argument as QUESTION, not {QUESTION}."""
+    """A command whose usage line names a required argument as QUESTION, not {QUESTION}, and whose
+    help's verbatim blocks (examples, a file format) wrap between words where the terminal is
+    narrower than a line, continued four columns further in, instead of being broken mid-word by
+    the terminal."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
         return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        start = len(formatter.buffer)
+        super().format_help_text(ctx, formatter)
+        text = "".join(formatter.buffer[start:])
+        del formatter.buffer[start:]
+        formatter.buffer.append("\n".join(_fit(line, formatter.width) for line in text.split("\n")))
+
+
+def _fit(line: str, width: int) -> str:
+    """A help line wider than `width` cells, wrapped between words (present/linebreak.py), each
+    continuation indented four more columns."""
+    from ..present.linebreak import cell_width, fold, wrap
+
+    if cell_width(line) <= width:
+        return line
+    indent = len(line) - len(line.lstrip(" "))
+    body = line[indent:]
+    first, rest = max(10, width - indent), max(10, width - indent - 4)
+    spans = fold(body, wrap(body, rest, first_width=first), first, rest)
+    pieces = [body[a:b] for a, b in spans]
+    return "\n".join([" " * indent + pieces[0], *(" " * (indent + 4) + piece for piece in pieces[1:])])
 
 
 def _asks_for_json(args: list[str]) -> bool:

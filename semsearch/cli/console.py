@@ -203,7 +203,8 @@ codecs.register_error(_ESCAPE_ERRORS, _escape_unencodable)
 def setup_streams() -> None:
     """Before a command speaks: a stdout that cannot encode Japanese (PYTHONIOENCODING=ascii, a C
     locale without UTF-8 mode) shows escapes instead of failing; COLUMNS=0 (meaningless) is ignored
-    and a tiny COLUMNS is raised to MIN_WIDTH."""
+    and a tiny COLUMNS is raised to MIN_WIDTH; inside fzf's preview window (FZF_PREVIEW_COLUMNS),
+    stdout is laid out for it."""
     if not _utf(sys.stdout):
         with contextlib.suppress(AttributeError, ValueError, OSError):
             sys.stdout.reconfigure(errors=_ESCAPE_ERRORS)  # type: ignore[union-attr]
@@ -212,6 +213,12 @@ def setup_streams() -> None:
     for console in (out, err):
         # None: the terminal's own width, else 80 (rich reads COLUMNS=0 at start-up as a width of 0).
         console._width = max(width, MIN_WIDTH) if width else None
+    # fzf's preview window is a terminal of FZF_PREVIEW_COLUMNS whose output reaches it through a
+    # pipe: laid out for it (wrapped, styled unless NO_COLOR), as `semsearch show {..}` is asked there.
+    preview = os.environ.get("FZF_PREVIEW_COLUMNS", "").strip()
+    if preview.isascii() and preview.isdigit() and len(preview) <= 5 and int(preview) and not out.is_terminal:
+        out._force_terminal = True
+        out._width = max(int(preview), MIN_WIDTH)
 
 
 class LogHandler(logging.Handler):

@@ -57,8 +57,9 @@ def eval_command(
 
     \b
     Query file: JSON lines, one question per line:
-      {"q": "勾配消失とは", "gold": ["勾配消失問題"], "lang": "ja", "kind": "definition"}
+      {"q": "勾配消失とは", "gold": ["勾配消失問題"], "lang": "ja"}
       {"q": "明日の天気は", "gold": []}
+
     q is the question; gold, the names of the entries that answer it (any of an entry's
     names; case and width do not matter); "gold": [] marks an off-topic question, which
     should get "no match"; id, lang and kind are optional (lang and kind give

@@ -675,7 +675,13 @@ def info_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     counts: Mapping[str, int] = data["counts"]
     query, passage = str(encoder.get("query_prompt", "")), str(encoder.get("passage_prompt", ""))
     prompts = f'"{query}" for questions, "{passage}" for entries' if query or passage else "none"
-    held = f"{_plural(counts.get('terms', 0), 'term')} in {_plural(counts.get('files', 0), 'file')}"
+    entries, distinct = counts.get("terms", 0), counts.get("distinct_terms")
+    if distinct is not None and distinct != entries:  # a term written in several places, or a homonym
+        held = f"{_plural(distinct, 'term')} ({_plural(entries, 'entry')}: entries that share a name are one term)"
+        held = held.replace("1 entrys", "1 entry").replace("entrys", "entries")
+    else:
+        held = _plural(entries, "term")
+    held += f" in {_plural(counts.get('files', 0), 'file')}"
     held += f", {_plural(counts.get('chunks', 0), 'chunk')}"
     if counts.get("skipped"):
         held += f", {counts['skipped']} skipped (files or headings)"
