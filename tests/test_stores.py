@@ -437,3 +437,18 @@ def test_the_command_line_says_what_is_wrong_with_a_location(
     absent = runner.invoke(app, ["build", str(corpus), "--index", f"qdrant+local://{tmp_path / 'store'}"])
     assert absent.exit_code == 4
     assert absent.stderr == "error: a Qdrant index needs qdrant-client: pip install 'semsearch[qdrant]'\n"
+
+
+@pytest.mark.parametrize("kind", ["local", "edge"])
+def test_a_store_laid_out_by_another_version_is_refused_with_the_fix(kind: str, corpus: Path, tmp_path: Path) -> None:
+    """A store whose points an older (or newer) semsearch laid out (the manifest's `ann.layout`) is
+    never ranked as if it were this version's (it may lack a side, as a store built before the
+    second encoder's side would): it is refused, naming the rebuild, and a forced build answers."""
+    where = location_of(kind, tmp_path)
+    build(corpus, where)
+    manifest = json.loads(open_store(where).read_manifest().to_json())
+    manifest["ann"]["layout"] = 0
+    rewrite_manifest(where, manifest)
+    with pytest.raises(IndexStoreError, match=r"laid out by another semsearch version; .*--force"):
+        semsearch.load(where)
+    assert build(corpus, where, force=True).query("dropout", k=1).hits[0].term == "ドロップアウト"
