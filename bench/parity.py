@@ -24,7 +24,7 @@ import numpy as np
 import semsearch
 from semsearch.evaluation import evaluate, read_queries
 from semsearch.ray_embed import Embeddings
-from semsearch.store import read_index, vectors_by_hash
+from semsearch.stores.files import read_index, vectors_by_hash
 
 from .common import BUNDLED, ROOT, TECH
 

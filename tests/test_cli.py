@@ -491,6 +491,40 @@ def test_shell_reads_questions_and_commands_from_a_pipe(runner: CliRunner, where
     assert "never answered" not in result.stdout
 
 
+def test_shell_shows_opens_copies_and_pages_the_hits_it_found(
+    runner: CliRunner, where: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clipboard tool and an editor that record what they were given (real programs on PATH).
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "xclip").write_text(f"#!/bin/sh\ncat > {tmp_path / 'clipboard'}\n", encoding="utf-8")
+    (tools / "myeditor").write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "edited"}\n', encoding="utf-8")
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+    monkeypatch.setenv("EDITOR", "myeditor")
+    monkeypatch.delenv("VISUAL", raising=False)
+    lines = "dropout\n:k 2\n:show 2\n:more\n:open 1\n:copy 1\n:show 9\n"
+    result = ok(runner.invoke(app, ["shell", "-k", "2", *where], input=lines))
+    cards = re.findall(r"^ (\d)  (.+?)  [█░]{10}", result.stdout, re.M)
+    assert [rank for rank, _ in cards] == ["1", "2", "3", "4"]  # the answer, then :more's next two
+    second = cards[1][1]
+    assert result.stdout.count(second) >= 2  # :show 2 printed the entry under its card
+    edited = (tmp_path / "edited").read_text(encoding="utf-8").split()
+    assert edited[0].startswith("+") and edited[1].endswith(".md")  # :open 1: the editor at the entry's line
+    assert (tmp_path / "clipboard").read_text(encoding="utf-8").startswith("## ドロップアウト | Dropout")
+    assert "error: :show takes the number of a hit shown, 1 to 4" in result.stderr
+
+
+def test_the_shell_completes_term_names_and_commands() -> None:
+    from semsearch.cli.shell import completer
+
+    complete = completer(["ドロップアウト", "Dropout", "過学習", "Overfitting"])
+    assert [complete("dro", i) for i in range(3)] == ["Dropout", None, None]
+    assert complete("ド", 0) == "ドロップアウト"
+    assert complete(":m", 0) == ":mode" and complete(":m", 1) == ":more"
+
+
 def test_shell_json_lines(runner: CliRunner, where: list[str]) -> None:
     result = ok(runner.invoke(app, ["shell", "--json", *where], input="dropout\n:k 2\n:mode tfidf\n過学習\n:bogus\n"))
     answers = [json.loads(line) for line in result.stdout.splitlines()]
@@ -501,7 +535,8 @@ def test_shell_json_lines(runner: CliRunner, where: list[str]) -> None:
     assert all(set(a) == ASK_KEYS for a in answers)
     assert result.stderr.splitlines()[:2] == ["k: 2", "mode: tfidf"]
     assert (
-        result.stderr.splitlines()[2] == "error: unknown command ':bogus'; the commands are :mode, :k, :full, :help, :q"
+        result.stderr.splitlines()[2]
+        == "error: unknown command ':bogus'; the commands are :mode, :k, :full, :show, :open, :copy, :more, :help, :q"
     )
 
 

@@ -553,7 +553,8 @@ def test_shell_commands_say_what_was_wrong_and_show_values(runner: CliRunner, wh
         "k: 3",
         "error: :full takes on or off (alone, it switches)",
         "Type a question in Japanese or English. Commands: :mode [dense|use|tfidf|hybrid]  :k [N]  :full [on|off] "
-        "(whole entries)  :help  :q, exit or Ctrl-D to leave",
+        "(whole entries)  :show N (hit N's entry)  :open N (in your editor)  :copy N (to the clipboard)  "
+        ":more (the next k)  :help  :q, exit or Ctrl-D to leave",
     ]
     assert result.stdout == ""  # "help" and "exit" are commands; nothing was asked
     quit_ = run(runner, ["shell", "--json", *where], input="dropout\nquit\ndropout\n")

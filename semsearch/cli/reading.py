@@ -73,8 +73,9 @@ def _interactive_stdin() -> bool:
         return False
 
 
-def _read_lines(interactive: bool) -> Iterator[str]:
-    """Lines typed at a prompt (readline editing and a history file), or read from stdin."""
+def _read_lines(interactive: bool, names: list[str] | None = None) -> Iterator[str]:
+    """Lines typed at a prompt (readline editing, a history file, Tab completing `names`), or read
+    from stdin."""
     if not interactive:
         while raw := sys.stdin.buffer.readline(STDIN_LIMIT):
             try:
@@ -87,7 +88,7 @@ def _read_lines(interactive: bool) -> Iterator[str]:
         return
     from .shell import forget_blank, readline_history
 
-    with readline_history():
+    with readline_history(names):
         while True:
             try:
                 line = input("semsearch> ")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,8 +12,9 @@ from .console import (
     err,
     handles_errors,
     notice,
-    plain,
+    say,
 )
+from .emit import emit
 from .options import DEFAULT, CorpusOpt, IndexOpt, JsonOpt, KOpt, MinScoreOpt, ModeOpt, _locations, _open
 from .reading import _argv_text, _interactive_stdin, _read_lines
 
@@ -28,9 +29,11 @@ def shell(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask many questions with the index and encoder kept loaded. Commands: :mode [MODE], :k [N],
-    :full [on|off], :help, :q (or exit, or Ctrl-D); alone, :mode and :k show the current value.
+    :full [on|off], :show N (hit N in full), :open N (in your editor), :copy N (to the clipboard),
+    :more (the next k hits), :help, :q (or exit, or Ctrl-D); alone, :mode and :k show the current value.
 
-    On a terminal: line editing and a history. Otherwise one question per line from stdin.
+    On a terminal: line editing, a history and Tab completion of term names. Otherwise one question
+    per line from stdin.
 
     \b
     Examples:
@@ -44,15 +47,55 @@ def shell(
     interactive = _interactive_stdin()
     if interactive:
         err.print(f"semsearch shell: {len(session.index)} terms. Ask in Japanese or English; :help for commands.")
-    for line in _read_lines(interactive):
+    names = sorted({name for term in session.index.terms for name in term.names}) if interactive else None
+    for line in _read_lines(interactive, names):
         reply = session.handle(line)
         if reply.quit:
             break
         if reply.message:
-            err.print(plain(reply.message), soft_wrap=True)
+            say(reply.message.removeprefix("error: "), "error" if reply.message.startswith("error: ") else "")
+        if reply.hit is not None:
+            _act(reply.action, reply.hit, session.index, as_json)
         if reply.answer is None:
             continue
         _print_answer(reply.answer, session.index, "json" if as_json else "text", session.full)
+
+
+def _act(action: str, hit: Any, index: Any, as_json: bool) -> None:
+    """The shell's :show, :open and :copy on one hit of the last answer."""
+    from ..errors import SemsearchError
+    from ..serve.payloads import show_object
+    from .ask import _edit, _show_view
+
+    try:
+        data = show_object(index, hit.term, hit.source)
+        if action == "show":
+            emit(data, "json" if as_json else "text", text=lambda: _show_view(data))
+        elif action == "open":
+            _edit(hit.path or hit.source, hit.line, hit.source)
+        else:
+            entry = data["entries"][0]
+            text = f"## {' | '.join(entry['names'])}\n{entry['body']}".rstrip() + "\n"
+            say(f"copied {hit.term} ({hit.source}:{hit.line}) with {_copy(text)}")
+    except SemsearchError as error:
+        say(str(error), "error")
+
+
+CLIPBOARDS = (("wl-copy",), ("xclip", "-selection", "clipboard"), ("xsel", "--clipboard", "--input"), ("pbcopy",))
+
+
+def _copy(text: str) -> str:
+    """Put `text` on the clipboard with the first tool this machine has; its name."""
+    import shutil
+    import subprocess
+
+    from ..errors import QueryError
+
+    for command in CLIPBOARDS:
+        if shutil.which(command[0]):
+            subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=10)
+            return command[0]
+    raise QueryError("no clipboard tool here (wl-copy, xclip, xsel or pbcopy); :show N prints the entry")
 
 
 @handles_errors
