@@ -516,6 +516,19 @@ def test_shell_shows_opens_copies_and_pages_the_hits_it_found(
     assert "error: :show takes the number of a hit shown, 1 to 4" in result.stderr
 
 
+def test_a_failing_clipboard_tool_is_one_line_and_the_shell_goes_on(
+    runner: CliRunner, where: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "xclip").write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+    (tools / "xclip").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+    result = ok(runner.invoke(app, ["shell", "-k", "1", *where], input="dropout\n:copy 1\n過学習\n"))
+    assert "error: xclip could not copy it" in result.stderr and "Traceback" not in result.stderr
+    assert "過学習 | Overfitting" in result.stdout  # the next question is answered
+
+
 def test_the_shell_completes_term_names_and_commands() -> None:
     from semsearch.cli.shell import completer
 

@@ -93,7 +93,10 @@ def _copy(text: str) -> str:
 
     for command in CLIPBOARDS:
         if shutil.which(command[0]):
-            subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=10)
+            try:
+                subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=10)
+            except (OSError, subprocess.SubprocessError) as error:  # a tool that fails or hangs: one line
+                raise QueryError(f"{command[0]} could not copy it ({error})") from None
             return command[0]
     raise QueryError("no clipboard tool here (wl-copy, xclip, xsel or pbcopy); :show N prints the entry")
 
