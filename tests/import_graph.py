@@ -13,6 +13,7 @@ layer names, and when docs/architecture.md is out of date.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -90,9 +91,15 @@ def imports(path: Path) -> set[str]:
     return found
 
 
+@functools.cache
+def _graph() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    # Parsed once per process: five checks read it, at half a second a parse.
+    return tuple((module_name(p), tuple(sorted(imports(p)))) for p in sorted(PACKAGE.rglob("*.py")))
+
+
 def graph() -> dict[str, list[str]]:
     """module -> the semsearch modules it imports (sorted), for every module of semsearch/."""
-    return {module_name(p): sorted(imports(p)) for p in sorted(PACKAGE.rglob("*.py"))}
+    return {module: list(names) for module, names in _graph()}
 
 
 def unit(module: str) -> str:

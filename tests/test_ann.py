@@ -86,6 +86,7 @@ def test_flat_k_is_capped_at_the_index_size():
     assert sorted(ids[0]) == list(range(7)) and ids[0][0] == 0 and ids[1][0] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
 def test_approximate_recall_at_10_against_exact(kind, mixture, built):
     data, queries = mixture

@@ -82,6 +82,7 @@ def test_quick_bench_runs_every_section_and_its_children(tmp_path: Path) -> None
     assert lean.stdout.splitlines()[0].startswith("1 勾配消失問題 | Vanishing Gradient Problem ")
 
 
+@pytest.mark.slow
 def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
     result = run([sys.executable, "-m", "bench", "--only", "startup,nonsense", "--work", str(tmp_path)], tmp_path)
     assert result.returncode == 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
+import pytest
+
 from semsearch.chunking import ChunkSettings, chunk_terms, embed_text, estimate_tokens, term_ids
 from semsearch.corpus import Term
 
@@ -158,6 +160,7 @@ def test_an_entry_within_max_chunks_gives_no_warning(caplog) -> None:
     assert len(chunks) == 10 and not caplog.records
 
 
+@pytest.mark.slow
 def test_a_50_mb_entry_is_never_tokenized_whole() -> None:
     longest = 0
 

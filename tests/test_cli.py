@@ -614,6 +614,7 @@ def test_help_lists_every_command_with_help_text(runner: CliRunner) -> None:
         assert ok(runner.invoke(app, [name, "--help"])).stdout.startswith(f"Usage: root {name}")
 
 
+@pytest.mark.slow
 def test_no_color_is_respected_on_a_terminal(glossary: Path, tmp_path: Path) -> None:
     """On a real terminal (a pty) with NO_COLOR set: styles such as bold, but no colours."""
     pty = pytest.importorskip("pty")

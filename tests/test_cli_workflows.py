@@ -149,6 +149,7 @@ def test_on_a_terminal_lines_break_where_japanese_and_english_allow(
     assert suggested and all(any(hit["term"] in line for line in unsure) for hit in suggested), unsure
 
 
+@pytest.mark.slow
 def test_a_real_terminal_wraps_and_links_file_and_line(where: list[str], corpus: Path) -> None:
     output = on_a_terminal(["ask", "確率的勾配降下法", "-k", "1", "--full", *where], columns=40)
     path = (corpus / "sub" / "sgd.md").resolve()
@@ -382,6 +383,7 @@ def test_help_names_arguments_choices_defaults_and_examples(runner: CliRunner) -
     assert '"gold": [] marks an off-topic question' in " ".join(evaluation.split())  # rewrapped to the width
 
 
+@pytest.mark.slow
 def test_shell_completion_is_on() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "semsearch", "--show-completion", "bash"],
@@ -561,6 +563,7 @@ def test_shell_commands_say_what_was_wrong_and_show_values(runner: CliRunner, wh
     assert len(quit_.stdout.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_shell_history_keeps_no_blank_lines(where: list[str], tmp_path: Path) -> None:
     pytest.importorskip("readline")
     state = tmp_path / "state"
@@ -677,6 +680,7 @@ def test_ask_uses_the_index_build_made_elsewhere_of_that_corpus(
 # -- what is printed stays safe --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_markdown_cannot_carry_escapes_into_the_terminal(runner: CliRunner, tmp_path: Path) -> None:
     root = tmp_path / "g"
     root.mkdir()
@@ -717,6 +721,7 @@ def test_a_file_name_cannot_close_the_markdown_comment_of_show(runner: CliRunner
     assert comment.index("-->") > comment.index("hi.md"), printed
 
 
+@pytest.mark.slow
 def test_help_and_completion_import_no_numpy() -> None:
     """`semsearch --help` stays fast: shell completion and the new help import nothing heavy."""
     for args in (["--help"], ["ask", "--help"], ["--show-completion", "bash"]):

@@ -79,6 +79,7 @@ def links(text: str) -> str:
     return re.sub(r"id=\d+;", "id=;", text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, env",
     [
@@ -131,6 +132,7 @@ def test_the_thin_path_imports_neither_numpy_nor_typer_nor_rich(server: Served, 
     assert sorted(heavy & imported) == []
 
 
+@pytest.mark.slow
 def test_server_option_wins_over_the_environment(server: Served, index: Path) -> None:
     remote, local = side_by_side(
         (["ask", "過学習", "--server", server.url, "--json"], {"SEMSEARCH_SERVER": "http://127.0.0.1:1"}, None),
@@ -140,6 +142,7 @@ def test_server_option_wins_over_the_environment(server: Served, index: Path) ->
     assert remote[1] == local[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [["ask", "-", "--json"], pytest.param(["ask", "--json"], marks=SLOW), pytest.param(["ask", "-k", "1"], marks=SLOW)],
@@ -154,6 +157,7 @@ def test_question_from_stdin_goes_to_the_server(server: Served, index: Path, arg
     assert "ドロップアウト" in remote[1] and "\\n" not in remote[1]  # the newline echo adds is not the question's
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, stdin",
     [
@@ -181,6 +185,7 @@ def test_bad_input_fails_as_a_local_ask_fails(server: Served, index: Path, args,
     assert remote[0] == 2
 
 
+@pytest.mark.slow
 def test_a_dead_server_is_one_line_then_a_local_answer(index: Path) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -194,6 +199,7 @@ def test_a_dead_server_is_one_line_then_a_local_answer(index: Path) -> None:
     assert err.splitlines() == [f"semsearch: no semsearch server at {url} (connection refused); answering here"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "url, reason",
     [
@@ -212,6 +218,7 @@ def test_an_unusable_server_address_is_one_line_then_a_local_answer(index: Path,
     assert err.rstrip().endswith("; answering here")
 
 
+@pytest.mark.slow
 def test_another_index_named_here_is_answered_locally(server: Served, index: Path, tmp_path: Path, glossary) -> None:
     other = tmp_path / "other"
     semsearch.build(glossary, other, encoder=FakeEncoder())
@@ -223,6 +230,7 @@ def test_another_index_named_here_is_answered_locally(server: Served, index: Pat
     ]
 
 
+@pytest.mark.slow
 def test_an_empty_server_setting_means_local(index: Path) -> None:
     code, out, err = run(["ask", "過学習", "--server", "", "--index", str(index)], {"SEMSEARCH_SERVER": "http://x:1"})
     assert code == 0 and "過学習" in out and err == ""
@@ -269,6 +277,7 @@ def test_server_addresses(url: str, address: tuple) -> None:
     assert _address(url) == address
 
 
+@pytest.mark.slow
 def test_several_questions_through_a_server_are_answered_here_or_refused(server: Served, index: Path) -> None:
     """Several questions on stdin are the local command's: from the index named here, else one line, exit 2
     (never an answer from another glossary)."""

@@ -52,6 +52,7 @@ def imported(source: Path) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_every_import_is_declared() -> None:
     allowed = declared()
     distributions = importlib.metadata.packages_distributions()

@@ -204,6 +204,7 @@ print(len(os.listdir("/proc/self/task")))
 """
 
 
+@pytest.mark.slow
 @needs_fast
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
 def test_probing_the_engine_first_starts_no_openmp_threads() -> None:
@@ -241,6 +242,7 @@ print(json.dumps({"engine": encoder.engine, "before": before, "after": kept()}))
 """
 
 
+@pytest.mark.slow
 def test_loading_the_engine_keeps_subnormal_floats_in_the_process() -> None:
     """A library linked with -ffast-math turns on flush-to-zero and denormals-are-zero for the whole
     process when it loads: a user's NumPy would then turn every subnormal float into 0. Loading and

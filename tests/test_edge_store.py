@@ -76,6 +76,7 @@ def answers(where: str) -> list[str]:
 # -- planted links ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("planted", [".current.json.tmp", "current.json"])
 def test_a_planted_pointer_link_is_replaced_never_followed(
     edge: tuple[str, Path], corpus: Path, tmp_path: Path, planted: str
@@ -92,6 +93,7 @@ def test_a_planted_pointer_link_is_replaced_never_followed(
     assert answers(where) == ["ドロップアウト"]
 
 
+@pytest.mark.slow
 def test_a_link_named_like_a_generation_is_removed_never_entered(
     edge: tuple[str, Path], corpus: Path, tmp_path: Path
 ) -> None:
@@ -171,6 +173,7 @@ DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", list(DAMAGE.values()), ids=list(DAMAGE))
 def test_a_damaged_store_is_reported_with_the_fix_and_a_build_repairs_it(
     edge: tuple[str, Path], corpus: Path, tmp_path: Path, damage: Callable[[Path, Path], None]
@@ -193,6 +196,7 @@ def test_a_damaged_store_is_reported_with_the_fix_and_a_build_repairs_it(
     )
 
 
+@pytest.mark.slow
 def test_the_command_says_damage_in_one_line_with_exit_4(edge: tuple[str, Path], tmp_path: Path) -> None:
     where, folder = edge
     (tmp_path / "outside").mkdir()
@@ -204,6 +208,7 @@ def test_the_command_says_damage_in_one_line_with_exit_4(edge: tuple[str, Path],
     assert list((tmp_path / "outside").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_truncated_vector_file_is_rebuilt_not_up_to_date(edge: tuple[str, Path], corpus: Path) -> None:
     """`build` said "up to date" and every `ask` failed; now `build` rebuilds, as for a directory."""
     where, folder = edge
@@ -215,6 +220,7 @@ def test_a_truncated_vector_file_is_rebuilt_not_up_to_date(edge: tuple[str, Path
     assert code == 0 and json.loads(out)["hits"][0]["term"] == "ドロップアウト"
 
 
+@pytest.mark.slow
 def test_a_truncated_vector_file_with_the_corpus_gone_is_exit_4(edge: tuple[str, Path], corpus: Path) -> None:
     where, folder = edge
     _truncated_vectors(folder, folder)
@@ -291,6 +297,7 @@ def local(tmp_path: Path, corpus: Path) -> Iterator[tuple[str, Path]]:
     qdrant_engines._LOCAL_CLIENTS.clear()
 
 
+@pytest.mark.slow
 def test_a_planted_lock_link_is_removed_never_followed(local: tuple[str, Path], tmp_path: Path) -> None:
     """Local mode creates a missing `.lock` with open("w"): through a dangling link, outside the store."""
     where, folder = local

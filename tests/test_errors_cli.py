@@ -125,6 +125,7 @@ def test_debug_shows_the_traceback(runner: CliRunner, tmp_path: Path) -> None:
     assert isinstance(result.exception, CorpusError)  # re-raised, so Python prints the traceback
 
 
+@pytest.mark.slow
 def test_debug_traceback_in_a_real_process(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "semsearch", "--debug", "ask", "x", "--index", str(tmp_path / "not-there")]
     env = {**os.environ, "SEMSEARCH_CORPUS": str(tmp_path / "no-corpus")}
@@ -175,6 +176,7 @@ def test_usage_error_with_json_is_a_json_error(runner: CliRunner) -> None:
     assert json.loads(result.stdout) == {"error": {"type": "UsageError", "message": message}}
 
 
+@pytest.mark.slow
 def test_usage_errors_in_a_real_process() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "semsearch", "ask", "x", "--no-such-option"], capture_output=True, text=True, timeout=60
@@ -321,6 +323,7 @@ def _run(args: list, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "semsearch", *args], capture_output=True, timeout=60, **kwargs)
 
 
+@pytest.mark.slow
 def test_undecodable_bytes_on_argv(index: Path) -> None:
     done = _run(["ask", b"drop\xff\xfeout", "--index", str(index)])
     assert done.returncode == 2

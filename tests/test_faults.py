@@ -128,6 +128,7 @@ def _run_child(*args: str, limit: int | None = None, env: dict | None = None) ->
     )
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_for_real(index: Path, glossary: Path) -> None:
     """`ulimit -f`: a real limit on a real child process; the write fails with EFBIG."""
     before = _entries(index)

@@ -51,6 +51,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.evil.example", "localhost.evil"])
 def test_a_request_for_another_host_is_refused(served: Served, path: str, host: str) -> None:
@@ -78,6 +79,7 @@ def test_two_host_headers_are_refused(served: Served) -> None:
     assert status == 400 and body["error"]["message"] == "more than one Host header"
 
 
+@pytest.mark.slow
 def test_allow_host_adds_a_name(tmp_path: Path) -> None:
     index = index_of(tmp_path)
     args = ["--index", str(index), "--poll", "0", "--allow-host", "glossary.lan", "--allow-host", "Wiki."]
@@ -104,6 +106,7 @@ def test_an_empty_host_is_refused(runner, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_listening_beyond_this_machine_is_said(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     server = start_server(["--host", "0.0.0.0", "--index", str(index_of(tmp_path)), "--poll", "0"], log)
@@ -125,6 +128,7 @@ def test_an_absolute_target_names_the_host_itself(served: Served) -> None:
     assert request(served, f"http://localhost:{served.port}/health", ["Host: localhost"])[0] == 200
 
 
+@pytest.mark.slow
 def test_a_client_gone_before_its_refusal_leaves_no_traceback(tmp_path: Path) -> None:
     """Clients that leave mid-request (here refused for their Host) printed socketserver tracebacks."""
     log = tmp_path / "serve.log"

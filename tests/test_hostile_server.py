@@ -169,6 +169,7 @@ def test_the_client_escapes_one_line_as_the_local_command_does() -> None:
     assert client._line(every) == safe_line(every)
 
 
+@pytest.mark.slow
 def test_escaping_an_answer_is_linear() -> None:
     """A hostile answer made of unfinished sequences: each looks ahead once, not 8 KB each."""
     for text in ("\x1b]8;" * 20_000, "\x1b[" * 20_000, "\x1b]8;;" + "a" * 20_000 + "\x1b\\" * 20_000):
@@ -190,6 +191,7 @@ def test_escaping_an_answer_is_linear() -> None:
 # -- time and size ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_answer_dripped_a_byte_at_a_time_is_given_up_after_the_total_time(fake: FakeServer, capsys) -> None:
     def drip(conn: socket.socket, request: bytes) -> None:
         conn.sendall(HEAD + b"Content-Length: 1000\r\n\r\n")
@@ -204,6 +206,7 @@ def test_an_answer_dripped_a_byte_at_a_time_is_given_up_after_the_total_time(fak
     assert err == f"semsearch: no semsearch server at {fake.url} (no answer within 1 s); answering here\n"
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_is_given_up_after_the_total_time(fake: FakeServer, capsys) -> None:
     fake.answer = lambda conn, request: fake.stopping.wait(5)  # until the test ends
     code, _, err = ask(capsys, "dropout", "--server", fake.url)
@@ -251,6 +254,7 @@ HEAD = b"HTTP/1.1 200 OK\r\nX-Semsearch-Exit: 0\r\nX-Semsearch-Stderr: 0\r\n"
 NOT_OURS = NOT_OURS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "answer, reason",
     [
@@ -410,6 +414,7 @@ def entry(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", ["256", "99999999999999999999999"])
 def test_an_exit_code_out_of_range_is_exit_4_not_0(fake: FakeServer, tmp_path: Path, code: str) -> None:
     fake.answer = thin("200 OK", {**GOOD, "X-Semsearch-Exit": code}, b"x")
@@ -418,6 +423,7 @@ def test_an_exit_code_out_of_range_is_exit_4_not_0(fake: FakeServer, tmp_path: P
     assert done[2].startswith("error: the semsearch server at ")
 
 
+@pytest.mark.slow
 def test_a_refused_question_is_not_answered_from_another_glossary(fake: FakeServer, tmp_path: Path) -> None:
     """With SEMSEARCH_SERVER set and no index named, a 414 used to be answered here from the bundled
     glossary, which is not the server's."""

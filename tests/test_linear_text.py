@@ -95,6 +95,7 @@ FRAMING = [
 CORE = ["dropout", "勾配消失", "x", "過学習", "learning rate", "ＧＡＮ", "a"]
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(FRAMING + CORE), max_size=10))
 def test_clean_query_agrees_with_the_reference(parts: list[str]) -> None:
@@ -198,6 +199,7 @@ repeated = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(repeated)
 def test_cleaning_a_question_is_linear_in_its_length(question: str) -> None:
@@ -217,6 +219,7 @@ LONG = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", LONG, ids=lambda q: repr(q[:12]))
 @pytest.mark.parametrize(
     "function",
@@ -247,6 +250,7 @@ def test_every_pass_over_a_question_is_linear(question: str, function: Callable[
     assert work(function, question, monkeypatch=pytest.MonkeyPatch()) <= budget(question)
 
 
+@pytest.mark.slow
 def test_the_old_cleaning_is_over_budget() -> None:
     """The count sees the quadratic pass this file guards against (the reference is the old code)."""
     question = "とは" * 2000

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,7 @@ MARKS = st.sampled_from(["、", "。", "（", "）", "「", "」", "ー", "ッ",
 PIECES = st.lists(st.one_of(LATIN, JAPANESE, MARKS), min_size=1, max_size=30)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(PIECES, st.integers(min_value=2, max_value=40))
 def test_wrapping_keeps_the_text_and_the_rules(pieces: list[str], width: int) -> None:

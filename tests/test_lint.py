@@ -452,6 +452,7 @@ PIECES = ["## ", "# ", "##", " ## ", "### ", "|", "｜", "\n", "\r\n", "<!--", "
           "<!-- semsearch: allow ", "名前", "Name", "\u3000", "\x1b[31m", "\u202e", "-", " "]  # fmt: skip
 
 
+@pytest.mark.slow
 @given(st.lists(st.sampled_from(PIECES), max_size=60))
 @settings(max_examples=200, deadline=None)
 def test_any_file_scans_without_failing_and_every_place_is_in_it(pieces: list[str]) -> None:

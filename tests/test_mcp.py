@@ -62,6 +62,7 @@ def printed(runner, *args: str) -> Any:
     return json.loads(runner.invoke(app, [*args, "--json"]).stdout)
 
 
+@pytest.mark.slow
 def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> None:
     got = session_run(
         index,
@@ -129,6 +130,7 @@ def test_refused_calls_are_tool_errors_with_the_commands_message(index: Path) ->
     assert fine.structured_content["hits"][0]["term"] == "過学習"
 
 
+@pytest.mark.slow
 def test_without_the_sdk_mcp_is_one_line_naming_the_extra(tmp_path: Path, index: Path) -> None:
     hidden = tmp_path / "no-sdk" / "mcp"
     hidden.mkdir(parents=True)

@@ -91,6 +91,7 @@ def mcp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Raw]:
     raw.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "call",
     [
@@ -110,12 +111,14 @@ def test_a_lone_surrogate_gets_a_reply(mcp: Raw, call: str) -> None:
         assert "\ufffd" in json.loads(text)["query"]
 
 
+@pytest.mark.slow
 def test_after_a_lone_surrogate_the_server_goes_on_answering(mcp: Raw) -> None:
     mcp.tool('{"name": "ask", "arguments": {"question": "\\ud800"}}')
     result = mcp.tool('{"name": "ask", "arguments": {"question": "dropout", "k": 1}}')
     assert result["structuredContent"]["hits"][0]["term"] == "ドロップアウト"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "arguments, said",
     [
@@ -136,6 +139,7 @@ def test_refused_arguments_are_one_line_without_the_values(mcp: Raw, arguments: 
     assert "\n" not in text and "pydantic" not in text and "input_value" not in text and "psychic" not in text
 
 
+@pytest.mark.slow
 def test_a_megabyte_question_is_answered(mcp: Raw) -> None:
     question = "what is " * 130_000 + "dropout"
     result = mcp.tool(json.dumps({"name": "ask", "arguments": {"question": question, "k": 1}}))
@@ -160,6 +164,7 @@ def test_only_lone_surrogate_escapes_are_replaced(line: str, expected: str) -> N
     json.loads(without_lone_surrogates(line))
 
 
+@pytest.mark.slow
 def test_a_request_nested_deeper_than_the_parser_goes_gets_an_error_reply(mcp: Raw) -> None:
     """Valid JSON, but deeper than the SDK's parser goes: it dropped the request without a reply."""
     nested = "[" * 100_000 + "]" * 100_000

@@ -78,6 +78,7 @@ def index(glossary: Path, tmp_path: Path) -> Path:
     return where
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", WIDTHS)
 def test_info_shows_every_value_whole(index: Path, columns: int) -> None:
     lines = on_a_terminal(["info", "--index", str(index)], columns)
@@ -95,6 +96,7 @@ def test_info_shows_every_value_whole(index: Path, columns: int) -> None:
     assert re.sub(r"\s+", "", str(data["encoder"]["id"])) in squeezed(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", WIDTHS)
 def test_compare_never_cuts_a_term_or_a_score(index: Path, columns: int) -> None:
     args = ["compare", "dropout", "-k", "3", "--index", str(index)]
@@ -118,6 +120,7 @@ def test_compare_never_cuts_a_term_or_a_score(index: Path, columns: int) -> None
     assert ("┃" in shown) == (columns >= 80), shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", WIDTHS)
 def test_cache_names_are_whole_on_their_line(glossary: Path, columns: int) -> None:
     on_a_terminal(["ask", "dropout", "--corpus", str(glossary)], 80)  # builds an index in the cache
@@ -137,6 +140,7 @@ def test_cache_names_are_whole_on_their_line(glossary: Path, columns: int) -> No
         assert any(re.search(rf"(^|[\s│]){re.escape(entry['name'])}($|[\s│])", line) for line in lines), lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", (40, 60))
 def test_errors_wrap_between_words(tmp_path: Path, columns: int) -> None:
     missing = tmp_path / "no-index-was-ever-built-here"
@@ -149,6 +153,7 @@ def test_errors_wrap_between_words(tmp_path: Path, columns: int) -> None:
         assert re.search(rf"(^|\s|`){re.escape(word)}(\s|`|$)", text, re.M), (word, lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["ask", "build", "eval", "lint", "cache"])
 def test_help_fits_the_terminal(command: str) -> None:
     """A command's --help in a 60-column terminal, examples and file formats included: wrapped
@@ -161,6 +166,7 @@ def test_help_fits_the_terminal(command: str) -> None:
     assert "semsearch" in words and not {"defin", "ition", "orpus"} & words
 
 
+@pytest.mark.slow
 def test_show_in_an_fzf_preview_wraps_to_the_preview(index: Path) -> None:
     """fzf runs `semsearch show {..}` with its output in a pipe and the preview's width in
     FZF_PREVIEW_COLUMNS: the entry is laid out for that width, not left as one long line."""

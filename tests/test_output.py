@@ -46,6 +46,7 @@ def semsearch_process(*args: str | bytes, env: dict[str, str] | None = None, **k
 # -- undecodable arguments and the C locale -------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["show", "ask", "compare"])
 def test_undecodable_bytes_on_argv_are_a_usage_error(index: Path, command: str) -> None:
     run = semsearch_process(command, b"\xff", "--index", str(index))
@@ -61,6 +62,7 @@ def test_show_source_with_undecodable_bytes(index: Path) -> None:
     assert (run.returncode, run.stderr.decode().strip()) == (2, "error: the --source value is not valid UTF-8 text")
 
 
+@pytest.mark.slow
 def test_a_c_locale_without_utf8_mode_reads_a_utf8_question(index: Path) -> None:
     env = {"PYTHONUTF8": "0", "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": ""}
     run = semsearch_process("ask", "過学習", "--mode", "tfidf", "-k", "1", "--json", "--index", str(index), env=env)
@@ -75,6 +77,7 @@ def test_a_c_locale_without_utf8_mode_reads_a_utf8_question(index: Path) -> None
 # -- stdout that cannot be written or cannot encode ------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("as_json", [True, False])
 def test_a_full_stdout_is_one_clear_line(index: Path, as_json: bool) -> None:
     with open("/dev/full", "wb") as full:
@@ -86,6 +89,7 @@ def test_a_full_stdout_is_one_clear_line(index: Path, as_json: bool) -> None:
     assert stderr == "error: cannot write the output (No space left on device)\n"
 
 
+@pytest.mark.slow
 def test_an_ascii_stdout_shows_escapes_with_one_warning(index: Path) -> None:
     env = {"PYTHONIOENCODING": "ascii"}
     run = semsearch_process("ask", "過学習", "--mode", "tfidf", "-k", "2", "--index", str(index), env=env)
@@ -100,6 +104,7 @@ def test_an_ascii_stdout_shows_escapes_with_one_warning(index: Path) -> None:
     assert json.loads(data.stdout.decode("ascii"))["hits"][0]["names"] == ["過学習", "Overfitting"]
 
 
+@pytest.mark.slow
 def test_an_ascii_stdout_for_an_error_and_for_show(index: Path) -> None:
     env = {"PYTHONIOENCODING": "ascii"}
     missing = semsearch_process("show", "存在しない", "--source", "dl.md", "--index", str(index), env=env)

@@ -58,6 +58,7 @@ LINE_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u2
 # -- the markdown parser ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @FAST
 @given(TEXT)
 def test_parse_markdown_takes_any_text(text: str) -> None:
@@ -75,6 +76,7 @@ def test_parse_markdown_takes_any_text(text: str) -> None:
     assert all(s.line is not None and 1 <= s.line <= len(lines) for s in skipped)
 
 
+@pytest.mark.slow
 @FAST
 @given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12), min_size=1, max_size=6))
 def test_a_heading_gives_back_its_names(names: list[str]) -> None:
@@ -95,6 +97,7 @@ def test_a_heading_gives_back_its_names(names: list[str]) -> None:
 # -- query normalisation ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @FAST
 @given(TEXT)
 def test_query_normalisation_takes_any_text(text: str) -> None:
@@ -110,6 +113,7 @@ def test_query_normalisation_takes_any_text(text: str) -> None:
     assert all(spans[i][1] < spans[i + 1][0] for i in range(len(spans) - 1))  # merged, ordered
 
 
+@pytest.mark.slow
 @FAST
 @given(TEXT)
 def test_printed_text_carries_no_controls(text: str) -> None:
@@ -169,6 +173,7 @@ def _refuses_cleanly(index: Path) -> None:
         assert "\n" not in str(error)
 
 
+@pytest.mark.slow
 @SLOW
 @given(data=st.one_of(JSON, st.binary(max_size=200)))
 def test_any_manifest_content_is_read_or_refused(pristine: Path, data: object) -> None:
@@ -182,6 +187,7 @@ def test_any_manifest_content_is_read_or_refused(pristine: Path, data: object) -
         shutil.rmtree(index.parent)
 
 
+@pytest.mark.slow
 @SLOW
 @given(field=st.sampled_from(FIELDS), value=JSON)
 def test_any_manifest_field_value_is_read_or_refused(pristine: Path, field: str, value: object) -> None:
@@ -195,6 +201,7 @@ def test_any_manifest_field_value_is_read_or_refused(pristine: Path, field: str,
         shutil.rmtree(index.parent)
 
 
+@pytest.mark.slow
 @SLOW
 @given(
     role=st.sampled_from(["terms", "chunks", "vectors", "dense", "lexical", "vocab"]),
@@ -235,6 +242,7 @@ def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 PRINTED_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+@pytest.mark.slow
 @SLOW
 @given(question=st.one_of(TEXT, st.text(max_size=30)), command=st.sampled_from(["ask", "compare", "show"]))
 def test_any_question_is_answered_or_refused_in_one_line(cli_index: Path, question: str, command: str) -> None:
@@ -248,6 +256,7 @@ def test_any_question_is_answered_or_refused_in_one_line(cli_index: Path, questi
     assert "\u2028" not in result.stderr and "\u2029" not in result.stderr
 
 
+@pytest.mark.slow
 @SLOW
 @given(question=st.one_of(TEXT, st.text(max_size=30)))
 def test_any_question_gives_one_json_object(cli_index: Path, question: str) -> None:

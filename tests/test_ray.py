@@ -19,6 +19,8 @@ from semsearch.cli.app import _ray_option
 from semsearch.errors import EncoderError
 from semsearch.stores.files import read_index
 
+pytestmark = pytest.mark.slow  # Ray starts worker processes: seconds per test
+
 
 @pytest.fixture(scope="module")
 def ray_here() -> Iterator[object]:

@@ -43,6 +43,7 @@ def served(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     server.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "query, message",
     [
@@ -111,6 +112,7 @@ def test_a_burst_of_connections_is_queued_not_dropped() -> None:
         server.server_close()
 
 
+@pytest.mark.slow
 def test_a_columns_of_other_digits_is_ignored_not_a_traceback(index: Path) -> None:
     """COLUMNS=² crashed every command, --help too, inside rich."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "²", "LINES": "³", "SEMSEARCH_SERVER": ""}

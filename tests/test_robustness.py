@@ -208,6 +208,7 @@ def test_very_large_file_is_skipped(glossary: Path) -> None:
     assert len(result.terms) == 6
 
 
+@pytest.mark.slow
 def test_large_file_within_the_limit_is_indexed(tmp_path: Path) -> None:
     root = tmp_path / "large"
     root.mkdir()
@@ -481,6 +482,7 @@ def test_leftovers_of_a_killed_first_build_are_not_foreign(glossary: Path, tmp_p
 # -- the build lock -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_waits_then_times_out_clearly(runner: CliRunner, index: Path, glossary: Path) -> None:
     with store.build_lock(index):  # as if another build were writing
         result = build_cli(runner, glossary, index, "--force", "--wait", "0.3")

@@ -146,6 +146,7 @@ QUESTIONS = ["勾配消失とは", "過学習を防ぐには", "dropout", "learn
 # -- the endpoints ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question, params",
     [
@@ -344,6 +345,7 @@ def test_parallel_questions_get_the_answers_sequential_ones_get(served: Served) 
         assert body == sequential[path], path
 
 
+@pytest.mark.slow
 def test_parallel_questions_on_one_keepalive_connection_each(served: Served) -> None:
     """8 clients, each keeping its connection open for many questions (HTTP/1.1 keep-alive)."""
     expected = {q: get(served, ask_path(q, k=2))[2] for q in QUESTIONS}
@@ -364,6 +366,7 @@ def test_parallel_questions_on_one_keepalive_connection_each(served: Served) -> 
     assert results == [True] * (8 * len(QUESTIONS) * 2)
 
 
+@pytest.mark.slow
 def test_index_query_is_safe_across_threads(fake_index: Path) -> None:
     """The query cache (`_last_question`) is never shared between two questions asked at once."""
     index = semsearch.load(fake_index, encoder=FakeEncoder())
@@ -413,6 +416,7 @@ def test_the_embedded_engine_gives_the_same_vectors_from_several_threads(e5) -> 
 CANARY = "## 検証用カナリア | Canary Term\n- 背景の再構築の検証でだけ現れる用語。\n"
 
 
+@pytest.mark.slow
 def test_a_corpus_edit_is_rebuilt_in_the_background_while_the_old_index_answers(tmp_path: Path, glossary: Path) -> None:
     index = tmp_path / "index"
     semsearch.build(glossary, index, encoder=FakeEncoder())
@@ -495,6 +499,7 @@ def test_a_signal_stops_it_cleanly_and_frees_the_port(tmp_path: Path, fake_index
     keepalive.close()
 
 
+@pytest.mark.slow
 def test_a_taken_port_is_one_line_and_exit_2(tmp_path: Path, fake_index: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -557,6 +562,7 @@ def test_the_real_embedded_encoder_answers_over_http_as_ask_json(tmp_path: Path,
 # -- off the default path ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--help"], ["ask", "過学習", "--json"]])
 def test_help_and_ask_never_import_the_server_or_mcp(fake_index: Path, args: list[str]) -> None:
     if args[0] == "ask":

@@ -181,6 +181,7 @@ def test_a_term_without_a_body_is_never_first_unless_named_and_never_sure(tmp_pa
 # -- the command line: exit status, formats, the thin client -------------------------------------
 
 
+@pytest.mark.slow
 def test_a_thin_client_exits_as_a_local_ask_does(tmp_path: Path) -> None:
     """--sure-only and no match through `semsearch serve`: the same stdout, stderr and exit status."""
     from test_client import LOCAL, run

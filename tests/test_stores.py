@@ -124,6 +124,7 @@ def same_hits(index: Index, reference: Index, question: str, mode: str, k: int =
 # -- what every store does alike ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_a_store_answers_as_the_directory_does(corpus: Path, where: str, reference: Index, mode: str) -> None:
     index = build(corpus, where)
@@ -193,6 +194,7 @@ def test_an_edit_embeds_and_upserts_only_the_changed_chunk(corpus: Path, where: 
         same_hits(semsearch.load(where), reference, question, "hybrid")
 
 
+@pytest.mark.slow
 def test_added_and_removed_terms(corpus: Path, where: str, tmp_path: Path) -> None:
     build(corpus, where)
     (corpus / "llm.md").unlink()
