@@ -245,7 +245,7 @@ def test_compare_terms_show_and_eval_formats(runner: CliRunner, where: list[str]
         in run(runner, ["compare", "過学習", "-k", "2", "--format", "markdown", *where]).stdout
     )
     terms = run(runner, ["terms", "--format", "tsv", *where]).stdout.splitlines()
-    assert terms[0] == "term\tnames\tsource\tline\tpath\tchunks" and len(terms) == 8
+    assert terms[0] == "term\tnames\tsource\tline\tpath\tchunks\tentries\talso_in" and len(terms) == 8
     assert [
         json.loads(line)["term"] for line in run(runner, ["terms", "--format", "jsonl", *where]).stdout.splitlines()
     ][:2] == ["勾配消失問題", "ドロップアウト"]

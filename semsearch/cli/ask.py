@@ -339,25 +339,31 @@ def terms(
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     no_header: NoHeaderOpt = False,
+    entries: Annotated[
+        bool,
+        typer.Option("--entries", help="List every entry apart (entries sharing a name are otherwise one term)."),
+    ] = False,
 ) -> None:
-    """List every term in the index, grouped by file: line, names, and how many chunks a long entry
-    is embedded as. On a terminal, a list longer than the screen goes through $PAGER (else less).
+    """List every term in the index, grouped by file, as `ask` returns them: entries sharing a name
+    are one term, listed at its first entry with all its names and its other places ("also in");
+    --entries lists every entry apart. Each with its line, and how many chunks a long one is embedded
+    as. On a terminal, a list longer than the screen goes through $PAGER (else less).
 
     \b
     Examples:
       semsearch terms
       semsearch terms --source llm-rag.md
-      semsearch terms --format tsv | cut -f1,4
+      semsearch terms --entries --format tsv | cut -f1,4
     """
     from ..serve.payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
 
     fmt = _format(output_format, as_json)
     source = _argv_text(source, "--source value") if source is not None else None
-    data = terms_object(_open(_locations(corpus, index)), source)
+    data = terms_object(_open(_locations(corpus, index)), source, entries)
 
     def text() -> None:
         from .render import terms_view
 
-        page(terms_view(data["terms"]))
+        page(terms_view(data["terms"], "entry" if entries else "term"))
 
     emit(data, fmt, machine="terms_text", text=text, header=not no_header)
