@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import QueryError
+from .completion import complete_names, complete_sources
 from .console import (
     EXIT_CODES,
     handles_errors,
@@ -239,6 +240,7 @@ def show(
             help="Any of the term's names (case-, width- and kana-insensitive; no quotes needed). Without it "
             "(or with '-'), the name is read from stdin.",
             show_default=False,
+            autocompletion=complete_names,
         ),
     ] = None,
     source: Annotated[
@@ -248,6 +250,7 @@ def show(
             metavar="FILE",
             help="Only the entry from this file (its path as `terms` lists it, or its name alone when unique).",
             show_default=False,
+            autocompletion=complete_sources,
         ),
     ] = None,
     open_editor: Annotated[
@@ -332,6 +335,7 @@ def terms(
             metavar="FILE",
             help="Only terms from this file (its path as listed, or its name alone when unique: llm-rag.md).",
             show_default=False,
+            autocompletion=complete_sources,
         ),
     ] = None,
     index: IndexOpt = None,
