@@ -393,30 +393,89 @@ def test_terms(runner: CliRunner, where: list[str]) -> None:
     ]
 
 
+@pytest.fixture
+def written_twice(tmp_path: Path) -> list[str]:
+    """A glossary whose Overfitting is written in two files (three entries), beside a term in one."""
+    root = tmp_path / "g"
+    root.mkdir()
+    (root / "a.md").write_text("## Overfitting\n\n## 過学習 | Overfitting\n- 深層学習での説明\n", encoding="utf-8")
+    (root / "ml.md").write_text(
+        "## Overfitting | 過剰適合\n- 機械学習での説明\n\n## 学習率\n- 更新の幅\n", encoding="utf-8"
+    )
+    semsearch.build(root, index_dir=tmp_path / "index", encoder=FakeEncoder())
+    return ["--index", str(tmp_path / "index"), "--corpus", str(root)]
+
+
+def test_terms_lists_a_term_written_in_several_places_once(runner: CliRunner, written_twice: list[str]) -> None:
+    where = written_twice
+    info = json.loads(ok(runner.invoke(app, ["info", "--json", *where])).stdout)["counts"]
+    assert (info["distinct_terms"], info["terms"]) == (2, 4)
+    assert ok(runner.invoke(app, ["terms", *where])).stdout.splitlines() == [
+        "a.md  1 term",
+        "  3  過学習 | Overfitting | 過剰適合  also in a.md:1, ml.md:1",  # at its first entry with a body
+        "ml.md  1 term",
+        "  4  学習率",
+        "2 terms in 2 files",
+    ]
+    rows = json.loads(ok(runner.invoke(app, ["terms", "--json", *where])).stdout)["terms"]
+    assert len(rows) == info["distinct_terms"]
+    merged = rows[0]
+    assert (merged["source"], merged["line"], merged["entries"], merged["chunks"]) == ("a.md", 3, 3, 3)
+    assert merged["also_in"] == [{"source": "a.md", "line": 1}, {"source": "ml.md", "line": 1}]
+    # the places are those `ask` gives the same term
+    hit = json.loads(ok(runner.invoke(app, ["ask", "過学習", "-k", "1", "--json", *where])).stdout)["hits"][0]
+    places = {(p["source"], p["line"]) for p in [hit, *hit["also_in"]]}
+    assert places == {(p["source"], p["line"]) for p in [merged, *merged["also_in"]]}
+    assert set(hit["names"]) == set(merged["names"])
+    tsv = ok(runner.invoke(app, ["terms", "--format", "tsv", *where])).stdout.splitlines()
+    assert tsv[0].split("\t") == ["term", "names", "source", "line", "path", "chunks", "entries", "also_in"]
+    assert tsv[1].split("\t")[-2:] == ["3", "a.md:1 | ml.md:1"]
+    grep = ok(runner.invoke(app, ["terms", "--format", "grep", *where])).stdout.splitlines()
+    assert grep[0].endswith("a.md:3:1:過学習 | Overfitting | 過剰適合 (also in a.md:1, ml.md:1)")
+    markdown = ok(runner.invoke(app, ["terms", "--format", "markdown", *where])).stdout
+    assert "- 過学習 \\| Overfitting \\| 過剰適合 (line 3; also in a.md:1, ml.md:1)" in markdown
+    jsonl = ok(runner.invoke(app, ["terms", "--format", "jsonl", *where])).stdout.splitlines()
+    assert [json.loads(line) for line in jsonl] == rows
+    every = ok(runner.invoke(app, ["terms", "--entries", "--format", "tsv", "--no-header", *where])).stdout
+    assert [line.split("\t")[2:4] for line in every.splitlines()] == [
+        ["a.md", "1"],
+        ["a.md", "3"],
+        ["ml.md", "1"],
+        ["ml.md", "4"],
+    ]
+    assert ok(runner.invoke(app, ["terms", "--entries", *where])).stdout.splitlines()[-1] == "4 entries in 2 files"
+
+
+def test_terms_source_lists_a_merged_term_at_its_entry_in_that_file(
+    runner: CliRunner, written_twice: list[str]
+) -> None:
+    lines = ok(runner.invoke(app, ["terms", "--source", "ml.md", *written_twice])).stdout.splitlines()
+    assert lines == [
+        "ml.md  2 terms",
+        "  1  Overfitting | 過剰適合 | 過学習  also in a.md:1, a.md:3",
+        "  4  学習率",
+        "2 terms in 1 file",
+    ]
+
+
 def test_terms_json(runner: CliRunner, where: list[str]) -> None:
+    def row(name: str, names: list[str], line: int) -> dict[str, object]:
+        return {
+            "id": f"sub/more.md::{name}",
+            "term": name,
+            "names": names,
+            "source": "sub/more.md",
+            "line": line,
+            "path": str(Path(where[3]).resolve() / "sub" / "more.md"),
+            "chunks": 1,
+        }
+
+    rows = [row("誤差逆伝播法", ["誤差逆伝播法", "バックプロパゲーション", "Backpropagation"], 1)]
+    rows.append(row("転移学習", ["転移学習", "Transfer Learning"], 4))
     data = json.loads(ok(runner.invoke(app, ["terms", "--json", "--source", "sub/more.md", *where])).stdout)
-    assert data == {
-        "terms": [
-            {
-                "id": "sub/more.md::誤差逆伝播法",
-                "term": "誤差逆伝播法",
-                "names": ["誤差逆伝播法", "バックプロパゲーション", "Backpropagation"],
-                "source": "sub/more.md",
-                "line": 1,
-                "path": str(Path(where[3]).resolve() / "sub" / "more.md"),
-                "chunks": 1,
-            },
-            {
-                "id": "sub/more.md::転移学習",
-                "term": "転移学習",
-                "names": ["転移学習", "Transfer Learning"],
-                "source": "sub/more.md",
-                "line": 4,
-                "path": str(Path(where[3]).resolve() / "sub" / "more.md"),
-                "chunks": 1,
-            },
-        ]
-    }
+    assert data == {"terms": [{**r, "entries": 1, "also_in": []} for r in rows]}  # each term in one place
+    entries = json.loads(ok(runner.invoke(app, ["terms", "--entries", "--json", "--source", "more.md", *where])).stdout)
+    assert entries == {"terms": rows}
     everything = json.loads(ok(runner.invoke(app, ["terms", "--json", *where])).stdout)["terms"]
     assert [t["term"] for t in everything] == [
         "勾配消失問題",
@@ -664,3 +723,17 @@ def test_ask_min_score(runner: CliRunner, where: list[str]) -> None:
     assert [h["term"] for h in data["hits"]] == ["ドロップアウト"]  # named: scores 1
     result = runner.invoke(app, ["ask", "dropout", "--min-score", "2", *where])
     assert result.exit_code == 2 and "--min-score" in result.stderr
+
+
+@pytest.mark.slow  # about a second: builds the larger glossary (with the fake encoder)
+def test_terms_and_entries_agree_with_info_on_the_larger_glossary(
+    runner: CliRunner, tech_glossary: Path, tmp_path: Path
+) -> None:
+    semsearch.build(tech_glossary, index_dir=tmp_path / "index", encoder=FakeEncoder())
+    where = ["--index", str(tmp_path / "index")]
+    counts = json.loads(ok(runner.invoke(app, ["info", "--json", *where])).stdout)["counts"]
+    assert (counts["distinct_terms"], counts["terms"]) == (218, 293)  # 293 entries, 218 distinct terms
+    for listing, expected in (([], counts["distinct_terms"]), (["--entries"], counts["terms"])):
+        rows = ok(runner.invoke(app, ["terms", *listing, "--format", "jsonl", *where])).stdout.splitlines()
+        assert len(rows) == expected
+        assert ok(runner.invoke(app, ["terms", *listing, *where])).stdout.splitlines()[-1].startswith(f"{expected} ")

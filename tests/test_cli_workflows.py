@@ -14,6 +14,8 @@ import io
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -246,7 +248,7 @@ def test_compare_terms_show_and_eval_formats(runner: CliRunner, where: list[str]
         in run(runner, ["compare", "過学習", "-k", "2", "--format", "markdown", *where]).stdout
     )
     terms = run(runner, ["terms", "--format", "tsv", *where]).stdout.splitlines()
-    assert terms[0] == "term\tnames\tsource\tline\tpath\tchunks" and len(terms) == 8
+    assert terms[0] == "term\tnames\tsource\tline\tpath\tchunks\tentries\talso_in" and len(terms) == 8
     assert [
         json.loads(line)["term"] for line in run(runner, ["terms", "--format", "jsonl", *where]).stdout.splitlines()
     ][:2] == ["勾配消失問題", "ドロップアウト"]
@@ -786,6 +788,70 @@ def test_grep_format_is_what_vim_quickfix_reads(runner: CliRunner, where: list[s
         runner, ["eval", "-", "--format", "grep", *where], input='{"q": "x", "gold": ["Dropout"]}\n', codes=(2,)
     )
     assert "grep is for ask" in refused.stderr
+
+
+# The recipes as the README and docs/cli.md write them; the tests below run them.
+VIM_RECIPE = "semsearch ask 過学習を防ぐには --format grep > hits.txt; vim -q hits.txt"
+FZF_RECIPE = "semsearch terms --format grep | fzf --delimiter : --with-nth 4.. --preview 'sed -n {2},+15p {1}' \\"
+FZF_OPEN = "--bind 'enter:become(${EDITOR:-vi} +{2} {1})'"
+
+
+def test_the_readme_and_docs_give_the_recipes_that_are_tested() -> None:
+    for doc in (HERE.parent / "README.md", HERE.parent / "docs" / "cli.md"):
+        text = doc.read_text(encoding="utf-8")
+        assert all(recipe in text for recipe in (VIM_RECIPE, FZF_RECIPE, FZF_OPEN)), doc
+
+
+@pytest.mark.slow  # runs vim (about a quarter of a second)
+@pytest.mark.skipif(not shutil.which("vim"), reason="vim is not installed")
+def test_vim_quickfix_recipe_lists_each_hit_at_its_heading(runner: CliRunner, where: list[str], tmp_path: Path) -> None:
+    """README's recipe, `semsearch ask … --format grep > hits.txt; vim -q hits.txt`, in vim headless."""
+    hits = tmp_path / "hits.txt"
+    hits.write_text(run(runner, ["ask", "ドロップアウト", "--format", "grep", *where]).stdout, encoding="utf-8")
+    listed = tmp_path / "quickfix.txt"
+    # :cc N for every entry of the quickfix list, as :cn steps through them: where does vim land?
+    script = (
+        'for i in range(1, len(getqflist())) | execute "cc" i | call writefile([expand("%:p") .. "\t" .. '
+        f'line(".") .. "\t" .. getline(".")], "{listed}", "a") | endfor'
+    )
+    done = subprocess.run(
+        ["vim", "-N", "-u", "NONE", "-i", "NONE", "-es", "-q", str(hits), "-c", script, "-c", "qa!"],
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in listed.read_text(encoding="utf-8").splitlines()]
+    expected = [line.split(":")[:2] for line in hits.read_text(encoding="utf-8").splitlines()]
+    assert [row[:2] for row in rows] == expected and len(rows) == 5  # every hit, at its file and line
+    assert all(heading.startswith("## ") for _, _, heading in rows)  # the entry's heading
+    assert rows[0][2] == "## ドロップアウト | Dropout"
+
+
+@pytest.mark.slow  # runs fzf and sh
+@pytest.mark.skipif(not shutil.which("fzf"), reason="fzf is not installed")
+def test_fzf_recipe_picks_a_term_and_its_preview_shows_the_entry(runner: CliRunner, where: list[str]) -> None:
+    """README's recipe `semsearch terms --format grep | fzf --delimiter : --with-nth 4.. --preview 'sed -n
+    {2},+15p {1}' …`: fzf picks on the names; the preview, with the fields put in as fzf puts them
+    (single-quoted), prints the entry from its heading."""
+    listing = run(runner, ["terms", "--format", "grep", *where]).stdout
+    picked = subprocess.run(
+        ["fzf", "--filter", "dropout", *shlex.split(FZF_RECIPE.removesuffix("\\").split("| fzf ")[1])[:4]],
+        input=listing,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
+    assert len(picked) == 1 and picked[0].endswith(":1:ドロップアウト | Dropout")
+    path, line = picked[0].split(":")[:2]
+    command = re.search(r"--preview '([^']*)'", FZF_RECIPE).group(1)  # type: ignore[union-attr]
+    preview = subprocess.run(
+        ["sh", "-c", command.replace("{2}", f"'{line}'").replace("{1}", f"'{path}'")],  # as fzf quotes fields
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert preview.stdout.splitlines()[0] == "## ドロップアウト | Dropout", preview.stderr
 
 
 def test_files_and_no_header(runner: CliRunner, where: list[str], corpus: Path) -> None:

@@ -73,6 +73,7 @@ def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> 
             ("terms", {}),
             ("terms", {"source": "more.md"}),
             ("ask", {"question": "dropout", "k": 1, "full": True}),
+            ("terms", {"entries": True}),
         ],
     )
     assert got["init"].server_info.name == "semsearch"
@@ -86,7 +87,7 @@ def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> 
     assert tools["show"].input_schema["required"] == ["term"]
     assert "required" not in tools["terms"].input_schema
 
-    ask, tfidf, show, terms, some, full = got["results"]
+    ask, tfidf, show, terms, some, full, entries = got["results"]
     assert not any(r.is_error for r in got["results"])
     expected = printed(runner, "ask", "勾配消失とは", "-k", "2", "--index", str(index))
     assert ask.structured_content == expected
@@ -99,6 +100,7 @@ def test_initialize_list_and_call_every_tool_over_stdio(index: Path, runner) -> 
     assert show.structured_content["term"]["body"].startswith("- 勾配降下法")
     assert terms.structured_content == printed(runner, "terms", "--index", str(index))
     assert [row["term"] for row in some.structured_content["terms"]] == ["転移学習"]
+    assert entries.structured_content == printed(runner, "terms", "--entries", "--index", str(index))
     assert full.structured_content == printed(runner, "ask", "dropout", "-k", "1", "--full", "--index", str(index))
     assert (
         full.structured_content["hits"][0]["body"]

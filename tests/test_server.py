@@ -186,6 +186,12 @@ def test_show_and_terms_return_what_the_commands_print(served: Served, fake_inde
     status, _, body = get(served, "/terms")
     assert status == 200
     assert body == cli_json(runner, "terms", "--index", str(fake_index))[1]
+    merged = next(row for row in body["terms"] if row["term"] == "過学習")  # written in two files: one term
+    assert [(p["source"], p["line"]) for p in merged["also_in"]] == [("sub/more.md", 4)]
+    status, _, body = get(served, "/terms?entries=1")
+    assert body == cli_json(runner, "terms", "--entries", "--index", str(fake_index))[1]
+    merged_terms = cli_json(runner, "terms", "--index", str(fake_index))[1]["terms"]
+    assert len(body["terms"]) == len(merged_terms) + 1 and "also_in" not in body["terms"][0]
     status, _, body = get(served, "/terms?source=sub/more.md")
     assert [row["term"] for row in body["terms"]] == ["誤差逆伝播法", "過学習"]
 

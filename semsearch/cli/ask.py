@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import QueryError
+from .completion import complete_names, complete_sources
 from .console import (
     EXIT_CODES,
     handles_errors,
@@ -239,6 +240,7 @@ def show(
             help="Any of the term's names (case-, width- and kana-insensitive; no quotes needed). Without it "
             "(or with '-'), the name is read from stdin.",
             show_default=False,
+            autocompletion=complete_names,
         ),
     ] = None,
     source: Annotated[
@@ -248,6 +250,7 @@ def show(
             metavar="FILE",
             help="Only the entry from this file (its path as `terms` lists it, or its name alone when unique).",
             show_default=False,
+            autocompletion=complete_sources,
         ),
     ] = None,
     open_editor: Annotated[
@@ -332,6 +335,7 @@ def terms(
             metavar="FILE",
             help="Only terms from this file (its path as listed, or its name alone when unique: llm-rag.md).",
             show_default=False,
+            autocompletion=complete_sources,
         ),
     ] = None,
     index: IndexOpt = None,
@@ -339,25 +343,31 @@ def terms(
     output_format: FormatOpt = Format.text,
     as_json: JsonOpt = False,
     no_header: NoHeaderOpt = False,
+    entries: Annotated[
+        bool,
+        typer.Option("--entries", help="List every entry apart (entries sharing a name are otherwise one term)."),
+    ] = False,
 ) -> None:
-    """List every term in the index, grouped by file: line, names, and how many chunks a long entry
-    is embedded as. On a terminal, a list longer than the screen goes through $PAGER (else less).
+    """List every term in the index, grouped by file, as `ask` returns them: entries sharing a name
+    are one term, listed at its first entry with all its names and its other places ("also in");
+    --entries lists every entry apart. Each with its line, and how many chunks a long one is embedded
+    as. On a terminal, a list longer than the screen goes through $PAGER (else less).
 
     \b
     Examples:
       semsearch terms
       semsearch terms --source llm-rag.md
-      semsearch terms --format tsv | cut -f1,4
+      semsearch terms --entries --format tsv | cut -f1,4
     """
     from ..serve.payloads import terms_object  # shared with `semsearch serve` and `semsearch mcp`
 
     fmt = _format(output_format, as_json)
     source = _argv_text(source, "--source value") if source is not None else None
-    data = terms_object(_open(_locations(corpus, index)), source)
+    data = terms_object(_open(_locations(corpus, index)), source, entries)
 
     def text() -> None:
         from .render import terms_view
 
-        page(terms_view(data["terms"]))
+        page(terms_view(data["terms"], "entry" if entries else "term"))
 
     emit(data, fmt, machine="terms_text", text=text, header=not no_header)

@@ -196,24 +196,41 @@ def compare_text(data: Row, fmt: str) -> str:
 # -- terms and show -------------------------------------------------------------------------------
 
 TERM_COLUMNS = ("term", "names", "source", "line", "path", "chunks")
+# The merged listing (the default): also the number of entries and the others' places ("source:line").
+MERGED_COLUMNS = (*TERM_COLUMNS, "entries", "also_in")
+
+
+def _places(places: Sequence[Row]) -> list[str]:
+    return [f"{p['source']}:{p['line']}" for p in places]
+
+
+def _also(term: Row) -> str:
+    """ " (also in a.md:3, b.md:7)" after a merged term's names, "" for a term in one place."""
+    return f" (also in {', '.join(_places(term['also_in']))})" if term.get("also_in") else ""
 
 
 def terms_text(data: Row, fmt: str, cwd: str | None = None, header: bool = True) -> str:
-    """`terms --format jsonl|tsv|markdown|grep` from the object `terms --json` prints."""
+    """`terms --format jsonl|tsv|markdown|grep` from the object `terms --json` prints: a row per
+    term (its other places in `also_in`; tsv: `source:line`s joined with " | "), or with --entries
+    per entry."""
     terms: list[Row] = data["terms"]
+    merged = any("also_in" in term for term in terms)
     if fmt == "jsonl":
         return _jsonl(terms)
     if fmt == "tsv":
+        if merged:
+            return _tsv(MERGED_COLUMNS, [{**term, "also_in": _places(term["also_in"])} for term in terms], header)
         return _tsv(TERM_COLUMNS, terms, header)
     if fmt == "grep":
-        return "".join(_grep_line(term, " | ".join(term["names"]), cwd) + "\n" for term in terms)
+        return "".join(_grep_line(term, " | ".join(term["names"]) + _also(term), cwd) + "\n" for term in terms)
     lines: list[str] = []
     source = None
     for term in terms:
         if term["source"] != source:
             source = term["source"]
             lines += [*([""] if lines else []), f"## {_md_link(source, term.get('path'))}", ""]
-        lines.append(f"- {_md_escape(' | '.join(term['names']))} (line {term['line']})")
+        also = f"; also in {_md_escape(', '.join(_places(term['also_in'])))}" if term.get("also_in") else ""
+        lines.append(f"- {_md_escape(' | '.join(term['names']))} (line {term['line']}{also})")
     return "\n".join(lines) + "\n"
 
 

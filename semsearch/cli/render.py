@@ -605,12 +605,13 @@ def misses_table(result: ModeResult) -> Grid:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f"{n} {word}" if n == 1 else f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
-def terms_view(rows: Sequence[Mapping[str, Any]]) -> RenderableType:
-    """`semsearch terms`: the terms grouped by file (in corpus order), each as its line number and
-    its names; a term embedded as several chunks says how many."""
+def terms_view(rows: Sequence[Mapping[str, Any]], noun: str = "term") -> RenderableType:
+    """`semsearch terms`: the terms (or with --entries, the entries) grouped by file (in corpus
+    order), each as its line number and its names; a term embedded as several chunks says how many,
+    one with entries in other places says where ("also in")."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(str(row["source"]), []).append(row)
@@ -620,15 +621,18 @@ def terms_view(rows: Sequence[Mapping[str, Any]]) -> RenderableType:
         path = members[0].get("path")
         if path:
             header.stylize(Style(link=file_link(str(path))))
-        parts.append(Flow(header + Text(f"  {_plural(len(members), 'term')}", style="dim")))
+        parts.append(Flow(header + Text(f"  {_plural(len(members), noun)}", style="dim")))
         digits = max(len(str(row["line"])) for row in members)
         for row in members:
             names = Text(safe_line(" | ".join(row["names"])))
             chunks = row.get("chunks")
-            if isinstance(chunks, int) and chunks > 1:
+            if isinstance(chunks, int) and chunks > row.get("entries", 1):  # a long entry, not only several
                 names += Text(f"  ({chunks} chunks)", style="dim")
+            if row.get("also_in"):
+                places = ", ".join(f"{p['source']}:{p['line']}" for p in row["also_in"])
+                names += Text(f"  also in {safe_line(places)}", style="dim")
             parts.append(Flow(names, prefix=Text(f"  {row['line']:>{digits}}  ", style="dim")))
-    parts.append(Text(f"{_plural(len(rows), 'term')} in {_plural(len(groups), 'file')}", style="dim"))
+    parts.append(Text(f"{_plural(len(rows), noun)} in {_plural(len(groups), 'file')}", style="dim"))
     return Group(*parts)
 
 
@@ -678,7 +682,6 @@ def info_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     entries, distinct = counts.get("terms", 0), counts.get("distinct_terms")
     if distinct is not None and distinct != entries:  # a term written in several places, or a homonym
         held = f"{_plural(distinct, 'term')} ({_plural(entries, 'entry')}: entries that share a name are one term)"
-        held = held.replace("1 entrys", "1 entry").replace("entrys", "entries")
     else:
         held = _plural(entries, "term")
     held += f" in {_plural(counts.get('files', 0), 'file')}"

@@ -2,7 +2,7 @@
 
     GET /ask?q=...&k=5&mode=hybrid&min_score=0.3&full=1   the object `semsearch ask --json [--full]` prints
     GET /show?term=...&source=FILE                   the object `semsearch show --json` prints
-    GET /terms?source=FILE                           the object `semsearch terms --json` prints
+    GET /terms?source=FILE&entries=1                 the object `semsearch terms --json [--entries]` prints
     GET /health                                      index, corpus, encoder, counts, built at, rebuilds
     GET /cli/ask?...                                 `semsearch ask` as printed, for the thin client
 
@@ -75,7 +75,7 @@ LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _PARAMS = {
     "/ask": ("q", "k", "mode", "min_score", "full"),
     "/show": ("term", "source"),
-    "/terms": ("source",),
+    "/terms": ("source", "entries"),
     "/health": (),
     "/cli/ask": tuple("v q k mode min_score full json sure_only format index corpus out_tty err_tty size env".split()),
 }
@@ -461,7 +461,7 @@ class Handler(BaseHTTPRequestHandler):
             with resident.guard(index):  # a name not found is answered with suggestions (a search)
                 return show_object(index, term, _one(params, "source"))
         if path == "/terms":
-            return terms_object(resident.index, _one(params, "source"))
+            return terms_object(resident.index, _one(params, "source"), _flag(params, "entries"))
         return health_object(resident)
 
     # -- writing ------------------------------------------------------------------------------

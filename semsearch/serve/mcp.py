@@ -5,7 +5,7 @@ Tools (each returns the object the matching `--json` command prints):
 
     ask(question, k=5, mode="hybrid", min_score=None)   the best glossary entries for a question
     show(term, source=None)                             a term's entries in full, by any of its names
-    terms(source=None)                                  every term: names, source:line, chunks
+    terms(source=None, entries=False)                   every term: names, source:line, chunks, also_in
 
 A question the engine refuses (empty, unknown name, unknown source) is a tool error carrying the same
 one-line message the command line prints. The index stays warm and follows corpus edits as
@@ -149,11 +149,14 @@ def build_server(resident: Resident) -> Any:
     @server.tool()
     def terms(
         source: Annotated[str | None, Field(description="Only the terms from this glossary file.")] = None,
+        entries: Annotated[
+            bool, Field(description="Every entry apart (by default, entries that share a name are one term).")
+        ] = False,
     ) -> dict[str, Any]:
-        """Every term in the glossary (or one file of it): id, names, source file and line, chunks,
-        as `semsearch terms --json`."""
+        """Every term in the glossary (or one file of it) as `ask` returns them: id, names, source file
+        and line, chunks, its other entries' places (`also_in`); as `semsearch terms --json`."""
         try:
-            return terms_object(resident.index, source)
+            return terms_object(resident.index, source, entries)
         except SemsearchError as error:
             raise ToolError(str(error)) from None
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "answer_object",
     "json_text",
+    "merged_rows",
     "compare_object",
     "resolve_source",
     "show_entries",
@@ -209,6 +210,35 @@ def term_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]:
     return [term_row(index, i, chunks, paths) for i, t in enumerate(index.terms) if source in (None, t.source)]
 
 
-def terms_object(index: Index, source: str | None = None) -> dict[str, Any]:
-    """What `terms --json` prints."""
-    return {"terms": term_rows(index, source)}
+def merged_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]:
+    """Every term as `ask` returns it: entries sharing a name are one term (`Index.entry_groups`),
+    listed at one entry (the first with a body, as `show` puts it first) with all the term's names
+    (`Index.term_names`), its `entries`, the chunks of all of them, and the other entries' places in
+    `also_in` (`[{"source", "line"}]`, as a hit's). With `source`: the terms that have an entry in
+    that file, each listed at that entry, `also_in` naming the term's entries elsewhere. Corpus order."""
+    if source is not None:
+        source = resolve_source(index, source)
+    chunks = index.chunk_counts()
+    paths: dict[str, str] = {}
+    listed: list[tuple[int, list[int]]] = []
+    for members in index.entry_groups():
+        here = [m for m in members if source in (None, index.terms[m].source)]
+        if not here:
+            continue
+        shown = next((m for m in here if index.terms[m].body.strip()), here[0])
+        listed.append((shown, members))
+    rows = []
+    for shown, members in sorted(listed):
+        row = term_row(index, shown, None, paths)
+        row["names"] = list(index.term_names(shown))
+        row["chunks"] = sum(chunks[m] for m in members)
+        row["entries"] = len(members)
+        row["also_in"] = [{"source": index.terms[m].source, "line": index.terms[m].line} for m in members if m != shown]
+        rows.append(row)
+    return rows
+
+
+def terms_object(index: Index, source: str | None = None, entries: bool = False) -> dict[str, Any]:
+    """What `terms --json` prints: the terms as `ask` returns them (`merged_rows`), or with
+    `entries` every entry apart (`term_rows`)."""
+    return {"terms": term_rows(index, source) if entries else merged_rows(index, source)}
