@@ -417,7 +417,7 @@ class _Plan:
         )
         records = [ChunkRecord(c.id, c.term_position, c.part, c.sha256) for c in chunks]
         dense = dense_extras(corpus, encoder, vectors, reuse_pseudo)
-        side, second_embedded = second_side(self.previous, corpus, second, force)
+        side, second_embedded = second_side(self.store, self.previous, corpus, second, force)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus.terms])
         generation = Generation(
             terms=corpus.terms,

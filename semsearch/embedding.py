@@ -14,8 +14,7 @@ from .corpus import Corpus
 from .encoders import Encoder, second_encoder
 from .hubness import chunk_priors, pseudo_queries
 from .stores import Opened, Store
-from .stores.directory import DirectoryStore
-from .stores.files import DenseExtras, SecondSide, StoredIndex, second_vectors_by_hash
+from .stores.files import DenseExtras, SecondSide
 
 if TYPE_CHECKING:
     from .ray_embed import Embeddings
@@ -113,16 +112,16 @@ def dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: V
 
 
 def wanted_second(encoder: Encoder, store: Store, ensemble: bool) -> Encoder | None:
-    """The second encoder a build of `encoder`'s index makes a side for (None: no side). Only an
-    index directory has one: an engine-backed store (Qdrant) scores e5 and TF-IDF only. Its
-    converted weights live once per user (encoders/weights.py), the manifest names them by key."""
-    if not ensemble or not isinstance(store, DirectoryStore):
+    """The second encoder a build of `encoder`'s index makes a side for (None: no side), in every
+    kind of store. Its converted weights live once per user (encoders/weights.py), the manifest
+    names them by key."""
+    if not ensemble:
         return None
     return second_encoder(encoder.spec())
 
 
 def second_side(
-    previous: Opened | None, corpus: Corpus, second: Encoder | None, force: bool
+    store: Store, previous: Opened | None, corpus: Corpus, second: Encoder | None, force: bool
 ) -> tuple[SecondSide | None, int]:
     """The second encoder's side (None without one): each term's whole entry and its names
     (`whole_term_chunks`), with hubness priors from the glossary's names; the vectors `previous`
@@ -133,8 +132,8 @@ def second_side(
     reuse: Vectors = {}
     reuse_pseudo: Vectors = {}
     same = previous is not None and previous.manifest.second.get("id") == second.id
-    if same and not force and isinstance(previous, StoredIndex):
-        reuse, reuse_pseudo = second_vectors_by_hash(previous)
+    if same and not force and previous is not None:
+        reuse, reuse_pseudo = store.use_vectors_by_hash(previous)
     pieces = whole_term_chunks(corpus.terms)
     vectors, embedded = reuse_or_embed([(c.sha256, c.text) for c in pieces], reuse, second.encode_passages, second.dim)
     extras = dense_extras(corpus, second, vectors, reuse_pseudo)

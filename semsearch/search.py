@@ -27,16 +27,14 @@ from .confidence import NO_MATCH, POSSIBLE, STATES, SURE, Judge, by_term, eviden
 from .corpus import Term, ref_names, source_prefixes
 from .encoders import Encoder, load_encoder, second_encoder
 from .errors import EncoderError, QueryError
-from .lexical import LexicalIndex, term_document
 from .limits import QUESTION_LIMIT
 from .location import IndexLocation
 from .manifest import Manifest
 from .modes import DEFAULT_MODE, MODES, check_mode
 from .names import NameIndex
 from .reports import BuildReport, IndexDescription
-from .staleness import tfidf_current
-from .stores import EngineIndex, Opened, Relevance, open_store
-from .stores.files import StoredIndex
+from .stores import EngineIndex, EntryVectors, Opened, open_store
+from .stores.arrays import ArrayIndex
 from .text import clean_query, has_content, lexical_features, name_key
 
 __all__ = [
@@ -49,14 +47,10 @@ __all__ = [
     "EntryVectors",
     "load",
     "fuse",
-    "relevance_formula",
 ]
 
 log = logging.getLogger(__name__)
 
-# Chunks fetched from FAISS per question when the index is too big to score every chunk.
-DENSE_CANDIDATES = 256
-EXACT_SCORING_MAX_CHUNKS = 50_000
 # Hybrid relevance: the dense score plus this much of the TF-IDF cosine, on fixed scales (no
 # per-question rescaling), so that a score means the same on every question. Chosen on the dev
 # halves of bench/queries (docs/ranking.md): a strong dense side wants a light lexical touch.
@@ -170,21 +164,6 @@ class Answer:
         return self.state == SURE
 
 
-@dataclass(frozen=True)
-class EntryVectors:
-    """The stored vectors of every entry of an index, one row per entry (in `Index.terms` order),
-    L2-normalised: inner products are cosines.
-
-    `dense`: the entry's first chunk, by the index's encoder (the vector `related` compares); zero
-    for an entry without chunks. `whole` and `names`: the second encoder's vectors of the whole
-    entry and of its names alone (`chunking.whole_term_chunks`), None without that side.
-    """
-
-    dense: np.ndarray
-    whole: np.ndarray | None = None
-    names: np.ndarray | None = None
-
-
 def fuse(
     dense: np.ndarray,
     lexical: np.ndarray,
@@ -196,7 +175,7 @@ def fuse(
 ) -> np.ndarray:
     """Hybrid relevance per term, on fixed scales: the dense score, plus `second_weight` x the second
     encoder's score up to `second_cap` when the index has that side, plus `lexical_weight` x the
-    TF-IDF cosine. The one formula of the default ranking (a store that ranks elsewhere mirrors it).
+    TF-IDF cosine. The one formula of the hybrid ranking, for every store (each gives the sides).
 
     `dense` holds NaN for terms the dense side did not retrieve (only in indexes too big to score
     every chunk): a term the lexical side matches counts with the lowest retrieved dense score (its
@@ -209,16 +188,6 @@ def fuse(
     if second is not None:
         relevance = relevance + second_weight * np.minimum(second, second_cap)
     return np.where(candidates, relevance, -np.inf)
-
-
-def relevance_formula(mode: str, beta: float) -> Relevance:
-    """A mode's raw relevance as an engine computes it (stores/base.py `Relevance`): the same
-    relevance `fuse` gives (hybrid), the dense side alone (dense), the TF-IDF side alone (tfidf).
-    `beta` is the encoder's hubness weight. When `fuse` changes, this changes with it:
-    tests/test_stores.py checks that an engine-backed index scores every term as `fuse` does."""
-    if mode == "tfidf":
-        return Relevance(dense=0.0, lexical=1.0, prior=0.0)
-    return Relevance(dense=1.0, lexical=LEXICAL_WEIGHT if mode == "hybrid" else 0.0, prior=beta)
 
 
 def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarray:
@@ -234,9 +203,9 @@ def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarr
 class Index:
     """An opened semsearch index: terms, vectors, the TF-IDF side, and (lazily) its encoder.
 
-    The index is an index directory read into memory and scored here, or an engine-backed store
-    (stores/: Qdrant) that scores vectors and TF-IDF in the engine; names, ranking, calibration and
-    presentation are the same for both. `build_report` is what the build that produced it did
+    The index is an index directory read into memory and scored by NumPy, or a Qdrant store scored
+    by its engine (stores/); either gives each side's scores per entry, and fusion, names, ranking,
+    states, calibration and presentation are the same for both. `build_report` is what the build that produced it did
     (`semsearch.build`), None for an index loaded as it was (`semsearch.load`).
     """
 
@@ -249,27 +218,16 @@ class Index:
         second: Encoder | None = None,
     ) -> None:
         self._stored = stored
-        self._engine = stored if isinstance(stored, EngineIndex) else None
+        self._engine = stored if isinstance(stored, EngineIndex) else ArrayIndex(stored)
         self._encoder = encoder
         self._build_report = build_report
         self._encoder_error: EncoderError | None = None
         self._last_question: tuple[str, np.ndarray] | None = None
-        side = stored.second if isinstance(stored, StoredIndex) else None  # an engine-backed index has none
-        self._second = second if side is not None else None
-        self._second_error: str | None = None if side is not None else "the index has no side for it"
+        side = self._engine.has_use
+        self._second = second if side else None
+        self._second_error: str | None = None if side else "the index has no side for it"
         self._last_second: tuple[str, np.ndarray] | None = None
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
-        if isinstance(stored, StoredIndex):
-            self._lexical = stored.lexical
-            if not tfidf_current(stored.manifest):
-                # Built under other TF-IDF features, questions would miss the stored ones: rebuilt
-                # here, in memory, until a build rewrites it (`open_index` does that when it can).
-                self._lexical = LexicalIndex.build([term_document(t.names, t.body) for t in stored.terms])
-            self._term_of_chunk = np.array([c.term_position for c in stored.chunks], dtype=np.int64)
-            # The row of each term's first chunk (its vector stands for the term among neighbours).
-            self._first_chunk = np.full(len(stored.terms), -1, dtype=np.int64)
-            for row in range(len(stored.chunks) - 1, -1, -1):
-                self._first_chunk[self._term_of_chunk[row]] = row
         self._names = NameIndex(stored.terms)
         self._group = self._names.groups()
         self._members: list[list[int]] = [[] for _ in range(max(self._group, default=-1) + 1)]
@@ -314,9 +272,7 @@ class Index:
 
     def chunk_counts(self) -> list[int]:
         """How many vectors each term has."""
-        if self._engine is not None:
-            return self._engine.chunk_counts()
-        return np.bincount(self._term_of_chunk, minlength=len(self.terms)).tolist()
+        return self._engine.chunk_counts()
 
     def related(self, position: int, n: int = 3) -> tuple[str, ...]:
         """Up to `n` related terms (first names): the entry's own cross-references that name a term
@@ -334,49 +290,21 @@ class Index:
             for target in ref_names(ref)[:1]:
                 for other in self.find(target)[:1]:
                     add(other)
-        if len(names) < n and self._engine is not None:
+        if len(names) < n:
             for other in self._engine.neighbours(position, 4 * n + 4):
                 if len(names) < n:
                     add(other)
-        elif len(names) < n and len(self._first_chunk):
-            assert isinstance(self._stored, StoredIndex)
-            ann = self._stored.ann
-            vector = ann.vector(int(self._first_chunk[position]))[None, :]
-            _, ids = ann.search(vector, 4 * n + 4)
-            for chunk in ids[0]:
-                if chunk >= 0 and len(names) < n:
-                    add(int(self._term_of_chunk[chunk]))
         return tuple(names[:n])
 
     def similarity(self, position: int, other: int) -> float:
         """How near the term of entry `other` is to the entry at `position`, as `related` ranks
         neighbours: the best cosine between the entry's first chunk and any chunk of that term."""
-        if self._engine is not None:
-            return self._engine.similarity(position, self.same_term(other))
-        assert isinstance(self._stored, StoredIndex)
-        ann = self._stored.ann
-        vector = ann.vector(int(self._first_chunk[position]))
-        rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
-        return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
+        return self._engine.similarity(position, self.same_term(other))
 
     def entry_vectors(self) -> EntryVectors | None:
         """Each entry's stored vectors, for comparing entries with one another (`semsearch lint`):
-        None for an engine-backed index (its vectors stay in the engine)."""
-        if not isinstance(self._stored, StoredIndex):
-            return None
-        dense = self._stored.ann.vectors()
-        rows = np.where(self._first_chunk >= 0, self._first_chunk, 0)
-        first = np.where((self._first_chunk >= 0)[:, None], dense[rows], 0.0).astype(np.float32)
-        side = self._stored.second
-        if side is None:
-            return EntryVectors(first)
-        # whole_term_chunks writes each term's whole entry, then its names alone
-        order: list[list[int]] = [[] for _ in self.terms]
-        for row, position in enumerate(side.term_of_row):
-            order[int(position)].append(row)
-        if any(len(pieces) != 2 for pieces in order):
-            return EntryVectors(first)
-        return EntryVectors(first, side.vectors[[p[0] for p in order]], side.vectors[[p[1] for p in order]])
+        None for a Qdrant index (its vectors stay in the engine)."""
+        return self._engine.entry_vectors()
 
     def term(self, hit: Hit | str) -> Term:
         """The full entry behind a hit (or a term id)."""
@@ -429,7 +357,6 @@ class Index:
         of the user shares."""
         if self._second is None and self._second_error is None:
             recorded = self.manifest.second.get("id")
-            assert isinstance(self._stored, StoredIndex)  # only an index directory has the side
             try:
                 second = second_encoder(self.manifest.encoder)
             except EncoderError as error:
@@ -471,53 +398,22 @@ class Index:
     def dense_scores(self, query: str) -> np.ndarray:
         """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
         no chunk among the candidates."""
-        vector = self._question_vector(query)
-        if self._engine is not None:
-            return self._engine_scores(relevance_formula("dense", self._beta()), vector, query, missing=np.nan)
-        assert isinstance(self._stored, StoredIndex)
-        ann = self._stored.ann
-        k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
-        scores, ids = ann.search(vector, k)
-        scores, ids = scores[0], ids[0]
-        keep = ids >= 0
-        ids = ids[keep]
-        # Hubness correction: a chunk close to every question counts for less (see hubness.py).
-        beta = self._beta()
-        corrected = scores[keep] - beta * self._stored.dense.priors[ids]
-        out = np.full(len(self.terms), -np.inf, dtype=np.float32)
-        np.maximum.at(out, self._term_of_chunk[ids], corrected)
-        out[np.isneginf(out)] = np.nan
-        return out
+        return self._engine.dense_scores(self._question_vector(query), self._beta())
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """TF-IDF cosine per term."""
-        if self._engine is not None:
-            return self._engine_scores(relevance_formula("tfidf", 0.0), None, query, missing=0.0)
-        return self._lexical.scores(query)
+        return self._engine.lexical_scores(query)
 
     def second_scores(self, query: str) -> np.ndarray:
         """The second encoder's score per term: its best piece's cosine minus that piece's hubness
         prior (every term has pieces, so every term has a score). Requires `second_encoder`."""
         encoder = self.second_encoder
-        side = self._stored.second if isinstance(self._stored, StoredIndex) else None
-        assert side is not None and encoder is not None
+        assert encoder is not None
         last = self._last_second  # one tuple, read and replaced whole (threads share an index)
         if last is None or last[0] != query:
             last = (query, encoder.encode_queries([query])[0])
             self._last_second = last
-        beta = float(self.manifest.second.get("hubness_beta") or 0.0)
-        rows = side.vectors @ last[1] - beta * side.extras.priors
-        out = np.full(len(self.terms), -np.inf, dtype=np.float32)
-        np.maximum.at(out, side.term_of_row, rows)
-        return out
-
-    def _engine_scores(self, formula: Relevance, vector: np.ndarray | None, query: str, missing: float) -> np.ndarray:
-        """Every entry's raw relevance from the engine (`missing` where it is no candidate)."""
-        assert self._engine is not None
-        out = np.full(len(self.terms), missing, dtype=np.float32)
-        for position, score in self._engine.relevance(formula, vector, query, entries=range(len(self.terms))).items():
-            out[position] = score
-        return out
+        return self._engine.use_scores(last[1], float(self.manifest.second.get("hubness_beta") or 0.0))
 
     def _truncate(self, query: str, notices: list[str], dense: bool, cut: bool = False) -> str:
         """The longest prefix of `query` that fits the encoder's window (a notice when cut, or when
@@ -540,21 +436,10 @@ class Index:
             log.warning("%s", notices[-1])
         return text
 
-    def _scores(
-        self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()
-    ) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
+    def _scores(self, query: str, mode: str) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
         """The mode's raw relevance per entry (see `fuse`; -inf where an entry is not a candidate),
-        and the sides it was made of, per entry ("dense", "use"; what confidence.py weighs).
-
-        An engine-backed index scores only what a ranking of `k` hits needs (all terms when `k` is
-        None): the best entry of the `k` most relevant terms besides the `named` ones (at least two,
-        for the margin, and as many more as terms have no body: they rank after the others), the
-        named entries, and the entries that may show a term whose best entry has no body. It
-        reports no sides.
-        """
-        if self._engine is not None:
-            wanted = None if k is None else max(k, 2) + self._bodied.count(False)
-            return self._engine_relevance(query, mode, wanted, named), {}
+        and the sides it was made of, per entry ("dense", "use"; what confidence.py weighs). One
+        path for every store: the store's engine gives the sides, `fuse` makes the hybrid."""
         if mode == "tfidf":
             lexical = self.lexical_scores(query)
             return np.where(lexical > 0, lexical, -np.inf), {}
@@ -566,9 +451,9 @@ class Index:
         second = self.second_scores(query) if self.second_encoder is not None else None
         return fuse(dense, self.lexical_scores(query), second=second), {"dense": dense, "use": second}
 
-    def _relevance(self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()) -> np.ndarray:
+    def _relevance(self, query: str, mode: str) -> np.ndarray:
         """The mode's raw relevance per entry (see `_scores`)."""
-        return self._scores(query, mode, k, named)[0]
+        return self._scores(query, mode)[0]
 
     def side_scores(self, question: str) -> dict[str, object]:
         """Each side's raw score per entry for a question, as `query` computes them before fusing:
@@ -587,28 +472,6 @@ class Index:
             "use": second,
             "tfidf": self.lexical_scores(text),
         }
-
-    def _engine_relevance(self, query: str, mode: str, k: int | None, named: Sequence[int]) -> np.ndarray:
-        engine = self._engine
-        assert engine is not None
-        formula = relevance_formula(mode, self._beta())
-        vector = self._question_vector(query) if formula.dense else None
-        raw = np.full(len(self.terms), -np.inf)
-        wanted = len(self.terms) if k is None else k + len({self._group[t] for t in named})
-        found = engine.relevance(formula, vector, query, terms=wanted, entries=named)
-        # A term whose best entry has no body is shown by its best entry that has one (`_one_per_term`).
-        others = {
-            member
-            for position in found
-            if not self.terms[position].body.strip()
-            for member in self._members[self._group[position]]
-            if member not in found
-        }
-        if others:
-            found.update(engine.relevance(formula, vector, query, entries=sorted(others)))
-        for position, score in found.items():
-            raw[position] = score
-        return raw
 
     def _spec(self, mode: str) -> dict[str, Any]:
         """The encoder spec that holds a mode's calibration and estimates: the second encoder's for
@@ -630,7 +493,7 @@ class Index:
         index's encoder has none for it (then answers are "possible" unless a term is named)."""
         mode = check_mode(mode)
         available = ["relevance", "margin"]
-        if mode == "hybrid" and self._engine is None:
+        if mode == "hybrid":
             available.append("dense_margin")
             if self.second_encoder is not None:
                 available += ["use_margin", "use"]
@@ -688,7 +551,7 @@ class Index:
             # whatever is nearest would be noise.
             notices.append(NOTHING_TO_SEARCH)
             return Answer(question, text, used, [], NO_MATCH, tuple(notices), 0.0)
-        raw, sides = self._scores(text, used, k, named)
+        raw, sides = self._scores(text, used)
         scores = calibrated(raw, self.calibration(used))
         named_terms = {self._group[t] for t in named}
         scores[[t for t in range(len(scores)) if self._group[t] in named_terms]] = NAMED_SCORE

@@ -78,6 +78,10 @@ class DirectoryStore(Store):
         assert isinstance(previous, StoredIndex)
         return files.vectors_by_hash(previous)
 
+    def use_vectors_by_hash(self, previous: Opened) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        assert isinstance(previous, StoredIndex)
+        return files.second_vectors_by_hash(previous)
+
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> StoredIndex:
         ann = build_ann(generation.vectors)
         manifest = files.write_index(
