@@ -122,12 +122,12 @@ def _load(name: str, corpus: Path, queries: Sequence[Path], work: Path) -> Gloss
 Relevance = Callable[[dict[str, Any]], np.ndarray]
 
 
-def relevance(mode: str, second_weight: float | None = None) -> Relevance:
+def relevance(mode: str, use_weight: float | None = None) -> Relevance:
     """The mode's raw relevance per entry, as search.Index._scores computes it ("hybrid-e5": hybrid
     without the second encoder's side)."""
-    from semsearch.search import SECOND_WEIGHT, fuse
+    from semsearch.search import USE_WEIGHT, fuse
 
-    weight = 0.0 if mode == "hybrid-e5" else SECOND_WEIGHT if second_weight is None else second_weight
+    weight = 0.0 if mode == "hybrid-e5" else USE_WEIGHT if use_weight is None else use_weight
 
     def score(sides: dict[str, Any]) -> np.ndarray:
         dense, use, tfidf = sides["dense"], sides["use"], sides["tfidf"]
@@ -137,7 +137,7 @@ def relevance(mode: str, second_weight: float | None = None) -> Relevance:
             return use
         if mode == "dense":
             return np.where(np.isnan(dense), -np.inf, dense)
-        return fuse(dense, tfidf, second=use if weight else None, second_weight=weight)
+        return fuse(dense, tfidf, use=use if weight else None, use_weight=weight)
 
     return score
 
@@ -347,13 +347,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         log(f"{name}: indexing {corpus} and asking {queries.name} + {offtopic.name}")
         glossaries.append(_load(name, corpus, [queries, offtopic], args.work))
     names = [g.name for g in glossaries]
-    from semsearch.search import LEXICAL_WEIGHT, SECOND_CAP, SECOND_WEIGHT
+    from semsearch.search import LEXICAL_WEIGHT, USE_CAP, USE_WEIGHT
 
-    print(f"# {args.part} halves; hybrid = dense + w x min(use, {SECOND_CAP}) + {LEXICAL_WEIGHT} x tfidf\n")
+    print(f"# {args.part} halves; hybrid = dense + w x min(use, {USE_CAP}) + {LEXICAL_WEIGHT} x tfidf\n")
     print("## the second encoder's weight w")
     for weight in (float(w) for w in args.weights.split(",")):
         print(_ranking_line(f"w = {weight:g}", measure(glossaries, "sweep", relevance("hybrid", weight)), names))
-    print(f"\n## per mode (w = {SECOND_WEIGHT:g}): calibration (center, slope), estimates, states")
+    print(f"\n## per mode (w = {USE_WEIGHT:g}): calibration (center, slope), estimates, states")
     for mode in ("hybrid", "hybrid-e5", "dense", "use", "tfidf"):
         m = measure(glossaries, mode, relevance(mode))
         print(f'\n### {mode}\n"calibration": ({m["center"]:.4f}, {m["slope"]:.1f})')

