@@ -7,7 +7,7 @@
 For each glossary (the bundled one and, when present, the larger one at $SEMSEARCH_TECH_GLOSSARY or
 ../shared/corpora/tech-glossary) it builds an index with both encoders in --work, asks every question
 of the glossary's query file and of the off-topic file of the part, keeps each side's raw score per
-entry (`Index.side_scores`), and ranks them as `Index.query` does (the name tier first, one hit per
+entry (`Index.scoring.side_scores`), and ranks them as `Index.query` does (the name tier first, one hit per
 term, a term without a body after those with one). Then:
 
 - the second encoder's weight in the hybrid ranking: R@1 and MRR@10 per glossary at each weight;
@@ -96,14 +96,14 @@ def _load(name: str, corpus: Path, queries: Sequence[Path], work: Path) -> Gloss
     groups = np.zeros(len(index.terms), dtype=np.int64)
     names_of = []
     bodied = []
-    for group, members in enumerate(index.entry_groups()):
+    for group, members in enumerate(index.entries.entry_groups()):
         groups[members] = group
         names_of.append({normalize(n) for m in members for n in index.terms[m].names})
         bodied.append(any(index.terms[m].body.strip() for m in members))
     questions = []
     for path in queries:
         for query in read_queries(path):
-            sides = index.side_scores(query.q)
+            sides = index.scoring.side_scores(query.q)
             gold_names = {normalize(g) for g in query.gold}
             questions.append(
                 Question(
@@ -123,7 +123,7 @@ Relevance = Callable[[dict[str, Any]], np.ndarray]
 
 
 def relevance(mode: str, use_weight: float | None = None) -> Relevance:
-    """The mode's raw relevance per entry, as search.Index._scores computes it ("hybrid-e5": hybrid
+    """The mode's raw relevance per entry, as scoring.Scoring.scores computes it ("hybrid-e5": hybrid
     without the second encoder's side)."""
     from semsearch.search import USE_WEIGHT, fuse
 
@@ -143,7 +143,7 @@ def relevance(mode: str, use_weight: float | None = None) -> Relevance:
 
 
 def evidence_sides(mode: str, sides: dict[str, Any]) -> dict[str, np.ndarray | None]:
-    """The sides search.Index._scores reports for a mode (what confidence.evidence weighs)."""
+    """The sides scoring.Scoring.scores reports for a mode (what confidence.evidence weighs)."""
     if mode == "hybrid":
         return {"dense": sides["dense"], "use": sides["use"]}
     if mode == "hybrid-e5":

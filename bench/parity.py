@@ -39,7 +39,7 @@ def _cache(index: Any) -> Embeddings:
     """The directory's vectors (chunks and pseudo-questions, by content hash) as an embedding cache."""
     chunks, pseudo = vectors_by_hash(read_index(index.path))
     rows = {**chunks, **pseudo}
-    return Embeddings(index.encoder_id, tuple(rows), np.array(list(rows.values()), dtype=np.float32))
+    return Embeddings(index.scoring.encoder_id, tuple(rows), np.array(list(rows.values()), dtype=np.float32))
 
 
 def _figures(index: Any, glossary: str) -> dict[str, dict[str, Any]]:

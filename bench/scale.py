@@ -50,7 +50,7 @@ def _real_statistics(work: Path) -> dict[str, float] | None:
 
     index = semsearch.load(index_dir)
     vectors = index._stored.ann.vectors()
-    queries = index.encoder.encode_queries(queries_of("tech-glossary"))
+    queries = index.scoring.encoder.encode_queries(queries_of("tech-glossary"))
     return _statistics(vectors, queries)
 
 

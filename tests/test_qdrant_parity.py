@@ -41,7 +41,7 @@ def cache_of(index: Index) -> Embeddings:
     """The directory's vectors as an embedding cache (chunks and pseudo-questions, by content hash)."""
     chunks, pseudo = vectors_by_hash(read_index(index.path))  # type: ignore[arg-type]
     rows = {**chunks, **pseudo}
-    return Embeddings(index.encoder_id, tuple(rows), np.array(list(rows.values()), dtype=np.float32))
+    return Embeddings(index.scoring.encoder_id, tuple(rows), np.array(list(rows.values()), dtype=np.float32))
 
 
 @pytest.fixture(scope="module", params=["local", "edge", "server"])

@@ -128,8 +128,8 @@ def same_hits(index: Index, reference: Index, question: str, mode: str, k: int =
 @pytest.mark.parametrize("mode", MODES)
 def test_a_store_answers_as_the_directory_does(corpus: Path, where: str, reference: Index, mode: str) -> None:
     index = build(corpus, where)
-    assert len(index) == len(reference) and index.chunk_counts() == reference.chunk_counts()
-    assert max(reference.chunk_counts()) >= 2  # a term with several chunks is scored by its best one
+    assert len(index) == len(reference) and index.scoring.chunk_counts() == reference.scoring.chunk_counts()
+    assert max(reference.scoring.chunk_counts()) >= 2  # a term with several chunks is scored by its best one
     loaded = semsearch.load(where)
     for question in (*QUESTIONS, "勾配ブースティング とは 何"):
         same_hits(index, reference, question, mode)
@@ -197,7 +197,9 @@ def test_a_store_with_the_use_side_answers_as_the_directory_does(corpus: Path, w
     index = build(corpus, where)
     assert "use" in reference.modes and "use" in index.modes
     for question in QUESTIONS:
-        np.testing.assert_allclose(index.use_scores(question), reference.use_scores(question), atol=1e-5)
+        np.testing.assert_allclose(
+            index.scoring.use_scores(question), reference.scoring.use_scores(question), atol=1e-5
+        )
         for mode in ("use", "hybrid"):
             same_hits(index, reference, question, mode)
     states = {reference.query(q, mode="hybrid").state for q in QUESTIONS}
@@ -215,15 +217,15 @@ def test_similarity_is_the_directory_cosine_of_each_pair(corpus: Path, where: st
     """`similarity` (the cosine `related` ranks neighbours by; readme_check holds the README to it):
     the best chunk of a term with several chunks counts, an entry is nearest to itself."""
     index = build(corpus, where)
-    long = next(p for p, count in enumerate(reference.chunk_counts()) if count >= 2)
+    long = next(p for p, count in enumerate(reference.scoring.chunk_counts()) if count >= 2)
     for position in (0, long):
-        assert index.similarity(position, position) == pytest.approx(1.0, abs=1e-5)
-        got = [index.similarity(position, other) for other in range(len(reference))]
-        want = [reference.similarity(position, other) for other in range(len(reference))]
+        assert index.entries.similarity(position, position) == pytest.approx(1.0, abs=1e-5)
+        got = [index.entries.similarity(position, other) for other in range(len(reference))]
+        want = [reference.entries.similarity(position, other) for other in range(len(reference))]
         np.testing.assert_allclose(got, want, atol=1e-5)
         np.testing.assert_allclose(
-            [reference.similarity(other, position) for other in range(len(reference))],
-            [index.similarity(other, position) for other in range(len(reference))],
+            [reference.entries.similarity(other, position) for other in range(len(reference))],
+            [index.entries.similarity(other, position) for other in range(len(reference))],
             atol=1e-5,
         )
 
@@ -233,11 +235,11 @@ def test_every_store_gives_the_sides_and_fuse_ranks_them(corpus: Path, where: st
     hybrid relevance is `fuse` of those sides, for every entry."""
     index = build(corpus, where)
     for question in QUESTIONS:
-        dense, lexical = index.dense_scores(question), index.lexical_scores(question)
-        np.testing.assert_allclose(dense, reference.dense_scores(question), atol=1e-5)
-        np.testing.assert_allclose(lexical, reference.lexical_scores(question), atol=1e-6)
-        want = fuse(reference.dense_scores(question), reference.lexical_scores(question))
-        np.testing.assert_allclose(index._relevance(question, "hybrid"), want, atol=1e-5)
+        dense, lexical = index.scoring.dense_scores(question), index.scoring.lexical_scores(question)
+        np.testing.assert_allclose(dense, reference.scoring.dense_scores(question), atol=1e-5)
+        np.testing.assert_allclose(lexical, reference.scoring.lexical_scores(question), atol=1e-6)
+        want = fuse(reference.scoring.dense_scores(question), reference.scoring.lexical_scores(question))
+        np.testing.assert_allclose(index.scoring.relevance(question, "hybrid"), want, atol=1e-5)
 
 
 def test_an_edit_embeds_and_upserts_only_the_changed_chunk(corpus: Path, where: str, tmp_path: Path) -> None:
@@ -366,7 +368,7 @@ def test_a_damaged_qdrant_index_is_rebuilt_from_its_corpus(corpus: Path, tmp_pat
     from semsearch.stores.qdrant import bucket_id, meta_of
 
     store = open_store(where)
-    held_by = bucket_id("term", first.term_id(0), first.manifest.ann["buckets"]["term"])
+    held_by = bucket_id("term", first.entries.term_id(0), first.manifest.ann["buckets"]["term"])
     store.engine().delete(meta_of(first.manifest.data), [held_by])
     with pytest.raises(IndexStoreError, match="term records"):
         semsearch.load(where)

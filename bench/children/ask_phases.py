@@ -49,9 +49,9 @@ def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
     began = time.perf_counter()
     index = opening.open_index([Path(corpus)], Path(index_dir))
     opened = time.perf_counter()
-    encoder = index.encoder
+    encoder = index.scoring.encoder
     encoder.encode_queries = timed(encoder.encode_queries, "embed")  # type: ignore[method-assign]
-    second = index.use_encoder
+    second = index.scoring.use_encoder
     use_found = time.perf_counter()
     if second is not None:
         second.encode_queries = timed(second.encode_queries, "second")  # type: ignore[method-assign]
