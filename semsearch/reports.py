@@ -149,7 +149,7 @@ class IndexDescription:
 
 
 def _shared_weights(path: IndexLocation, manifest: Manifest) -> dict[str, Any] | None:
-    if not manifest.second or not isinstance(path, Path):  # only an index directory has the side
+    if not manifest.second:  # no USE side (a directory or a Qdrant store may have one)
         return None
     from .encoders.use import weights_status
 

@@ -175,16 +175,16 @@ class FakeUse(FakeEncoder):
 
 @pytest.fixture
 def with_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake encoder's indexes get the second encoder's side (FakeUse), as e5's get USE's."""
+    """The fake encoder's indexes get a USE side (FakeUse), as e5's get the real one."""
     import semsearch.embedding
     import semsearch.opening
-    import semsearch.search
+    import semsearch.scoring
 
-    def second(primary: dict, weights: object = None) -> FakeUse | None:
+    def fake_use(primary: dict, weights: object = None) -> FakeUse | None:
         return FakeUse() if primary.get("backend") == FakeEncoder.backend else None
 
-    for module in (semsearch.embedding, semsearch.opening, semsearch.search):
-        monkeypatch.setattr(module, "use_encoder", second)
+    for module in (semsearch.embedding, semsearch.opening, semsearch.scoring):
+        monkeypatch.setattr(module, "use_encoder", fake_use)
 
 
 @pytest.mark.slow  # two builds and an edit per store, about a second each in Qdrant

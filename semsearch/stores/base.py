@@ -3,7 +3,7 @@ an engine-backed store answers for the query layer.
 
 Two kinds of store implement `Store` (in the manner of txtai's `ann/` package: one interface, one
 module per backend, one test over every backend, tests/test_stores.py), and every opened index is
-scored through one interface, `EngineIndex` (each side's scores per entry; search.py fuses them):
+scored through one interface, `EngineIndex` (each side's scores per entry; scoring.py fuses them):
 
     directory.py   the index directory (files.py): read into memory, scored by NumPy (arrays.py)
     qdrant.py      a Qdrant collection behind an alias: `read` gives an `EngineIndex` whose sides
@@ -61,7 +61,7 @@ class Generation:
 
 class EngineIndex(ABC):
     """An opened index as the query layer scores it: the entries are here, and the engine gives
-    each side's raw score per entry; search.py fuses them (`search.fuse`, the one formula) and judges
+    each side's raw score per entry; scoring.py fuses them (`scoring.fuse`, the one formula) and judges
     the answer from them, whatever the engine. Two engines: NumPy over an index directory's arrays
     (arrays.py) and Qdrant (qdrant.py)."""
 

@@ -29,7 +29,7 @@ A question asks the engine for each side's score per entry, as the index directo
 gives them (arrays.py): the dense side (`cosine - beta x prior`, a formula query, best chunk per
 entry), the TF-IDF side (sparse), the USE side (`cosine - beta x prior` over the "use" vectors),
 each grouped by entry (query_points_groups; Qdrant Edge has no grouping, so its best points are
-grouped here). search.py fuses the sides (`search.fuse`) and judges the answer from them, exactly
+grouped here). scoring.py fuses the sides (`scoring.fuse`) and judges the answer from them, exactly
 as for a directory. Chunking, encoders, lexical features, the priors, the name tier, calibration and
 presentation stay in semsearch.
 

@@ -71,7 +71,7 @@ class Relevance:
         dense x cosine(question, chunk) + use x cosine(question's USE vector, piece)
             - prior x the point's hubness prior + lexical x TF-IDF cosine(question, the chunk's term)
 
-    A query asks one side at a time (search.py fuses the sides, `search.fuse`); the weights are 0 or 1
+    A query asks one side at a time (scoring.py fuses the sides, `scoring.fuse`); the weights are 0 or 1
     but for the prior, which is the side's hubness weight."""
 
     dense: float = 0.0
