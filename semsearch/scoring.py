@@ -135,7 +135,7 @@ class Scoring:
 
     @property
     def use_encoder(self) -> Encoder | None:
-        """The second encoder (encoders/use.py) when the index has its side and it loads, else None
+        """The Universal Sentence Encoder (encoders/use.py) when the index has its side and it loads, else None
         (`use_unavailable` says why). Loaded on first use, from the converted weights every index
         of the user shares."""
         if self._use is None and self._use_error is None:
@@ -154,7 +154,7 @@ class Scoring:
 
     @property
     def use_unavailable(self) -> str | None:
-        """Why the second encoder's side is not used (None when it is)."""
+        """Why the USE side is not used (None when it is)."""
         return None if self.use_encoder is not None else self._use_error
 
     @property
@@ -186,7 +186,7 @@ class Scoring:
         return self._engine.lexical_scores(query)
 
     def use_scores(self, query: str) -> np.ndarray:
-        """The second encoder's score per term: its best piece's cosine minus that piece's hubness
+        """The USE side's score per term: its best piece's cosine minus that piece's hubness
         prior (every term has pieces, so every term has a score). Requires `use_encoder`."""
         encoder = self.use_encoder
         assert encoder is not None
@@ -255,8 +255,8 @@ class Scoring:
         }
 
     def _spec(self, mode: str) -> dict[str, Any]:
-        """The encoder spec that holds a mode's calibration and estimates: the second encoder's for
-        "use" and for the hybrid mode of an index whose second side is in use (the ensemble's
+        """The encoder spec that holds a mode's calibration and estimates: USE's for
+        "use" and for the hybrid mode of an index whose USE side is in use (the ensemble's
         constants), else the e5 encoder's."""
         ensemble = mode == "use" or (mode == "hybrid" and self.use_encoder is not None)
         return self.manifest.second if ensemble else self.manifest.encoder

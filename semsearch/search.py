@@ -225,7 +225,7 @@ class Index:
         """Answer a question: the top `k` terms in `mode` (default: the best measured mode), and
         how sure the answer is (`Answer.state`).
 
-        With `related`, each hit also lists up to 3 related terms (see `Index.related`). With
+        With `related`, each hit also lists up to 3 related terms (see `Entries.related`). With
         `min_score`, only hits scoring at least that much are kept (scores are in [0, 1]).
         """
         mode = check_mode(mode or DEFAULT_MODE)
