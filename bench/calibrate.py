@@ -7,7 +7,7 @@
 For each glossary (the bundled one and, when present, the larger one at $SEMSEARCH_TECH_GLOSSARY or
 ../shared/corpora/tech-glossary) it builds an index with both encoders in --work, asks every question
 of the glossary's query file and of the off-topic file of the part, keeps each side's raw score per
-entry (`Index.side_scores`), and ranks them as `Index.query` does (the name tier first, one hit per
+entry (`Index.scoring.side_scores`), and ranks them as `Index.query` does (the name tier first, one hit per
 term, a term without a body after those with one). Then:
 
 - the second encoder's weight in the hybrid ranking: R@1 and MRR@10 per glossary at each weight;
@@ -96,14 +96,14 @@ def _load(name: str, corpus: Path, queries: Sequence[Path], work: Path) -> Gloss
     groups = np.zeros(len(index.terms), dtype=np.int64)
     names_of = []
     bodied = []
-    for group, members in enumerate(index.entry_groups()):
+    for group, members in enumerate(index.entries.entry_groups()):
         groups[members] = group
         names_of.append({normalize(n) for m in members for n in index.terms[m].names})
         bodied.append(any(index.terms[m].body.strip() for m in members))
     questions = []
     for path in queries:
         for query in read_queries(path):
-            sides = index.side_scores(query.q)
+            sides = index.scoring.side_scores(query.q)
             gold_names = {normalize(g) for g in query.gold}
             questions.append(
                 Question(
@@ -122,12 +122,12 @@ def _load(name: str, corpus: Path, queries: Sequence[Path], work: Path) -> Gloss
 Relevance = Callable[[dict[str, Any]], np.ndarray]
 
 
-def relevance(mode: str, second_weight: float | None = None) -> Relevance:
-    """The mode's raw relevance per entry, as search.Index._scores computes it ("hybrid-e5": hybrid
+def relevance(mode: str, use_weight: float | None = None) -> Relevance:
+    """The mode's raw relevance per entry, as scoring.Scoring.scores computes it ("hybrid-e5": hybrid
     without the second encoder's side)."""
-    from semsearch.search import SECOND_WEIGHT, fuse
+    from semsearch.search import USE_WEIGHT, fuse
 
-    weight = 0.0 if mode == "hybrid-e5" else SECOND_WEIGHT if second_weight is None else second_weight
+    weight = 0.0 if mode == "hybrid-e5" else USE_WEIGHT if use_weight is None else use_weight
 
     def score(sides: dict[str, Any]) -> np.ndarray:
         dense, use, tfidf = sides["dense"], sides["use"], sides["tfidf"]
@@ -137,13 +137,13 @@ def relevance(mode: str, second_weight: float | None = None) -> Relevance:
             return use
         if mode == "dense":
             return np.where(np.isnan(dense), -np.inf, dense)
-        return fuse(dense, tfidf, second=use if weight else None, second_weight=weight)
+        return fuse(dense, tfidf, use=use if weight else None, use_weight=weight)
 
     return score
 
 
 def evidence_sides(mode: str, sides: dict[str, Any]) -> dict[str, np.ndarray | None]:
-    """The sides search.Index._scores reports for a mode (what confidence.evidence weighs)."""
+    """The sides scoring.Scoring.scores reports for a mode (what confidence.evidence weighs)."""
     if mode == "hybrid":
         return {"dense": sides["dense"], "use": sides["use"]}
     if mode == "hybrid-e5":
@@ -347,13 +347,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         log(f"{name}: indexing {corpus} and asking {queries.name} + {offtopic.name}")
         glossaries.append(_load(name, corpus, [queries, offtopic], args.work))
     names = [g.name for g in glossaries]
-    from semsearch.search import LEXICAL_WEIGHT, SECOND_CAP, SECOND_WEIGHT
+    from semsearch.search import LEXICAL_WEIGHT, USE_CAP, USE_WEIGHT
 
-    print(f"# {args.part} halves; hybrid = dense + w x min(use, {SECOND_CAP}) + {LEXICAL_WEIGHT} x tfidf\n")
+    print(f"# {args.part} halves; hybrid = dense + w x min(use, {USE_CAP}) + {LEXICAL_WEIGHT} x tfidf\n")
     print("## the second encoder's weight w")
     for weight in (float(w) for w in args.weights.split(",")):
         print(_ranking_line(f"w = {weight:g}", measure(glossaries, "sweep", relevance("hybrid", weight)), names))
-    print(f"\n## per mode (w = {SECOND_WEIGHT:g}): calibration (center, slope), estimates, states")
+    print(f"\n## per mode (w = {USE_WEIGHT:g}): calibration (center, slope), estimates, states")
     for mode in ("hybrid", "hybrid-e5", "dense", "use", "tfidf"):
         m = measure(glossaries, mode, relevance(mode))
         print(f'\n### {mode}\n"calibration": ({m["center"]:.4f}, {m["slope"]:.1f})')

@@ -2,7 +2,9 @@
 encoder's side included) and in Qdrant (local mode, and Qdrant Edge where qdrant-edge-py installs),
 then every bench query set (`bench/queries/<glossary>.{dev,heldout}.jsonl` with the off-topic sets)
 evaluated on each, every mode: R@1, MRR@10, and the states' counts (sure / possible / no_match over
-on-topic and off-topic questions).
+on-topic and off-topic questions); then, per mode, how far each store's scores are from the
+directory's (the largest difference over the top 10 hits of every question) and on how many
+questions its top 10 names or their order differ.
 
 The Qdrant builds reuse the directory's vectors as an embedding cache, so the stores differ only in
 how they rank. The table this prints is the one in docs/scaling.md ("Parity").
@@ -37,7 +39,7 @@ def _cache(index: Any) -> Embeddings:
     """The directory's vectors (chunks and pseudo-questions, by content hash) as an embedding cache."""
     chunks, pseudo = vectors_by_hash(read_index(index.path))
     rows = {**chunks, **pseudo}
-    return Embeddings(index.encoder_id, tuple(rows), np.array(list(rows.values()), dtype=np.float32))
+    return Embeddings(index.scoring.encoder_id, tuple(rows), np.array(list(rows.values()), dtype=np.float32))
 
 
 def _figures(index: Any, glossary: str) -> dict[str, dict[str, Any]]:
@@ -63,6 +65,32 @@ def _figures(index: Any, glossary: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _questions(glossary: str) -> list[str]:
+    return [
+        q.q
+        for part in ("dev", "heldout")
+        for name in (glossary, "offtopic")
+        for q in read_queries(ROOT / "bench" / "queries" / f"{name}.{part}.jsonl")
+    ]
+
+
+def _agreement(index: Any, directory: Any, questions: list[str]) -> dict[str, Any]:
+    """mode -> the largest score difference from the directory's over the top 10 hits, and the
+    questions whose top 10 names (in order) or state differ."""
+    out: dict[str, Any] = {}
+    for mode in ("dense", "use", "tfidf", "hybrid"):
+        delta, orders, states = 0.0, 0, 0
+        for question in questions:
+            got, want = index.query(question, k=10, mode=mode), directory.query(question, k=10, mode=mode)
+            names, wanted = [h.id for h in got.hits], [h.id for h in want.hits]
+            orders += names != wanted
+            states += got.state != want.state
+            scores = {h.id: h.score for h in want.hits}
+            delta = max([delta, *(abs(h.score - scores[h.id]) for h in got.hits if h.id in scores)])
+        out[mode] = {"max_score_delta": delta, "orders_differ": orders, "states_differ": states, "n": len(questions)}
+    return out
+
+
 def run(glossary: str, stores: list[str], work: Path) -> dict[str, Any]:
     corpus = GLOSSARIES[glossary]
     directory = semsearch.build(corpus, index_dir=work / "directory")
@@ -78,6 +106,7 @@ def run(glossary: str, stores: list[str], work: Path) -> dict[str, Any]:
         index = semsearch.build(corpus, index_dir=where, embeddings=cache)
         results[store] = _figures(index, glossary)
         results["modes"][store] = index.modes
+        results.setdefault("agreement", {})[store] = _agreement(index, directory, _questions(glossary))
     return results
 
 
@@ -100,6 +129,21 @@ def table(results: dict[str, Any], stores: list[str]) -> str:
     return "\n".join(lines)
 
 
+def agreement_table(results: dict[str, Any]) -> str:
+    """Markdown: per store and mode, the largest score difference and the questions that differ."""
+    lines = [
+        "| store | mode | max score difference | top-10 order differs | state differs |",
+        "|---|---|---|---|---|",
+    ]
+    for store, modes in results.get("agreement", {}).items():
+        for mode, a in modes.items():
+            lines.append(
+                f"| {store} | {mode} | {a['max_score_delta']:.1e} | {a['orders_differ']} of {a['n']} "
+                f"| {a['states_differ']} of {a['n']} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.parity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--glossary", choices=sorted(GLOSSARIES), default="deep-learning")
@@ -112,6 +156,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="semsearch-parity-") as scratch:
         results = run(args.glossary, stores, Path(scratch))
     print(table(results, stores))
+    print()
+    print(agreement_table(results))
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         texts = queries_of(name)
         if args.quick:
             texts = texts[:10]
-        encoder = index.encoder
+        encoder = index.scoring.encoder
         for text in texts[:5]:  # warm-up: engine threads, caches
             index.query(text, mode="hybrid")
         modes: dict[str, dict[str, float]] = {}
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "p99": percentile(embed, 99),
             "mean": float(np.mean(embed)),
         }
-        second = index.second_encoder
+        second = index.scoring.use_encoder
         if second is not None:
             embed = []
             for text in texts:

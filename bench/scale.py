@@ -50,7 +50,7 @@ def _real_statistics(work: Path) -> dict[str, float] | None:
 
     index = semsearch.load(index_dir)
     vectors = index._stored.ann.vectors()
-    queries = index.encoder.encode_queries(queries_of("tech-glossary"))
+    queries = index.scoring.encoder.encode_queries(queries_of("tech-glossary"))
     return _statistics(vectors, queries)
 
 
@@ -100,7 +100,7 @@ def _measure_sizes(
         entry["flat_bytes"] = len(blob) / n
         entry["flat_load"] = _load_time(blob, "flat")
         del blob
-        # The query layer scores every chunk up to search.EXACT_SCORING_MAX_CHUNKS: it asks for k = n.
+        # The query layer scores every chunk up to stores.arrays.EXACT_SCORING_MAX_CHUNKS: it asks for k = n.
         if n <= 100_000:
             entry["flat_all_p50"] = _latency(lambda q, f=flat, n=n: f.search(q, n), queries, 50)
             entry["numpy_all_p50"] = _latency(lambda q, d=data: d @ q[0], queries, 50)
@@ -269,7 +269,7 @@ def report(r: dict[str, Any]) -> str:
         "\nOne query per search call, as `ask` does; p50 over 200 queries (40 at 1M). bytes/chunk = serialized "
         "index size / n (the index file, and roughly its memory); load = `AnnIndex.from_bytes` of it, which every "
         "one-shot `ask` pays (reading the file comes on top). The query layer asks an approximate index for "
-        "256 candidates (search.DENSE_CANDIDATES), hence the k=256 column; recall is measured at k=10.\n"
+        "256 candidates (stores.arrays.DENSE_CANDIDATES), hence the k=256 column; recall is measured at k=10.\n"
     )
     parts.append("Recall@10 (and p50) when the search knob is turned, everything else fixed:\n")
     parts += _sweep_lines(r["sizes"], "calibrated data")

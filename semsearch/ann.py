@@ -30,7 +30,7 @@ import numpy as np
 __all__ = ["AnnIndex", "build_ann", "APPROX_MIN_VECTORS", "APPROX_KIND", "KINDS", "ivf_nlist", "ivf_nprobe"]
 
 #: At and above this many vectors the index is approximate (IVF); below, exact. It is one more than
-#: search.EXACT_SCORING_MAX_CHUNKS (tests/test_ann.py checks it): up to that size the query layer asks
+#: stores.arrays.EXACT_SCORING_MAX_CHUNKS (tests/test_ann.py checks it): up to that size the query layer asks
 #: for every chunk's score, which an approximate index can only give by scanning everything.
 APPROX_MIN_VECTORS = 50_001
 APPROX_KIND = "ivf"

@@ -36,7 +36,7 @@ from .corpus import (
     resolved_roots,
     unique_roots,
 )
-from .embedding import Progress, chunk_vectors, dense_extras, second_side, wanted_second
+from .embedding import Progress, chunk_vectors, dense_extras, use_side, wanted_use
 from .encoders import Encoder, default_encoder, encoder_for, load_encoder
 from .errors import IndexLockedError, IndexStoreError, IndexWriteError
 from .lexical import LexicalIndex, lexical_spec, term_document
@@ -224,21 +224,21 @@ def build_index(
         # its data files are damaged, as long as its manifest can still say which).
         encoder = encoder or _recorded_encoder(existing.manifest) or default_encoder()
         settings = _settings_for(encoder, options.settings or _kept_settings(previous))
-        second = wanted_second(encoder, store, options.ensemble)
-        if previous is not None and _up_to_date(previous.manifest, roots, listing, encoder, settings, second, options):
-            return _as_built(store, previous, corpus, encoder, second, warnings, started)
+        use = wanted_use(encoder, store, options.ensemble)
+        if previous is not None and _up_to_date(previous.manifest, roots, listing, encoder, settings, use, options):
+            return _as_built(store, previous, corpus, encoder, use, warnings, started)
         if unwritable is not None:
             raise unwritable
         replaced = _other_corpus(existing.manifest, corpus.roots)
         if options.on_start is not None:
             options.on_start()
-        plan = _Plan(store, previous, corpus, encoder, settings, second, options, warnings, started)
+        plan = _Plan(store, previous, corpus, encoder, settings, use, options, warnings, started)
         built, report = plan.write()
     report = dataclasses.replace(report, replaced=replaced)
     sync = getattr(built, "sync", None)  # what an engine-backed store wrote
     if sync is not None:
         report = dataclasses.replace(report, store=sync.to_dict())
-    return Index(built, encoder, build_report=report, second=second)
+    return Index(built, encoder, build_report=report, use=use)
 
 
 @contextlib.contextmanager
@@ -324,16 +324,14 @@ def _up_to_date(
     listing: Listing | None,
     encoder: Encoder,
     settings: ChunkSettings,
-    second: Encoder | None,
+    use: Encoder | None,
     options: BuildOptions,
 ) -> bool:
     """Whether the index in `manifest` is what this build would write (never, under `force`)."""
     if options.force:
         return False
-    spec = second.spec() if second is not None else (None if options.ensemble else {})
-    reason = stale_reason(
-        manifest, roots, files=listing, encoder=encoder.spec(), chunking=settings.to_dict(), second=spec
-    )
+    spec = use.spec() if use is not None else (None if options.ensemble else {})
+    reason = stale_reason(manifest, roots, files=listing, encoder=encoder.spec(), chunking=settings.to_dict(), use=spec)
     return reason is None
 
 
@@ -372,16 +370,16 @@ def _as_built(
     previous: Opened,
     corpus: Corpus,
     encoder: Encoder,
-    second: Encoder | None,
+    use: Encoder | None,
     warnings: _Warnings,
     started: float,
 ) -> Index:
     """The index, up to date: opened as it is, with the report of a build that wrote nothing."""
     count = int(previous.manifest.counts.get("chunks", 0))
-    if second is not None:
-        second.install()  # converted once per user: when missing (pruned, a copied index) or damaged
-    report = _report(store, corpus, encoder, warnings, started, chunks=count, embedded=0, second=second)
-    return Index(previous, encoder, build_report=report, second=second)
+    if use is not None:
+        use.install()  # converted once per user: when missing (pruned, a copied index) or damaged
+    report = _report(store, corpus, encoder, warnings, started, chunks=count, embedded=0, use=use)
+    return Index(previous, encoder, build_report=report, use=use)
 
 
 @dataclass(frozen=True)
@@ -393,16 +391,16 @@ class _Plan:
     corpus: Corpus
     encoder: Encoder
     settings: ChunkSettings
-    second: Encoder | None
+    use: Encoder | None
     options: BuildOptions
     warnings: _Warnings
     started: float
 
     def write(self) -> tuple[Opened, BuildReport]:
         """Embed what is new, commit the generation; the index as committed and the build's report."""
-        corpus, encoder, second, force = self.corpus, self.encoder, self.second, self.options.force
-        if second is not None and force:
-            second.install(force=True)  # every file of its converted weights checked before it embeds
+        corpus, encoder, use, force = self.corpus, self.encoder, self.use, self.options.force
+        if use is not None and force:
+            use.install(force=True)  # every file of its converted weights checked before it embeds
         chunks = chunk_terms(corpus.terms, self.settings, encoder.count_tokens, warn=self.warnings)
         options = self.options
         vectors, embedded, reuse_pseudo = chunk_vectors(
@@ -417,7 +415,7 @@ class _Plan:
         )
         records = [ChunkRecord(c.id, c.term_position, c.part, c.sha256) for c in chunks]
         dense = dense_extras(corpus, encoder, vectors, reuse_pseudo)
-        side, second_embedded = second_side(self.previous, corpus, second, force)
+        side, use_embedded = use_side(self.store, self.previous, corpus, use, force)
         lexical = LexicalIndex.build([term_document(t.names, t.body) for t in corpus.terms])
         generation = Generation(
             terms=corpus.terms,
@@ -426,14 +424,14 @@ class _Plan:
             vectors=vectors,
             lexical=lexical,
             dense=dense,
-            second=side,
+            use=side,
             manifest_fields=self._manifest_fields(len(records)),
         )
         built = self.store.commit(generation, self.previous, force=force)
-        if second is not None:
+        if use is not None:
             # Once committed, so that an interrupted build leaves nothing: the weights it loaded
             # for embedding are written out (once per user) for the next command's fast load.
-            second.install()
+            use.install()
         report = _report(
             self.store,
             corpus,
@@ -443,8 +441,8 @@ class _Plan:
             chunks=len(records),
             embedded=embedded,
             written=True,
-            second=second,
-            second_embedded=second_embedded,
+            use=use,
+            use_embedded=use_embedded,
         )
         return built, report
 
@@ -452,7 +450,7 @@ class _Plan:
         corpus = self.corpus
         return {
             "encoder": self.encoder.spec(),
-            "second": self.second.spec() if self.second is not None else {},
+            "second": self.use.spec() if self.use is not None else {},
             "chunking": self.settings.to_dict(),
             "lexical": lexical_spec(),
             "roots": corpus.roots,
@@ -482,8 +480,8 @@ def _report(
     chunks: int,
     embedded: int,
     written: bool = False,
-    second: Encoder | None = None,
-    second_embedded: int = 0,
+    use: Encoder | None = None,
+    use_embedded: int = 0,
 ) -> BuildReport:
     return BuildReport(
         str(store),
@@ -502,8 +500,8 @@ def _report(
         passage_prompt=encoder.passage_prompt,
         warnings=tuple(warnings.said),
         repeated=warnings.repeated,
-        second_encoder=second.id if second is not None else "",
-        second_embedded=second_embedded,
+        use_encoder=use.id if use is not None else "",
+        use_embedded=use_embedded,
     )
 
 

@@ -11,16 +11,15 @@ import numpy as np
 
 from .chunking import Chunk, whole_term_chunks
 from .corpus import Corpus
-from .encoders import Encoder, second_encoder
+from .encoders import Encoder, use_encoder
 from .hubness import chunk_priors, pseudo_queries
 from .stores import Opened, Store
-from .stores.directory import DirectoryStore
-from .stores.files import DenseExtras, SecondSide, StoredIndex, second_vectors_by_hash
+from .stores.files import DenseExtras, UseSide
 
 if TYPE_CHECKING:
     from .ray_embed import Embeddings
 
-__all__ = ["Progress", "chunk_vectors", "dense_extras", "second_side", "wanted_second", "reuse_or_embed"]
+__all__ = ["Progress", "chunk_vectors", "dense_extras", "use_side", "wanted_use", "reuse_or_embed"]
 
 Progress = Callable[[int, int], None]
 Vectors = dict[str, np.ndarray]
@@ -112,31 +111,31 @@ def dense_extras(corpus: Corpus, encoder: Encoder, vectors: np.ndarray, reuse: V
     return DenseExtras(chunk_priors(vectors, pseudo), [digest for digest, _ in items], pseudo)
 
 
-def wanted_second(encoder: Encoder, store: Store, ensemble: bool) -> Encoder | None:
-    """The second encoder a build of `encoder`'s index makes a side for (None: no side). Only an
-    index directory has one: an engine-backed store (Qdrant) scores e5 and TF-IDF only. Its
-    converted weights live once per user (encoders/weights.py), the manifest names them by key."""
-    if not ensemble or not isinstance(store, DirectoryStore):
+def wanted_use(encoder: Encoder, store: Store, ensemble: bool) -> Encoder | None:
+    """The second encoder a build of `encoder`'s index makes a side for (None: no side), in every
+    kind of store. Its converted weights live once per user (encoders/weights.py), the manifest
+    names them by key."""
+    if not ensemble:
         return None
-    return second_encoder(encoder.spec())
+    return use_encoder(encoder.spec())
 
 
-def second_side(
-    previous: Opened | None, corpus: Corpus, second: Encoder | None, force: bool
-) -> tuple[SecondSide | None, int]:
+def use_side(
+    store: Store, previous: Opened | None, corpus: Corpus, use: Encoder | None, force: bool
+) -> tuple[UseSide | None, int]:
     """The second encoder's side (None without one): each term's whole entry and its names
     (`whole_term_chunks`), with hubness priors from the glossary's names; the vectors `previous`
     holds for the same encoder reused by content hash. Returns the side and how many texts were
     embedded."""
-    if second is None:
+    if use is None:
         return None, 0
     reuse: Vectors = {}
     reuse_pseudo: Vectors = {}
-    same = previous is not None and previous.manifest.second.get("id") == second.id
-    if same and not force and isinstance(previous, StoredIndex):
-        reuse, reuse_pseudo = second_vectors_by_hash(previous)
+    same = previous is not None and previous.manifest.second.get("id") == use.id
+    if same and not force and previous is not None:
+        reuse, reuse_pseudo = store.use_vectors_by_hash(previous)
     pieces = whole_term_chunks(corpus.terms)
-    vectors, embedded = reuse_or_embed([(c.sha256, c.text) for c in pieces], reuse, second.encode_passages, second.dim)
-    extras = dense_extras(corpus, second, vectors, reuse_pseudo)
+    vectors, embedded = reuse_or_embed([(c.sha256, c.text) for c in pieces], reuse, use.encode_passages, use.dim)
+    extras = dense_extras(corpus, use, vectors, reuse_pseudo)
     rows = np.array([c.term_position for c in pieces], dtype=np.int64)
-    return SecondSide(vectors, rows, [c.sha256 for c in pieces], extras), embedded
+    return UseSide(vectors, rows, [c.sha256 for c in pieces], extras), embedded

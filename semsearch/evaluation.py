@@ -338,7 +338,7 @@ def evaluate(
         modes = [modes]
     modes = list(dict.fromkeys(check_mode(mode) for mode in (index.modes if modes is None else modes)))
     # Entries sharing a name are one term (one hit): relevant terms are counted per term, not per entry.
-    names_of = [{normalize(n) for m in group for n in index.terms[m].names} for group in index.entry_groups()]
+    names_of = [{normalize(n) for m in group for n in index.terms[m].names} for group in index.entries.entry_groups()]
     out: dict[str, ModeResult] = {}
     by_mode: dict[str, list[QueryResult]] = {mode: [] for mode in modes}
     # Each question in every mode before the next question: the index keeps the last question's

@@ -8,7 +8,7 @@ from .errors import QueryError
 __all__ = ["MODES", "DEFAULT_MODE", "check_mode"]
 
 #: dense: the index's encoder (e5) alone; use: the second encoder (the Universal Sentence Encoder)
-#: alone; tfidf: the lexical side alone; hybrid: all of them fused (search.fuse).
+#: alone; tfidf: the lexical side alone; hybrid: all of them fused (scoring.fuse).
 MODES = ("dense", "use", "tfidf", "hybrid")
 #: The best measured mode (docs/ranking.md).
 DEFAULT_MODE = "hybrid"

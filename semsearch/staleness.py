@@ -42,7 +42,7 @@ def stale_reason(
     files: Listing | None = None,
     encoder: Mapping[str, Any] | None = None,
     chunking: Mapping[str, Any] | None = None,
-    second: Mapping[str, Any] | None = None,
+    use: Mapping[str, Any] | None = None,
     checks: Collection[str] = CHECKS,
 ) -> str | None:
     """Why the index in `manifest` must be rebuilt for the corpus under `roots`, or None.
@@ -50,7 +50,7 @@ def stale_reason(
     `files`: the corpus as `corpus.discover_files(roots)` listed it (listed here when None).
     `encoder`: the spec of the encoder a build would use now (None: not compared).
     `chunking`: the chunking settings a build would use now (None: only their version is compared).
-    `second`: the spec of the second encoder whose side a build would make now, {} for none (None:
+    `use`: the spec of the USE encoder (the ensemble's second) whose side a build would make now, {} for none (None:
     not compared); a missing side is built alone, the rest of the index reused.
     `checks`: which of CHECKS to make (all by default); `roots` None skips the corpus.
     """
@@ -59,7 +59,7 @@ def stale_reason(
     found = [
         _corpus_change(manifest, roots, files) if "corpus" in checks and roots is not None else None,
         _chunking_change(manifest, chunking) if "chunking" in checks else None,
-        _encoder_change(manifest, encoder, second) if "encoder" in checks else None,
+        _encoder_change(manifest, encoder, use) if "encoder" in checks else None,
     ]
     if "tfidf" in checks and not tfidf_current(manifest):
         found.append("its TF-IDF side was built by another semsearch version")
@@ -74,19 +74,17 @@ def _chunking_change(manifest: Manifest, chunking: Mapping[str, Any] | None) -> 
     return None
 
 
-def _encoder_change(
-    manifest: Manifest, encoder: Mapping[str, Any] | None, second: Mapping[str, Any] | None
-) -> str | None:
+def _encoder_change(manifest: Manifest, encoder: Mapping[str, Any] | None, use: Mapping[str, Any] | None) -> str | None:
     if encoder is not None and manifest.encoder != dict(encoder):
         if manifest.encoder.get("id") != encoder.get("id"):
             return f"its encoder changed ({manifest.encoder.get('id')} -> {encoder.get('id')})"
         return "its encoder settings changed"  # the same vectors, other ranking settings: all reused
-    if second is not None and manifest.second != dict(second):
-        return _second_change(manifest.second, second)
+    if use is not None and manifest.second != dict(use):
+        return _use_change(manifest.second, use)
     return None
 
 
-def _second_change(had_spec: Mapping[str, Any], wants_spec: Mapping[str, Any]) -> str:
+def _use_change(had_spec: Mapping[str, Any], wants_spec: Mapping[str, Any]) -> str:
     had, wants = had_spec.get("id"), wants_spec.get("id")
     if not had:
         return f"it has no side for the second encoder ({wants})"

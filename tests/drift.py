@@ -102,7 +102,7 @@ def _measure_corpus(corpus: Path, query_set: str, work: Path, encoder: Any, read
     answers: dict[str, Any] = {}
     relevance: dict[str, list[float]] = {}
     for question in dict.fromkeys(questions):
-        relevance[question] = np.nan_to_num(index.dense_scores(question), nan=-1.0).tolist()
+        relevance[question] = np.nan_to_num(index.scoring.dense_scores(question), nan=-1.0).tolist()
         for mode in MODES:
             answer = index.query(question, k=K + 1, mode=mode, related=mode == "hybrid")
             raw = local.relevance(question, mode)

@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("the corpus and what is derived from its text", ("corpus", "chunking", "names", "lexical")),
     ("vectors and the index on disk", ("encoders", "manifest", "stores", "staleness", "reports", "ray_embed")),
-    ("the query layer", ("search",)),
+    ("the query layer", ("entries", "scoring", "search")),
     ("building and measuring", ("embedding", "building", "opening", "evaluation", "linter")),
     ("presentation both faces share (the engine never imports it)", ("present",)),
     ("the index as a service: HTTP, the thin client, MCP (never imports the command)", ("serve",)),

@@ -151,22 +151,24 @@ class Local:
             if (question, mode) not in cache:
                 text = index.query(question, k=1, mode=mode).cleaned  # the question as searched
                 if mode == "tfidf":
-                    raw = index.lexical_scores(text)
+                    raw = index.scoring.lexical_scores(text)
                 elif mode == "dense":
-                    raw = index.dense_scores(text)
+                    raw = index.scoring.dense_scores(text)
                 else:
-                    raw = fuse(index.dense_scores(text), index.lexical_scores(text))
+                    raw = fuse(index.scoring.dense_scores(text), index.scoring.lexical_scores(text))
                 raw = np.nan_to_num(np.asarray(raw, dtype=float), nan=-1.0, neginf=-1.0)  # not a candidate
                 by_name: dict[str, float] = {}
                 for position, term in enumerate(index.terms):
-                    best = max(float(raw[m]) for m in index.same_term(position))  # a term ranks by its best entry
+                    best = max(
+                        float(raw[m]) for m in index.entries.same_term(position)
+                    )  # a term ranks by its best entry
                     by_name[term.name] = max(by_name.get(term.name, -1.0), best)
                 cache[question, mode] = by_name
             return cache[question, mode]
 
         def similarity(term: str, other: str) -> float:
-            found, near = index.find(term), index.find(other)
-            return index.similarity(found[0], near[0]) if found and near else -1.0  # -1: not a term here
+            found, near = index.entries.find(term), index.entries.find(other)
+            return index.entries.similarity(found[0], near[0]) if found and near else -1.0  # -1: not a term here
 
         return cls(relevance, similarity)
 

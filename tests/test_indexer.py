@@ -111,7 +111,7 @@ def test_open_index_loads_a_fresh_index_silently(glossary: Path, tmp_path: Path,
     index = semsearch.open([glossary], tmp_path / "index")
     assert told == []
     assert index.build_report is None  # loaded, not built
-    assert index.encoder.id == "fake/hashed-features-64"  # rebuilt from the manifest's spec
+    assert index.scoring.encoder.id == "fake/hashed-features-64"  # rebuilt from the manifest's spec
 
 
 def test_open_index_rebuilds_a_stale_index_and_says_why(glossary: Path, tmp_path: Path, told: Told) -> None:
@@ -160,7 +160,10 @@ def test_open_index_rebuilds_a_tfidf_side_built_under_other_features(
     assert told.notices() == [f"index at {index_dir} is stale: {why}; rebuilding"]
     assert (index.build_report.embedded, index.build_report.reused) == (0, ALL_CHUNKS)  # only TF-IDF is redone
     assert read_manifest(index_dir).lexical == lexical_spec()
-    slip, right = index.lexical_scores("ドロツプ"), index.lexical_scores("ドロップ")  # an IME slip: ツ for ッ
+    slip, right = (
+        index.scoring.lexical_scores("ドロツプ"),
+        index.scoring.lexical_scores("ドロップ"),
+    )  # an IME slip: ツ for ッ
     assert right.max() > 0 and np.allclose(slip, right)
     told.clear()
     semsearch.open([glossary], index_dir)

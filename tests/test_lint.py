@@ -427,7 +427,7 @@ def test_unknown_rules_and_missing_folders_are_errors(tmp_path: Path) -> None:
 def test_entry_vectors_are_each_entry_s_first_chunk(tmp_path: Path) -> None:
     root = write(tmp_path / "g", {"a.md": "## 勾配 | Gradient\n- 傾き。\n\n## Muxer\n"})
     index = semsearch.build(root, tmp_path / "index", encoder=FakeEncoder())
-    vectors = index.entry_vectors()
+    vectors = index.scoring.entry_vectors()
     assert vectors is not None and vectors.whole is None and vectors.names is None
     expected = FakeEncoder().encode_passages(["勾配 | Gradient\n傾き。", "Muxer"])
     np.testing.assert_allclose(vectors.dense, expected, atol=1e-6)

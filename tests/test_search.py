@@ -87,8 +87,8 @@ BATCHES = {
 def test_an_exact_name_comes_first_even_when_scores_disagree(tmp_path: Path, mode: str) -> None:
     index = build(tmp_path / "g", BATCHES, tmp_path)
     # Both sides score "Mini-batch" higher for the question "batch"...
-    assert int(np.argmax(index.lexical_scores("batch"))) == 1
-    assert int(np.nanargmax(index.dense_scores("batch"))) == 1
+    assert int(np.argmax(index.scoring.lexical_scores("batch"))) == 1
+    assert int(np.nanargmax(index.scoring.dense_scores("batch"))) == 1
     # ...but "Batch" is the term's own name.
     for question in ("batch", "BATCH?", "What is a batch?", "バッチ", "ばっちとは"):
         assert [h.term for h in index.search(question, k=2, mode=mode)] == ["Batch", "Mini-batch"], question
@@ -129,7 +129,7 @@ def test_a_term_appears_once_at_its_best_chunk(tmp_path: Path) -> None:
         q = encoder.encode_queries([question])[0]
         corrected = vectors @ q - stored.manifest.encoder["hubness_beta"] * stored.dense.priors
         best = [corrected[chunk_terms_of == t].max() for t in range(len(index.terms))]
-        np.testing.assert_allclose(index.dense_scores(question), best, atol=1e-5)
+        np.testing.assert_allclose(index.scoring.dense_scores(question), best, atol=1e-5)
         hits = index.search(question, k=10, mode="dense")
         assert len(hits) == len({h.id for h in hits}) == 4
         assert [h.rank for h in hits] == [1, 2, 3, 4]
@@ -173,7 +173,7 @@ def test_modes_rank_differently_where_expected(tmp_path: Path) -> None:
     assert rankings["dense"][0] == "Model Zoo"
     assert rankings["tfidf"][0] == "Animals"
     # Hybrid is the fusion of both sides, ties broken by corpus order.
-    fused = fuse(index.dense_scores("model zebra"), index.lexical_scores("model zebra"))
+    fused = fuse(index.scoring.dense_scores("model zebra"), index.scoring.lexical_scores("model zebra"))
     expected = [index.terms[int(t)].name for t in np.lexsort((np.arange(len(fused)), -fused))]
     assert rankings["hybrid"] == expected
     assert rankings["dense"][2:] == rankings["tfidf"][2:] == ["Weights", "Parameters"]  # a tie: corpus order
@@ -285,7 +285,7 @@ def test_an_entry_with_no_body_never_takes_the_place_of_one_with_a_body(tmp_path
 def test_entry_groups_join_entries_sharing_a_name_transitively(tmp_path: Path) -> None:
     files = {"a.md": "## A | B\n- x\n## C\n- y\n", "b.md": "## B | D\n- z\n## D | E\n- w\n## F\n- v\n"}
     index = build(tmp_path / "g", files, tmp_path)
-    named = [[index.terms[m].name for m in group] for group in index.entry_groups()]
+    named = [[index.terms[m].name for m in group] for group in index.entries.entry_groups()]
     assert named == [["A", "B", "D"], ["C"], ["F"]]
 
 
@@ -387,7 +387,7 @@ def test_an_answer_is_sure_possible_or_no_match(calibrated: Index) -> None:
     assert off_topic.hits and off_topic.state == "no_match" and not off_topic.confident
     on_topic = calibrated.query("訓練データに適合しすぎる", mode="hybrid")
     assert on_topic.state == "sure" and on_topic.hits[0].term == "過学習"
-    judge = calibrated.judge("hybrid")
+    judge = calibrated.scoring.judge("hybrid")
     assert judge is not None and on_topic.probability is not None and on_topic.probability >= judge.sure
     assert calibrated.query("訓練データに適合しすぎる", mode="tfidf").state in ("sure", "possible")
     assert calibrated.query("chicken curry recipe", mode="tfidf").state == "no_match"
@@ -405,8 +405,10 @@ def test_an_uncalibrated_encoder_answers_possible_unless_a_term_is_named(
 ) -> None:
     monkeypatch.setitem(index.manifest.encoder, "estimate", None)  # an encoder nothing was measured for
     assert index.manifest.encoder["calibration"] is None
-    assert index.calibration("hybrid") is None and index.calibration("tfidf") == search.TFIDF_CALIBRATION
-    assert index.judge("dense") is None and index.judge("tfidf") is not None
+    assert (
+        index.scoring.calibration("hybrid") is None and index.scoring.calibration("tfidf") == search.TFIDF_CALIBRATION
+    )
+    assert index.scoring.judge("dense") is None and index.scoring.judge("tfidf") is not None
     answer = index.query("chicken curry recipe", mode="dense")
     assert (answer.state, answer.probability) == ("possible", None) and answer.hits
     assert index.query("ドロップアウト", mode="dense").state == "sure"
@@ -475,14 +477,14 @@ def test_related_lists_cross_references_first_then_neighbours(tmp_path: Path) ->
     vectors = read_index(tmp_path / "index").ann.vectors()
     by_cosine = [int(i) for i in np.argsort(-(vectors @ vectors[0]), kind="stable") if i not in (0, 1)]
     neighbours = [index.terms[i].name for i in by_cosine]
-    assert index.related(0) == ("正則化", *neighbours)
-    assert index.related(0, n=1) == ("正則化",)
+    assert index.entries.related(0) == ("正則化", *neighbours)
+    assert index.entries.related(0, n=1) == ("正則化",)
     for position in range(len(index.terms)):
-        related = index.related(position)
+        related = index.entries.related(position)
         assert index.terms[position].name not in related
         assert len(related) == len(set(related)) == 3
     hit = index.query("過学習", k=1, related=True).hits[0]
-    assert hit.related == index.related(0)
+    assert hit.related == index.entries.related(0)
 
 
 def test_related_never_lists_the_same_term_from_another_file(tmp_path: Path) -> None:
@@ -491,9 +493,9 @@ def test_related_never_lists_the_same_term_from_another_file(tmp_path: Path) -> 
         "b.md": "## Transformer\n- アテンションだけのモデル。\n## RNN\n- 再帰。\n## CNN\n- 畳み込み。\n",
     }
     index = build(tmp_path / "g", files, tmp_path)
-    first, second = index.find("Transformer")
+    first, second = index.entries.find("Transformer")
     for position in (first, second):
-        related = index.related(position)
+        related = index.entries.related(position)
         assert "Transformer" not in related and "トランスフォーマー" not in related
         assert len(related) == 3  # the places are filled by other terms
 
@@ -502,8 +504,8 @@ def test_related_from_the_chunked_dense_side_never_lists_the_term_itself(tmp_pat
     index = build(tmp_path / "g", LONG, tmp_path, settings=ChunkSettings(max_tokens=40))
     # The long term's other chunks are its nearest neighbours; they must not come back as "related".
     assert len(chunk_terms(index.terms, ChunkSettings(max_tokens=40))) > len(index.terms)
-    assert "長い用語" not in index.related(0)
-    assert sorted(index.related(0)) == ["Gradient", "Loss", "Weight"]
+    assert "長い用語" not in index.entries.related(0)
+    assert sorted(index.entries.related(0)) == ["Gradient", "Loss", "Weight"]
 
 
 def test_similarity_is_what_related_ranks_neighbours_by(tmp_path: Path) -> None:
@@ -511,11 +513,11 @@ def test_similarity_is_what_related_ranks_neighbours_by(tmp_path: Path) -> None:
     vectors, and with the order of the neighbours `related` lists."""
     index = build(tmp_path / "g", RENDERED, tmp_path)
     vectors = read_index(tmp_path / "index").ann.vectors()
-    assert index.similarity(0, 0) == pytest.approx(1.0, abs=1e-6)
-    assert index.similarity(0, 2) == pytest.approx(float(vectors[2] @ vectors[0]), abs=1e-6)
-    neighbours = [index.find(name)[0] for name in index.related(0)[1:]]  # after the cross-reference
-    assert [index.similarity(0, n) for n in neighbours] == sorted(
-        (index.similarity(0, n) for n in neighbours), reverse=True
+    assert index.entries.similarity(0, 0) == pytest.approx(1.0, abs=1e-6)
+    assert index.entries.similarity(0, 2) == pytest.approx(float(vectors[2] @ vectors[0]), abs=1e-6)
+    neighbours = [index.entries.find(name)[0] for name in index.entries.related(0)[1:]]  # after the cross-reference
+    assert [index.entries.similarity(0, n) for n in neighbours] == sorted(
+        (index.entries.similarity(0, n) for n in neighbours), reverse=True
     )
     long = build(tmp_path / "long", LONG, tmp_path / "l", settings=ChunkSettings(max_tokens=40))
     stored = read_index(tmp_path / "l" / "index")
@@ -523,11 +525,11 @@ def test_similarity_is_what_related_ranks_neighbours_by(tmp_path: Path) -> None:
     chunks = stored.ann.vectors()
     assert (of_term == 0).sum() > 1  # a term of several chunks is as near as its nearest chunk
     gradient = chunks[np.flatnonzero(of_term == 1)[0]]
-    assert long.similarity(1, 0) == pytest.approx(float(np.max(chunks[of_term == 0] @ gradient)), abs=1e-6)
+    assert long.entries.similarity(1, 0) == pytest.approx(float(np.max(chunks[of_term == 0] @ gradient)), abs=1e-6)
 
 
 def test_the_same_question_in_several_modes_is_embedded_once(index: Index) -> None:
-    encoder = index.encoder
+    encoder = index.scoring.encoder
     assert isinstance(encoder, FakeEncoder)
     before = encoder.queries_embedded
     for mode in ("dense", "hybrid", "dense"):

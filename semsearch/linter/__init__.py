@@ -5,7 +5,7 @@
         finding.rule, finding.message, finding.places[0].source, finding.places[0].line, finding.data
 
 The files are read as the index reads them (corpus.py); the likeness of entries comes from the
-vectors the index already holds (`Index.entry_vectors`), so a run takes about a second on the
+vectors the index already holds (`Index.scoring.entry_vectors`), so a run takes about a second on the
 larger glossary once its index is built. The modules: findings.py (the rules, the records),
 config.py (the settings and where they are read from), sources.py (a file as its author wrote it:
 entries, allow comments, links, what parses oddly), rules.py (each rule), meaning.py (likeness and

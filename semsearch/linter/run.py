@@ -135,7 +135,7 @@ def _vectors(glossary: Glossary, opened: Index | None) -> list[tuple[str, str]]:
     """Give the glossary its entries' stored vectors (in its entry order) and the lines in force;
     returns what the rules that need them do without, as (rule, note)."""
     config = glossary.config
-    vectors = opened.entry_vectors() if opened is not None else None
+    vectors = opened.scoring.entry_vectors() if opened is not None else None
     if vectors is None:
         why = "no index given" if opened is None else "the index keeps its vectors in its engine"
         return [
@@ -214,7 +214,7 @@ def _counter(opened: Index) -> Callable[[str], int]:
     def count(text: str) -> int:
         if not counter:
             try:
-                counter.append(opened.encoder.count_tokens)
+                counter.append(opened.scoring.encoder.count_tokens)
             except EncoderError:
                 counter.append(estimate_tokens)
         return counter[0](text)

@@ -100,14 +100,14 @@ def health_object(resident: Resident) -> dict[str, Any]:
     when, and what the background refresh is doing."""
     index = resident.index
     manifest = index.manifest
-    encoder = index._encoder
+    encoder = index.scoring.loaded_encoder
     return {
         "status": "ok",
         "version": __version__,
         "pid": os.getpid(),
         "index": location_text(index.path),
         "corpus": list(manifest.roots),
-        "encoder": index.encoder_id,
+        "encoder": index.scoring.encoder_id,
         "engine": getattr(encoder, "engine", None) if encoder is not None else None,
         "counts": dict(manifest.counts),
         "terms": len(index),

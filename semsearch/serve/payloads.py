@@ -59,7 +59,7 @@ def answer_object(answer: Answer, index: Index, full: bool = False) -> dict[str,
     return {
         "query": answer.query,
         "mode": answer.mode,
-        "encoder": index.encoder_id,
+        "encoder": index.scoring.encoder_id,
         "state": answer.state,
         "confident": answer.confident,
         "probability": None if answer.probability is None else round(answer.probability, 4),
@@ -73,7 +73,7 @@ def compare_object(question: str, rankings: dict[str, Answer], index: Index) -> 
     each mode's state."""
     return {
         "query": question,
-        "encoder": index.encoder_id,
+        "encoder": index.scoring.encoder_id,
         "modes": {m: [h.to_dict() for h in a.hits] for m, a in rankings.items()},
         "mode_used": {m: a.mode for m, a in rankings.items()},  # differs after a fallback
         "states": {m: a.state for m, a in rankings.items()},
@@ -87,13 +87,13 @@ def term_row(
     `path` is its file's absolute path (None when the file is gone)."""
     term = index.terms[position]
     if paths is None or term.source not in paths:
-        path = index.source_path(term)
+        path = index.entries.source_path(term)
         if paths is not None:
             paths[term.source] = path
     else:
         path = paths[term.source]
     row: dict[str, Any] = {
-        "id": index.term_id(position),
+        "id": index.entries.term_id(position),
         "term": term.name,
         "names": list(term.names),
         "source": term.source,
@@ -123,7 +123,7 @@ def resolve_source(index: Index, source: str) -> str:
         return source
     if source.startswith("/"):  # the absolute `path` a tsv or JSON row gives, fed back
         first = {t.source: t for t in reversed(index.terms)}
-        by_path = [s for s in sources if index.source_path(first[s]) == source]
+        by_path = [s for s in sources if index.entries.source_path(first[s]) == source]
         if len(by_path) == 1:
             return by_path[0]
     tail = source.strip("/")
@@ -151,11 +151,13 @@ def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple
         try:
             source = resolve_source(index, source)
         except QueryError:
-            if not index.find(name):
+            if not index.entries.find(name):
                 raise
             # No such file, but the term is there: say where (below).
-    found = index.find(name, source)
-    elsewhere = sorted({index.terms[t].source for t in index.find(name)}) if source is not None and not found else []
+    found = index.entries.find(name, source)
+    elsewhere = (
+        sorted({index.terms[t].source for t in index.entries.find(name)}) if source is not None and not found else []
+    )
     if elsewhere:
         raise QueryError(f"no term named {name!r} in {source!r}; it is in {', '.join(map(repr, elsewhere))}")
     if not found:
@@ -165,11 +167,11 @@ def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple
     for first in found:
         if first in seen:
             continue
-        members = index.same_term(first)
+        members = index.entries.same_term(first)
         seen.update(members)
         entries = [e for e in found if e in members] if source is not None else members
         entries = sorted(entries, key=lambda e: (not index.terms[e].body.strip(), e not in found))
-        names = list(index.term_names(entries[0])) if source is None else list(index.terms[entries[0]].names)
+        names = list(index.entries.term_names(entries[0])) if source is None else list(index.terms[entries[0]].names)
         terms.append((names, entries))
     return terms
 
@@ -177,7 +179,7 @@ def show_terms(index: Index, name: str, source: str | None = None) -> list[tuple
 def _suggestions(index: Index, name: str) -> str:
     """ "; did you mean: …" with the names within a spelling slip of `name`, else "; the closest
     entries: …" (by meaning: neighbours, not spelling fixes)."""
-    slips = index.near_names(name)
+    slips = index.entries.near_names(name)
     if slips:
         return f"; did you mean: {', '.join(slips)}"
     closest = ", ".join(h.term for h in index.search(name, k=3))
@@ -205,7 +207,7 @@ def term_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]:
     """Every entry (or those from the file `source`, see `resolve_source`) with its chunk count."""
     if source is not None:
         source = resolve_source(index, source)
-    chunks = index.chunk_counts()
+    chunks = index.scoring.chunk_counts()
     paths: dict[str, str] = {}
     return [term_row(index, i, chunks, paths) for i, t in enumerate(index.terms) if source in (None, t.source)]
 

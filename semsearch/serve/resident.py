@@ -122,7 +122,7 @@ class Resident:
     def guard(self, index: Index) -> Iterator[None]:
         """Hold this around anything that may embed with `index`'s encoder (a query, `show`'s
         suggestions): one at a time unless the encoder is reentrant."""
-        encoder = index._encoder
+        encoder = index.scoring.loaded_encoder
         if encoder is not None and encoder.reentrant:
             yield
             return
@@ -133,7 +133,7 @@ class Resident:
         """Load the encoder and run one question, so that the first user question is not the one
         that pays for loading the model and touching its pages."""
         try:
-            index.encoder  # noqa: B018 - loads it; a failure means TF-IDF answers (and says so)
+            index.scoring.encoder  # noqa: B018 - loads it; a failure means TF-IDF answers (and says so)
         except EncoderError:
             return
         with contextlib.suppress(SemsearchError), self.guard(index):
@@ -220,7 +220,11 @@ class Resident:
         replaced it on disk (and it is fresh)."""
         from ..building import build
 
-        encoder = old._encoder if old._encoder is not None and old._encoder.reentrant else None
+        encoder = (
+            old.scoring.loaded_encoder
+            if old.scoring.loaded_encoder is not None and old.scoring.loaded_encoder.reentrant
+            else None
+        )
         store = open_store(old.path)
         on_disk = store.read_manifest()
         if on_disk.data != old.manifest.data:

@@ -14,9 +14,9 @@ import os
 from collections.abc import Callable
 
 from ..location import IndexLocation, QdrantLocation, parse_location
-from .base import EngineIndex, Generation, Opened, Relevance, Store
+from .base import EngineIndex, EntryVectors, Generation, Opened, Store
 
-__all__ = ["Store", "Generation", "EngineIndex", "Relevance", "Opened", "open_store"]
+__all__ = ["Store", "Generation", "EngineIndex", "EntryVectors", "Opened", "open_store"]
 
 
 def open_store(

@@ -2,12 +2,12 @@
 an engine-backed store answers for the query layer.
 
 Two kinds of store implement `Store` (in the manner of txtai's `ann/` package: one interface, one
-module per backend, one test over every backend, tests/test_stores.py):
+module per backend, one test over every backend, tests/test_stores.py), and every opened index is
+scored through one interface, `EngineIndex` (each side's scores per entry; scoring.py fuses them):
 
-    directory.py   the index directory (files.py): an in-memory index after `read`, scored by
-                   search.py itself
-    qdrant.py      a Qdrant collection behind an alias: `read` gives an `EngineIndex`, which the
-                   engine scores (vectors, sparse TF-IDF, hubness prior, grouping by term)
+    directory.py   the index directory (files.py): read into memory, scored by NumPy (arrays.py)
+    qdrant.py      a Qdrant collection behind an alias: `read` gives an `EngineIndex` whose sides
+                   the engine scores (vectors, sparse TF-IDF, the USE vectors, hubness priors)
 """
 
 from __future__ import annotations
@@ -25,25 +25,24 @@ from ..errors import IndexStoreError
 from ..lexical import LexicalIndex
 from ..location import IndexLocation
 from ..manifest import Manifest
-from .files import ChunkRecord, DenseExtras, SecondSide, StoredIndex
+from .files import ChunkRecord, DenseExtras, StoredIndex, UseSide
 
-__all__ = ["Store", "Generation", "EngineIndex", "Relevance", "Opened"]
+__all__ = ["Store", "Generation", "EngineIndex", "EntryVectors", "Opened"]
 
 
 @dataclass(frozen=True)
-class Relevance:
-    """A mode's raw relevance, as an engine computes it for each chunk:
+class EntryVectors:
+    """The stored vectors of every entry of an index, one row per entry (in the index's term order),
+    L2-normalised: inner products are cosines.
 
-        dense x cosine(question, chunk) - prior x the chunk's hubness prior
-            + lexical x TF-IDF cosine(question, the chunk's term)
-
-    and a term scores as its best chunk. search.py makes these from the same constants its own
-    `fuse` uses (`relevance_formula`); tests/test_stores.py checks that both give the same scores.
+    `dense`: the entry's first chunk, by the index's encoder (the vector `related` compares); zero
+    for an entry without chunks. `whole` and `names`: the Universal Sentence Encoder's vectors of the
+    whole entry and of its names alone (`chunking.whole_term_chunks`), None without that side.
     """
 
-    dense: float
-    lexical: float
-    prior: float
+    dense: np.ndarray
+    whole: np.ndarray | None = None
+    names: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -57,11 +56,14 @@ class Generation:
     lexical: LexicalIndex
     dense: DenseExtras
     manifest_fields: dict[str, Any]
-    second: SecondSide | None = None  # the second encoder's side (an index directory only)
+    use: UseSide | None = None  # the Universal Sentence Encoder's side, when the index has one
 
 
 class EngineIndex(ABC):
-    """An opened index that an engine scores: the term records are here, the vectors are there."""
+    """An opened index as the query layer scores it: the entries are here, and the engine gives
+    each side's raw score per entry; scoring.py fuses them (`scoring.fuse`, the one formula) and judges
+    the answer from them, whatever the engine. Two engines: NumPy over an index directory's arrays
+    (arrays.py) and Qdrant (qdrant.py)."""
 
     location: IndexLocation
     manifest: Manifest
@@ -76,24 +78,28 @@ class EngineIndex(ABC):
     def chunk_total(self) -> int:
         return int(self.manifest.counts.get("chunks", 0))
 
+    @property
+    @abstractmethod
+    def has_use(self) -> bool:
+        """Whether the index holds the Universal Sentence Encoder's side (`use_scores`)."""
+
     @abstractmethod
     def chunk_counts(self) -> list[int]:
         """How many chunks (vectors) each entry has."""
 
     @abstractmethod
-    def relevance(
-        self,
-        formula: Relevance,
-        vector: np.ndarray | None,
-        text: str,
-        *,
-        terms: int = 0,
-        entries: Sequence[int] = (),
-    ) -> dict[int, float]:
-        """Raw relevance by entry position: the best entry of each of the `terms` most relevant terms
-        (entries sharing a name are one term), and every entry of `entries` that is a candidate.
-        `vector` is the question's embedding (None when `formula.dense` is 0), `text` the question
-        as searched (its lexical features are computed here, by semsearch, not by the engine)."""
+    def dense_scores(self, vector: np.ndarray, beta: float) -> np.ndarray:
+        """Per entry, its best chunk's cosine with the question's embedding `vector` (1, dim) minus
+        `beta` x that chunk's hubness prior; NaN for an entry with no chunk among the candidates."""
+
+    @abstractmethod
+    def lexical_scores(self, text: str) -> np.ndarray:
+        """Per entry, the TF-IDF cosine with the question as searched (0 where nothing matches)."""
+
+    @abstractmethod
+    def use_scores(self, vector: np.ndarray, beta: float) -> np.ndarray:
+        """Per entry, its best piece's cosine with the question's USE embedding `vector` (dim,)
+        minus `beta` x that piece's hubness prior. Only when `has_use`."""
 
     @abstractmethod
     def neighbours(self, position: int, n: int) -> list[int]:
@@ -103,6 +109,10 @@ class EngineIndex(ABC):
     def similarity(self, position: int, others: Sequence[int]) -> float:
         """The best cosine between the first chunk of the entry at `position` and any chunk of the
         entries `others` (NaN when there is none)."""
+
+    def entry_vectors(self) -> EntryVectors | None:
+        """Each entry's stored vectors (`semsearch lint`); None when they stay in the engine."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - nothing to release unless an engine says so
         """Release the engine (a local store's lock)."""
@@ -166,6 +176,10 @@ class Store(ABC):
     @abstractmethod
     def vectors_by_hash(self, previous: Opened) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The stored vectors for reuse in a rebuild, by content hash: (chunk vectors, pseudo-query vectors)."""
+
+    def use_vectors_by_hash(self, previous: Opened) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """`vectors_by_hash` for the Universal Sentence Encoder's side (empty when it has none)."""
+        return {}, {}
 
     @abstractmethod
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> Opened:

@@ -78,6 +78,10 @@ class DirectoryStore(Store):
         assert isinstance(previous, StoredIndex)
         return files.vectors_by_hash(previous)
 
+    def use_vectors_by_hash(self, previous: Opened) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        assert isinstance(previous, StoredIndex)
+        return files.use_vectors_by_hash(previous)
+
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> StoredIndex:
         ann = build_ann(generation.vectors)
         manifest = files.write_index(
@@ -88,7 +92,7 @@ class DirectoryStore(Store):
             ann=ann,
             lexical=generation.lexical,
             dense=generation.dense,
-            second=generation.second,
+            use=generation.use,
             manifest_fields=generation.manifest_fields,
         )
         return StoredIndex(
@@ -100,7 +104,7 @@ class DirectoryStore(Store):
             ann,
             generation.lexical,
             generation.dense,
-            generation.second,
+            generation.use,
         )
 
     def remove_leftovers(self, manifest: Manifest | None = None) -> None:

@@ -57,7 +57,7 @@ __all__ = [
     "ChunkRecord",
     "StoredIndex",
     "DenseExtras",
-    "SecondSide",
+    "UseSide",
     "MODELS",
     "read_manifest",
     "read_index",
@@ -66,7 +66,7 @@ __all__ = [
     "prepare_index_dir",
     "remove_leftovers",
     "vectors_by_hash",
-    "second_vectors_by_hash",
+    "use_vectors_by_hash",
 ]
 
 LOCK = ".lock"
@@ -130,7 +130,7 @@ class StoredIndex:
     ann: AnnIndex
     lexical: LexicalIndex
     dense: DenseExtras
-    second: SecondSide | None = None  # the second encoder's side (manifest.second), when built
+    use: UseSide | None = None  # the second encoder's side (manifest.second), when built
 
 
 @dataclass
@@ -163,7 +163,7 @@ class DenseExtras:
 
 
 @dataclass
-class SecondSide:
+class UseSide:
     """The second encoder's side (encoders/use.py): its vectors of each term's pieces
     (`chunking.whole_term_chunks`), which term each row belongs to, their content hashes (for reuse),
     and their hubness priors with the pseudo-query vectors they came from."""
@@ -187,7 +187,7 @@ class SecondSide:
         return buffer.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SecondSide:
+    def from_bytes(cls, data: bytes) -> UseSide:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             side = cls(
                 np.asarray(arrays["vectors"], dtype=np.float32),
@@ -339,12 +339,12 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
         _finite("vectors", ann.matrix)
         _finite("hubness priors", dense.priors, dense.pseudo_vectors)
         _finite("TF-IDF weights", lexical.idf, lexical.weights)
-        second = SecondSide.from_bytes(_read_data_file(index_dir, manifest, "second")) if manifest.second else None
-        if second is not None:
-            _finite("the second encoder's vectors", second.vectors, second.extras.priors)
+        use = UseSide.from_bytes(_read_data_file(index_dir, manifest, "second")) if manifest.second else None
+        if use is not None:
+            _finite("the second encoder's vectors", use.vectors, use.extras.priors)
         disagree = (
             len(dense.priors) != len(chunks)
-            or (second is not None and not all(0 <= t < len(terms) for t in second.term_of_row.tolist()))
+            or (use is not None and not all(0 <= t < len(terms) for t in use.term_of_row.tolist()))
             or lexical.n_docs != len(terms)
             or any(type(c.term_position) is not int or not 0 <= c.term_position < len(terms) for c in chunks)
         )
@@ -357,11 +357,11 @@ def _load_generation(index_dir: Path, manifest: Manifest) -> StoredIndex:
     if disagree:
         raise IndexStoreError(f"index in {index_dir} has chunks and terms that disagree; {FIX}")
     if ann.dim != manifest.encoder.get("dim") or (
-        second is not None and second.vectors.shape[1] != manifest.second.get("dim")
+        use is not None and use.vectors.shape[1] != manifest.second.get("dim")
     ):
         raise IndexStoreError(f"index in {index_dir} has vectors of the wrong dimension; {FIX}")
     term_ids = [r.get("id", "") for r in term_rows]
-    return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical, dense, second)
+    return StoredIndex(index_dir, manifest, terms, term_ids, chunks, ann, lexical, dense, use)
 
 
 def read_index(index_dir: Path, manifest: Manifest | None = None) -> StoredIndex:
@@ -549,14 +549,14 @@ def write_index(
     lexical: LexicalIndex,
     dense: DenseExtras,
     manifest_fields: dict[str, Any],
-    second: SecondSide | None = None,
+    use: UseSide | None = None,
 ) -> Manifest:
     """Write a new generation and commit it atomically. The caller holds `build_lock`.
 
     Raises IndexWriteError, leaving the previous index as it was, when the directory cannot be
     written (disk full, read-only, a file size limit)."""
     try:
-        return _write_index(index_dir, terms, term_ids, chunks, ann, lexical, dense, manifest_fields, second)
+        return _write_index(index_dir, terms, term_ids, chunks, ann, lexical, dense, manifest_fields, use)
     except OSError as error:
         raise write_failure(index_dir, error) from None
 
@@ -570,7 +570,7 @@ def _write_index(
     lexical: LexicalIndex,
     dense: DenseExtras,
     manifest_fields: dict[str, Any],
-    second: SecondSide | None,
+    use: UseSide | None,
 ) -> Manifest:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     name = f"{DATA_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
@@ -586,8 +586,8 @@ def _write_index(
             "vectors": _write_file(tmp / "vectors.faiss", ann.to_bytes()),
             "dense": _write_file(tmp / "dense.npz", dense.to_bytes()),
         }
-        if second is not None:
-            files["second"] = _write_file(tmp / "second.npz", second.to_bytes())
+        if use is not None:
+            files["second"] = _write_file(tmp / "second.npz", use.to_bytes())
         arrays, vocab = lexical.to_bytes()
         files["lexical"] = _write_file(tmp / "lexical.npz", arrays)
         files["vocab"] = _write_file(tmp / "lexical-vocab.json", vocab)
@@ -652,9 +652,9 @@ def vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[st
     return chunks, pseudo
 
 
-def second_vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def use_vectors_by_hash(stored: StoredIndex) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """`vectors_by_hash` for the second encoder's side (empty when the index has none)."""
-    side = stored.second
+    side = stored.use
     if side is None:
         return {}, {}
     rows = dict(zip(side.sha256, side.vectors, strict=True))

@@ -12,6 +12,11 @@ What the engine holds and does, and what stays in semsearch:
     feature points  the TF-IDF features' IDFs and sparse indexes: a question looks up the points its
                     features fall in
     pseudo points   the hubness pseudo-questions' vectors, reused by rebuilds
+    use points      the Universal Sentence Encoder's side, when the index has it (the default
+                    ensemble): each entry's whole text and its names alone as two points in the
+                    chunk collection, with a named vector "use" and payload: the entry's id, the
+                    piece's hubness prior, its content hash; its pseudo-questions' vectors are
+                    kept in the meta collection ("use-pseudo" buckets), for rebuilds
     manifest point  the manifest (encoder id, format version, corpus identity), checked before answering
 
 Chunk points live in the collection the alias names, the others in its `-meta` sibling: a vector
@@ -20,11 +25,13 @@ features and pseudo-questions are kept about 64 to a point, in buckets by a hash
 term's id, a feature, a question's hash): a store holds a few hundred such points rather than tens of
 thousands (local mode commits every point to disk on its own).
 
-A question is one engine query: the dense and sparse sides prefetched, fused by a formula query into
-`dense - beta x prior + 0.07 x tfidf` (search.relevance_formula, the same relevance search.fuse
-computes for a directory), and grouped by term (query_points_groups; Qdrant Edge has no grouping,
-so its best chunks are grouped here). Chunking, encoders, lexical features, the priors, the name
-tier, calibration and presentation stay in semsearch.
+A question asks the engine for each side's score per entry, as the index directory's NumPy engine
+gives them (arrays.py): the dense side (`cosine - beta x prior`, a formula query, best chunk per
+entry), the TF-IDF side (sparse), the USE side (`cosine - beta x prior` over the "use" vectors),
+each grouped by entry (query_points_groups; Qdrant Edge has no grouping, so its best points are
+grouped here). scoring.py fuses the sides (`scoring.fuse`) and judges the answer from them, exactly
+as for a directory. Chunking, encoders, lexical features, the priors, the name tier, calibration and
+presentation stay in semsearch.
 
 A build makes a new generation behind the alias (a new collection, filled, then the alias switched
 in one request) when there is none, under `--force`, and when the encoder, the chunking or the
@@ -53,14 +60,16 @@ from ..lexical import query_weights
 from ..location import QdrantLocation
 from ..manifest import FIX, Manifest, parse_manifest
 from ..names import NameIndex
-from .base import EngineIndex, Generation, Opened, Relevance, Store
+from .base import EngineIndex, Generation, Opened, Store
 from .files import DenseExtras
 from .qdrant_engines import (
     DENSE,
     META_SUFFIX,
+    USE,
     DamagedStore,
     Engine,
     PointSpec,
+    Relevance,
     Search,
     connect,
     local_folder_problem,
@@ -71,8 +80,9 @@ __all__ = ["QdrantStore", "QdrantIndex", "LAYOUT", "CANDIDATES", "SyncReport"]
 
 log = logging.getLogger(__name__)
 
-#: The layout of points described above; recorded in the manifest's "ann" field.
-LAYOUT = 1
+#: The layout of points described above; recorded in the manifest's "ann" field. 2: the USE side
+#: is in the store (a store of layout 1 ranked without it, and is refused with its fix).
+LAYOUT = 2
 #: Chunks each side contributes to a question's candidates (all of them in smaller indexes, which
 #: makes the engine's ranking exact, as the directory's is up to 50,000 chunks).
 CANDIDATES = 1000
@@ -88,7 +98,9 @@ MANIFEST_ID = point_id("manifest", "")
 META = META_SUFFIX
 #: Records per bucket point, about (the bucket count of each kind is a power of two, in the manifest).
 PER_BUCKET = 64
-BUCKETED = ("term", "feature", "pseudo")
+BUCKETED = ("term", "feature", "pseudo", "use-pseudo")
+#: The kinds of point kept in the chunk collection (the others are in its `-meta` sibling).
+IN_COLLECTION = ("chunk", "use")
 
 
 def bucket_count(records: int) -> int:
@@ -262,6 +274,19 @@ class QdrantStore(Store):
         pseudo = {h: np.asarray(v, dtype=np.float32) for h, v in records(engine, meta_of(collection), "pseudo").items()}
         return chunks, pseudo
 
+    def use_vectors_by_hash(self, previous: Opened) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        assert isinstance(previous, QdrantIndex)
+        if not previous.has_use:
+            return {}, {}
+        engine, collection = self.engine(), previous.collection
+        pieces = {
+            p["sha256"]: np.asarray(v, dtype=np.float32)
+            for _, p, v in engine.scroll(collection, "use", ["sha256"], USE)
+            if v is not None
+        }
+        pseudo = records(engine, meta_of(collection), "use-pseudo")
+        return pieces, {h: np.asarray(v, dtype=np.float32) for h, v in pseudo.items()}
+
     def commit(self, generation: Generation, previous: Opened | None, *, force: bool = False) -> QdrantIndex:
         engine = self.engine()
         # Only an index that was read (so its pointer or alias was sound) is updated in place.
@@ -277,6 +302,8 @@ class QdrantStore(Store):
             and previous.manifest.encoder.get("dim") == encoder.get("dim")
             and previous.manifest.chunking == generation.manifest_fields["chunking"]
             and tuple(previous.manifest.roots) == tuple(generation.manifest_fields["roots"])
+            # Another USE encoder (or none) changes every "use" vector, and the collection's vectors.
+            and previous.manifest.second.get("id") == (generation.manifest_fields.get("second") or {}).get("id")
         )
         if in_place:
             assert current is not None
@@ -288,10 +315,12 @@ class QdrantStore(Store):
             collection = new_generation_name(self.location.name)
             layout = _Layout(generation, {})
             try:
-                engine.create(collection, dim, chunks=True)
+                use_dim = int(generation.use.vectors.shape[1]) if generation.use is not None else 0
+                engine.create(collection, dim, chunks=True, use_dim=use_dim)
                 engine.create(meta_of(collection), dim, chunks=False)
-                engine.upsert(collection, [p for p in layout.points.values() if p.payload["kind"] == "chunk"])
-                engine.upsert(meta_of(collection), [p for p in layout.points.values() if p.payload["kind"] != "chunk"])
+                points = layout.points.values()
+                engine.upsert(collection, [p for p in points if p.payload["kind"] in IN_COLLECTION])
+                engine.upsert(meta_of(collection), [p for p in points if p.payload["kind"] not in IN_COLLECTION])
                 engine.upsert(meta_of(collection), [self._manifest_point(layout, collection, updating=False)])
                 engine.switch(collection)  # the commit point
             except BaseException:
@@ -325,7 +354,7 @@ class QdrantStore(Store):
         """Bring the current generation to `layout` in place, writing only what differs."""
         engine, meta = self.engine(), meta_of(collection)
         existing: dict[str, tuple[str, str]] = {}  # id -> (collection, hash of its payload)
-        for where, kind in ((collection, "chunk"), *((meta, kind) for kind in BUCKETED)):
+        for where, kind in (*((collection, kind) for kind in IN_COLLECTION), *((meta, kind) for kind in BUCKETED)):
             existing.update(
                 (pid, (where, str(p.get("h", "")))) for pid, p, _ in engine.scroll(where, kind, ["h"], None)
             )
@@ -338,8 +367,8 @@ class QdrantStore(Store):
             marker = self._manifest_payload(collection)
             engine.upsert(meta, [PointSpec(MANIFEST_ID, {**marker, "updating": True}, {})])
             writes = new + moved
-            engine.upsert(collection, [spec for spec in writes if spec.payload["kind"] == "chunk"])
-            engine.upsert(meta, [spec for spec in writes if spec.payload["kind"] != "chunk"])
+            engine.upsert(collection, [spec for spec in writes if spec.payload["kind"] in IN_COLLECTION])
+            engine.upsert(meta, [spec for spec in writes if spec.payload["kind"] not in IN_COLLECTION])
             engine.delete(collection, [pid for pid in gone if existing[pid][0] == collection])
             engine.delete(meta, [pid for pid in gone if existing[pid][0] == meta])
         engine.upsert(meta, [self._manifest_point(layout, collection, updating=False)])
@@ -407,6 +436,21 @@ class _Layout:
             self.chunk_counts[position] += 1
             if not self.first_chunk[position]:
                 self.first_chunk[position] = pid
+        side = generation.use
+        if side is not None:
+            pieces = [0] * len(terms)  # a piece's id: its entry's id, its place in the entry, its content
+            for row, (position, sha256) in enumerate(zip(side.term_of_row.tolist(), side.sha256, strict=True)):
+                pid = point_id("use", f"{term_ids[position]}\0{pieces[position]}\0{sha256}")
+                pieces[position] += 1
+                use_payload: dict[str, Any] = {
+                    "kind": "use",
+                    "term": term_ids[position],
+                    "sha256": sha256,
+                    "prior": float(side.extras.priors[row]),
+                }
+                use_payload["h"] = _digest(use_payload)
+                vector = np.asarray(side.vectors[row], dtype=np.float32).tolist()
+                self.points[pid] = PointSpec(pid, use_payload, {USE: vector})
         entries: dict[str, Any] = {}
         for position, (term, term_id) in enumerate(zip(terms, term_ids, strict=True)):
             entries[term_id] = {
@@ -433,6 +477,16 @@ class _Layout:
                 for digest, vector in zip(dense.pseudo_sha256, dense.pseudo_vectors, strict=True)
             },
         )
+        if side is not None:
+            extras = side.extras
+            self._bucket(
+                "use-pseudo",
+                {
+                    digest: np.asarray(vector, dtype=np.float32).tolist()
+                    for digest, vector in zip(extras.pseudo_sha256, extras.pseudo_vectors, strict=True)
+                },
+            )
+        self.use_points = 0 if side is None else len(side.sha256)
 
     def _bucket(self, kind: str, items: dict[str, Any]) -> None:
         """Points holding the records `items` of `kind` (key -> record), about PER_BUCKET a point."""
@@ -452,6 +506,7 @@ class _Layout:
             "layout": LAYOUT,
             "collection": collection,
             "ntotal": len(self.chunk_ids),
+            "use": self.use_points,
             "buckets": self.buckets,
         }
         return Manifest(**{**fields, "data": collection, "data_files": {}, "ann": ann})
@@ -512,29 +567,39 @@ class QdrantIndex(EngineIndex):
         pairs = sorted((known[f][0], w) for f, w in weights.items())
         return [i for i, _ in pairs], [w for _, w in pairs]
 
-    def relevance(
-        self,
-        formula: Relevance,
-        vector: np.ndarray | None,
-        text: str,
-        *,
-        terms: int = 0,
-        entries: Sequence[int] = (),
-    ) -> dict[int, float]:
-        sparse = self._sparse_query(text) if formula.lexical else None
-        dense = (
-            np.asarray(vector, dtype=np.float32).reshape(-1).tolist() if formula.dense and vector is not None else None
-        )
-        candidates = max(1, min(self.chunk_total, CANDIDATES))
-        out: dict[int, float] = {}
-        if terms > 0:
-            search = Search(formula, dense, sparse, candidates, terms, group_by="group")
-            self._collect(out, self._search(search), "group", terms)
-        wanted = [self.term_ids[p] for p in entries if 0 <= p < len(self.term_ids)]
-        if wanted:
-            search = Search(formula, dense, sparse, candidates, len(wanted), group_by="term", terms=tuple(wanted))
-            self._collect(out, self._search(search), "term", len(wanted))
+    @property
+    def has_use(self) -> bool:
+        return bool(self.manifest.second) and int(self.manifest.ann.get("use", 0)) > 0
+
+    def _per_entry(self, search: Search, missing: float) -> np.ndarray:
+        """Each entry's best score under `search` (grouped by entry), `missing` where it has none."""
+        out = np.full(len(self.terms), missing, dtype=np.float32)
+        found: dict[int, float] = {}
+        self._collect(found, self._search(search), "term", len(self.terms))
+        for position, score in found.items():
+            out[position] = score
         return out
+
+    def dense_scores(self, vector: np.ndarray, beta: float) -> np.ndarray:
+        dense = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
+        candidates = max(1, min(self.chunk_total, CANDIDATES))
+        search = Search(Relevance(dense=1.0, prior=beta), dense, None, candidates, len(self.terms), group_by="term")
+        return self._per_entry(search, np.nan)
+
+    def lexical_scores(self, text: str) -> np.ndarray:
+        sparse = self._sparse_query(text)
+        if sparse is None:
+            return np.zeros(len(self.terms), dtype=np.float32)
+        # Every chunk that shares a feature with the question: the TF-IDF side is exact, as the directory's.
+        candidates = max(1, self.chunk_total)
+        search = Search(Relevance(lexical=1.0), None, sparse, candidates, len(self.terms), group_by="term")
+        return self._per_entry(search, 0.0)
+
+    def use_scores(self, vector: np.ndarray, beta: float) -> np.ndarray:
+        use = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
+        pieces = max(1, int(self.manifest.ann.get("use", 0)))  # every piece: every entry gets its score
+        search = Search(Relevance(use=1.0, prior=beta), None, None, pieces, len(self.terms), "term", use_vector=use)
+        return self._per_entry(search, -np.inf)
 
     def _search(self, search: Search) -> list[tuple[dict, float]]:
         return self.engine.search(self.collection, search)
@@ -566,7 +631,7 @@ class QdrantIndex(EngineIndex):
         wanted = tuple(self.term_ids[p] for p in others if 0 <= p < len(self.term_ids))
         if vector is None or not wanted:
             return float("nan")
-        search = Search(Relevance(1.0, 0.0, 0.0), vector, None, max(1, self.chunk_total), 1, terms=wanted)
+        search = Search(Relevance(dense=1.0), vector, None, max(1, self.chunk_total), 1, terms=wanted)
         hits = self.engine.search(self.collection, search)
         return max((score for _, score in hits), default=float("nan"))
 

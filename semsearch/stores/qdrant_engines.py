@@ -34,13 +34,14 @@ from typing import Any, TypeVar
 
 from ..errors import IndexLockedError, IndexStoreError, SemsearchError
 from ..location import ENV_QDRANT_API_KEY, QdrantLocation
-from .base import Relevance
 
-__all__ = ["DamagedStore", "Engine", "PointSpec", "Search", "connect"]
+__all__ = ["DamagedStore", "Engine", "PointSpec", "Relevance", "Search", "connect"]
 
 log = logging.getLogger(__name__)
 
-DENSE, LEXICAL = "dense", "lexical"
+#: The named vectors of a chunk point (dense, lexical) and of a USE point ("use": the Universal
+#: Sentence Encoder's vector of one piece of an entry, chunking.whole_term_chunks).
+DENSE, LEXICAL, USE = "dense", "lexical", "use"
 #: A generation's sibling collection (its entries, features, manifest) is named with this suffix.
 META_SUFFIX = "-meta"
 BATCH = 256
@@ -64,6 +65,22 @@ class PointSpec:
 
 
 @dataclass(frozen=True)
+class Relevance:
+    """One side's raw relevance, as the engine computes it for each point:
+
+        dense x cosine(question, chunk) + use x cosine(question's USE vector, piece)
+            - prior x the point's hubness prior + lexical x TF-IDF cosine(question, the chunk's term)
+
+    A query asks one side at a time (scoring.py fuses the sides, `scoring.fuse`); the weights are 0 or 1
+    but for the prior, which is the side's hubness weight."""
+
+    dense: float = 0.0
+    lexical: float = 0.0
+    prior: float = 0.0
+    use: float = 0.0
+
+
+@dataclass(frozen=True)
 class Search:
     """One engine query in semsearch's terms: the chunks' relevance under `formula` (stores/base.py),
     from the `candidates` best chunks of each side; `limit` results, one per `group_by` value when
@@ -76,6 +93,7 @@ class Search:
     limit: int
     group_by: str | None = None
     terms: tuple[str, ...] | None = None
+    use_vector: list[float] | None = None
 
 
 def _sides(search: Search) -> list[tuple[str, Any]]:
@@ -85,13 +103,15 @@ def _sides(search: Search) -> list[tuple[str, Any]]:
         sides.append((DENSE, search.vector))
     if search.formula.lexical and search.sparse is not None:
         sides.append((LEXICAL, search.sparse))
+    if search.formula.use and search.use_vector is not None:
+        sides.append((USE, search.use_vector))
     return sides
 
 
 def _terms(weights: dict[str, float], prior: float, sides: list[tuple[str, Any]]) -> list[tuple[float, str]]:
     """The formula as (weight, variable) terms: each side's score, minus the prior."""
     out = [(weights[name], f"$score[{i}]") for i, (name, _) in enumerate(sides)]
-    if prior and any(name == DENSE for name, _ in sides):
+    if prior and any(name in (DENSE, USE) for name, _ in sides):
         out.append((-prior, "prior"))
     return out
 
@@ -187,8 +207,9 @@ class Engine(ABC):
         """What is at the location that is not a semsearch store (None: nothing, or ours)."""
 
     @abstractmethod
-    def create(self, name: str, dim: int, *, chunks: bool) -> None:
-        """A new, empty collection: for chunks (a dense and a sparse vector), or for the rest (payload only)."""
+    def create(self, name: str, dim: int, *, chunks: bool, use_dim: int = 0) -> None:
+        """A new, empty collection: for chunks (a dense and a sparse vector, and the USE pieces' vectors
+        of `use_dim` when the index has that side), or for the rest (payload only)."""
 
     @abstractmethod
     def drop(self, name: str) -> None: ...
@@ -303,9 +324,12 @@ class ClientEngine(Engine):
         return None
 
     @_engine_errors
-    def create(self, name: str, dim: int, *, chunks: bool) -> None:
+    def create(self, name: str, dim: int, *, chunks: bool, use_dim: int = 0) -> None:
         m = self.models
         cosine = m.VectorParams(size=dim, distance=m.Distance.COSINE)
+        vectors = {DENSE: cosine}
+        if use_dim:
+            vectors[USE] = m.VectorParams(size=use_dim, distance=m.Distance.COSINE)
         spread: dict[str, int] = {}  # on a cluster, as the URI asks (?shards=N&replicas=N)
         if self.location.shards:
             spread["shard_number"] = self.location.shards
@@ -313,7 +337,7 @@ class ClientEngine(Engine):
             spread["replication_factor"] = self.location.replicas
         if chunks:
             self.client.create_collection(
-                name, vectors_config={DENSE: cosine}, sparse_vectors_config={LEXICAL: m.SparseVectorParams()}, **spread
+                name, vectors_config=vectors, sparse_vectors_config={LEXICAL: m.SparseVectorParams()}, **spread
             )
         else:
             self.client.create_collection(name, vectors_config={}, **spread)
@@ -398,14 +422,14 @@ class ClientEngine(Engine):
         where = self._filter(search.terms)
         prefetch = [
             m.Prefetch(
-                query=query if side == DENSE else m.SparseVector(indices=query[0], values=query[1]),
+                query=query if side != LEXICAL else m.SparseVector(indices=query[0], values=query[1]),
                 using=side,
                 limit=search.candidates,
                 filter=where,
             )
             for side, query in sides
         ]
-        weights = {DENSE: search.formula.dense, LEXICAL: search.formula.lexical}
+        weights = {DENSE: search.formula.dense, LEXICAL: search.formula.lexical, USE: search.formula.use}
         parts: list[Any] = [
             var if w == 1 else m.MultExpression(mult=[w, var])
             for w, var in _terms(weights, search.formula.prior, sides)
@@ -734,11 +758,14 @@ class EdgeEngine(Engine):
         return _EDGE_SHARDS[key]
 
     @_engine_errors
-    def create(self, name: str, dim: int, *, chunks: bool) -> None:
+    def create(self, name: str, dim: int, *, chunks: bool, use_dim: int = 0) -> None:
         e = self.edge
         cosine = e.EdgeVectorParams(size=dim, distance=e.Distance.Cosine)
         if chunks:
-            config = e.EdgeConfig(vectors={DENSE: cosine}, sparse_vectors={LEXICAL: e.EdgeSparseVectorParams()})
+            vectors = {DENSE: cosine}
+            if use_dim:
+                vectors[USE] = e.EdgeVectorParams(size=use_dim, distance=e.Distance.Cosine)
+            config = e.EdgeConfig(vectors=vectors, sparse_vectors={LEXICAL: e.EdgeSparseVectorParams()})
         else:  # a shard needs some vector; the meta shard's points have none
             config = e.EdgeConfig(sparse_vectors={LEXICAL: e.EdgeSparseVectorParams()})
         self.path.mkdir(parents=True, exist_ok=True)
@@ -854,12 +881,12 @@ class EdgeEngine(Engine):
         prefetches = [
             e.Prefetch(
                 search.candidates,
-                e.Query.Nearest(query if side == DENSE else e.SparseVector(query[0], query[1]), using=side),
+                e.Query.Nearest(query if side != LEXICAL else e.SparseVector(query[0], query[1]), using=side),
                 filter=where,
             )
             for side, query in sides
         ]
-        weights = {DENSE: search.formula.dense, LEXICAL: search.formula.lexical}
+        weights = {DENSE: search.formula.dense, LEXICAL: search.formula.lexical, USE: search.formula.use}
         X = e.Expression
         parts = [
             X.Variable(var) if w == 1 else X.Mult([X.Constant(w), X.Variable(var)])
