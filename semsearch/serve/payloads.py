@@ -213,17 +213,17 @@ def term_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]:
 
 
 def merged_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]:
-    """Every term as `ask` returns it: entries sharing a name are one term (`Index.entry_groups`),
+    """Every term as `ask` returns it: entries sharing a name are one term (`Index.entries.entry_groups`),
     listed at one entry (the first with a body, as `show` puts it first) with all the term's names
-    (`Index.term_names`), its `entries`, the chunks of all of them, and the other entries' places in
+    (`Index.entries.term_names`), its `entries`, the chunks of all of them, and the other entries' places in
     `also_in` (`[{"source", "line"}]`, as a hit's). With `source`: the terms that have an entry in
     that file, each listed at that entry, `also_in` naming the term's entries elsewhere. Corpus order."""
     if source is not None:
         source = resolve_source(index, source)
-    chunks = index.chunk_counts()
+    chunks = index.scoring.chunk_counts()
     paths: dict[str, str] = {}
     listed: list[tuple[int, list[int]]] = []
-    for members in index.entry_groups():
+    for members in index.entries.entry_groups():
         here = [m for m in members if source in (None, index.terms[m].source)]
         if not here:
             continue
@@ -232,7 +232,7 @@ def merged_rows(index: Index, source: str | None = None) -> list[dict[str, Any]]
     rows = []
     for shown, members in sorted(listed):
         row = term_row(index, shown, None, paths)
-        row["names"] = list(index.term_names(shown))
+        row["names"] = list(index.entries.term_names(shown))
         row["chunks"] = sum(chunks[m] for m in members)
         row["entries"] = len(members)
         row["also_in"] = [{"source": index.terms[m].source, "line": index.terms[m].line} for m in members if m != shown]
