@@ -26,7 +26,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .common import BUNDLED, ROOT, TECH, child_env, load_average, log, ms, percentile, semsearch_cmd
+from .common import BUNDLED, ROOT, TECH, child_env, load_average, log, ms, percentile
 
 DEBOUNCE_MS = 120  # as semsearch/serve/static/page.js
 ROUNDS = 3  # alternating rounds of /ask latency, this revision and the baseline
@@ -82,22 +82,28 @@ def _start(command: list[str], env: dict[str, str], index: Path, log_path: Path)
         time.sleep(0.02)
 
 
-def _ask_latency(port: int, texts: list[str]) -> list[float]:
+def _ask_latency(ports: dict[str, int], texts: list[str], rounds: int) -> dict[str, list[float]]:
+    """GET /ask of every question from each server in turn (one keep-alive connection each), the
+    order of the servers swapped every round, so that neither gets the quieter moments."""
     import http.client
 
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    times = []
+    connections = {key: http.client.HTTPConnection("127.0.0.1", port, timeout=60) for key, port in ports.items()}
+    times: dict[str, list[float]] = {key: [] for key in ports}
     try:
-        for text in texts:
-            started = time.perf_counter()
-            connection.request("GET", "/ask?" + urllib.parse.urlencode({"q": text}))
-            response = connection.getresponse()
-            response.read()
-            times.append(time.perf_counter() - started)
-            if response.status != 200:
-                raise RuntimeError(f"/ask answered {response.status}")
+        for round_ in range(rounds):
+            order = list(ports) if round_ % 2 == 0 else list(reversed(ports))
+            for text in texts:
+                for key in order:
+                    started = time.perf_counter()
+                    connections[key].request("GET", "/ask?" + urllib.parse.urlencode({"q": text}))
+                    response = connections[key].getresponse()
+                    response.read()
+                    times[key].append(time.perf_counter() - started)
+                    if response.status != 200:
+                        raise RuntimeError(f"/ask answered {response.status}")
     finally:
-        connection.close()
+        for connection in connections.values():
+            connection.close()
     return times
 
 
@@ -168,7 +174,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if args.quick:
         texts, one_shot_runs = texts[:12], 3
     out: dict[str, Any] = {"load_start": load_average(), "glossary": label, "questions": len(texts)}
-    new_env = child_env(SEMSEARCH_SERVER="")
+    # Both run as `python -m semsearch`, this checkout or the baseline's first on the path.
+    new_env = child_env(SEMSEARCH_SERVER="", PYTHONPATH=str(ROOT))
     old_env = new_env
     if not args.quick:  # a smoke run compares this revision with itself (no checkout to compile)
         baseline = _baseline(args)
@@ -182,16 +189,14 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             ["git", "-C", str(ROOT), "rev-parse", "--short", baseline], capture_output=True, text=True
         ).stdout.strip()
     )
-    new_cmd, old_cmd = semsearch_cmd(), [sys.executable, "-m", "semsearch"]
-    new, new_port = _start(new_cmd, new_env, index, work / "page-serve.log")
-    old, old_port = _start(old_cmd, old_env, index, work / "page-serve-baseline.log")
+    command = [sys.executable, "-m", "semsearch"]
+    new, new_port = _start(command, new_env, index, work / "page-serve.log")
+    old, old_port = _start(command, old_env, index, work / "page-serve-baseline.log")
     try:
         log(f"page: GET /ask, {len(texts)} questions x {ROUNDS} rounds, this revision and {out['baseline']}")
-        _ask_latency(new_port, texts[:10]), _ask_latency(old_port, texts[:10])  # warm-up
-        lat: dict[str, list[float]] = {"new": [], "old": []}
-        for _ in range(ROUNDS):
-            lat["new"] += _ask_latency(new_port, texts)
-            lat["old"] += _ask_latency(old_port, texts)
+        ports = {"new": new_port, "old": old_port}
+        _ask_latency(ports, texts[:10], 1)  # warm-up
+        lat = _ask_latency(ports, texts, ROUNDS)
         out["ask"] = {key: {"p50": percentile(v, 50), "p95": percentile(v, 95)} for key, v in lat.items()}
         log(f"page: in Chromium, {len(texts)} questions")
         out.update(_browser_figures(f"http://127.0.0.1:{new_port}", texts))
@@ -200,11 +205,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             process.terminate()
             process.wait(60)
     log(f"page: one-shot ask, {one_shot_runs} alternating runs")
-    _one_shot(new_cmd, new_env, index), _one_shot(old_cmd, old_env, index)  # warm-up
+    _one_shot(command, new_env, index), _one_shot(command, old_env, index)  # warm-up
     shots: dict[str, list[float]] = {"new": [], "old": []}
-    for _ in range(one_shot_runs):
-        shots["new"].append(_one_shot(new_cmd, new_env, index))
-        shots["old"].append(_one_shot(old_cmd, old_env, index))
+    for run_ in range(one_shot_runs):
+        pairs = [("new", new_env), ("old", old_env)]
+        for key, env in pairs if run_ % 2 == 0 else reversed(pairs):
+            shots[key].append(_one_shot(command, env, index))
     out["one_shot"] = {key: statistics.median(v) for key, v in shots.items()}
     out["one_shot_runs"] = one_shot_runs
     out["load_end"] = load_average()
