@@ -112,6 +112,34 @@ def test_stale_answers_never_overwrite_newer_ones(browser, site: str) -> None:
     assert first_card(browser) == "過学習 | Overfitting"
 
 
+# The page's fetch made slow for one question, and deaf to its abort: that answer arrives after a
+# newer question's, and must not replace it.
+SLOW_FETCH = """
+var original = window.fetch;
+window.fetch = function (url, options) {
+  var slow = String(url).indexOf("dropout") >= 0;
+  var opened = Object.assign({}, options || {}, { signal: undefined });
+  return original(url, opened).then(function (response) {
+    return new Promise(function (resolve) { setTimeout(function () { resolve(response); }, slow ? 1500 : 0); });
+  });
+};
+"""
+
+
+def test_a_late_answer_to_an_older_question_is_dropped(browser, site: str) -> None:
+    browser.get(site + "/")
+    browser.execute_script(SLOW_FETCH)
+    box = css(browser, "#q")[0]
+    box.send_keys("dropout")
+    threading.Event().wait(0.4)  # its request is under way (the debounce is 120 ms)
+    box.clear()
+    box.send_keys("overfitting")
+    wait(browser, lambda d: first_card(d) == "過学習 | Overfitting", "the newer question's answer")
+    threading.Event().wait(1.8)  # the older answer has arrived by now
+    assert first_card(browser) == "過学習 | Overfitting"
+    assert path_of(browser) == "/?q=overfitting"
+
+
 def test_the_keyboard_opens_a_term_and_escape_and_back_return(browser, site: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
