@@ -6,6 +6,7 @@ files, its errors as pages; and `serve --open`.
 
 from __future__ import annotations
 
+import html
 import http.client
 import re
 import threading
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from conftest import GLOSSARY, FakeEncoder
+from hypothesis import given
+from hypothesis import strategies as st
 
 import semsearch
 from semsearch.serve.http import make_server, serve
@@ -209,6 +212,23 @@ def test_a_hostile_name_in_a_card_is_text(site) -> None:
     page = fetch(site, q("Hostile Entry"))
     assert "<script>" not in page.main
     assert '&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt; <span class="sep">|</span> Hostile Entry' in page.main
+
+
+# Every tag markdown_html may write, with attributes holding no '<' or '>' (their values are escaped).
+OWN_TAG = re.compile(
+    r"</?(p|ul|ol|li|strong|em|s|code|pre|h[2-6]|blockquote|hr|div|table|thead|tbody|tr|th|td|a|span)"
+    r"(\s[^<>]*)?>"
+)
+MARKDOWNISH = st.text(alphabet=st.sampled_from(list("<>&\"'`*_~[]()#-|:/\\ \t\nabjsvcript=!$012. 1")), max_size=160)
+
+
+@given(MARKDOWNISH)
+def test_any_markdown_renders_only_the_pages_own_tags_and_safe_links(text: str) -> None:
+    out = markdown_html(text)
+    assert "<" not in OWN_TAG.sub("", out) and ">" not in OWN_TAG.sub("", out)
+    assert not re.search(r"<[^>]*\son[a-z]+=", out)
+    for href in re.findall(r'<a href="([^"]*)"', out):
+        assert safe_href(html.unescape(href)) is not None, href
 
 
 @pytest.mark.parametrize(
