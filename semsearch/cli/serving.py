@@ -166,7 +166,10 @@ def serve(
     def ready(url: str) -> None:
         notice(f"serving {opened.path} ({len(opened)} terms) at {url}; Ctrl-C to stop")
         if open_page:
-            _open_browser(url)
+            # In a thread: a console browser ($BROWSER=w3m) would otherwise hold the server back.
+            import threading
+
+            threading.Thread(target=_open_browser, args=(url,), name="semsearch-open", daemon=True).start()
 
     run_server(server, on_ready=ready)
 
