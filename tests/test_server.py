@@ -251,8 +251,18 @@ def test_health_names_the_index_corpus_encoder_and_counts(served: Served, fake_i
         ("/ask?question=x", 400, "QueryError", "unknown parameter 'question'; /ask takes q, k, mode, min_score, full"),
         ("/show", 400, "QueryError", "missing parameter 'term' (any of the term's names)"),
         ("/health?verbose=1", 400, "QueryError", "unknown parameter 'verbose'; /health takes no parameters"),
-        ("/search?q=x", 404, "NotFound", "no such endpoint '/search'; try /ask, /cli/ask, /health, /show, /terms"),
-        ("/", 404, "NotFound", "no such endpoint '/'; try /ask, /cli/ask, /health, /show, /terms"),
+        (
+            "/search?q=x",
+            404,
+            "NotFound",
+            "no such endpoint '/search'; try /ask, /cli/ask, /health, /show, /terms, or / (the search page)",
+        ),
+        (
+            "/term/",
+            404,
+            "NotFound",
+            "no such endpoint '/term'; try /ask, /cli/ask, /health, /show, /terms, or / (the search page)",
+        ),
         ("/cli/ask?v=0&q=x", 400, "QueryError", "this server speaks version 2 of /cli/ask"),
     ],
 )

@@ -131,14 +131,19 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    open_page: Annotated[
+        bool,
+        typer.Option("--open", help="Open the search page in the default browser once the server listens."),
+    ] = False,
 ) -> None:
     """Keep the index warm behind an HTTP JSON API (GET /ask?q=…, /show?term=…, /terms, /health)
-    until Ctrl-C. `semsearch ask` then asks it when $SEMSEARCH_SERVER (or --server) names it. A
-    changed corpus is indexed again in the background while the old index answers.
+    and a search page for people (http://127.0.0.1:8765/) until Ctrl-C. `semsearch ask` then asks it
+    when $SEMSEARCH_SERVER (or --server) names it. A changed corpus is indexed again in the
+    background while the old index answers.
 
     \b
     Examples:
-      semsearch serve --corpus ~/glossary &
+      semsearch serve --corpus ~/glossary --open
       curl -s --get --data-urlencode 'q=勾配消失とは' http://127.0.0.1:8765/ask
       SEMSEARCH_SERVER=http://127.0.0.1:8765 semsearch ask 過学習
     """
@@ -157,9 +162,30 @@ def serve(
     )
     server.resident = Resident(_open(_locations(corpus, index)), poll=poll, notice=notice)
     opened = server.resident.index
-    run_server(
-        server, on_ready=lambda url: notice(f"serving {opened.path} ({len(opened)} terms) at {url}; Ctrl-C to stop")
-    )
+
+    def ready(url: str) -> None:
+        notice(f"serving {opened.path} ({len(opened)} terms) at {url}; Ctrl-C to stop")
+        if open_page:
+            # In a thread: a console browser ($BROWSER=w3m) would otherwise hold the server back.
+            import threading
+
+            threading.Thread(target=_open_browser, args=(url,), name="semsearch-open", daemon=True).start()
+
+    run_server(server, on_ready=ready)
+
+
+def _open_browser(url: str) -> None:
+    """The search page in the default browser ($BROWSER, else the system's); one line when there is none."""
+    import webbrowser
+
+    # A server listening on every interface is reached here by this machine's own address.
+    url = url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:") + "/"
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        notice(f"no browser to open here; the page is at {url}")
 
 
 @handles_errors

@@ -5,6 +5,7 @@
     GET /terms?source=FILE&entries=1                 the object `semsearch terms --json [--entries]` prints
     GET /health                                      index, corpus, encoder, counts, built at, rebuilds
     GET /cli/ask?...                                 `semsearch ask` as printed, for the thin client
+    GET /?q=...  /term/NAME  /static/FILE            the search page, for a person (page.py)
 
 Errors are `{"error": {"type", "message"}}` with a 4xx status (a bad question or parameter, an
 unknown path or method) or 500 (a bug: logged with its traceback, never sent). Each connection gets
@@ -121,13 +122,14 @@ def health_object(resident: Resident) -> dict[str, Any]:
 # -- parameters ---------------------------------------------------------------------------------
 
 
-def parse_query(path: str, query: str) -> dict[str, list[str]]:
+def parse_query(path: str, query: str, allowed: Sequence[str] | None = None) -> dict[str, list[str]]:
     """The query string's parameters, decoded as UTF-8 (raw bytes in the request line included).
 
-    Refuses (400) undecodable text, parameters the path does not take, and a parameter given twice.
+    Refuses (400) undecodable text, parameters the path does not take (`allowed`, else the
+    endpoint's own), and a parameter given twice.
     """
     params: dict[str, list[str]] = {}
-    allowed = _PARAMS[path]
+    allowed = _PARAMS[path] if allowed is None else allowed
     for pair in query.split("&"):
         if not pair:
             continue
@@ -383,13 +385,28 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             self.server.track(-1)
 
+    def do_HEAD(self) -> None:
+        """HEAD of a page (a browser or a link checker asks); the API answers GET only."""
+        if _page_route(urllib.parse.urlsplit(self.path).path) is None:
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED)
+            return
+        self.do_GET()
+
     def _answer(self) -> None:
         try:
             self._check_host()
             split = urllib.parse.urlsplit(self.path)
+            route = _page_route(split.path)
+            if route is not None:
+                self._page(route, split.path, split.query)
+                return
             path = split.path.rstrip("/") or "/"
             if path not in _PARAMS:
-                raise HTTPError(404, "NotFound", f"no such endpoint {path!r}; try {', '.join(sorted(_PARAMS))}")
+                raise HTTPError(
+                    404,
+                    "NotFound",
+                    f"no such endpoint {path!r}; try {', '.join(sorted(_PARAMS))}, or / (the search page)",
+                )
             params = parse_query(path, split.query)
             if path == "/cli/ask":
                 code, stdout, stderr = cli_ask(self.server.resident, params, self.server.cards)
@@ -464,14 +481,50 @@ class Handler(BaseHTTPRequestHandler):
             return terms_object(resident.index, _one(params, "source"), _flag(params, "entries"))
         return health_object(resident)
 
+    # -- the page ---------------------------------------------------------------------------
+
+    def _page(self, route: str, raw_path: str, query: str) -> None:
+        """The search page (page.py): HTML for a person, errors as pages too."""
+        from . import page
+
+        try:
+            params = parse_query(route, query, page.PAGE_PARAMS[route])
+            if route == "/static":
+                self._send_static(raw_path.removeprefix("/static/"), _one(params, "v"))
+                return
+            title, question, main = page.render(self.server.resident, route, _path_text(raw_path), params)
+            status = 200
+        except HTTPError as error:
+            status, title, question, main = error.status, error.kind, "", page.message_html("error", error.message)
+        except QueryError as error:
+            status, title, question, main = 404, "Not found", "", page.message_html("error", str(error))
+        index_name = f"{len(self.server.resident.index)} terms"
+        body = page.page_html(main, question, title, index_name).encode("utf-8")
+        self._send(status, body, "text/html; charset=utf-8", {**page.HEADERS, "Cache-Control": "no-cache"})
+
+    def _send_static(self, name: str, version: str | None) -> None:
+        from . import page
+
+        found = page.static_file(name)
+        if found is None:
+            raise HTTPError(404, "NotFound", f"no static file {name[:100]!r}")
+        etag = f'"{found.version}"'
+        # Under its version the file never changes (a new one has a new URL); otherwise ask again.
+        cache = "public, max-age=31536000, immutable" if version == found.version else "no-cache"
+        headers = {**page.HEADERS, "Cache-Control": cache, "ETag": etag}
+        if etag in (self.headers.get("If-None-Match") or ""):
+            self._send(304, b"", found.content_type, headers)
+            return
+        self._send(200, found.body, found.content_type, headers)
+
     # -- writing ------------------------------------------------------------------------------
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for key, value in (headers or {}).items():
+        headers = {"Cache-Control": "no-store", **(headers or {})}
+        for key, value in headers.items():
             self.send_header(key, value)
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -502,7 +555,7 @@ class Handler(BaseHTTPRequestHandler):
         if code == HTTPStatus.NOT_IMPLEMENTED or (self.command and self.command != "GET" and code < 500):
             status, kind = 405, "MethodNotAllowed"
             message = f"method {self.command} not allowed; semsearch serve answers GET"
-            headers["Allow"] = "GET"
+            headers["Allow"] = "GET, HEAD" if _page_route(urllib.parse.urlsplit(self.path or "").path) else "GET"
         text = message or (HTTPStatus(code).phrase if known else "error")
         with contextlib.suppress(OSError):  # the client may be gone already
             self._send_json(status, {"error": {"type": kind, "message": text}}, headers)
@@ -511,9 +564,27 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
-# Every other method is refused the same way (http.server looks for do_<METHOD>).
-for _method in ("POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT"):
+# Every other method is refused the same way (http.server looks for do_<METHOD>; HEAD: do_HEAD above).
+for _method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"):
     setattr(Handler, f"do_{_method}", lambda self: self.send_error(HTTPStatus.NOT_IMPLEMENTED))
+
+
+def _page_route(path: str) -> str | None:
+    """Which of the page's routes a path is ("/", "/term", "/static"), or None (the JSON API's)."""
+    if path == "/":
+        return "/"
+    for route in ("/term/", "/static/"):
+        if path.startswith(route) and len(path) > len(route):
+            return route[:-1]
+    return None
+
+
+def _path_text(path: str) -> str:
+    """A request path as text: percent-decoded as UTF-8 (a 400 when it is not)."""
+    try:
+        return urllib.parse.unquote_to_bytes(path.encode("latin-1")).decode("utf-8")
+    except UnicodeError:
+        raise HTTPError(400, "QueryError", "the path is not valid UTF-8") from None
 
 
 class SemsearchHTTPServer(ThreadingHTTPServer):
