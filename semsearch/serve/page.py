@@ -328,7 +328,7 @@ def term_related(index: Index, name: str, source: str | None) -> list[str]:
     """The related terms of the term `name` (of its first entry), as a hit lists them."""
     from .payloads import show_entries
 
-    return list(index.related(show_entries(index, name, source)[1][0]))
+    return list(index.entries.related(show_entries(index, name, source)[1][0]))
 
 
 def message_html(kind: str, message: str) -> str:
