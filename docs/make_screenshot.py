@@ -6,6 +6,7 @@
 Without --url it builds an index of the bundled glossary in a temporary folder (the embedded encoder),
 serves it in this process on a free port, types the question into the page in headless Chromium
 (bench/browser.py: the system's chromium and chromedriver), waits for the cards and saves the window.
+Japanese needs a font that has its glyphs (Debian: fonts-noto-cjk), or it comes out as boxes.
 """
 
 from __future__ import annotations
