@@ -250,6 +250,17 @@ def test_a_relative_link_opens_the_term_it_names_or_is_text() -> None:
     assert '<a href="/?q=x" rel="noopener noreferrer nofollow">e</a>' in out
 
 
+def test_a_name_with_bidi_controls_cannot_reorder_the_rest_of_its_line() -> None:
+    """A right-to-left override in a name (U+202E) would run on to the end of its line, the score and
+    the other names shown backwards: such a name is isolated in <bdi>."""
+    from semsearch.serve.page import term_html
+
+    data = {"term": {"names": ["\u202eevil", "plain"]}, "entries": []}
+    assert '<h1><bdi>\u202eevil</bdi> <span class="sep">|</span> plain</h1>' in term_html(data, ["\u2067x"])
+    isolate = "\u2067x"
+    assert f'<a href="{term_url(isolate)}"><bdi>{isolate}</bdi></a>' in term_html(data, [isolate])
+
+
 # Every tag markdown_html may write, with attributes holding no '<' or '>' (their values are escaped).
 OWN_TAG = re.compile(
     r"</?(p|ul|ol|li|strong|em|s|code|pre|h[2-6]|blockquote|hr|div|table|thead|tbody|tr|th|td|a|span)"

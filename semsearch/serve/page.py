@@ -254,19 +254,27 @@ def page_html(main: str, question: str = "", title: str = "", index_name: str = 
 """
 
 
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _name_html(name: str) -> str:
+    """A name, escaped; isolated in <bdi> when it holds a bidi control (a right-to-left override would
+    otherwise run on past it, showing the rest of its line backwards)."""
+    return f"<bdi>{_e(name)}</bdi>" if _BIDI_CONTROLS.search(name) else _e(name)
+
+
 def _names_html(names: list[str]) -> str:
-    return ' <span class="sep">|</span> '.join(_e(name) for name in names)
+    return ' <span class="sep">|</span> '.join(_name_html(name) for name in names)
 
 
 def _related_html(related: list[str]) -> str:
     if not related:
         return ""
-    links = ", ".join(f'<a href="{_e(term_url(name))}">{_e(name)}</a>' for name in related)
-    return f'<p class="related"><span class="label">related:</span> {links}</p>'
+    return f'<p class="related"><span class="label">related:</span> {_names_links(related)}</p>'
 
 
 def _names_links(names: list[str]) -> str:
-    return ", ".join(f'<a href="{_e(term_url(name))}">{_e(name)}</a>' for name in names)
+    return ", ".join(f'<a href="{_e(term_url(name))}">{_name_html(name)}</a>' for name in names)
 
 
 def _state_html(data: dict[str, Any]) -> str:
