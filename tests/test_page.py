@@ -6,6 +6,7 @@ files, its errors as pages; and `serve --open`.
 
 from __future__ import annotations
 
+import base64
 import html
 import http.client
 import re
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 import semsearch
 from semsearch.serve.http import make_server, serve
-from semsearch.serve.page import HEADERS, markdown_html, safe_href, static_file
+from semsearch.serve.page import HEADERS, markdown_html, safe_href, static_file, term_url
 from semsearch.serve.resident import Resident
 
 HOSTILE = """\
@@ -178,6 +179,29 @@ def test_a_bad_parameter_or_path_is_a_page_that_says_so(site) -> None:
     assert fetch(site, "/term/%ff").status == 400
 
 
+def test_a_blank_term_name_is_a_404_page_not_some_term(site) -> None:
+    for path in ("/term/%20", "/term/%09", "/term/%E3%80%80"):
+        page = fetch(site, path)
+        assert page.status == 404 and "<h1>" not in page.main, path
+        assert "the term&#x27;s name is empty" in page.main, path
+
+
+def test_an_engine_error_on_the_page_is_a_page_too(site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error of the engine other than a bad question (the index gone, the model failing) is an
+    HTML page with the page's policy, not the API's JSON (page.js finds no <main> in JSON)."""
+    from semsearch.errors import IndexStoreError
+    from semsearch.serve import page as page_module
+
+    def broken(*args: object) -> None:
+        raise IndexStoreError("the index is gone")
+
+    monkeypatch.setattr(page_module, "render", broken)
+    page = fetch(site, q("dropout"))
+    assert page.status == 500 and page.headers["content-type"].startswith("text/html")
+    assert "the index is gone" in page.main
+    assert page.headers["content-security-policy"] == HEADERS["Content-Security-Policy"]
+
+
 def test_the_markdown_subset_renders_as_html() -> None:
     rendered = markdown_html(HOSTILE.partition("## Markdown Showcase | 見本\n")[2])
     flat = rendered.replace("\n", "")
@@ -202,7 +226,7 @@ def test_a_hostile_entry_is_text_and_its_dangerous_links_are_not_links(site) -> 
     assert "&lt;script&gt;alert(&#x27;body&#x27;)&lt;/script&gt;" in page.main
     hrefs = texts(body, "x").hrefs
     assert not [h for h in hrefs if re.sub(r"\s", "", h).lower().startswith(("javascript:", "data:"))]
-    assert "https://example.com/a?b=1&c=2" in hrefs and "other.md" in hrefs
+    assert "https://example.com/a?b=1&c=2" in hrefs and "other.md" not in hrefs  # no file is served
     assert '<span class="link-off" title="javascript:alert(&#x27;link&#x27;">click me</span>' in page.main
     assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">' in page.main
     assert "<li>raw anchor" in page.main  # the corpus reader keeps an HTML anchor's text only
@@ -212,6 +236,29 @@ def test_a_hostile_name_in_a_card_is_text(site) -> None:
     page = fetch(site, q("Hostile Entry"))
     assert "<script>" not in page.main
     assert '&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt; <span class="sep">|</span> Hostile Entry' in page.main
+
+
+def test_a_relative_link_opens_the_term_it_names_or_is_text() -> None:
+    """The server serves no glossary file: a relative link to one (an image, another file) would be a
+    /term/… 404 from a term's page; a cross-reference to a heading (#name, file.md#base64) opens that term."""
+    fragment = base64.urlsafe_b64encode("過学習 | Overfitting".encode()).decode().rstrip("=")
+    out = markdown_html(f"[a](#Dropout) [b](other.md#{fragment}) ![c](./llm.md.RNN_0.png) [d](other.md) [e](/?q=x)")
+    assert '<a href="/term/Dropout" rel="noopener noreferrer nofollow">a</a>' in out
+    assert f'<a href="{term_url("過学習")}" rel="noopener noreferrer nofollow">b</a>' in out
+    assert '<span class="link-off" title="./llm.md.RNN_0.png">c</span>' in out
+    assert '<span class="link-off" title="other.md">d</span>' in out
+    assert '<a href="/?q=x" rel="noopener noreferrer nofollow">e</a>' in out
+
+
+def test_a_name_with_bidi_controls_cannot_reorder_the_rest_of_its_line() -> None:
+    """A right-to-left override in a name (U+202E) would run on to the end of its line, the score and
+    the other names shown backwards: such a name is isolated in <bdi>."""
+    from semsearch.serve.page import term_html
+
+    data = {"term": {"names": ["\u202eevil", "plain"]}, "entries": []}
+    assert '<h1><bdi>\u202eevil</bdi> <span class="sep">|</span> plain</h1>' in term_html(data, ["\u2067x"])
+    isolate = "\u2067x"
+    assert f'<a href="{term_url(isolate)}"><bdi>{isolate}</bdi></a>' in term_html(data, [isolate])
 
 
 # Every tag markdown_html may write, with attributes holding no '<' or '>' (their values are escaped).
@@ -288,6 +335,18 @@ def test_static_files_are_cached_under_their_version(site) -> None:
         assert again.status == 304 and again.body == ""
     unversioned = fetch(site, "/static/page.js")
     assert unversioned.headers["cache-control"] == "no-cache" and unversioned.headers["etag"]
+
+
+def test_a_304_sends_no_length_and_every_answer_says_nosniff(site) -> None:
+    etag = fetch(site, "/static/page.js").headers["etag"]
+    again = fetch(site, "/static/page.js", headers={"If-None-Match": etag})
+    assert again.status == 304 and "content-length" not in again.headers  # not the file's length: 0
+    for response in (
+        fetch(site, q("x"), headers={"Host": "evil.example"}),
+        fetch(site, "/", method="POST"),
+        fetch(site, "/ask?q=dropout"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize("path", ["/static/nope.js", "/static/../pyproject.toml", "/static/%2e%2e/page.py"])

@@ -140,6 +140,38 @@ def test_a_late_answer_to_an_older_question_is_dropped(browser, site: str) -> No
     assert path_of(browser) == "/?q=overfitting"
 
 
+def test_enter_while_an_answer_is_on_its_way_opens_that_answers_first_card(browser, site: str) -> None:
+    """Enter pressed after the question was sent but before its answer came opens the new answer's
+    first card, not the one of the answer still shown (the previous question's)."""
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(site + "/?q=" + urllib.parse.quote("learning rate"))
+    wait(browser, lambda d: first_card(d) == "学習率 | Learning Rate", "server-rendered cards")
+    browser.execute_script(SLOW_FETCH)
+    box = css(browser, "#q")[0]
+    box.clear()
+    box.send_keys("dropout")
+    threading.Event().wait(0.4)  # its request is under way (the debounce is 120 ms), its answer 1.5 s off
+    box.send_keys(Keys.ENTER)
+    wait(browser, lambda d: path_of(d).startswith("/term/"), "a term's URL")
+    wait(browser, lambda d: css(d, ".term h1"), "the term view")
+    assert css(browser, ".term h1")[0].text == "ドロップアウト | Dropout"
+
+
+def test_a_question_too_long_for_a_url_says_so(browser, site: str) -> None:
+    """A pasted text longer than a request line may be (64 kB) is refused before it reaches the page
+    (414, not a page): the page says so instead of keeping the previous answer as if it were this one's."""
+    browser.get(site + "/?q=dropout")
+    wait(browser, lambda d: first_card(d) != "", "server-rendered cards")
+    box = css(browser, "#q")[0]
+    browser.execute_script(
+        "arguments[0].value = '勾配'.repeat(6000); arguments[0].dispatchEvent(new Event('input'));", box
+    )
+    wait(browser, lambda d: css(d, "main .message.error"), "a message")
+    assert "414" in css(browser, "main .message.error")[0].text and first_card(browser) == ""
+    assert all("414" in error for error in errors(browser))  # the refused request, and nothing else
+
+
 def test_the_keyboard_opens_a_term_and_escape_and_back_return(browser, site: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys

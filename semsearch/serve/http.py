@@ -498,6 +498,11 @@ class Handler(BaseHTTPRequestHandler):
             status, title, question, main = error.status, error.kind, "", page.message_html("error", error.message)
         except QueryError as error:
             status, title, question, main = 404, "Not found", "", page.message_html("error", str(error))
+        except SemsearchError as error:  # the index or the model failing: a page too (page.js reads its <main>)
+            status = 400 if error.exit_code == 2 else 500
+            if status == 500:
+                log.error("%s answering %s", error, self.path[:200])
+            title, question, main = type(error).__name__, "", page.message_html("error", str(error))
         index_name = f"{len(self.server.resident.index)} terms"
         body = page.page_html(main, question, title, index_name).encode("utf-8")
         self._send(status, body, "text/html; charset=utf-8", {**page.HEADERS, "Cache-Control": "no-cache"})
@@ -522,8 +527,9 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        headers = {"Cache-Control": "no-store", **(headers or {})}
+        if status != HTTPStatus.NOT_MODIFIED:  # a 304's length would be the file's, not 0
+            self.send_header("Content-Length", str(len(body)))
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
         for key, value in headers.items():
             self.send_header(key, value)
         if self.close_connection:

@@ -8,7 +8,7 @@ the JSON API sends (payloads.py), so that the page works without JavaScript and 
 
 Every text from the glossary is escaped (`html.escape`); entries are rendered from a safe subset of
 markdown (present/mdtext.py's blocks), never as raw HTML; only http(s) and relative links become
-links. Standard library only (plus the engine's own modules).
+links (a cross-reference to a heading, to that term's page). Standard library only (plus the engine's own modules).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..corpus import ref_names
 from ..present.mdtext import Block, Span, blocks, inline
 from ..text import match_spans
 
@@ -125,11 +126,23 @@ def _styled(span: Span, text: str) -> str:
         if word in _TAGS:
             text = f"<{_TAGS[word]}>{text}</{_TAGS[word]}>"
     if "link" in span.style.split():
-        href = safe_href(span.url)
+        href = _link_href(span.url)
         if href is None:
             return f'<span class="link-off" title="{_e(span.url)}">{text}</span>'
         return f'<a href="{_e(href)}" rel="noopener noreferrer nofollow">{text}</a>'
     return text
+
+
+def _link_href(url: str) -> str | None:
+    """Where a link in an entry goes on the page: a cross-reference to a heading (`#name`,
+    `file.md#base64 of the heading`, corpus.ref_names) to that term's page; http(s) and this site's
+    paths (`/…`) as they are; anything else nowhere (javascript:, …, and a glossary's own files, an
+    image, which the server does not serve: relative to /term/ they would be a term not found)."""
+    href = safe_href(url)
+    if href is None or _SCHEME.match(href) or href.startswith("/"):
+        return href
+    names = ref_names(href)
+    return term_url(names[0]) if names else None
 
 
 def spans_html(spans: list[Span] | tuple[Span, ...], query: str = "") -> str:
@@ -241,19 +254,27 @@ def page_html(main: str, question: str = "", title: str = "", index_name: str = 
 """
 
 
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _name_html(name: str) -> str:
+    """A name, escaped; isolated in <bdi> when it holds a bidi control (a right-to-left override would
+    otherwise run on past it, showing the rest of its line backwards)."""
+    return f"<bdi>{_e(name)}</bdi>" if _BIDI_CONTROLS.search(name) else _e(name)
+
+
 def _names_html(names: list[str]) -> str:
-    return ' <span class="sep">|</span> '.join(_e(name) for name in names)
+    return ' <span class="sep">|</span> '.join(_name_html(name) for name in names)
 
 
 def _related_html(related: list[str]) -> str:
     if not related:
         return ""
-    links = ", ".join(f'<a href="{_e(term_url(name))}">{_e(name)}</a>' for name in related)
-    return f'<p class="related"><span class="label">related:</span> {links}</p>'
+    return f'<p class="related"><span class="label">related:</span> {_names_links(related)}</p>'
 
 
 def _names_links(names: list[str]) -> str:
-    return ", ".join(f'<a href="{_e(term_url(name))}">{_e(name)}</a>' for name in names)
+    return ", ".join(f'<a href="{_e(term_url(name))}">{_name_html(name)}</a>' for name in names)
 
 
 def _state_html(data: dict[str, Any]) -> str:
@@ -353,11 +374,14 @@ PAGE_PARAMS = {"/": ("q",), "/term": ("source",), "/static": ("v",)}
 def render(resident: Resident, route: str, path: str, params: dict[str, list[str]]) -> tuple[str, str, str]:
     """The page at `route` ("/" or "/term"; `path` decoded): (title, question in the box, <main>).
     Raises QueryError for a term that is not there (a 404 page saying so)."""
+    from ..errors import QueryError
     from ..request import Request
     from .payloads import answer_object, show_object
 
     if route == "/term":
         name = path.removeprefix("/term/")
+        if not name.strip():  # blank: it would be looked up as a search, and some term answer
+            raise QueryError("the term's name is empty")
         source = params["source"][0] if "source" in params else None
         index = resident.index
         with resident.guard(index):  # a name not found is answered with suggestions (a search)

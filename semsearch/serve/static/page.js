@@ -14,6 +14,8 @@
   var controller = null;
   var timer = null;
   var shownQuery = box.value;
+  var shown = 0; // the number of the request whose answer is shown (latest once it has come)
+  var pending = null; // the newest request (its promise), so that Enter can wait for its answer
 
   function isPageLink(a) {
     if (!a || a.origin !== location.origin || a.target) return false;
@@ -27,17 +29,18 @@
     var options = { headers: { Accept: "text/html" }, credentials: "same-origin" };
     if (controller) options.signal = controller.signal;
     document.documentElement.classList.add("loading");
-    return fetch(url, options)
-      .then(function (response) { return response.text(); })
+    var status = 0;
+    pending = fetch(url, options)
+      .then(function (response) { status = response.status; return response.text(); })
       .then(function (text) {
         if (number !== latest) return; // a newer request was made meanwhile
         var page = new DOMParser().parseFromString(text, "text/html");
-        var fresh = page.getElementById("main");
-        if (!fresh) return;
+        var fresh = page.getElementById("main") || refusal(page, status);
         var nodes = Array.prototype.map.call(fresh.childNodes, function (node) {
           return document.importNode(node, true);
         });
         main.replaceChildren.apply(main, nodes);
+        shown = number;
         document.title = page.title;
         document.documentElement.classList.remove("loading");
         if (then) then();
@@ -46,6 +49,18 @@
         if (error && error.name === "AbortError") return;
         if (number === latest) document.documentElement.classList.remove("loading");
       });
+    return pending;
+  }
+
+  // An answer that is no page (the server refused the request before reading it: 414, a URL too
+  // long): a <main> saying so, its text set as text.
+  function refusal(page, status) {
+    var fresh = page.createElement("main");
+    var section = fresh.appendChild(page.createElement("section"));
+    section.className = "message error";
+    section.appendChild(page.createElement("p")).textContent =
+      "The server answered " + status + " without a page" + (status === 414 ? ": the question is too long." : ".");
+    return fresh;
   }
 
   function searchUrl(question) {
@@ -94,9 +109,19 @@
       search(box.value);
       return;
     }
+    if (shown !== latest) {
+      // The question's answer is on its way: open its first card when it comes, not the old one's.
+      var asked = latest;
+      pending.then(function () { if (shown === asked && latest === asked) openChosen(); });
+      return;
+    }
+    openChosen();
+  });
+
+  function openChosen() {
     var chosen = main.querySelector(".card.selected a.names") || main.querySelector(".card a.names");
     if (chosen) open(chosen.getAttribute("href"));
-  });
+  }
 
   document.addEventListener("click", function (event) {
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
