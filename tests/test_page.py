@@ -7,6 +7,7 @@ files, its errors as pages; and `serve --open`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import http.client
 import re
@@ -98,10 +99,10 @@ def texts(body: str, *classes: str) -> Texts:
     return parser
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A server in this process, on a free port, over the fake glossary and a hostile file."""
-    work = tmp_path_factory.mktemp("page")
+@contextlib.contextmanager
+def serving(work: Path) -> Iterator[int]:
+    """A server in this process, on a free port (yielded), over the fake glossary and a hostile file,
+    its index built in `work`."""
     (work / "glossary").mkdir()
     (work / "glossary" / "dl.md").write_text(GLOSSARY, encoding="utf-8")
     (work / "glossary" / "hostile.md").write_text(HOSTILE, encoding="utf-8")
@@ -109,9 +110,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     server = make_server("127.0.0.1", 0, Resident(semsearch.load(work / "index", encoder=FakeEncoder()), poll=0))
     thread = threading.Thread(target=serve, args=(server,), daemon=True)
     thread.start()
-    yield "127.0.0.1", server.server_address[1]
-    server.shutdown()
-    thread.join(30)
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    with serving(tmp_path_factory.mktemp("page")) as port:
+        yield "127.0.0.1", port
 
 
 def fetch(site: tuple[str, int], path: str, method: str = "GET", headers: dict[str, str] | None = None) -> Page:

@@ -13,12 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import GLOSSARY, ROOT, FakeEncoder
-from test_page import HOSTILE
-
-import semsearch
-from semsearch.serve.http import make_server, serve
-from semsearch.serve.resident import Resident
+from conftest import ROOT
+from test_page import serving
 
 sys.path.insert(0, str(ROOT))
 from bench.browser import chrome, missing
@@ -30,17 +26,8 @@ WAIT = 20  # seconds: a safety limit on a loaded machine, not a measurement
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("page-browser")
-    (work / "glossary").mkdir()
-    (work / "glossary" / "dl.md").write_text(GLOSSARY, encoding="utf-8")
-    (work / "glossary" / "hostile.md").write_text(HOSTILE, encoding="utf-8")
-    semsearch.build(work / "glossary", work / "index", encoder=FakeEncoder())
-    server = make_server("127.0.0.1", 0, Resident(semsearch.load(work / "index", encoder=FakeEncoder()), poll=0))
-    thread = threading.Thread(target=serve, args=(server,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join(30)
+    with serving(tmp_path_factory.mktemp("page-browser")) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
