@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from typing import Any
 
 CHROMIUM = os.environ.get("SEMSEARCH_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SEMSEARCH_CHROMEDRIVER", "/usr/bin/chromedriver")
+# Chromium keeps a Unix socket (its SingletonSocket) in a folder under $TMPDIR, and a socket's path
+# holds at most 107 bytes: under a deeper $TMPDIR (a pytest-xdist worker's tmp_path) it exits at
+# start. Such a $TMPDIR is replaced, for the browser alone, by the system's.
+_SOCKET_ROOM = 40
 
 
 def missing() -> str | None:
@@ -52,4 +57,12 @@ def chrome(javascript: bool = True, width: int = 900, height: int = 900, dark: b
     if not javascript:
         options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER, env=_environment()))
+
+
+def _environment() -> dict[str, str]:
+    """The browser's environment: this one, with a $TMPDIR short enough for Chromium's socket."""
+    env = dict(os.environ)
+    if len(tempfile.gettempdir()) > _SOCKET_ROOM:
+        env["TMPDIR"] = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+    return env

@@ -90,6 +90,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.embedded)
         if item.get_closest_marker("embedded"):
             item.add_marker(pytest.mark.slow)
+        if "tech_index" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("tech_index"))  # built once, on one worker
 
 
 def pytest_report_header(config: pytest.Config) -> str:

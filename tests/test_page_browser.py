@@ -259,3 +259,22 @@ def test_screenshot_script_writes_the_picture(site: str, tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_browser_starts_under_a_deep_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: str
+) -> None:
+    """Chromium's socket lives under $TMPDIR and a socket's path holds 107 bytes: under a deep
+    $TMPDIR (a pytest-xdist worker's tmp_path, the bench's scratch folder) it used to exit at start."""
+    import tempfile
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read $TMPDIR again
+    driver = chrome()
+    try:
+        driver.get(site + "/?q=" + urllib.parse.quote("過学習"))
+        assert "過学習" in driver.page_source
+    finally:
+        driver.quit()

@@ -30,6 +30,7 @@ from cpu_kernels import e5fast, openblas  # noqa: E402 - tests/ is not a package
 
 MARKS = "embedded or (numeric and not slow)"
 LEAVE_OUT = "not qdrant_parity"
+WORKERS = "2"  # pytest-xdist's worker processes per run, as in the README's test command
 
 
 def plan() -> list[tuple[dict[str, str], list[str]]]:
@@ -48,7 +49,8 @@ def plan() -> list[tuple[dict[str, str], list[str]]]:
 
 
 def describe(env: dict[str, str], args: list[str]) -> str:
-    return " ".join([*(f"{k}={v}" for k, v in env.items()), "pytest", "-m", repr(MARKS), "-k", repr(LEAVE_OUT), *args])
+    words = ["pytest", "-n", WORKERS, "-m", repr(MARKS), "-k", repr(LEAVE_OUT), *args]
+    return " ".join([*(f"{k}={v}" for k, v in env.items()), *words])
 
 
 def main() -> int:
@@ -60,7 +62,7 @@ def main() -> int:
     for env, args in runs:
         print(f"== tests that travel: {describe(env, args)}", flush=True)
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-m", MARKS, "-k", LEAVE_OUT, *args],
+            [sys.executable, "-m", "pytest", "-q", "-n", WORKERS, "-m", MARKS, "-k", LEAVE_OUT, *args],
             cwd=HERE.parent,
             env={**os.environ, **env},
         )
