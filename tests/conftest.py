@@ -90,8 +90,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.embedded)
         if item.get_closest_marker("embedded"):
             item.add_marker(pytest.mark.slow)
-        if "tech_index" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("tech_index"))  # built once, on one worker
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -373,7 +371,11 @@ def tech_glossary() -> Path:
 
 @pytest.fixture(scope="session")
 def tech_index(tmp_path_factory: pytest.TempPathFactory, tech_glossary: Path, e5):
-    """The larger glossary indexed with the real encoder, once per session."""
+    """The larger glossary indexed with the real encoder, once per run: under pytest-xdist the
+    workers build the same folder, so one embeds while the other waits on the build's lock and
+    then opens it as up to date."""
     import semsearch
 
-    return semsearch.build(tech_glossary, index_dir=tmp_path_factory.mktemp("tech") / "index", encoder=e5)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    shared = tmp_path_factory.getbasetemp().parent / f"tech-{run}" if run else tmp_path_factory.mktemp("tech")
+    return semsearch.build(tech_glossary, index_dir=shared / "index", encoder=e5)

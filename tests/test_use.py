@@ -55,6 +55,25 @@ def test_converted_weights_give_the_package_vectors_and_tokens(use_encoder) -> N
         assert ours.encode(text) == theirs.encode(text), text
 
 
+@pytest.mark.slow
+def test_a_build_sized_call_reads_the_weights_whole_and_gives_the_same_tokens_and_vectors(use_models: Path) -> None:
+    """Above BULK texts (a build) the vocabulary and table are read whole, once; the tokens and
+    vectors are those of a question's path, which reads only the rows it needs."""
+    from semsearch.encoders.use import EmbeddedUSE
+
+    lines = [line for f in sorted(BUNDLED.glob("*.md")) for line in f.read_text(encoding="utf-8").splitlines()]
+    texts = [*TEXTS, "a\0b and \0", "ｱｲｳ" * 30, "▁▁ metaspace ▁", *(line for line in lines if line.strip())]
+    assert len(texts) > EmbeddedUSE.BULK
+    each, bulk = EmbeddedUSE(weights=use_models).load(), EmbeddedUSE(weights=use_models).load()
+    one_by_one = np.vstack([each.encode_passages([text]) for text in texts])
+    at_once = bulk.encode_passages(texts)
+    assert each._model.table._all is None and bulk._model.table._all is not None
+    assert each._model.sp._whole is None and bulk._model.sp._whole is not None
+    for text in texts:
+        assert bulk._model.sp.encode(text) == each._model.sp.encode(text), text
+    np.testing.assert_allclose(at_once, one_by_one, atol=1e-5)
+
+
 @pytest.fixture
 def models(tmp_path: Path, use_models: Path) -> Path:
     """A folder of converted weights of this test's own, a copy of the session's (converting takes seconds)."""

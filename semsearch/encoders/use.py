@@ -248,6 +248,10 @@ class EmbeddedUSE(Encoder):
 
     backend = BACKEND
     BATCH = 64
+    # Above this many texts in one call (a build), the converted vocabulary and table are read
+    # whole, once, instead of a few rows per text: a question reads ~0.3 MB of them, a build of the
+    # larger glossary would read the same rows again for each of its 700 texts.
+    BULK = 64
     # Concurrent calls (`semsearch serve`) are safe: the weights load once under a lock, and each
     # call holds the model's lock (the mapped tokenizer keeps per-call state).
     reentrant = True
@@ -384,6 +388,12 @@ class EmbeddedUSE(Encoder):
 
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if len(texts) > self.BULK:
+            with self._lock:
+                for part in (getattr(model, "sp", None), getattr(model, "table", None)):
+                    read_all = getattr(part, "read_all", None)  # the package's own model has none
+                    if read_all is not None:
+                        read_all()
         if len(texts) <= self.BATCH and progress is None:
             return normalize_rows(batch(list(texts)))
         return encode_in_batches(texts, self.dim, self.BATCH, batch, progress)
@@ -588,11 +598,22 @@ class _Rows(_OnDisk):
     def shape(self) -> tuple[int, int]:
         return self.rows, self.width
 
+    _all: np.ndarray | None = None
+
+    def read_all(self) -> None:
+        """Keep the whole table in memory (one read; a copy, so a file changed later cannot
+        change it): what a build embedding hundreds of texts wants."""
+        self.check()
+        if self._all is None:
+            self._all = self.read(0, self.rows)
+
     def __getitem__(self, ids: Any) -> np.ndarray:
         self.check()
         flat = np.asarray(ids, dtype=np.int64).ravel()
         if flat.size and (flat.min() < 0 or flat.max() >= self.rows):
             raise IndexError("a token id outside the table")
+        if self._all is not None:
+            return self._all[flat]
         # (Not np.unique: its first call imports numpy.ma, ~20 ms of a one-shot `ask`.)
         unique = sorted(set(flat.tolist()))
         out = np.empty((len(unique), self.width), dtype=self.dtype)
@@ -627,6 +648,12 @@ class _Vocabulary:
         pieces, piece_ids = np.concatenate(rows), np.concatenate(ids)
         found = np.minimum(np.searchsorted(pieces, keys), len(pieces) - 1)
         return np.where(pieces[found] == keys, piece_ids[found].astype(np.int64) + 1, 0).tolist()
+
+    def everything(self) -> tuple[list[str], list[int]]:
+        """Every piece and its id (8.5 MB read), in the file's order."""
+        self._pieces.check()
+        self._ids.check()
+        return self._pieces.read(0, self._pieces.rows).tolist(), self._ids.read(0, self._ids.rows).tolist()
 
     def close(self) -> None:
         self._pieces.close()
@@ -735,11 +762,35 @@ def _mapped_tokenizer_class() -> type:
             # piece id -> score, for the substrings of the text at hand only.
             self._prefixes: dict[str, int] = {}
             self._scores: dict[int, float] = {}
+            # After read_all: the package's own lookups over the whole vocabulary.
+            self._whole: tuple[dict[str, int], list[float]] | None = None
+
+        def read_all(self) -> None:
+            """Build the package's prefix table over the whole vocabulary, once (~0.3 s): each
+            piece -> its id + 1, each prefix of a piece that is not itself one -> 0 (the walk goes
+            on), anything else absent (the walk stops). The same ids as per-text lookups."""
+            if self._whole is not None:
+                return
+            pieces, ids = self._vocabulary.everything()
+            prefixes: dict[str, int] = {}
+            for piece in pieces:
+                for k in range(1, len(piece)):
+                    prefixes.setdefault(piece[:k], 0)
+            for piece, piece_id in zip(pieces, ids, strict=True):
+                if piece and not prefixes.get(piece):  # the first of equal pieces, as find() takes
+                    prefixes[piece] = piece_id + 1
+            self._whole = prefixes, self._all_scores.tolist()
 
         def _encode_one(self, text: str) -> list[int]:
             normalized = self._normalizer.normalize(text)
             if not normalized:
                 return [self._unk_id]
+            if self._whole is not None:
+                self._prefixes, self._scores = self._whole  # type: ignore[assignment]
+                try:
+                    return list(self._viterbi(normalized))
+                finally:
+                    self._prefixes, self._scores = {}, {}
             # Every substring the Viterbi walk may ask for: piece id + 1 when it is a piece, else 0
             # (never None, so the walk tries every length up to the longest piece: same result).
             subs = list(
