@@ -785,12 +785,9 @@ def _mapped_tokenizer_class() -> type:
             normalized = self._normalizer.normalize(text)
             if not normalized:
                 return [self._unk_id]
-            if self._whole is not None:
+            if self._whole is not None:  # kept from then on: nothing per text to clear
                 self._prefixes, self._scores = self._whole  # type: ignore[assignment]
-                try:
-                    return list(self._viterbi(normalized))
-                finally:
-                    self._prefixes, self._scores = {}, {}
+                return list(self._viterbi(normalized))
             # Every substring the Viterbi walk may ask for: piece id + 1 when it is a piece, else 0
             # (never None, so the walk tries every length up to the longest piece: same result).
             subs = list(
